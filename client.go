@@ -1,0 +1,292 @@
+package tether
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/tetherplug/tether/internal/pb/pluginpb"
+	"github.com/tetherplug/tether/internal/pb/tetherv1"
+)
+
+// Client is a host's handle on one loaded plugin: one gRPC connection, the
+// versions negotiated on it, and, for a launched plugin, its process.
+type Client struct {
+	name     string
+	conn     *grpc.ClientConn
+	protocol int
+	// describe is the plugin's own description; nil for plugins that do not
+	// serve tether's Describe (go-plugin plugins).
+	describe *tetherv1.DescribeResponse
+	chosen   map[string]int
+	proc     *process
+	log      *slog.Logger
+	kill     time.Duration
+
+	stopStdio context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type endpoint struct {
+	network, address string
+	creds            credentials.TransportCredentials
+}
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
+
+// connect dials an endpoint, asks the plugin to describe itself and
+// negotiates interface versions.
+func connect(ctx context.Context, ep endpoint, name string, protocol int, o *options, proc *process) (*Client, error) {
+	c := &Client{name: name, protocol: protocol, proc: proc, log: o.logger.With("plugin", name), kill: o.killTimeout}
+	dialOpts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(ep.creds),
+		grpc.WithChainUnaryInterceptor(c.unaryErrors),
+		grpc.WithChainStreamInterceptor(c.streamErrors),
+	}, o.dialOptions...)
+	target := ep.address
+	if ep.network == "unix" {
+		target = "unix://" + ep.address
+	}
+	conn, err := grpc.NewClient(target, dialOpts...)
+	if err != nil {
+		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "bad address " + ep.address, Err: err, ExitCode: -1}
+	}
+	c.conn = conn
+	desc, err := tetherv1.NewPluginClient(conn).Describe(ctx, &tetherv1.DescribeRequest{}, grpc.WaitForReady(true))
+	switch status.Code(err) {
+	case codes.OK:
+		c.describe = desc
+		if err := c.negotiate(o.wants); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	case codes.Unimplemented:
+		// A go-plugin plugin: it knows only the global protocol version,
+		// and sends what its program prints through the stdio stream.
+		c.chosen = map[string]int{}
+		for _, w := range o.wants {
+			c.chosen[w.Interface] = protocol
+		}
+		c.startStdio(o)
+	default:
+		conn.Close()
+		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+	}
+	return c, nil
+}
+
+// negotiate picks the highest version shared per interface asked for.
+func (c *Client) negotiate(wants []Want) error {
+	served := map[string][]int{}
+	for _, in := range c.describe.Interfaces {
+		served[in.Name] = append(served[in.Name], int(in.Version))
+	}
+	c.chosen = map[string]int{}
+	for name, vs := range served {
+		c.chosen[name] = slices.Max(vs)
+	}
+	for _, w := range wants {
+		v := highestShared(w.Versions, served[w.Interface])
+		if v == 0 {
+			return &VersionError{Plugin: c.name, Interface: w.Interface, HostVersions: w.Versions, PluginVersions: served[w.Interface]}
+		}
+		c.chosen[w.Interface] = v
+	}
+	return nil
+}
+
+func (c *Client) startStdio(o *options) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopStdio = cancel
+	stream, err := pluginpb.NewGRPCStdioClient(c.conn).StreamStdio(ctx, &emptypb.Empty{})
+	if err != nil {
+		return
+	}
+	go func() {
+		for {
+			d, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			switch {
+			case d.Channel == pluginpb.StdioData_STDOUT && o.stdout != nil:
+				_, _ = o.stdout.Write(d.Data)
+			case d.Channel == pluginpb.StdioData_STDOUT:
+				c.log.Info(string(d.Data), "stream", "stdout")
+			case c.proc != nil:
+				c.proc.stderr.Line(string(d.Data))
+			default:
+				c.log.Debug(string(d.Data), "stream", "stderr")
+			}
+		}
+	}()
+}
+
+// Name is the plugin's name in logs and errors.
+func (c *Client) Name() string { return c.name }
+
+// Conn is the gRPC connection to the plugin. Generated gRPC clients accept
+// it directly; Dispense is the checked way to get one.
+func (c *Client) Conn() grpc.ClientConnInterface { return c.conn }
+
+// ProtocolVersion is the negotiated application protocol version.
+func (c *Client) ProtocolVersion() int { return c.protocol }
+
+// Version returns the negotiated version of an interface, and false when the
+// plugin does not serve it.
+func (c *Client) Version(iface string) (int, bool) {
+	v, ok := c.chosen[iface]
+	return v, ok
+}
+
+// Interfaces returns each interface the plugin serves with the version in
+// use. For go-plugin plugins it lists what the host asked for.
+func (c *Client) Interfaces() map[string]int {
+	m := make(map[string]int, len(c.chosen))
+	for k, v := range c.chosen {
+		m[k] = v
+	}
+	return m
+}
+
+// Pid is the plugin's process id, or 0 when the host did not launch it.
+func (c *Client) Pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.pid()
+}
+
+// Dispense returns a typed client for an interface the plugin serves, built
+// by newClient (a generated NewXxxClient function) over the plugin's
+// connection. It fails with ErrNotImplemented when the plugin does not serve
+// the interface.
+func Dispense[C any](c *Client, iface string, newClient func(grpc.ClientConnInterface) C) (C, error) {
+	var zero C
+	if _, ok := c.chosen[iface]; !ok {
+		return zero, &PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+			Detail: fmt.Sprintf("it does not serve interface %q", iface)}
+	}
+	return newClient(c.conn), nil
+}
+
+// Ping checks the plugin's health service.
+func (c *Client) Ping(ctx context.Context) error {
+	resp, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: HealthService})
+	if err != nil {
+		return err
+	}
+	if resp.Status != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("plugin %s: health is %v", c.name, resp.Status)
+	}
+	return nil
+}
+
+// Exited is closed when the plugin process has exited. For a plugin the
+// host did not launch it is never closed.
+func (c *Client) Exited() <-chan struct{} {
+	if c.proc == nil {
+		return nil
+	}
+	return c.proc.exited
+}
+
+// ExitError describes how the plugin exited, or is nil while it runs.
+func (c *Client) ExitError() error {
+	if c.proc == nil || !c.proc.hasExited() {
+		return nil
+	}
+	return c.exitError("")
+}
+
+func (c *Client) exitError(detail string) *PluginError {
+	return &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
+		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail(), Err: c.proc.waitErr}
+}
+
+// Kill stops the plugin: it asks the plugin's controller to shut down, waits,
+// then sends SIGTERM, waits, then SIGKILL, each wait bounded by the kill
+// timeout, and reaps the process. It closes the connection in any case and
+// is safe to call more than once.
+func (c *Client) Kill(ctx context.Context) error {
+	c.closeOnce.Do(func() { c.closeErr = c.kill_(ctx) })
+	return c.closeErr
+}
+
+// Close is Kill with a background context; it makes Client an io.Closer.
+func (c *Client) Close() error { return c.Kill(context.Background()) }
+
+var _ io.Closer = (*Client)(nil)
+
+func (c *Client) kill_(ctx context.Context) error {
+	if c.stopStdio != nil {
+		defer c.stopStdio()
+	}
+	if c.proc == nil {
+		return c.conn.Close()
+	}
+	if !c.proc.hasExited() {
+		sctx, cancel := context.WithTimeout(ctx, c.kill)
+		_, err := pluginpb.NewGRPCControllerClient(c.conn).Shutdown(sctx, &pluginpb.Empty{})
+		cancel()
+		if err == nil {
+			c.proc.waitExit(c.kill)
+		}
+	}
+	c.conn.Close()
+	c.proc.terminate(c.kill)
+	return nil
+}
+
+// unaryErrors and streamErrors turn call failures into typed errors: a call
+// to a method the plugin lacks wraps ErrNotImplemented; a call that fails
+// because the plugin died wraps ErrPluginExited with its exit status and
+// last stderr lines.
+func (c *Client) unaryErrors(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err != nil {
+		return c.typedError(method, err)
+	}
+	return nil
+}
+
+func (c *Client) streamErrors(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, c.typedError(method, err)
+	}
+	return s, nil
+}
+
+func (c *Client) typedError(method string, err error) error {
+	switch status.Code(err) {
+	case codes.Unimplemented:
+		return &callError{PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+			Detail: "method " + method, Err: err}}
+	case codes.Unavailable, codes.Canceled, codes.Internal:
+		if c.proc != nil && c.proc.waitExit(250*time.Millisecond) && !errors.Is(err, context.Canceled) {
+			return &callError{*c.exitError("during call " + method)}
+		}
+	}
+	return err
+}
+
+// callError keeps the gRPC status of a failed call visible to
+// status.FromError and status.Code while adding tether's typed error.
+type callError struct{ PluginError }
+
+func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.Err) }

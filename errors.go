@@ -1,0 +1,104 @@
+package tether
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Every error tether returns for a plugin that fails to start
+// or dies wraps one of these, so hosts can test with errors.Is, and is a
+// *PluginError (or *VersionError) for errors.As to read the details.
+var (
+	// ErrNotPlugin: the program is not a plugin. It exited or printed
+	// something other than a handshake line, or could not be started at all.
+	ErrNotPlugin = errors.New("not a plugin")
+	// ErrWrongCookie: the program is a plugin of another application, or of
+	// this one built with another magic cookie.
+	ErrWrongCookie = errors.New("wrong magic cookie")
+	// ErrIncompatibleVersion: host and plugin share no protocol version, or
+	// no version of a requested interface.
+	ErrIncompatibleVersion = errors.New("incompatible versions")
+	// ErrStartTimeout: the plugin did not complete its handshake in time.
+	ErrStartTimeout = errors.New("start timeout")
+	// ErrPluginExited: the plugin process has exited.
+	ErrPluginExited = errors.New("plugin exited")
+	// ErrChecksumMismatch: the binary's SHA-256 is not the one expected.
+	ErrChecksumMismatch = errors.New("checksum mismatch")
+	// ErrNotImplemented: the plugin does not implement the called method or
+	// the dispensed interface.
+	ErrNotImplemented = errors.New("not implemented")
+)
+
+// PluginError is the detailed form of the errors above: which plugin, what
+// went wrong, what the plugin printed and how it exited.
+type PluginError struct {
+	Plugin string // the plugin's name (its file name unless set)
+	Kind   error  // one of the sentinel errors
+	Detail string // what exactly was wrong
+	// Output holds what the plugin printed that explains the failure: the
+	// first bytes of stdout for a bad handshake, the last lines of stderr
+	// otherwise. It may be empty.
+	Output string
+	// ExitCode is the plugin's exit status, or -1 when it had not exited or
+	// was killed by a signal.
+	ExitCode int
+	Err      error // the underlying cause, if any
+}
+
+func (e *PluginError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plugin %s: %v", e.Plugin, e.Kind)
+	if e.Detail != "" {
+		b.WriteString(": " + e.Detail)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.ExitCode >= 0 {
+		fmt.Fprintf(&b, " (exit status %d)", e.ExitCode)
+	}
+	if out := strings.TrimSpace(e.Output); out != "" {
+		fmt.Fprintf(&b, "; it printed: %s", quoteOutput(out))
+	} else if e.Kind == ErrNotPlugin || e.Kind == ErrPluginExited {
+		b.WriteString("; it printed nothing")
+	}
+	return b.String()
+}
+
+// Is reports whether target is the error's Kind.
+func (e *PluginError) Is(target error) bool { return target == e.Kind }
+
+// Unwrap returns the underlying cause.
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// VersionError says host and plugin share no version of something: the
+// application protocol (Interface is empty) or one interface.
+type VersionError struct {
+	Plugin         string
+	Interface      string // empty for the application protocol version
+	HostVersions   []int  // versions the host accepts
+	PluginVersions []int  // versions the plugin serves
+}
+
+func (e *VersionError) Error() string {
+	what := "protocol"
+	if e.Interface != "" {
+		what = "interface " + e.Interface
+	}
+	return fmt.Sprintf("plugin %s: %v: %s: host accepts versions %v, plugin serves %v",
+		e.Plugin, ErrIncompatibleVersion, what, e.HostVersions, e.PluginVersions)
+}
+
+// Is matches ErrIncompatibleVersion.
+func (e *VersionError) Is(target error) bool { return target == ErrIncompatibleVersion }
+
+// quoteOutput keeps an error message to one readable line while still
+// showing what the plugin printed.
+func quoteOutput(s string) string {
+	const max = 512
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

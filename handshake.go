@@ -1,0 +1,207 @@
+package tether
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// CoreProtocolVersion is the version of the handshake line itself. It is the
+// same as hashicorp/go-plugin's, which is what lets plugins of either system
+// load in hosts of the other.
+const CoreProtocolVersion = 1
+
+// Environment variables of the launch handshake. The first four are
+// go-plugin's and keep their names; the TETHER_ ones are read only by tether
+// plugins and ignored by others.
+const (
+	// EnvProtocolVersions carries the application protocol versions the host
+	// accepts, comma separated ("1,2,3").
+	EnvProtocolVersions = "PLUGIN_PROTOCOL_VERSIONS"
+	// EnvClientCert carries the host's one-time PEM certificate when
+	// automatic mutual TLS is on.
+	EnvClientCert = "PLUGIN_CLIENT_CERT"
+	// EnvUnixSocketDir names the private directory the plugin must create
+	// its Unix socket in.
+	EnvUnixSocketDir = "PLUGIN_UNIX_SOCKET_DIR"
+	// EnvMultiplexGRPC is set by go-plugin hosts that can multiplex; tether
+	// never sets it and a tether plugin ignores it.
+	EnvMultiplexGRPC = "PLUGIN_MULTIPLEX_GRPC"
+	// EnvOwnSocketDir, when it equals EnvUnixSocketDir, hands the directory
+	// to the plugin: it removes the directory as well as its socket on exit,
+	// so nothing is left behind even when the host was killed.
+	EnvOwnSocketDir = "TETHER_OWN_SOCKET_DIR"
+	// EnvHostPID is the host's process id; a tether plugin exits when its
+	// parent is no longer that process.
+	EnvHostPID = "TETHER_HOST_PID"
+	// EnvOutlive, when "1", tells a tether plugin to keep running when its
+	// host exits (for hosts that re-adopt plugins after a restart).
+	EnvOutlive = "TETHER_OUTLIVE_HOST"
+)
+
+// DefaultMagicCookieKey and DefaultMagicCookieValue make the zero
+// HandshakeConfig usable. Applications should choose their own pair so that
+// their plugins refuse to be loaded by other applications' hosts.
+const (
+	DefaultMagicCookieKey   = "TETHER_PLUGIN_MAGIC_COOKIE"
+	DefaultMagicCookieValue = "d5e9a0c1f4b7tether"
+)
+
+// HandshakeConfig is what a host and its plugins agree on before anything
+// else: a magic cookie, an environment variable whose value proves the plugin
+// was launched by a host of the right application, and the application's
+// protocol version. It matches go-plugin's HandshakeConfig field by field.
+// The zero value uses the default cookie and protocol version 1.
+type HandshakeConfig struct {
+	// ProtocolVersion is the application's protocol version. A host offers
+	// it unless it lists several with WithProtocolVersions; a plugin serves
+	// it unless ServeConfig.ProtocolVersions lists several.
+	ProtocolVersion int
+	// MagicCookieKey and MagicCookieValue: the host sets the variable, the
+	// plugin refuses to run without it.
+	MagicCookieKey   string
+	MagicCookieValue string
+}
+
+func (h HandshakeConfig) withDefaults() HandshakeConfig {
+	if h.MagicCookieKey == "" {
+		h.MagicCookieKey = DefaultMagicCookieKey
+	}
+	if h.MagicCookieValue == "" {
+		h.MagicCookieValue = DefaultMagicCookieValue
+	}
+	if h.ProtocolVersion <= 0 {
+		h.ProtocolVersion = 1
+	}
+	return h
+}
+
+// HandshakeLine is the one line a launched plugin prints on stdout once it
+// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT.
+type HandshakeLine struct {
+	CoreVersion int
+	AppVersion  int
+	Network     string // "unix" or "tcp"
+	Address     string
+	Protocol    string // "grpc" (go-plugin's "netrpc" is refused)
+	// ServerCert is the plugin's DER certificate for automatic mutual TLS,
+	// empty when the connection is plaintext.
+	ServerCert []byte
+}
+
+// String formats the line as the plugin prints it, without the newline.
+func (h HandshakeLine) String() string {
+	cert := ""
+	if len(h.ServerCert) > 0 {
+		cert = base64.RawStdEncoding.EncodeToString(h.ServerCert)
+	}
+	return fmt.Sprintf("%d|%d|%s|%s|%s|%s", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, cert)
+}
+
+// maxHandshakeLine bounds how much of a plugin's first output is read as a
+// handshake: a certificate is about 1 KiB, a socket path a few hundred bytes.
+const maxHandshakeLine = 64 << 10
+
+// ParseHandshakeLine parses a plugin's handshake line. It accepts the five
+// field form of older go-plugin plugins and the six field form, and returns an
+// error describing the first field that is wrong.
+func ParseHandshakeLine(line string) (HandshakeLine, error) {
+	line = strings.TrimRight(line, "\r\n")
+	if len(line) > maxHandshakeLine {
+		return HandshakeLine{}, fmt.Errorf("line is %d bytes long, more than a handshake can be", len(line))
+	}
+	parts := strings.Split(line, "|")
+	if len(parts) < 4 {
+		return HandshakeLine{}, fmt.Errorf("want fields CORE|APP|NETWORK|ADDRESS|PROTOCOL|CERT separated by '|', got %d field(s)", len(parts))
+	}
+	if len(parts) > 6 {
+		return HandshakeLine{}, fmt.Errorf("want at most 6 '|'-separated fields, got %d", len(parts))
+	}
+	var h HandshakeLine
+	var err error
+	if h.CoreVersion, err = strconv.Atoi(parts[0]); err != nil {
+		return HandshakeLine{}, fmt.Errorf("core protocol version %q is not a number", parts[0])
+	}
+	if h.CoreVersion != CoreProtocolVersion {
+		return HandshakeLine{}, fmt.Errorf("core protocol version %d is not %d", h.CoreVersion, CoreProtocolVersion)
+	}
+	if h.AppVersion, err = strconv.Atoi(parts[1]); err != nil || h.AppVersion < 0 {
+		return HandshakeLine{}, fmt.Errorf("application protocol version %q is not a number", parts[1])
+	}
+	h.Network, h.Address = parts[2], parts[3]
+	switch h.Network {
+	case "unix", "tcp":
+	default:
+		return HandshakeLine{}, fmt.Errorf("network %q is neither unix nor tcp", h.Network)
+	}
+	if h.Address == "" {
+		return HandshakeLine{}, fmt.Errorf("address is empty")
+	}
+	h.Protocol = "netrpc" // go-plugin's default when the field is missing
+	if len(parts) > 4 {
+		h.Protocol = parts[4]
+	}
+	if h.Protocol != "grpc" {
+		return HandshakeLine{}, fmt.Errorf("protocol %q is not grpc (tether loads gRPC plugins only)", h.Protocol)
+	}
+	if len(parts) > 5 && parts[5] != "" {
+		cert, err := base64.RawStdEncoding.DecodeString(parts[5])
+		if err != nil {
+			cert, err = base64.StdEncoding.DecodeString(parts[5])
+		}
+		if err != nil {
+			return HandshakeLine{}, fmt.Errorf("server certificate is not base64: %v", err)
+		}
+		h.ServerCert = cert
+	}
+	return h, nil
+}
+
+// parseVersions parses a comma-separated version list such as
+// PLUGIN_PROTOCOL_VERSIONS. Entries that are not positive numbers are skipped.
+func parseVersions(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err == nil && v > 0 && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func formatVersions(vs []int) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+// highestShared returns the highest version in both lists, or 0.
+func highestShared(a, b []int) int {
+	best := 0
+	for _, v := range a {
+		if v > best && slices.Contains(b, v) {
+			best = v
+		}
+	}
+	return best
+}
+
+// cookieMessage is what a tether plugin prints on stderr when it was run
+// without the right magic cookie. Hosts recognise it (and go-plugin's
+// wording) to report ErrWrongCookie.
+func cookieMessage(key string) string {
+	return fmt.Sprintf("This binary is a plugin. These are not meant to be executed directly.\n"+
+		"Please execute the program that consumes these plugins, which will load\n"+
+		"any plugins automatically. (tether: environment variable %s is missing or wrong.)\n", key)
+}
+
+func getenvInt(key string) int {
+	v, _ := strconv.Atoi(os.Getenv(key))
+	return v
+}

@@ -1,0 +1,210 @@
+package tether
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/tetherplug/tether/internal/pb/pluginpb"
+	"github.com/tetherplug/tether/internal/pb/tetherv1"
+)
+
+// HealthService is the name under which a plugin reports its health through
+// grpc.health.v1, as go-plugin hosts expect.
+const HealthService = "plugin"
+
+// Implementation is one version of one interface a plugin serves: the name
+// and version hosts ask for, and a function that registers the gRPC services
+// making up that version.
+type Implementation struct {
+	Interface string
+	Version   int
+	Register  func(grpc.ServiceRegistrar)
+}
+
+// Implement is shorthand for an Implementation.
+func Implement(iface string, version int, register func(grpc.ServiceRegistrar)) Implementation {
+	return Implementation{Interface: iface, Version: version, Register: register}
+}
+
+// ServeConfig describes a plugin program. The zero value plus at least one
+// Implementation is a working plugin.
+type ServeConfig struct {
+	// Handshake must match the host's. The zero value is the default.
+	Handshake HandshakeConfig
+	// ProtocolVersions lists every application protocol version served; the
+	// highest one the host also offers is chosen. Empty means just
+	// Handshake.ProtocolVersion.
+	ProtocolVersions []int
+	// Name is how the plugin names itself in Describe; optional.
+	Name string
+	// Implementations are the interfaces and versions the plugin serves.
+	Implementations []Implementation
+	// Logger receives tether's own messages. Nil means Logger(), JSON on
+	// stderr, which the host re-levels into its own logger.
+	Logger *slog.Logger
+	// GRPCOptions are passed to grpc.NewServer.
+	GRPCOptions []grpc.ServerOption
+	// ShutdownTimeout bounds a graceful stop before in-flight calls are cut
+	// off. Zero means 2 seconds.
+	ShutdownTimeout time.Duration
+}
+
+func (c ServeConfig) versions() []int {
+	vs := slices.Clone(c.ProtocolVersions)
+	if len(vs) == 0 {
+		vs = []int{c.Handshake.withDefaults().ProtocolVersion}
+	}
+	slices.Sort(vs)
+	slices.Reverse(vs)
+	return vs
+}
+
+// Server is the plugin side of tether: a gRPC server carrying the plugin's
+// interfaces and the services every plugin serves (health, controller, stdio,
+// reflection and tether's Describe). Serve uses one for launched plugins;
+// network plugins use one directly with their own listener.
+type Server struct {
+	grpc     *grpc.Server
+	health   *health.Server
+	describe *tetherv1.DescribeResponse
+	timeout  time.Duration
+	log      *slog.Logger
+
+	stopOnce sync.Once
+	shutdown chan struct{} // closed when a host asks the plugin to shut down
+}
+
+// NewServer builds a Server from cfg. Extra gRPC server options (such as
+// credentials) are appended to cfg.GRPCOptions.
+func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = Logger()
+	}
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	gs := grpc.NewServer(append(slices.Clone(cfg.GRPCOptions), opts...)...)
+	s := &Server{
+		grpc:     gs,
+		health:   health.NewServer(),
+		timeout:  timeout,
+		log:      log,
+		shutdown: make(chan struct{}),
+		describe: &tetherv1.DescribeResponse{Name: cfg.Name, TetherProtocol: 1},
+	}
+	for _, v := range cfg.versions() {
+		s.describe.ProtocolVersions = append(s.describe.ProtocolVersions, uint32(v))
+	}
+	rec := &recordingRegistrar{server: gs, registered: map[string]bool{}}
+	for _, impl := range cfg.Implementations {
+		rec.services = nil
+		impl.Register(rec)
+		s.describe.Interfaces = append(s.describe.Interfaces, &tetherv1.Interface{
+			Name: impl.Interface, Version: uint32(impl.Version), Services: rec.services,
+		})
+	}
+	healthpb.RegisterHealthServer(gs, s.health)
+	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
+	pluginpb.RegisterGRPCControllerServer(gs, controller{s: s})
+	pluginpb.RegisterGRPCStdioServer(gs, stdio{s: s})
+	tetherv1.RegisterPluginServer(gs, describer{s: s})
+	reflection.Register(gs)
+	return s
+}
+
+// GRPCServer returns the underlying gRPC server, for registering services
+// outside any interface.
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Serve accepts connections on lis until Stop or a host's Shutdown.
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+
+// ShutdownRequested is closed when a host asked the plugin to shut down
+// through the controller service.
+func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
+
+// Stop stops gracefully, cutting in-flight calls off after the configured
+// shutdown timeout.
+func (s *Server) Stop() {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.timeout):
+		s.log.Warn("graceful stop timed out; closing connections", "timeout", s.timeout)
+		s.grpc.Stop()
+		<-done
+	}
+}
+
+// recordingRegistrar registers services and records their names and methods
+// for Describe. A service registered by several implementations (one
+// service in two interface versions) is registered once.
+type recordingRegistrar struct {
+	server     *grpc.Server
+	registered map[string]bool
+	services   []*tetherv1.Service
+}
+
+func (r *recordingRegistrar) RegisterService(sd *grpc.ServiceDesc, impl any) {
+	if !r.registered[sd.ServiceName] {
+		r.server.RegisterService(sd, impl)
+		r.registered[sd.ServiceName] = true
+	}
+	svc := &tetherv1.Service{Name: sd.ServiceName}
+	for _, m := range sd.Methods {
+		svc.Methods = append(svc.Methods, m.MethodName)
+	}
+	for _, st := range sd.Streams {
+		svc.Methods = append(svc.Methods, st.StreamName)
+	}
+	r.services = append(r.services, svc)
+}
+
+type controller struct {
+	pluginpb.UnimplementedGRPCControllerServer
+	s *Server
+}
+
+func (c controller) Shutdown(context.Context, *pluginpb.Empty) (*pluginpb.Empty, error) {
+	c.s.stopOnce.Do(func() { close(c.s.shutdown) })
+	return &pluginpb.Empty{}, nil
+}
+
+// stdio serves go-plugin's stdio stream. A tether plugin leaves its real
+// stdout and stderr alone (the host reads them directly), so the stream
+// carries nothing and ends when the plugin stops.
+type stdio struct {
+	pluginpb.UnimplementedGRPCStdioServer
+	s *Server
+}
+
+func (st stdio) StreamStdio(_ *emptypb.Empty, stream grpc.ServerStreamingServer[pluginpb.StdioData]) error {
+	select {
+	case <-stream.Context().Done():
+	case <-st.s.shutdown:
+	}
+	return nil
+}
+
+type describer struct {
+	tetherv1.UnimplementedPluginServer
+	s *Server
+}
+
+func (d describer) Describe(context.Context, *tetherv1.DescribeRequest) (*tetherv1.DescribeResponse, error) {
+	return d.s.describe, nil
+}
