@@ -223,4 +223,3 @@ func verifyChecksum(path string, want []byte) error {
 	}
 	return nil
 }
-

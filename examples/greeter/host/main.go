@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether"
-	"github.com/tetherplug/tether/examples/greeter/internal/greeting"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	"github.com/tetherplug/tether/examples/greeter/internal/greeting"
 )
 
 func main() {
