@@ -1,0 +1,68 @@
+// Package plugintest builds and serves the plugins tether's own tests and
+// benchmarks run: real programs, built once per test binary.
+package plugintest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var (
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+	buildDir string
+)
+
+// Build compiles the main package pkg (an import path such as
+// "github.com/tetherplug/tether/internal/plugintest/echoplugin") once per test
+// binary and returns the path of the executable. Binaries live in a directory
+// removed by Cleanup (call it from TestMain) or left in the OS temp dir.
+func Build(tb testing.TB, pkg string) string {
+	tb.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "tether-test-bin-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, filepath.Base(pkg))
+	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("go build %s: %v", pkg, err)
+	}
+	built[pkg] = out
+	return out
+}
+
+// Cleanup removes every binary Build made.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+		buildDir = ""
+		built = map[string]string{}
+	}
+}
+
+func goTool() string {
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// EchoPlugin is the import path of the echo test plugin.
+const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
