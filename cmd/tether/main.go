@@ -1,4 +1,36 @@
-// Command tether inspects, calls, serves and runs tether and go-plugin plugins.
+// Command tether inspects, calls, lists, serves and runs tether and go-plugin
+// plugins. Run "tether help" for its commands.
 package main
 
-func main() {}
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// commands holds a constructor per subcommand; each command's file adds its
+// own in an init function.
+var commands []func() *cobra.Command
+
+func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tether",
+		Short:         "Inspect, call, list, serve and run gRPC plugins",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd())
+	}
+	return root
+}
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "tether:", err)
+		os.Exit(1)
+	}
+}
