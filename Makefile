@@ -12,7 +12,7 @@ STATICCHECK_VERSION        := v0.8.2
 
 EXAMPLE_PLUGINS := greeter-en greeter-fr
 
-.PHONY: all build demo test test-short generate check-generated tools lint bench fuzz clean
+.PHONY: all build demo test test-short generate check-generated tools lint bench bench-report bench-compat fuzz clean
 
 all: build
 
@@ -32,10 +32,19 @@ demo: build
 test: check-generated
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd compat && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
-## bench: the benchmarks, tether beside raw grpc-go
+## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
+
+## bench-report: the same measurements as a Markdown table with ratios
+bench-report:
+	$(GO) run ./bench/cmd/benchreport
+
+## bench-compat: tether beside hashicorp/go-plugin (the separate compat module)
+bench-compat:
+	cd compat && $(GO) test -run '^$$' -bench . -benchtime 1s -count 3 -timeout 20m .
 
 ## fuzz: a short run of each fuzz target
 fuzz:
