@@ -71,8 +71,12 @@ func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, e
 // processExitGrace bounds how long an exit waits for output to drain.
 const processExitGrace = 2 * time.Second
 
+// forwardLines calls line for each line read from r. ReadString joins lines
+// longer than the buffer, so the buffer is small: it is held for the
+// plugin's whole life, twice per plugin. A *bufio.Reader (the plugin's
+// stdout after its handshake line) is used as it is.
 func forwardLines(r io.Reader, line func(string)) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReader(r)
 	for {
 		s, err := br.ReadString('\n')
 		if s != "" {
