@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,12 +174,13 @@ func StartToFirstCall(b *testing.B, side Side) {
 type Footprint struct {
 	HeapKiB    float64 // live heap after GC, KiB
 	Goroutines float64
+	Threads    float64 // OS threads (Linux only, else 0)
 }
 
 // IdleFootprint loads IdlePlugins servers, makes one call to each so every
 // connection is up, and reports the host's live heap (HeapAlloc after GC)
-// and goroutines per loaded server as heap-KiB/plugin and
-// goroutines/plugin. All servers are stopped before it returns.
+// goroutines and OS threads per loaded server as heap-KiB/plugin,
+// goroutines/plugin and threads/plugin. All servers are stopped before it returns.
 func IdleFootprint(b *testing.B, side Side) {
 	var sum Footprint
 	for range b.N {
@@ -186,15 +190,17 @@ func IdleFootprint(b *testing.B, side Side) {
 		}
 		sum.HeapKiB += f.HeapKiB
 		sum.Goroutines += f.Goroutines
+		sum.Threads += f.Threads
 	}
 	b.ReportMetric(sum.HeapKiB/float64(b.N), "heap-KiB/plugin")
 	b.ReportMetric(sum.Goroutines/float64(b.N), "goroutines/plugin")
+	b.ReportMetric(sum.Threads/float64(b.N), "threads/plugin")
 }
 
 // MeasureFootprint loads n servers of side and returns the host's growth in
 // live heap and goroutines per server. It stops every server it started.
 func MeasureFootprint(ctx context.Context, side Side, n int) (f Footprint, err error) {
-	heap0, g0 := hostUsage()
+	heap0, g0, t0 := hostUsage()
 	insts := make([]*Instance, 0, n)
 	defer func() {
 		var wg sync.WaitGroup
@@ -216,19 +222,35 @@ func MeasureFootprint(ctx context.Context, side Side, n int) (f Footprint, err e
 			return f, err
 		}
 	}
-	heap1, g1 := hostUsage()
+	heap1, g1, t1 := hostUsage()
 	return Footprint{
 		HeapKiB:    (float64(heap1) - float64(heap0)) / 1024 / float64(n),
 		Goroutines: float64(g1-g0) / float64(n),
+		Threads:    float64(t1-t0) / float64(n),
 	}, nil
 }
 
-func hostUsage() (heap uint64, goroutines int) {
+func hostUsage() (heap uint64, goroutines, threads int) {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, runtime.NumGoroutine()
+	return ms.HeapAlloc, runtime.NumGoroutine(), osThreads()
+}
+
+// osThreads is the process's thread count from /proc/self/status, or 0.
+func osThreads() int {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for l := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {

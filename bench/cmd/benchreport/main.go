@@ -58,6 +58,7 @@ var measurements = []measurement{
 	{bench.IdleFootprint, []figure{
 		{"host heap per idle loaded plugin, 100 loaded (KiB)", "heap-KiB/plugin"},
 		{"host goroutines per idle loaded plugin", "goroutines/plugin"},
+		{"host OS threads per idle loaded plugin", "threads/plugin"},
 	}},
 }
 
