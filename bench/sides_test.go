@@ -8,15 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/tetherplug/tether/internal/pb/echov1"
 )
 
 // TestSidesEchoAndStop checks that each side serves Echo from its own
-// process and that Close leaves no process behind: a benchmark that leaked
+// process and that Close leaves no process or goroutine behind: a benchmark that leaked
 // would skew the ones after it.
 func TestSidesEchoAndStop(t *testing.T) {
 	for _, side := range bothSides(t) {
 		t.Run(side.Name(), func(t *testing.T) {
+			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			inst, err := side.Start(ctx)

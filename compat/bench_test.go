@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/compat"
@@ -136,10 +137,11 @@ func loadGoPlugin(path string) (greeterv1.GreeterClient, int, func() error, erro
 }
 
 // TestGreetBoth loads the greeter with each plugin system, calls it, stops
-// it and checks its process is gone.
+// it and checks its process and goroutines are gone.
 func TestGreetBoth(t *testing.T) {
 	for _, l := range bothLoaders(t) {
 		t.Run(l.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			g, pid, stop, err := l.load(ctx)
