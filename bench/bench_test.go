@@ -70,3 +70,10 @@ func BenchmarkLargeEcho1MiB(b *testing.B)    { onRunning(b, LargeEcho) }
 func BenchmarkStream64KiB(b *testing.B)      { onRunning(b, Stream) }
 func BenchmarkStartToFirstCall(b *testing.B) { onSides(b, StartToFirstCall) }
 func BenchmarkIdleFootprint(b *testing.B)    { onSides(b, IdleFootprint) }
+
+// BenchmarkStartToFirstCallPaired alternates tether and grpc start-ups and
+// reports both medians and their ratio.
+func BenchmarkStartToFirstCallPaired(b *testing.B) {
+	s := bothSides(b)
+	StartToFirstCallPaired(b, s[0], s[1])
+}

@@ -147,27 +147,62 @@ func Stream(b *testing.B, echo echov1.EchoClient) {
 // successful Unary call, reported as p50-ms. Each process is stopped,
 // outside the timer, before the next starts.
 func StartToFirstCall(b *testing.B, side Side) {
-	ctx := context.Background()
-	msg := &echov1.Message{Payload: make([]byte, SmallPayload)}
 	ds := make([]time.Duration, 0, b.N)
 	for range b.N {
-		start := time.Now()
-		inst, err := side.Start(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, err = inst.Echo.Unary(ctx, msg)
-		ds = append(ds, time.Since(start))
+		d, stop, err := firstCall(side)
+		ds = append(ds, d)
 		b.StopTimer()
-		if cerr := inst.Close(); err == nil {
-			err = cerr
+		if serr := stop(); err == nil {
+			err = serr
 		}
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(percentile(ds, 0.50))/float64(time.Millisecond), "p50-ms")
+	b.ReportMetric(millis(percentile(ds, 0.50)), "p50-ms")
+}
+
+// StartToFirstCallPaired is StartToFirstCall for two sides at once,
+// alternating one start-up of each, so that a change in the machine's load
+// hits both alike; start-up is the figure most sensitive to it. It reports
+// each side's median as NAME-p50-ms and their ratio as ratio; ns/op covers
+// one start-up and stop of each side.
+func StartToFirstCallPaired(b *testing.B, first, second Side) {
+	sides := []Side{first, second}
+	ds := make([][]time.Duration, len(sides))
+	for range b.N {
+		for i, side := range sides {
+			d, stop, err := firstCall(side)
+			ds[i] = append(ds[i], d)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	p := make([]float64, len(sides))
+	for i, side := range sides {
+		p[i] = millis(percentile(ds[i], 0.50))
+		b.ReportMetric(p[i], side.Name()+"-p50-ms")
+	}
+	b.ReportMetric(p[0]/p[1], "ratio")
+}
+
+// firstCall starts a server of side and makes one Unary call. It returns
+// the time from the start to the end of the call and a function that stops
+// the server (a no-op when it did not start).
+func firstCall(side Side) (time.Duration, func() error, error) {
+	ctx := context.Background()
+	start := time.Now()
+	inst, err := side.Start(ctx)
+	if err != nil {
+		return 0, func() error { return nil }, err
+	}
+	_, err = inst.Echo.Unary(ctx, &echov1.Message{Payload: make([]byte, SmallPayload)})
+	return time.Since(start), inst.Close, err
 }
 
 // Footprint is what one idle loaded server costs its host.
@@ -263,3 +298,5 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

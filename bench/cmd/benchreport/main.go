@@ -28,9 +28,12 @@ type figure struct {
 	key   string // a metric reported by the measurement, or "MB/s"
 }
 
-// measurement is one benchmark run per side and round.
+// measurement is one benchmark run per side and round (run), or one run
+// per round measuring both sides alternately (pair, which reports each
+// figure's key prefixed with the side's name and a dash).
 type measurement struct {
 	run     func(b *testing.B, side bench.Side)
+	pair    func(b *testing.B, first, second bench.Side)
 	figures []figure
 }
 
@@ -47,15 +50,15 @@ func onRunning(f func(*testing.B, echov1.EchoClient)) func(*testing.B, bench.Sid
 }
 
 var measurements = []measurement{
-	{onRunning(bench.UnaryLatency), []figure{
+	{run: onRunning(bench.UnaryLatency), figures: []figure{
 		{"unary 64 B, p50 latency (µs)", "p50-us"},
 		{"unary 64 B, p99 latency (µs)", "p99-us"},
 	}},
-	{onRunning(bench.Throughput), []figure{{"unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
-	{onRunning(bench.LargeEcho), []figure{{"unary 1 MiB echo (MB/s)", "MB/s"}}},
-	{onRunning(bench.Stream), []figure{{"bidi stream of 64 KiB messages (MB/s)", "MB/s"}}},
-	{bench.StartToFirstCall, []figure{{"start to first call, p50 (ms)", "p50-ms"}}},
-	{bench.IdleFootprint, []figure{
+	{run: onRunning(bench.Throughput), figures: []figure{{"unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
+	{run: onRunning(bench.LargeEcho), figures: []figure{{"unary 1 MiB echo (MB/s)", "MB/s"}}},
+	{run: onRunning(bench.Stream), figures: []figure{{"bidi stream of 64 KiB messages (MB/s)", "MB/s"}}},
+	{pair: bench.StartToFirstCallPaired, figures: []figure{{"start to first call, p50 (ms)", "p50-ms"}}},
+	{run: bench.IdleFootprint, figures: []figure{
 		{"host heap per idle loaded plugin, 100 loaded (KiB)", "heap-KiB/plugin"},
 		{"host goroutines per idle loaded plugin", "goroutines/plugin"},
 		{"host OS threads per idle loaded plugin", "threads/plugin"},
@@ -86,17 +89,29 @@ func run(w io.Writer, rounds int) error {
 	// values[figure label][side] holds one value per round.
 	values := map[string]map[string][]float64{}
 	for _, m := range measurements {
+		for _, f := range m.figures {
+			values[f.label] = map[string][]float64{}
+		}
 		for round := range rounds {
+			fmt.Fprintf(os.Stderr, "%s: round %d of %d\n", m.figures[0].label, round+1, rounds)
+			if m.pair != nil {
+				r := testing.Benchmark(func(b *testing.B) { m.pair(b, sides[0], sides[1]) })
+				if r.N == 0 {
+					return fmt.Errorf("%s failed", m.figures[0].label)
+				}
+				for _, f := range m.figures {
+					for _, side := range sides {
+						values[f.label][side.Name()] = append(values[f.label][side.Name()], r.Extra[side.Name()+"-"+f.key])
+					}
+				}
+				continue
+			}
 			for _, side := range sides {
-				fmt.Fprintf(os.Stderr, "%s, %s, round %d of %d\n", m.figures[0].label, side.Name(), round+1, rounds)
 				r := testing.Benchmark(func(b *testing.B) { m.run(b, side) })
 				if r.N == 0 {
 					return fmt.Errorf("%s failed on %s", m.figures[0].label, side.Name())
 				}
 				for _, f := range m.figures {
-					if values[f.label] == nil {
-						values[f.label] = map[string][]float64{}
-					}
 					values[f.label][side.Name()] = append(values[f.label][side.Name()], metric(r, f.key))
 				}
 			}
@@ -110,7 +125,11 @@ func run(w io.Writer, rounds int) error {
 	for _, m := range measurements {
 		for _, f := range m.figures {
 			t, g := median(values[f.label]["tether"]), median(values[f.label]["grpc"])
-			fmt.Fprintf(w, "| %s | %s | %s | %.2f |\n", f.label, format(t), format(g), t/g)
+			ratio := "–"
+			if g != 0 {
+				ratio = fmt.Sprintf("%.2f", t/g)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.label, format(t), format(g), ratio)
 		}
 	}
 	return nil
