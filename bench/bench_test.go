@@ -75,5 +75,6 @@ func BenchmarkIdleFootprint(b *testing.B)    { onSides(b, IdleFootprint) }
 // reports both medians and their ratio.
 func BenchmarkStartToFirstCallPaired(b *testing.B) {
 	s := bothSides(b)
+	b.ResetTimer() // the first call builds the plugins
 	StartToFirstCallPaired(b, s[0], s[1])
 }

@@ -171,16 +171,10 @@ func TestGreetBoth(t *testing.T) {
 func BenchmarkStartToFirstCall(b *testing.B) {
 	for _, l := range bothLoaders(b) {
 		b.Run(l.name, func(b *testing.B) {
-			ctx := context.Background()
 			ds := make([]time.Duration, 0, b.N)
 			for range b.N {
-				start := time.Now()
-				g, _, stop, err := l.load(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, err = g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
-				ds = append(ds, time.Since(start))
+				d, stop, err := firstCall(l)
+				ds = append(ds, d)
 				b.StopTimer()
 				if serr := stop(); err == nil {
 					err = serr
@@ -190,9 +184,50 @@ func BenchmarkStartToFirstCall(b *testing.B) {
 				}
 				b.StartTimer()
 			}
-			b.ReportMetric(float64(median(ds))/float64(time.Millisecond), "p50-ms")
+			b.ReportMetric(millis(median(ds)), "p50-ms")
 		})
 	}
+}
+
+// BenchmarkStartToFirstCallPaired alternates tether and go-plugin
+// start-ups, so that a change in the machine's load hits both alike, and
+// reports tether-p50-ms, goplugin-p50-ms and their ratio.
+func BenchmarkStartToFirstCallPaired(b *testing.B) {
+	ls := bothLoaders(b)
+	ds := make([][]time.Duration, len(ls))
+	b.ResetTimer() // the first call builds the plugins
+	for range b.N {
+		for i, l := range ls {
+			d, stop, err := firstCall(l)
+			ds[i] = append(ds[i], d)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	p := make([]float64, len(ls))
+	for i, l := range ls {
+		p[i] = millis(median(ds[i]))
+		b.ReportMetric(p[i], l.name+"-p50-ms")
+	}
+	b.ReportMetric(p[0]/p[1], "ratio")
+}
+
+// firstCall loads a plugin with l and makes one Greet call. It returns the
+// time from the start of the load to the end of the call and a function that
+// stops the plugin (a no-op when it did not load).
+func firstCall(l loader) (time.Duration, func() error, error) {
+	ctx := context.Background()
+	start := time.Now()
+	g, _, stop, err := l.load(ctx)
+	if err != nil {
+		return 0, func() error { return nil }, err
+	}
+	_, err = g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+	return time.Since(start), stop, err
 }
 
 // BenchmarkUnaryLatency makes sequential Greet calls to one loaded plugin
@@ -224,6 +259,8 @@ func BenchmarkUnaryLatency(b *testing.B) {
 }
 
 func median(ds []time.Duration) time.Duration { return percentile(ds, 0.5) }
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
