@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -124,12 +125,15 @@ func (c caller) run(parent context.Context, path string, pluginArgs []string, sv
 // plugin exited if it died.
 func callFailed(md protoreflect.MethodDescriptor, err error) error {
 	name := strings.TrimPrefix(dynamic.FullMethod(md), "/")
-	var pe *tether.PluginError
-	if errors.As(err, &pe) && errors.Is(pe.Kind, tether.ErrPluginExited) {
+	if errors.Is(err, tether.ErrPluginExited) {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if s, ok := status.FromError(err); ok {
-		return fmt.Errorf("%s failed: code %s: %s", name, s.Code(), s.Message())
+		hint := ""
+		if s.Code() == codes.DeadlineExceeded && dynamic.KindOf(md) == dynamic.Unary {
+			hint = " (unary calls are bounded by --timeout)"
+		}
+		return fmt.Errorf("%s failed: code %s: %s%s", name, s.Code(), s.Message(), hint)
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
