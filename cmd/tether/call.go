@@ -183,15 +183,3 @@ func findMethod(rc *reflectclient.Client, svc, method string) (protoreflect.Meth
 	}
 	return md, nil
 }
-
-// exitError is an error that asks for a particular exit status.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// ExitCode is the status the program should exit with.
-func (e *exitError) ExitCode() int { return e.code }

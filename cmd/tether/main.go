@@ -29,13 +29,22 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// exitError is an error that asks main for an exit status other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 func main() {
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tether:", err)
 		code := 1
-		var coded interface{ ExitCode() int }
-		if errors.As(err, &coded) {
-			code = coded.ExitCode()
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
 		}
 		os.Exit(code)
 	}
