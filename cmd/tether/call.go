@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
@@ -77,14 +74,8 @@ type caller struct {
 
 // run launches the plugin, resolves the method and calls it.
 func (c caller) run(parent context.Context, path string, pluginArgs []string, svc, method string, input io.Reader) error {
-	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals, interrupted := onSignals(parent)
 	defer stopSignals()
-	interrupted := func(err error) error {
-		if ctx.Err() != nil && parent.Err() == nil {
-			return &exitError{code: 130, err: errors.New("interrupted; the plugin was stopped")}
-		}
-		return err
-	}
 
 	start, cancelStart := context.WithTimeout(ctx, c.flags.timeout)
 	defer cancelStart()
@@ -115,7 +106,7 @@ func (c caller) run(parent context.Context, path string, pluginArgs []string, sv
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil && parent.Err() == nil {
+	if ctx.Err() != nil {
 		return interrupted(err)
 	}
 	return callFailed(md, err)

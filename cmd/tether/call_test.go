@@ -73,11 +73,11 @@ func TestCallClientStream(t *testing.T) {
 
 // startCLI starts the CLI with pipes on stdin and stdout, for tests that
 // talk to it while it runs. The returned wait reaps it within a bound.
-func startCLI(t *testing.T, mark string, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Scanner, wait func() (int, string)) {
+func startCLI(t *testing.T, mark, tmp string, env []string, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Scanner, wait func() (int, string)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	cmd = exec.CommandContext(ctx, cli(t), args...)
-	cmd.Env = append(os.Environ(), markEnv+"="+mark)
+	cmd.Env = append(cliEnv(mark, tmp), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	in, err := cmd.StdinPipe()
@@ -103,8 +103,8 @@ func startCLI(t *testing.T, mark string, args ...string) (cmd *exec.Cmd, stdin i
 
 // TestCallBidi: each line sent gets its echo back before the next is sent.
 func TestCallBidi(t *testing.T) {
-	mark := newMark(t)
-	_, in, out, wait := startCLI(t, mark, "call", echo(t), "tether.echo.v1.Echo/Bidi")
+	mark, tmp := newMark(t), t.TempDir()
+	_, in, out, wait := startCLI(t, mark, tmp, nil, "call", echo(t), "tether.echo.v1.Echo/Bidi")
 	for _, text := range []string{"one", "two", "three"} {
 		if _, err := io.WriteString(in, `{"text":"`+text+`"}`+"\n"); err != nil {
 			t.Fatal(err)
@@ -123,7 +123,7 @@ func TestCallBidi(t *testing.T) {
 	if code, stderr := wait(); code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr)
 	}
-	assertNoneLeft(t, mark)
+	assertNoneLeft(t, mark, tmp)
 }
 
 // TestCallInterrupt: a signal ends an endless stream, stops the plugin and
@@ -131,8 +131,8 @@ func TestCallBidi(t *testing.T) {
 func TestCallInterrupt(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			mark := newMark(t)
-			cmd, in, out, wait := startCLI(t, mark, "call", echo(t), "tether.echo.v1.Echo/ServerStream", "-")
+			mark, tmp := newMark(t), t.TempDir()
+			cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", echo(t), "tether.echo.v1.Echo/ServerStream", "-")
 			_, _ = io.WriteString(in, `{"text":"tick","count":100000,"delay_ms":20}`)
 			in.Close()
 			for i := 0; i < 2; i++ {
@@ -157,7 +157,7 @@ func TestCallInterrupt(t *testing.T) {
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("took %v to stop", d)
 			}
-			assertNoneLeft(t, mark)
+			assertNoneLeft(t, mark, tmp)
 		})
 	}
 }

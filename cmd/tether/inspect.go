@@ -38,16 +38,18 @@ through server reflection. Then it stops the plugin.`,
 			if len(own) != 1 {
 				return fmt.Errorf("inspect takes one PLUGIN, got %d arguments (see tether inspect --help)", len(own))
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
+			ctx, stopSignals, interrupted := onSignals(cmd.Context())
+			defer stopSignals()
+			ctx, cancel := context.WithTimeout(ctx, flags.timeout)
 			defer cancel()
 			c, err := flags.launch(ctx, own[0], pluginArgs)
 			if err != nil {
-				return err
+				return interrupted(err)
 			}
 			defer stop(c)
 			info, err := inspect(ctx, own[0], c)
 			if err != nil {
-				return err
+				return interrupted(err)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -50,9 +50,9 @@ func run(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	mark := newMark(t)
+	mark, tmp := newMark(t), t.TempDir()
 	cmd := exec.CommandContext(ctx, cli(t), args...)
-	cmd.Env = append(append(os.Environ(), markEnv+"="+mark), env...)
+	cmd.Env = append(cliEnv(mark, tmp), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -70,8 +70,14 @@ func run(t *testing.T, stdin string, env []string, args ...string) result {
 	if ctx.Err() != nil {
 		t.Fatalf("tether %v did not finish within 30 s; stderr:\n%s", args, r.stderr)
 	}
-	assertNoneLeft(t, mark)
+	assertNoneLeft(t, mark, tmp)
 	return r
+}
+
+// cliEnv is the environment the CLI runs in: tagged with mark, and with a
+// temporary directory of its own, where plugins' socket directories go.
+func cliEnv(mark, tmp string) []string {
+	return append(os.Environ(), markEnv+"="+mark, "TMPDIR="+tmp)
 }
 
 func newMark(t *testing.T) string {
@@ -103,11 +109,19 @@ func marked(t *testing.T, mark string) []string {
 	return pids
 }
 
-// assertNoneLeft fails if any process the CLI started outlived it.
-func assertNoneLeft(t *testing.T, mark string) {
+// assertNoneLeft fails if any process the CLI started outlived it, or if
+// anything is left in its temporary directory (a plugin's socket directory).
+func assertNoneLeft(t *testing.T, mark, tmp string) {
 	t.Helper()
 	if pids := marked(t, mark); len(pids) > 0 {
 		t.Errorf("processes left behind after the CLI exited: %v", pids)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind in TMPDIR: %s", e.Name())
 	}
 }
 
@@ -116,5 +130,17 @@ func requireOK(t *testing.T, r result) {
 	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,6 +90,19 @@ func explainLaunch(err error) error {
 		return fmt.Errorf("%w (pass its host application's cookie with --cookie KEY=VALUE)", err)
 	}
 	return err
+}
+
+// onSignals returns a context cancelled by Ctrl-C or SIGTERM, so that a
+// command can stop its plugin cleanly before it exits, and a function that
+// turns the error of a command cut short that way into exit status 130.
+func onSignals(parent context.Context) (ctx context.Context, stop context.CancelFunc, interrupted func(error) error) {
+	ctx, stop = signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, func(err error) error {
+		if ctx.Err() != nil && parent.Err() == nil {
+			return &exitError{code: 130, err: errors.New("interrupted; the plugin was stopped")}
+		}
+		return err
+	}
 }
 
 // stop kills the plugin, each step bounded, whatever state ctx is in.
