@@ -30,7 +30,7 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 
 func TestCallGreet(t *testing.T) {
 	for _, name := range []string{"greeter.v1.Greeter/Greet", "greeter.v1.Greeter.Greet", "/greeter.v1.Greeter/Greet", "Greeter/Greet"} {
-		r := run(t, "", nil, "call", greeter(t), name, `{"name":"Ada"}`, greeterCookie)
+		r := run(t, "", greeterEnv, "call", greeter(t), name, `{"name":"Ada"}`)
 		requireOK(t, r)
 		var resp struct{ Message string }
 		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
@@ -41,7 +41,7 @@ func TestCallGreet(t *testing.T) {
 		}
 	}
 	// The request may come on stdin, spread over lines.
-	r := run(t, "{\n  \"name\": \"Grace\"\n}\n", nil, "call", greeter(t), "greeter.v1.Greeter/Greet", "-", greeterCookie)
+	r := run(t, "{\n  \"name\": \"Grace\"\n}\n", greeterEnv, "call", greeter(t), "greeter.v1.Greeter/Greet", "-")
 	requireOK(t, r)
 	if !strings.Contains(r.stdout, "Hello, Grace!") {
 		t.Errorf("stdin request: %s", r.stdout)

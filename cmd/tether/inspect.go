@@ -32,7 +32,7 @@ handshake said, the protocol version negotiated, its health, the interfaces it
 describes (tether plugins) and every gRPC service and method it serves, found
 through server reflection. Then it stops the plugin.`,
 		Example: `  tether inspect ./bin/plugins/greeter-en --cookie GREETER_PLUGIN=hello
-  tether inspect ./plugin --json --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
+  tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
 			if len(own) != 1 {

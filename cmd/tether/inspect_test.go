@@ -8,10 +8,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tetherplug/tether"
 )
 
 func TestInspectGreeter(t *testing.T) {
-	r := run(t, "", nil, "inspect", greeter(t), greeterCookie)
+	r := run(t, "", greeterEnv, "inspect", greeter(t))
 	requireOK(t, r)
 	for _, want := range []string{
 		"greeter.v1.Greeter",
@@ -105,9 +107,13 @@ func TestInspectNotPlugin(t *testing.T) {
 }
 
 func TestInspectHandshakeFlags(t *testing.T) {
-	r := run(t, "", nil, "inspect", greeter(t))
+	// --cookie reaches the plugin: the right one loads it, another does not.
+	key := tether.DefaultMagicCookieKey
+	r := run(t, "", nil, "inspect", "--cookie", key+"="+tether.DefaultMagicCookieValue, echo(t))
+	requireOK(t, r)
+	r = run(t, "", nil, "inspect", "--cookie", key+"=other", echo(t))
 	if r.code == 0 || !strings.Contains(r.stderr, "wrong magic cookie") || !strings.Contains(r.stderr, "--cookie") {
-		t.Errorf("greeter without its cookie: status %d, stderr %q", r.code, r.stderr)
+		t.Errorf("a wrong cookie: status %d, stderr %q", r.code, r.stderr)
 	}
 	v3 := []string{"ECHO_MODE=v3"}
 	r = run(t, "", v3, "inspect", echo(t))
