@@ -6,12 +6,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether/internal/plugintest"
 )
@@ -31,6 +34,10 @@ var greeterEnv = []string{"GREETER_PLUGIN=hello"}
 func TestMain(m *testing.M) {
 	code := m.Run()
 	plugintest.Cleanup()
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.Exit(code)
 }
 

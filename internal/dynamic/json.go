@@ -49,26 +49,27 @@ func JSONSource(r io.Reader, resolver Resolver) Source {
 // emitDefaults, fields holding their zero value are written too.
 func JSONSink(w io.Writer, resolver Resolver, multiline, emitDefaults bool) Sink {
 	opts := protojson.MarshalOptions{Resolver: resolver, EmitUnpopulated: emitDefaults}
-	if multiline {
-		opts.Multiline, opts.Indent = true, "  "
-	}
 	var mu sync.Mutex
 	return func(msg proto.Message) error {
 		b, err := opts.Marshal(msg)
 		if err != nil {
 			return err
 		}
-		if !multiline {
-			// protojson may vary its spacing; keep the line compact and
-			// stable for readers that compare lines.
-			var buf bytes.Buffer
-			if json.Compact(&buf, b) == nil {
-				b = buf.Bytes()
-			}
+		// protojson varies its spacing from build to build on purpose;
+		// reformat so that the output is the same every time.
+		var buf bytes.Buffer
+		if multiline {
+			err = json.Indent(&buf, b, "", "  ")
+		} else {
+			err = json.Compact(&buf, b)
 		}
+		if err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
 		mu.Lock()
 		defer mu.Unlock()
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(buf.Bytes())
 		return err
 	}
 }
