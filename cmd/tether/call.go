@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
@@ -109,15 +110,25 @@ func (c caller) run(parent context.Context, path string, pluginArgs []string, sv
 	if ctx.Err() != nil {
 		return interrupted(err)
 	}
-	return callFailed(md, err)
+	return callFailed(client, md, err)
 }
 
 // callFailed says how a call failed: the gRPC code and message, and how the
 // plugin exited if it died.
-func callFailed(md protoreflect.MethodDescriptor, err error) error {
+func callFailed(client *tether.Client, md protoreflect.MethodDescriptor, err error) error {
 	name := strings.TrimPrefix(dynamic.FullMethod(md), "/")
 	if errors.Is(err, tether.ErrPluginExited) {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Internal:
+		// The connection broke: if the plugin died, say how, giving its
+		// exit a moment to be seen.
+		select {
+		case <-client.Exited():
+			return fmt.Errorf("%s: %w", name, client.ExitError())
+		case <-time.After(2 * time.Second):
+		}
 	}
 	if s, ok := status.FromError(err); ok {
 		hint := ""

@@ -172,7 +172,7 @@ func TestCallErrors(t *testing.T) {
 		{"unknown service", []string{"nope.Svc/Nope", "{}"}, []string{`no service "nope.Svc"`, "tether.echo.v1.Echo", "grpc.health.v1.Health"}},
 		{"bad method name", []string{"Nope"}, []string{"want SERVICE/METHOD"}},
 		{"status", []string{"grpc.health.v1.Health/Check", `{"service":"nope"}`}, []string{"code NotFound", "unknown service"}},
-		{"deadline", []string{"tether.echo.v1.Echo/Unary", `{"delay_ms":60000}`, "--timeout", "500ms"}, []string{"code DeadlineExceeded", "--timeout"}},
+		{"deadline", []string{"tether.echo.v1.Echo/Unary", `{"delay_ms":60000}`, "--timeout", "3s"}, []string{"code DeadlineExceeded", "--timeout"}},
 		{"bad JSON", []string{"tether.echo.v1.Echo/Unary", `{"nope":1}`}, []string{"not a tether.echo.v1.Message", "nope"}},
 		{"two requests", []string{"tether.echo.v1.Echo/Unary", `{} {}`}, []string{"exactly one request"}},
 	}
