@@ -23,6 +23,8 @@ build:
 	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
 	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
 	$(GO) build -o $(BIN)/greeter-host ./examples/greeter/host
+	$(GO) build -o $(PLUGINS)/driver ./examples/driver/plugin
+	$(GO) build -o $(BIN)/driver-host ./examples/driver/host
 
 ## demo: build everything and run the greeter host against both plugins
 demo: build

@@ -8,13 +8,15 @@ import (
 	driverv1 "github.com/tetherplug/tether/examples/driver/driverpb/v1"
 )
 
-// crash kills a driver plugin with SIGKILL and waits until it is gone.
+// crash kills a driver plugin with SIGKILL and waits until it is gone. It
+// kills the plugin's whole process group (tether starts a plugin as a group
+// leader), as Client.Kill's escalation does: tasks must not be in it.
 func crash(t *testing.T, c interface {
 	Pid() int
 	Exited() <-chan struct{}
 }) {
 	t.Helper()
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(-c.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
