@@ -383,8 +383,9 @@ type TaskConfig struct {
 	Args []string `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
 	// env is added to the driver's environment (and overrides it).
 	Env map[string]string `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// working_dir is the task's working directory; empty means the task's
-	// own directory, created by the driver.
+	// working_dir is the task's working directory, an absolute path; empty
+	// means a directory of the task's own that the driver creates (and
+	// removes when the task is destroyed).
 	WorkingDir    string `protobuf:"bytes,6,opt,name=working_dir,json=workingDir,proto3" json:"working_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

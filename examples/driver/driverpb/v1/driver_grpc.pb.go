@@ -101,6 +101,9 @@ type DriverClient interface {
 	TaskStats(ctx context.Context, in *TaskStatsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TaskStatsResponse], error)
 	// TaskEvents streams what happens to tasks (started, signalled, exited,
 	// recovered, destroyed...) from the moment of the call, until cancelled.
+	// The driver sends the response headers once it has subscribed, so a
+	// caller that waits for them sees every event that follows. A caller that
+	// falls far behind is cut off with ResourceExhausted.
 	TaskEvents(ctx context.Context, in *TaskEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TaskEvent], error)
 	// ExecTask runs a command in the context of a running task (its
 	// environment and working directory) and returns its output and exit.
@@ -330,6 +333,9 @@ type DriverServer interface {
 	TaskStats(*TaskStatsRequest, grpc.ServerStreamingServer[TaskStatsResponse]) error
 	// TaskEvents streams what happens to tasks (started, signalled, exited,
 	// recovered, destroyed...) from the moment of the call, until cancelled.
+	// The driver sends the response headers once it has subscribed, so a
+	// caller that waits for them sees every event that follows. A caller that
+	// falls far behind is cut off with ResourceExhausted.
 	TaskEvents(*TaskEventsRequest, grpc.ServerStreamingServer[TaskEvent]) error
 	// ExecTask runs a command in the context of a running task (its
 	// environment and working directory) and returns its output and exit.
