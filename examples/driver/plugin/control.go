@@ -84,17 +84,20 @@ func (d *localDriver) DestroyTask(ctx context.Context, req *driverv1.DestroyTask
 	// A task whose shim was lost may still run: it dies with its record.
 	_ = signalGroup(t.st.TaskPID, t.st.TaskStart, syscall.SIGKILL)
 
+	// The id stays reserved until the directory is gone, so that a new
+	// task of the same id cannot collide with it.
 	d.mu.Lock()
 	if d.tasks[req.GetTaskId()] != t {
 		d.mu.Unlock()
 		return nil, status.Errorf(codes.NotFound, "no task %q", req.GetTaskId())
 	}
-	delete(d.tasks, req.GetTaskId())
+	d.tasks[req.GetTaskId()] = nil
 	d.mu.Unlock()
-	t.goneOnce.Do(func() { close(t.gone) })
+	close(t.gone)
 	if err := os.RemoveAll(t.st.TaskDir); err != nil {
 		d.log.Warn("cannot remove a task directory", "task", req.GetTaskId(), "dir", t.st.TaskDir, "error", err)
 	}
+	d.settle(req.GetTaskId(), nil)
 	d.events.publish(req.GetTaskId(), "destroyed", "task destroyed", nil)
 	return &driverv1.DestroyTaskResponse{}, nil
 }

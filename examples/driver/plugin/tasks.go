@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"time"
 
@@ -41,10 +40,9 @@ type task struct {
 	spec    shimSpec
 	started time.Time
 
-	exit     exitRecord    // set before done is closed
-	done     chan struct{} // closed once the task ended
-	gone     chan struct{} // closed when the task is destroyed
-	goneOnce sync.Once
+	exit exitRecord    // set before done is closed
+	done chan struct{} // closed once the task ended
+	gone chan struct{} // closed when the task is destroyed
 }
 
 func newTask(cfg *driverv1.TaskConfig, st driverState, spec shimSpec, started time.Time) *task {
@@ -240,13 +238,10 @@ func (d *localDriver) RecoverTask(_ context.Context, req *driverv1.RecoverTaskRe
 	d.tasks[cfg.GetId()] = t
 	d.mu.Unlock()
 
-	ann := map[string]string{"pid": fmt.Sprint(st.TaskPID)}
-	if d.poll(t) {
-		ann["ended"] = "true"
-	} else {
+	d.events.publish(cfg.GetId(), "recovered", "task recovered", map[string]string{"pid": fmt.Sprint(st.TaskPID)})
+	if !d.poll(t) {
 		go d.watch(t)
 	}
-	d.events.publish(cfg.GetId(), "recovered", "task recovered", ann)
 	return &driverv1.RecoverTaskResponse{}, nil
 }
 
@@ -277,10 +272,12 @@ func (d *localDriver) poll(t *task) bool {
 	if !ok {
 		return false
 	}
-	t.exit = rec
-	close(t.done)
+	// Publish first: whoever sees the task ended (WaitTask) and acts on it
+	// publishes events that come after this one.
 	d.events.publish(t.cfg.GetId(), "exited", exitMessage(rec), map[string]string{
 		"exit_code": fmt.Sprint(rec.ExitCode), "signal": rec.Signal, "error": rec.Error})
+	t.exit = rec
+	close(t.done)
 	return true
 }
 
