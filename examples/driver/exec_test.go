@@ -99,6 +99,12 @@ func TestExecTaskStreamingStdin(t *testing.T) {
 	if res.exit.GetExitCode() != 0 || res.exit.GetSignal() != "" {
 		t.Fatalf("exit %v", res.exit)
 	}
+
+	// Closing the sending side ends stdin: cat sees the end of its input.
+	res = execStreaming(t, ctx, dc, setup("host", false, nil, "cat"), stdin("abc", false))
+	if res.stdout != "abc" || res.exit.GetExitCode() != 0 {
+		t.Fatalf("cat: stdout %q, exit %v", res.stdout, res.exit)
+	}
 }
 
 func TestExecTaskStreamingTerminalResize(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -157,10 +158,14 @@ func (d *localDriver) ExecTaskStreaming(stream grpc.BidiStreamingServer[driverv1
 }
 
 // feed applies the caller's stdin and resizes in order, until the caller
-// closes its side or the call ends.
+// closes its side, which without a terminal also ends stdin, or the call
+// ends.
 func feed(stream grpc.BidiStreamingServer[driverv1.ExecTaskStreamingRequest, driverv1.ExecTaskStreamingResponse], p *execProc) {
 	for {
 		req, err := stream.Recv()
+		if err == io.EOF && p.tty == nil {
+			p.closeStdin()
+		}
 		if err != nil {
 			return
 		}

@@ -113,9 +113,10 @@ type DriverClient interface {
 	// ExecTaskStreaming runs an interactive command in the context of a
 	// running task. The first request must be a setup; after it the caller
 	// sends stdin and terminal resizes, the driver sends stdout, stderr and,
-	// last, the exit. With tty set the command runs on a pseudo-terminal:
-	// stdout carries everything it prints and resizes reach it as SIGWINCH.
-	// Cancelling the call kills the command.
+	// last, the exit. Without tty, closing the sending side also ends stdin.
+	// With tty set the command runs on a pseudo-terminal: stdout carries
+	// everything it prints, resizes reach it as SIGWINCH, and ending stdin
+	// types Ctrl-D. Cancelling the call kills the command.
 	ExecTaskStreaming(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecTaskStreamingRequest, ExecTaskStreamingResponse], error)
 }
 
@@ -345,9 +346,10 @@ type DriverServer interface {
 	// ExecTaskStreaming runs an interactive command in the context of a
 	// running task. The first request must be a setup; after it the caller
 	// sends stdin and terminal resizes, the driver sends stdout, stderr and,
-	// last, the exit. With tty set the command runs on a pseudo-terminal:
-	// stdout carries everything it prints and resizes reach it as SIGWINCH.
-	// Cancelling the call kills the command.
+	// last, the exit. Without tty, closing the sending side also ends stdin.
+	// With tty set the command runs on a pseudo-terminal: stdout carries
+	// everything it prints, resizes reach it as SIGWINCH, and ending stdin
+	// types Ctrl-D. Cancelling the call kills the command.
 	ExecTaskStreaming(grpc.BidiStreamingServer[ExecTaskStreamingRequest, ExecTaskStreamingResponse]) error
 	mustEmbedUnimplementedDriverServer()
 }
