@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 func jsonLines(t *testing.T, out string) []map[string]any {
@@ -206,4 +208,29 @@ func TestLeakCheckSeesProcesses(t *testing.T) {
 	if pids := marked(t, mark); !slices.Contains(pids, strconv.Itoa(cmd.Process.Pid)) {
 		t.Fatalf("marked() = %v, does not find pid %d", pids, cmd.Process.Pid)
 	}
+}
+
+// TestCallDriverFingerprint: the driver example's endless Fingerprint
+// stream prints its first message at once and runs until interrupted.
+func TestCallDriverFingerprint(t *testing.T) {
+	driver := plugintest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin")
+	mark, tmp := newMark(t), t.TempDir()
+	cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", driver, "driver.v1.Driver/Fingerprint", "{}")
+	in.Close()
+	if !out.Scan() {
+		t.Fatal("no fingerprint")
+	}
+	if m := jsonLines(t, out.Text())[0]; m["health"] == nil || m["attributes"] == nil {
+		t.Errorf("fingerprint %v lacks health or attributes", m)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for out.Scan() {
+	}
+	if code, stderr := wait(); code != 130 {
+		t.Errorf("exit status %d, want 130; stderr:\n%s", code, stderr)
+	}
+	// The driver keeps its task state directory on purpose.
+	assertNoneLeft(t, mark, tmp, "tether-driver-"+strconv.Itoa(os.Getuid()))
 }
