@@ -33,6 +33,7 @@ type Client struct {
 	describe *tetherv1.DescribeResponse
 	chosen   map[string]int
 	proc     *process
+	hs       HandshakeLine
 	log      *slog.Logger
 	kill     time.Duration
 
@@ -175,6 +176,12 @@ func (c *Client) Interfaces() map[string]int {
 	return m
 }
 
+// Handshake is the handshake line the plugin printed when it was launched:
+// protocol versions, network, address and, with automatic mutual TLS, its
+// certificate. It is the zero HandshakeLine for a plugin the host did not
+// launch.
+func (c *Client) Handshake() HandshakeLine { return c.hs }
+
 // Pid is the plugin's process id, or 0 when the host did not launch it.
 func (c *Client) Pid() int {
 	if c.proc == nil {
@@ -293,8 +300,10 @@ func (c *Client) typedError(method string, err error) error {
 		return &callError{PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
 			Detail: "method " + method, Err: err}}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
-		if c.proc != nil && c.proc.waitExit(250*time.Millisecond) && !errors.Is(err, context.Canceled) {
-			return &callError{*c.exitError("during call " + method)}
+		if c.proc != nil && !errors.Is(err, context.Canceled) && c.proc.waitExit(time.Second) {
+			e := c.exitError("during call " + method)
+			e.Err = err // keep the call's gRPC status visible
+			return &callError{*e}
 		}
 	}
 	return err
