@@ -136,6 +136,15 @@ func loadGoPlugin(path string) (greeterv1.GreeterClient, int, func() error, erro
 	return g, c.ReattachConfig().Pid, stop, nil
 }
 
+// TestHandshakeIsTethersDefault keeps the plugins loadable by the tether
+// CLI without flags, as the tether greeter example is.
+func TestHandshakeIsTethersDefault(t *testing.T) {
+	if greeter.CookieKey != tether.DefaultMagicCookieKey || greeter.CookieValue != tether.DefaultMagicCookieValue {
+		t.Errorf("cookie %s=%s, want tether's default %s=%s", greeter.CookieKey, greeter.CookieValue,
+			tether.DefaultMagicCookieKey, tether.DefaultMagicCookieValue)
+	}
+}
+
 // TestGreetBoth loads the greeter with each plugin system, calls it, stops
 // it and checks its process and goroutines are gone.
 func TestGreetBoth(t *testing.T) {

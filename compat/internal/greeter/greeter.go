@@ -10,10 +10,12 @@ import (
 )
 
 // The greeter application's handshake, the same as the tether greeter
-// example's: magic cookie and application protocol version.
+// example's: tether's default magic cookie (tether.DefaultMagicCookieKey and
+// DefaultMagicCookieValue, spelled out so that the go-plugin plugin does not
+// link tether) and application protocol version 1.
 const (
-	CookieKey       = "GREETER_PLUGIN"
-	CookieValue     = "hello"
+	CookieKey       = "TETHER_PLUGIN_MAGIC_COOKIE"
+	CookieValue     = "d5e9a0c1f4b7tether"
 	ProtocolVersion = 1
 )
 
