@@ -214,8 +214,12 @@ func (c *Client) ExitError() error {
 }
 
 func (c *Client) exitError(detail string) *PluginError {
-	return &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
-		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail(), Err: c.proc.waitErr}
+	e := &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
+		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail()}
+	if e.ExitCode < 0 {
+		e.Err = c.proc.waitErr // "signal: killed", which ExitCode -1 does not say
+	}
+	return e
 }
 
 // Kill stops the plugin: it asks the plugin's controller to shut down, waits,
@@ -275,18 +279,23 @@ func (c *Client) streamErrors(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 func (c *Client) typedError(method string, err error) error {
 	switch status.Code(err) {
 	case codes.Unimplemented:
-		return &callError{PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
-			Detail: "method " + method, Err: err}}
+		return &callError{&PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+			Detail: "method " + method, Err: err}, err}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
 		if c.proc != nil && c.proc.waitExit(250*time.Millisecond) && !errors.Is(err, context.Canceled) {
-			return &callError{*c.exitError("during call " + method)}
+			return &callError{c.exitError("during call " + method), err}
 		}
 	}
 	return err
 }
 
-// callError keeps the gRPC status of a failed call visible to
-// status.FromError and status.Code while adding tether's typed error.
-type callError struct{ PluginError }
+// callError is the *PluginError of a failed call (errors.As finds it) that
+// keeps the call's gRPC status visible to status.FromError and status.Code.
+type callError struct {
+	*PluginError
+	status error // the call's own error
+}
 
-func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.Err) }
+func (e *callError) Unwrap() error { return e.PluginError }
+
+func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.status) }

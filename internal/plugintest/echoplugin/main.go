@@ -2,12 +2,18 @@
 // serves the Echo interface (versions 1 and 2) and, through the ECHO_MODE
 // environment variable, misbehaves in the ways tests need:
 //
-//	garbage    print a line that is not a handshake, then sleep
-//	hang       print nothing and sleep
-//	exit3      print to stderr and exit with status 3
-//	chatty     print to stdout and stderr after the handshake, repeatedly
-//	panic      start normally, then panic on the first Unary call
-//	v3         serve protocol version 3 only
+//	garbage     print a line that is not a handshake, then sleep
+//	hang        print nothing and sleep
+//	exit3       print to stderr and exit with status 3
+//	chatty      print to stdout and stderr after the handshake, repeatedly
+//	panic       start normally, then panic on the first Unary call
+//	v3          serve protocol version 3 only
+//	logs        on each Unary call, log a slog JSON line, an hclog JSON line
+//	            and a plain line on stderr
+//	stubborn    serve without tether.Serve, ignoring SIGTERM and the
+//	            controller's Shutdown (only SIGKILL stops it)
+//	unaskedcert serve TLS and put a certificate on the handshake line
+//	            although the host did not ask for TLS
 package main
 
 import (
@@ -27,6 +33,16 @@ type panicky struct{ plugintest.EchoServer }
 
 func (panicky) Unary(context.Context, *echov1.Message) (*echov1.Message, error) {
 	panic("echoplugin: asked to panic")
+}
+
+// logging logs one line in each format the host understands on every call.
+type logging struct{ plugintest.EchoServer }
+
+func (logging) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
+	tether.Logger().Warn("slog line", "count", 7, "who", "echo")
+	fmt.Fprintln(os.Stderr, `{"@level":"error","@message":"hclog line","@module":"echo.sub","@timestamp":"2026-11-22T03:00:00.000000Z","path":"/x"}`)
+	fmt.Fprintln(os.Stderr, "plain line")
+	return m, nil
 }
 
 func main() {
@@ -51,6 +67,8 @@ func main() {
 		}()
 	case "panic":
 		impl = panicky{}
+	case "logs":
+		impl = logging{}
 	case "v3":
 		cfg.ProtocolVersions = []int{3}
 	}
@@ -58,6 +76,12 @@ func main() {
 	cfg.Implementations = []tether.Implementation{
 		tether.Implement("echo", 1, register),
 		tether.Implement("echo", 2, register),
+	}
+	switch os.Getenv("ECHO_MODE") {
+	case "stubborn":
+		serveStubborn(cfg)
+	case "unaskedcert":
+		serveUnaskedCert(cfg)
 	}
 	tether.Serve(cfg)
 }

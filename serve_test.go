@@ -1,0 +1,146 @@
+package tether_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+)
+
+// TestCrashDuringCall: a plugin that panics in a call fails that call with
+// ErrPluginExited carrying the panic, and the panic reaches the host's
+// logger at error level.
+func TestCrashDuringCall(t *testing.T) {
+	t.Parallel()
+	log, rec := newRecorder()
+	c := launchEcho(t, "panic", tether.WithLogger(log))
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+
+	_, err := echo.Unary(t.Context(), &echov1.Message{Text: "boom"})
+	if err == nil {
+		t.Fatal("Unary succeeded on a plugin that panics")
+	}
+	t.Logf("call error: %v", err)
+	if !errors.Is(err, tether.ErrPluginExited) {
+		t.Errorf("errors.Is(err, ErrPluginExited) is false")
+	}
+	var pe *tether.PluginError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %T is not a *PluginError", err)
+	}
+	if !strings.Contains(err.Error(), "panic: echoplugin: asked to panic") {
+		t.Errorf("the error does not quote the panic")
+	}
+	if pe.ExitCode != 2 {
+		t.Errorf("ExitCode = %d, want 2 (a Go panic's exit status)", pe.ExitCode)
+	}
+	if code := status.Code(err); code != codes.Unavailable {
+		t.Errorf("status.Code = %v, want Unavailable", code)
+	}
+	select {
+	case <-c.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Exited() not closed 5 s after the plugin crashed")
+	}
+	if !errors.Is(c.ExitError(), tether.ErrPluginExited) {
+		t.Errorf("ExitError() = %v", c.ExitError())
+	}
+	r, ok := rec.find("panic: echoplugin: asked to panic")
+	if !ok {
+		t.Fatal("the panic line never reached the host's logger")
+	}
+	if r.Level != slog.LevelError || r.Attrs["plugin"] != "echoplugin" {
+		t.Errorf("panic logged as %+v, want level ERROR with plugin=echoplugin", r)
+	}
+	if r, ok := rec.find("goroutine "); !ok || r.Level != slog.LevelError {
+		t.Errorf("the panic's stack trace was not logged at error: %+v, %v", r, ok)
+	}
+}
+
+// TestOutputAfterHandshake: what a plugin prints on stdout and stderr after
+// its handshake reaches the host's sinks, and calls keep working meanwhile.
+func TestOutputAfterHandshake(t *testing.T) {
+	t.Parallel()
+	t.Run("stdout writer", func(t *testing.T) {
+		t.Parallel()
+		var out syncBuffer
+		log, rec := newRecorder()
+		c := launchEcho(t, "chatty", tether.WithStdout(&out), tether.WithLogger(log))
+		echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+		for i := 0; !strings.Contains(out.String(), "stdout line 10\n"); i++ {
+			if _, err := echo.Unary(t.Context(), &echov1.Message{Text: fmt.Sprint(i)}); err != nil {
+				t.Fatalf("call %d while the plugin prints: %v", i, err)
+			}
+			if i > 2000 {
+				t.Fatalf("10 stdout lines never arrived; got %q", out.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !strings.HasPrefix(out.String(), "stdout line 0\n") {
+			t.Errorf("stdout starts %q, want the first line after the handshake", out.String()[:20])
+		}
+		eventually(t, 5*time.Second, "stderr line 10 in the logger", func() bool {
+			_, ok := rec.find("stderr line 10")
+			return ok
+		})
+		r, _ := rec.find("stderr line 3")
+		if r.Level != slog.LevelDebug || r.Attrs["plugin"] != "echoplugin" {
+			t.Errorf("plain stderr line logged as %+v, want debug with plugin=echoplugin", r)
+		}
+		if err := c.Ping(t.Context()); err != nil {
+			t.Errorf("Ping: %v", err)
+		}
+	})
+	t.Run("stdout to logger", func(t *testing.T) {
+		t.Parallel()
+		log, rec := newRecorder()
+		c := launchEcho(t, "chatty", tether.WithLogger(log))
+		eventually(t, 5*time.Second, "stdout line 5 in the logger", func() bool {
+			_, ok := rec.find("stdout line 5")
+			return ok
+		})
+		r, _ := rec.find("stdout line 5")
+		if r.Level != slog.LevelInfo || r.Attrs["stream"] != "stdout" || r.Attrs["plugin"] != "echoplugin" {
+			t.Errorf("stdout line logged as %+v, want info with stream=stdout and plugin=echoplugin", r)
+		}
+		if err := c.Ping(t.Context()); err != nil {
+			t.Errorf("Ping: %v", err)
+		}
+	})
+}
+
+// TestKillEscalates: a plugin that ignores its controller and SIGTERM is
+// still gone after Kill, within about two kill timeouts.
+func TestKillEscalates(t *testing.T) {
+	t.Parallel()
+	const kill = 200 * time.Millisecond
+	c := launchEcho(t, "stubborn", tether.WithKillTimeout(kill))
+	pid := c.Pid()
+	start := time.Now()
+	if err := c.Kill(t.Context()); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	elapsed := time.Since(start)
+	t.Logf("Kill took %v", elapsed)
+	if elapsed < 2*kill {
+		t.Errorf("Kill took %v: the plugin ignores shutdown and SIGTERM, so it should have waited two kill timeouts", elapsed)
+	}
+	if elapsed > 2*kill+time.Second {
+		t.Errorf("Kill took %v, want about %v", elapsed, 2*kill)
+	}
+	if !reaped(pid) {
+		t.Errorf("process %d still exists after Kill", pid)
+	}
+	var pe *tether.PluginError
+	if !errors.As(c.ExitError(), &pe) || pe.ExitCode != -1 {
+		t.Errorf("ExitError() = %v, want exit code -1 (killed by a signal)", c.ExitError())
+	}
+}
