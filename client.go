@@ -84,7 +84,11 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		c.startStdio(o)
 	default:
 		conn.Close()
-		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+		e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+		if ctx.Err() != nil {
+			e.Kind, e.Detail = ErrStartTimeout, "it accepted no gRPC connection in time"
+		}
+		return nil, e
 	}
 	return c, nil
 }

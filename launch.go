@@ -79,13 +79,15 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	log := o.logger.With("plugin", name)
 	fwd := logfwd.New(log, 20)
+	// One deadline for the whole start, handshake and connection together.
+	deadline := time.Now().Add(o.startTimeout)
 	proc, err := startProcess(cmd, dir, fwd)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, perr(ErrNotPlugin, "could not start it", err)
 	}
 
-	line, err := awaitHandshake(ctx, proc, o.startTimeout)
+	line, err := awaitHandshake(ctx, proc, time.Until(deadline))
 	fail := func(e error) (*Client, error) {
 		proc.terminate(o.killTimeout)
 		return nil, e
@@ -118,7 +120,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		return fail(perr(ErrNotPlugin, "the plugin wants TLS but the host did not offer automatic mutual TLS", nil))
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, o.startTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	c, err := connect(ctx, endpoint{network: hl.Network, address: hl.Address, creds: creds}, name, hl.AppVersion, o, proc)
 	if err != nil {

@@ -94,6 +94,10 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGHUP)
 	signal.Ignore(syscall.SIGINT) // the host's terminal's Ctrl-C is for the host
+	// Once the host is gone, writing to stdout or stderr (the pipes it read)
+	// fails. Without this, Go would then die of SIGPIPE before the cleanup
+	// that removes the socket and its directory.
+	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Stop(signals)
 
 	select {

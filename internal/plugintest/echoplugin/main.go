@@ -12,6 +12,7 @@
 //	            and a plain line on stderr
 //	stubborn    serve without tether.Serve, ignoring SIGTERM and the
 //	            controller's Shutdown (only SIGKILL stops it)
+//	deaf        print a handshake line for a socket that accepts no calls
 //	unaskedcert serve TLS and put a certificate on the handshake line
 //	            although the host did not ask for TLS
 package main
@@ -82,6 +83,8 @@ func main() {
 		serveStubborn(cfg)
 	case "unaskedcert":
 		serveUnaskedCert(cfg)
+	case "deaf":
+		serveDeaf()
 	}
 	tether.Serve(cfg)
 }

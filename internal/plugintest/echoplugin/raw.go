@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -24,6 +25,14 @@ func serveStubborn(cfg tether.ServeConfig) {
 	srv := tether.NewServer(cfg)
 	handshake(lis, nil)
 	fail(srv.Serve(lis))
+}
+
+// serveDeaf prints a valid handshake line for a socket it never accepts on.
+func serveDeaf() {
+	lis := listen()
+	defer lis.Close()
+	handshake(lis, nil)
+	time.Sleep(time.Hour)
 }
 
 // serveUnaskedCert serves TLS with a certificate of its own and prints it on
