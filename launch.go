@@ -122,6 +122,15 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	// A plugin that dies after its handshake must not leave connect
+	// waiting for a socket nobody will ever answer on.
+	go func() {
+		select {
+		case <-proc.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	c, err := connect(ctx, endpoint{network: hl.Network, address: hl.Address, creds: creds}, name, hl.AppVersion, o, proc)
 	if err != nil {
 		if proc.hasExited() || proc.waitExit(100*time.Millisecond) {
