@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,4 +216,28 @@ func TestChecksum(t *testing.T) {
 			t.Errorf("Ping: %v", err)
 		}
 	})
+}
+
+// TestNotPluginOutputKept: what a program printed right before exiting is
+// in the error, every time (the pipes must not close before it is read).
+func TestNotPluginOutputKept(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "quick.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'usage: quick FILE'\necho 'quick: no file' >&2\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				_, err := tether.Launch(t.Context(), script)
+				var pe *tether.PluginError
+				if !errors.As(err, &pe) || pe.Output != "usage: quick FILE\n" || pe.ExitCode != 2 {
+					t.Errorf("Launch(a program that prints and exits) = %v, want its line quoted and exit status 2", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -22,7 +22,9 @@ var handshake = tether.HandshakeConfig{
 	MagicCookieValue: "hello",
 }
 
-type english struct{ greeterv1.UnimplementedGreeterServer }
+type english struct {
+	greeterv1.UnimplementedGreeterServer
+}
 
 func (english) Greet(_ context.Context, r *greeterv1.GreetRequest) (*greeterv1.GreetResponse, error) {
 	return &greeterv1.GreetResponse{Message: "Hello, " + r.GetName() + "!"}, nil

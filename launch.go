@@ -97,6 +97,9 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	hl, err := ParseHandshakeLine(line)
 	if err != nil {
+		// A program that prints a usage line usually exits right after:
+		// give it a moment, so that the error can tell its exit status.
+		proc.waitExit(notPluginExitWait)
 		proc.terminate(o.killTimeout)
 		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, ExitCode: proc.exitCode(),
 			Detail: "its first line is not a handshake (" + err.Error() + ")", Output: firstBytes(line)}
@@ -141,6 +144,10 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	return c, nil
 }
+
+// notPluginExitWait is how long a program whose first line is not a
+// handshake may take to exit by itself before it is stopped.
+const notPluginExitWait = 250 * time.Millisecond
 
 // awaitHandshake waits for the first stdout line, the process's exit, the
 // start timeout or ctx, whichever comes first.
