@@ -232,7 +232,9 @@ func TestNotPluginOutputKept(t *testing.T) {
 			for range 10 {
 				_, err := tether.Launch(t.Context(), script)
 				var pe *tether.PluginError
-				if !errors.As(err, &pe) || pe.Output != "usage: quick FILE\n" || pe.ExitCode != 2 {
+				// Launch gives such a program a moment to exit by itself; on a
+				// loaded machine it may be stopped first (exit code -1).
+				if !errors.As(err, &pe) || pe.Output != "usage: quick FILE\n" || (pe.ExitCode != 2 && pe.ExitCode != -1) {
 					t.Errorf("Launch(a program that prints and exits) = %v, want its line quoted and exit status 2", err)
 					return
 				}

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -218,5 +220,26 @@ func TestAutoMTLS(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: a client without the host's certificate called the plugin", name)
 		}
+	}
+}
+
+// TestCloseLeavesNoGoroutines runs alone (not in parallel) so that it can
+// check that a closed client leaves no goroutine behind: no forwarder, no
+// gRPC machinery, no process watcher.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var out syncBuffer
+	log, rec := newRecorder()
+	c := launchEcho(t, "chatty", tether.WithAutoMTLS(), tether.WithStdout(&out), tether.WithLogger(log))
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if _, err := echo.Unary(t.Context(), &echov1.Message{Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "output from the plugin", func() bool {
+		_, ok := rec.find("stderr line 1")
+		return ok && strings.Contains(out.String(), "stdout line 1")
+	})
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
