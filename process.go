@@ -76,8 +76,8 @@ func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, e
 		}
 		p.waitErr = cmd.Wait()
 		p.exitCodeVal = exitCode(cmd.ProcessState)
+		p.removeDir() // before close: once exited, nothing is left
 		close(p.exited)
-		p.removeDir()
 		time.AfterFunc(processExitGrace, func() {
 			outR.Close()
 			errR.Close()

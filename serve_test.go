@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestCrashDuringCall(t *testing.T) {
 	t.Parallel()
 	log, rec := newRecorder()
 	c := launchEcho(t, "panic", tether.WithLogger(log))
+	dir := envOf(t, c.Pid(), tether.EnvUnixSocketDir)
 	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
 
 	_, err := echo.Unary(t.Context(), &echov1.Message{Text: "boom"})
@@ -52,6 +54,9 @@ func TestCrashDuringCall(t *testing.T) {
 	}
 	if !errors.Is(c.ExitError(), tether.ErrPluginExited) {
 		t.Errorf("ExitError() = %v", c.ExitError())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("socket directory of the crashed plugin still exists: %v", err)
 	}
 	r, ok := rec.find("panic: echoplugin: asked to panic")
 	if !ok {
