@@ -243,3 +243,33 @@ func TestNotPluginOutputKept(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestChecksumOfTheProgramRun: a bare name is looked up in PATH, and the
+// checksum must be that of the file that runs, not of a file of the same
+// name in the working directory. (Not parallel: it changes the working
+// directory and PATH.)
+func TestChecksumOfTheProgramRun(t *testing.T) {
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	binDir := filepath.Join(dir, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	benign := []byte("#!/bin/sh\nexit 0\n")
+	if err := os.WriteFile(filepath.Join(dir, "myplugin"), benign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(binDir, "myplugin"), []byte("#!/bin/sh\ntouch '"+ran+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("PATH", binDir+":/usr/bin:/bin")
+	sum := sha256.Sum256(benign)
+	_, err := tether.Launch(t.Context(), "myplugin", tether.WithChecksum(sum[:]))
+	if !errors.Is(err, tether.ErrChecksumMismatch) {
+		t.Errorf("Launch(myplugin) with the checksum of ./myplugin, which is not what PATH runs: %v, want ErrChecksumMismatch", err)
+	}
+	if _, err := os.Stat(ran); !os.IsNotExist(err) {
+		t.Error("the program found in PATH ran although its checksum was wrong")
+	}
+}

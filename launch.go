@@ -41,8 +41,10 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	perr := func(kind error, detail string, err error) *PluginError {
 		return &PluginError{Plugin: name, Kind: kind, Detail: detail, Err: err, ExitCode: -1}
 	}
+	// exec.Command looks a bare name up in PATH: check the file it will run.
+	cmd := exec.Command(path, o.args...)
 	if len(o.checksum) > 0 {
-		if err := verifyChecksum(path, o.checksum); err != nil {
+		if err := verifyChecksum(cmd.Path, o.checksum); err != nil {
 			return nil, perr(ErrChecksumMismatch, "", err)
 		}
 	}
@@ -71,7 +73,6 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	env = append(env, o.env...)
 
-	cmd := exec.Command(path, o.args...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if !o.outlive {
