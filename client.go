@@ -2,7 +2,6 @@ package tether
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -282,7 +281,7 @@ func (c *Client) kill_(ctx context.Context) error {
 func (c *Client) unaryErrors(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err != nil {
-		return c.typedError(method, err)
+		return c.typedError(ctx, method, err)
 	}
 	return nil
 }
@@ -290,23 +289,47 @@ func (c *Client) unaryErrors(ctx context.Context, method string, req, reply any,
 func (c *Client) streamErrors(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
-		return nil, c.typedError(method, err)
+		return nil, c.typedError(ctx, method, err)
 	}
-	return s, nil
+	return &typedStream{ClientStream: s, c: c, ctx: ctx, method: method}, nil
 }
 
-func (c *Client) typedError(method string, err error) error {
+// typedStream types the errors of a streaming call. They surface on the
+// receiving side: a method the plugin lacks, or the plugin dying mid-stream.
+type typedStream struct {
+	grpc.ClientStream
+	c      *Client
+	ctx    context.Context
+	method string
+}
+
+func (s *typedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil && err != io.EOF {
+		return s.c.typedError(s.ctx, s.method, err)
+	}
+	return err
+}
+
+func (c *Client) typedError(ctx context.Context, method string, err error) error {
 	switch status.Code(err) {
 	case codes.Unimplemented:
 		return &callError{&PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
 			Detail: "method " + method, Err: err}, err}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
-		if c.proc != nil && c.proc.waitExit(250*time.Millisecond) && !errors.Is(err, context.Canceled) {
+		// The caller's own cancellation or deadline is not the plugin's
+		// doing: do not make it wait to find out whether the plugin died.
+		if ctx.Err() == nil && c.proc != nil && c.proc.waitExit(callExitWait) {
 			return &callError{c.exitError("during call " + method), err}
 		}
 	}
 	return err
 }
+
+// callExitWait is how long a call failing with a connection error waits
+// to learn whether the plugin exited (the process exit is reported a little
+// after the connection drops).
+const callExitWait = 250 * time.Millisecond
 
 // callError is the *PluginError of a failed call (errors.As finds it) that
 // keeps the call's gRPC status visible to status.FromError and status.Code.

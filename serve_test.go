@@ -1,6 +1,7 @@
 package tether_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -147,5 +149,65 @@ func TestKillEscalates(t *testing.T) {
 	var pe *tether.PluginError
 	if !errors.As(c.ExitError(), &pe) || pe.ExitCode != -1 {
 		t.Errorf("ExitError() = %v, want exit code -1 (killed by a signal)", c.ExitError())
+	}
+}
+
+// TestCrashDuringStream: a plugin dying in the middle of a stream fails
+// the stream's Recv with ErrPluginExited.
+func TestCrashDuringStream(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "panic", tether.WithLogger(slog.New(slog.DiscardHandler)))
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	stream, err := echo.ServerStream(t.Context(), &echov1.Message{Text: "s", Count: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err = stream.Recv(); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, tether.ErrPluginExited) || status.Code(err) != codes.Unavailable {
+		t.Errorf("Recv from a plugin that died mid-stream: %v (code %v), want ErrPluginExited with code Unavailable", err, status.Code(err))
+	}
+	if !strings.Contains(err.Error(), "asked to panic mid-stream") {
+		t.Errorf("the error does not quote the panic: %v", err)
+	}
+}
+
+// TestCallErrorsThatAreNotThePlugins: a call the caller cancels, or that
+// runs out of its deadline, keeps its plain gRPC error, and the plugin
+// lives on. A streaming method the plugin lacks is ErrNotImplemented.
+func TestCallErrorsThatAreNotThePlugins(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "")
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err := echo.Unary(ctx, &echov1.Message{DelayMs: 10_000})
+	if status.Code(err) != codes.Canceled || errors.Is(err, tether.ErrPluginExited) {
+		t.Errorf("cancelled call: %v, want a plain Canceled error", err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err = echo.Unary(ctx, &echov1.Message{DelayMs: 10_000})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call past its deadline: %v, want DeadlineExceeded", err)
+	}
+	if err := c.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after the failed calls: %v", err)
+	}
+
+	desc := &grpc.StreamDesc{StreamName: "Nope", ServerStreams: true}
+	s, err := c.Conn().NewStream(t.Context(), desc, "/tether.echo.v1.Echo/Nope")
+	if err == nil {
+		if err = s.SendMsg(&echov1.Message{}); err == nil {
+			_ = s.CloseSend()
+			err = s.RecvMsg(&echov1.Message{})
+		}
+	}
+	if !errors.Is(err, tether.ErrNotImplemented) || status.Code(err) != codes.Unimplemented {
+		t.Errorf("streaming method the plugin lacks: %v, want ErrNotImplemented with code Unimplemented", err)
 	}
 }

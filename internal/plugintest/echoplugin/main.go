@@ -6,7 +6,8 @@
 //	hang        print nothing and sleep
 //	exit3       print to stderr and exit with status 3
 //	chatty      print to stdout and stderr after the handshake, repeatedly
-//	panic       start normally, then panic on the first Unary call
+//	panic       start normally, then panic on the first Unary call, or in
+//	            ServerStream after the first message
 //	v3          serve protocol version 3 only
 //	logs        on each Unary call, log a slog JSON line, an hclog JSON line
 //	            and a plain line on stderr
@@ -34,6 +35,13 @@ type panicky struct{ plugintest.EchoServer }
 
 func (panicky) Unary(context.Context, *echov1.Message) (*echov1.Message, error) {
 	panic("echoplugin: asked to panic")
+}
+
+func (panicky) ServerStream(m *echov1.Message, s grpc.ServerStreamingServer[echov1.Message]) error {
+	if err := s.Send(m); err != nil {
+		return err
+	}
+	panic("echoplugin: asked to panic mid-stream")
 }
 
 // logging logs one line in each format the host understands on every call.
