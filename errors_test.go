@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -271,5 +272,32 @@ func TestChecksumOfTheProgramRun(t *testing.T) {
 	}
 	if _, err := os.Stat(ran); !os.IsNotExist(err) {
 		t.Error("the program found in PATH ran although its checksum was wrong")
+	}
+}
+
+func TestPluginErrorMessage(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&tether.PluginError{Plugin: "true", Kind: tether.ErrNotPlugin, Detail: "it exited without printing a handshake line", ExitCode: 0},
+			"plugin true: not a plugin: it exited without printing a handshake line (exit status 0); it printed nothing"},
+		{&tether.PluginError{Plugin: "README.md", Kind: tether.ErrNotPlugin, Detail: "could not start it", Err: os.ErrPermission, ExitCode: -1},
+			"plugin README.md: not a plugin: could not start it: permission denied"},
+		{&tether.PluginError{Plugin: "p", Kind: tether.ErrPluginExited, ExitCode: 2, Output: "panic: x\n\ngoroutine 1"},
+			`plugin p: plugin exited (exit status 2); it printed: "panic: x\n\ngoroutine 1"`},
+		{&tether.PluginError{Plugin: "p", Kind: tether.ErrNotPlugin, ExitCode: -1, Output: strings.Repeat("x", 600)},
+			`plugin p: not a plugin; it printed: "` + strings.Repeat("x", 512) + `…"`},
+		{&tether.VersionError{Plugin: "p", HostVersions: []int{1, 2}, PluginVersions: []int{3}},
+			"plugin p: incompatible versions: protocol: host accepts versions [1 2], plugin serves [3]"},
+	}
+	for _, tc := range cases {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %s\nwant      %s", got, tc.want)
+		}
+	}
+	wrapped := fmt.Errorf("loading: %w", &tether.PluginError{Kind: tether.ErrWrongCookie, Err: os.ErrNotExist})
+	if !errors.Is(wrapped, tether.ErrWrongCookie) || !errors.Is(wrapped, os.ErrNotExist) || errors.Is(wrapped, tether.ErrNotPlugin) {
+		t.Error("errors.Is does not see through a wrapped PluginError to its Kind and cause")
 	}
 }
