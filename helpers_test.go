@@ -86,8 +86,9 @@ func exited(pid int) bool {
 	return i > 0 && len(stat) > i+2 && stat[i+2] == 'Z'
 }
 
-// processesMarked lists live processes whose environment carries
-// TETHER_TEST_MARK=mark, and zombie children of this test.
+// processesMarked lists running processes whose environment carries
+// TETHER_TEST_MARK=mark. (A zombie has no environment left; reaped() checks
+// that a known pid was waited for.)
 func processesMarked(mark string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")

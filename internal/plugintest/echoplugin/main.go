@@ -6,6 +6,7 @@
 //	hang        print nothing and sleep
 //	exit3       print to stderr and exit with status 3
 //	chatty      print to stdout and stderr after the handshake, repeatedly
+//	            (from the first call on)
 //	panic       start normally, then panic on the first Unary call, or in
 //	            ServerStream after the first message
 //	v3          serve protocol version 3 only
@@ -22,6 +23,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,6 +56,15 @@ func (logging) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, e
 	return m, nil
 }
 
+// chatter prints a numbered line on stdout and on stderr every 20 ms.
+func chatter() {
+	for i := 0; ; i++ {
+		time.Sleep(20 * time.Millisecond)
+		fmt.Printf("stdout line %d\n", i)
+		fmt.Fprintf(os.Stderr, "stderr line %d\n", i)
+	}
+}
+
 func main() {
 	var impl echov1.EchoServer = plugintest.EchoServer{}
 	cfg := tether.ServeConfig{Name: "echo"}
@@ -67,13 +78,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echoplugin: something went wrong")
 		os.Exit(3)
 	case "chatty":
-		go func() {
-			for i := 0; ; i++ {
-				time.Sleep(20 * time.Millisecond)
-				fmt.Printf("stdout line %d\n", i)
-				fmt.Fprintf(os.Stderr, "stderr line %d\n", i)
-			}
-		}()
+		// Start on the first call, which comes after the host has read the
+		// handshake line: earlier output would be taken for the handshake.
+		var once sync.Once
+		cfg.GRPCOptions = append(cfg.GRPCOptions, grpc.ChainUnaryInterceptor(
+			func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+				once.Do(func() { go chatter() })
+				return next(ctx, req)
+			}))
 	case "panic":
 		impl = panicky{}
 	case "logs":
