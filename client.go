@@ -32,6 +32,7 @@ type Client struct {
 	describe *tetherv1.DescribeResponse
 	chosen   map[string]int
 	proc     *process
+	hs       HandshakeLine
 	log      *slog.Logger
 	kill     time.Duration
 
@@ -178,6 +179,12 @@ func (c *Client) Interfaces() map[string]int {
 	return m
 }
 
+// Handshake is the handshake line the plugin printed when it was launched:
+// protocol versions, network, address and, with automatic mutual TLS, its
+// certificate. It is the zero HandshakeLine for a plugin the host did not
+// launch.
+func (c *Client) Handshake() HandshakeLine { return c.hs }
+
 // Pid is the plugin's process id, or 0 when the host did not launch it.
 func (c *Client) Pid() int {
 	if c.proc == nil {
@@ -320,7 +327,11 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 		// The caller's own cancellation or deadline is not the plugin's
 		// doing: do not make it wait to find out whether the plugin died.
 		if ctx.Err() == nil && c.proc != nil && c.proc.waitExit(callExitWait) {
-			return &callError{c.exitError("during call " + method), err}
+			e := c.exitError("during call " + method)
+			if e.Err == nil {
+				e.Err = err
+			}
+			return &callError{e, err}
 		}
 	}
 	return err
@@ -328,8 +339,10 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 
 // callExitWait is how long a call failing with a connection error waits
 // to learn whether the plugin exited (the process exit is reported a little
-// after the connection drops).
-const callExitWait = 250 * time.Millisecond
+// after the connection drops, later still on a loaded machine). A plugin
+// that itself answers Unavailable, Canceled or Internal costs its caller
+// this wait.
+const callExitWait = time.Second
 
 // callError is the *PluginError of a failed call (errors.As finds it) that
 // keeps the call's gRPC status visible to status.FromError and status.Code.
