@@ -218,8 +218,9 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Exited is closed when the plugin process has exited. For a plugin the
-// host did not launch it is never closed.
+// Exited is closed when the plugin process has exited and been reaped, and
+// its socket directory removed. For a plugin the host did not launch it is
+// never closed.
 func (c *Client) Exited() <-chan struct{} {
 	if c.proc == nil {
 		return nil
