@@ -21,6 +21,14 @@ import (
 // SIGHUP, and although its controller answers Shutdown, nothing acts on it.
 func serveStubborn(cfg tether.ServeConfig) {
 	signal.Ignore(syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
+	// Deaf to its host, but not left behind if the test binary dies.
+	go func(parent int) {
+		for range time.Tick(100 * time.Millisecond) {
+			if os.Getppid() != parent {
+				os.Exit(1)
+			}
+		}
+	}(os.Getppid())
 	lis := listen()
 	srv := tether.NewServer(cfg)
 	handshake(lis, nil)
