@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -327,7 +328,7 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 	case codes.Unavailable, codes.Canceled, codes.Internal:
 		// The caller's own cancellation or deadline is not the plugin's
 		// doing: do not make it wait to find out whether the plugin died.
-		if ctx.Err() == nil && c.proc != nil && c.proc.waitExit(callExitWait) {
+		if ctx.Err() == nil && c.proc != nil && c.connectionLost() && c.proc.waitExit(callExitWait) {
 			e := c.exitError("during call " + method)
 			if e.Err == nil {
 				e.Err = err
@@ -338,11 +339,32 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 	return err
 }
 
+// connectionLost tells a dropped connection from a plugin that answered
+// with an error itself: the connection leaves READY soon after its transport
+// breaks, and stays READY otherwise.
+func (c *Client) connectionLost() bool {
+	if c.proc.hasExited() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), connLostWait)
+	defer cancel()
+	for state := c.conn.GetState(); state == connectivity.Ready; state = c.conn.GetState() {
+		if !c.conn.WaitForStateChange(ctx, state) {
+			return c.proc.hasExited()
+		}
+	}
+	return true
+}
+
+// connLostWait bounds how long a call that failed with an error the plugin
+// may have sent itself waits to see the connection drop.
+const connLostWait = 100 * time.Millisecond
+
 // callExitWait is how long a call failing with a connection error waits
 // to learn whether the plugin exited (the process exit is reported a little
 // after the connection drops, later still on a loaded machine). A plugin
 // that itself answers Unavailable, Canceled or Internal costs its caller
-// this wait.
+// connLostWait, not this wait.
 const callExitWait = time.Second
 
 // callError is the *PluginError of a failed call (errors.As finds it) that

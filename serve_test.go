@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // TestCrashDuringCall: a plugin that panics in a call fails that call with
@@ -194,6 +195,16 @@ func TestCallErrorsThatAreNotThePlugins(t *testing.T) {
 	_, err = echo.Unary(ctx, &echov1.Message{DelayMs: 10_000})
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("call past its deadline: %v, want DeadlineExceeded", err)
+	}
+	// An Unavailable the live plugin sends itself is passed on as it is,
+	// without waiting to see whether the plugin died.
+	start := time.Now()
+	_, err = echo.Unary(t.Context(), &echov1.Message{Text: plugintest.UnavailableText})
+	if status.Code(err) != codes.Unavailable || errors.Is(err, tether.ErrPluginExited) {
+		t.Errorf("plugin's own Unavailable: %v, want it unchanged", err)
+	}
+	if d := time.Since(start); d >= time.Second {
+		t.Errorf("plugin's own Unavailable took %v: the host waited for an exit that never came", d)
 	}
 	if err := c.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after the failed calls: %v", err)
