@@ -51,6 +51,7 @@ bench-compat:
 ## fuzz: a short run of each fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHandshake -fuzztime 30s .
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools

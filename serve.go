@@ -57,6 +57,17 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// Catch signals before there is anything to clean up: a SIGTERM (the
+	// parent-death signal) arriving while the plugin starts must still
+	// remove its socket and directory.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	signal.Ignore(syscall.SIGINT) // the host's terminal's Ctrl-C is for the host
+	// Once the host is gone, writing to stdout or stderr (the pipes it read)
+	// fails. Without this, Go would then die of SIGPIPE before the cleanup.
+	signal.Ignore(syscall.SIGPIPE)
+
 	lis, cleanup, err := launchListener()
 	if err != nil {
 		log.Error("cannot listen", "error", err)
@@ -93,11 +104,6 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()
 	}
-
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGHUP)
-	signal.Ignore(syscall.SIGINT) // the host's terminal's Ctrl-C is for the host
-	defer signal.Stop(signals)
 
 	select {
 	case <-srv.ShutdownRequested():

@@ -66,3 +66,7 @@ func goTool() string {
 
 // EchoPlugin is the import path of the echo test plugin.
 const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
+
+// HostProg is the import path of a minimal host that launches the plugin
+// named by its argument, prints the plugin's pid and blocks.
+const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"
