@@ -16,9 +16,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/tetherplug/tether/internal/pb/pluginpb"
+	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -129,7 +128,7 @@ func (c *Client) negotiate(wants []Want) error {
 func (c *Client) startStdio(o *options) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopStdio = cancel
-	stream, err := pluginpb.NewGRPCStdioClient(c.conn).StreamStdio(ctx, &emptypb.Empty{})
+	stream, err := goplugin.StreamStdio(ctx, c.conn)
 	if err != nil {
 		return
 	}
@@ -140,9 +139,9 @@ func (c *Client) startStdio(o *options) {
 				return
 			}
 			switch {
-			case d.Channel == pluginpb.StdioData_STDOUT && o.stdout != nil:
+			case d.Channel == tetherv1.StdioData_STDOUT && o.stdout != nil:
 				_, _ = o.stdout.Write(d.Data)
-			case d.Channel == pluginpb.StdioData_STDOUT:
+			case d.Channel == tetherv1.StdioData_STDOUT:
 				c.log.Info(string(d.Data), "stream", "stdout")
 			case c.proc != nil:
 				c.proc.stderr.Line(string(d.Data))
@@ -272,7 +271,7 @@ func (c *Client) kill_(ctx context.Context) error {
 	}
 	if !c.proc.hasExited() {
 		sctx, cancel := context.WithTimeout(ctx, c.kill)
-		_, err := pluginpb.NewGRPCControllerClient(c.conn).Shutdown(sctx, &pluginpb.Empty{})
+		err := goplugin.Shutdown(sctx, c.conn)
 		cancel()
 		if err == nil {
 			c.proc.waitExit(c.kill)

@@ -11,10 +11,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/tetherplug/tether/internal/pb/pluginpb"
+	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -126,11 +125,11 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	}
 	healthpb.RegisterHealthServer(gs, s.health)
 	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
-	pluginpb.RegisterGRPCControllerServer(gs, controller{s: s})
-	pluginpb.RegisterGRPCStdioServer(gs, stdio{s: s})
+	goplugin.RegisterController(gs, controller{s: s})
+	goplugin.RegisterStdio(gs, stdio{s: s})
 	tetherv1.RegisterPluginServer(gs, describer{s: s})
 	tetherv1.RegisterCallbacksServer(gs, callbackServer{host: host})
-	reflection.Register(gs)
+	goplugin.RegisterReflection(gs)
 	return s
 }
 
@@ -188,25 +187,24 @@ func (r *recordingRegistrar) RegisterService(sd *grpc.ServiceDesc, impl any) {
 	r.services = append(r.services, svc)
 }
 
+// controller serves go-plugin's controller service: Shutdown.
 type controller struct {
-	pluginpb.UnimplementedGRPCControllerServer
 	s *Server
 }
 
-func (c controller) Shutdown(context.Context, *pluginpb.Empty) (*pluginpb.Empty, error) {
+func (c controller) Shutdown(context.Context, *tetherv1.ControllerEmpty) (*tetherv1.ControllerEmpty, error) {
 	c.s.stopOnce.Do(func() { close(c.s.shutdown) })
-	return &pluginpb.Empty{}, nil
+	return &tetherv1.ControllerEmpty{}, nil
 }
 
 // stdio serves go-plugin's stdio stream. A tether plugin leaves its real
 // stdout and stderr alone (the host reads them directly), so the stream
 // carries nothing and ends when the plugin stops.
 type stdio struct {
-	pluginpb.UnimplementedGRPCStdioServer
 	s *Server
 }
 
-func (st stdio) StreamStdio(_ *emptypb.Empty, stream grpc.ServerStreamingServer[pluginpb.StdioData]) error {
+func (st stdio) StreamStdio(_ *emptypb.Empty, stream grpc.ServerStreamingServer[tetherv1.StdioData]) error {
 	select {
 	case <-stream.Context().Done():
 	case <-st.s.shutdown:

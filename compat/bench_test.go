@@ -21,7 +21,6 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/compat"
-	_ "github.com/tetherplug/tether/compat/internal/coexist"
 	"github.com/tetherplug/tether/compat/internal/greeter"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 )
