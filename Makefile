@@ -22,7 +22,11 @@ build:
 	$(GO) build -o $(BIN)/tether ./cmd/tether
 	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
 	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
+	$(GO) build -o $(PLUGINS)/greeter-v2 ./examples/greeter/plugins/greeter-v2
+	$(GO) build -o $(PLUGINS)/greeter-counter ./examples/multi/plugin
 	$(GO) build -o $(BIN)/greeter-host ./examples/greeter/host
+	$(GO) build -o $(BIN)/greeter-host-v2 ./examples/greeter/host-v2
+	$(GO) build -o $(BIN)/multi-host ./examples/multi/host
 
 ## demo: build everything and run the greeter host against both plugins
 demo: build

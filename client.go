@@ -37,6 +37,10 @@ type Client struct {
 	kill     time.Duration
 
 	stopStdio context.CancelFunc
+	// reflected caches, for plugins without Describe, the methods server
+	// reflection listed (see Implements).
+	reflectMu sync.Mutex
+	reflected map[string][]string
 	closeOnce sync.Once
 	closeErr  error
 }
