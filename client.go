@@ -294,3 +294,12 @@ func (c *Client) typedError(method string, err error) error {
 type callError struct{ PluginError }
 
 func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.Err) }
+
+// As lets errors.As find the *PluginError inside.
+func (e *callError) As(target any) bool {
+	if p, ok := target.(**PluginError); ok {
+		*p = &e.PluginError
+		return true
+	}
+	return false
+}
