@@ -80,9 +80,14 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		}
 	case codes.Unimplemented:
 		// A go-plugin plugin: it knows only the global protocol version,
-		// and sends what its program prints through the stdio stream.
+		// which stands for the version of every interface, and sends what
+		// its program prints through the stdio stream.
 		c.chosen = map[string]int{}
 		for _, w := range o.wants {
+			if !slices.Contains(w.Versions, protocol) {
+				conn.Close()
+				return nil, &VersionError{Plugin: name, Interface: w.Interface, HostVersions: w.Versions, PluginVersions: []int{protocol}}
+			}
 			c.chosen[w.Interface] = protocol
 		}
 		c.startStdio(o)
