@@ -10,8 +10,6 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-EXAMPLE_PLUGINS := greeter-en greeter-fr
-
 .PHONY: all build demo test test-short generate check-generated tools lint bench fuzz clean
 
 all: build
@@ -27,6 +25,8 @@ build:
 	$(GO) build -o $(BIN)/greeter-host ./examples/greeter/host
 	$(GO) build -o $(BIN)/greeter-host-v2 ./examples/greeter/host-v2
 	$(GO) build -o $(BIN)/multi-host ./examples/multi/host
+	$(GO) build -o $(PLUGINS)/kv ./examples/kv/plugin
+	$(GO) build -o $(BIN)/kv-host ./examples/kv/host
 
 ## demo: build everything and run the greeter host against both plugins
 demo: build

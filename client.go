@@ -37,6 +37,7 @@ type Client struct {
 	kill     time.Duration
 
 	stopStdio context.CancelFunc
+	callbacks *callbackHost
 	// reflected caches, for plugins without Describe, the methods server
 	// reflection listed (see Implements).
 	reflectMu sync.Mutex
@@ -78,10 +79,21 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 			conn.Close()
 			return nil, err
 		}
+		if len(o.callbacks) > 0 {
+			if err := c.serveCallbacks(ctx, o.callbacks); err != nil {
+				conn.Close()
+				return nil, err
+			}
+		}
 	case codes.Unimplemented:
 		// A go-plugin plugin: it knows only the global protocol version,
 		// which stands for the version of every interface, and sends what
 		// its program prints through the stdio stream.
+		if len(o.callbacks) > 0 {
+			conn.Close()
+			return nil, &PluginError{Plugin: name, Kind: ErrNotImplemented, ExitCode: -1,
+				Detail: "the host provides callbacks but the plugin is not a tether plugin"}
+		}
 		c.chosen = map[string]int{}
 		for _, w := range o.wants {
 			if !slices.Contains(w.Versions, protocol) {
@@ -244,6 +256,9 @@ var _ io.Closer = (*Client)(nil)
 func (c *Client) kill_(ctx context.Context) error {
 	if c.stopStdio != nil {
 		defer c.stopStdio()
+	}
+	if c.callbacks != nil {
+		c.callbacks.close()
 	}
 	if c.proc == nil {
 		return c.conn.Close()

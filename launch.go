@@ -120,6 +120,15 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, o.startTimeout)
 	defer cancel()
+	// A plugin that dies after its handshake must not leave connect
+	// waiting for a socket nobody will ever answer on.
+	go func() {
+		select {
+		case <-proc.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	c, err := connect(ctx, endpoint{network: hl.Network, address: hl.Address, creds: creds}, name, hl.AppVersion, o, proc)
 	if err != nil {
 		if proc.hasExited() || proc.waitExit(100*time.Millisecond) {

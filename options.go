@@ -27,6 +27,7 @@ type options struct {
 	env              []string
 	outlive          bool
 	dialOptions      []grpc.DialOption
+	callbacks        []func(grpc.ServiceRegistrar)
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host
@@ -109,4 +110,12 @@ func WithOutliveHost() Option { return func(o *options) { o.outlive = true } }
 // WithDialOptions adds gRPC dial options, such as interceptors.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+// WithCallbacks gives the plugin services the host implements: register is
+// called with a registrar for generated RegisterXxxServer functions. The
+// plugin reaches them through its HostConn, over the connection the host
+// opened; nothing new listens on either side.
+func WithCallbacks(register func(grpc.ServiceRegistrar)) Option {
+	return func(o *options) { o.callbacks = append(o.callbacks, register) }
 }

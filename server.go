@@ -57,6 +57,9 @@ type ServeConfig struct {
 	// ShutdownTimeout bounds a graceful stop before in-flight calls are cut
 	// off. Zero means 2 seconds.
 	ShutdownTimeout time.Duration
+	// Host, if set, is how the plugin's handlers call services the host
+	// provides (callbacks). See HostConn.
+	Host *HostConn
 }
 
 func (c ServeConfig) versions() []int {
@@ -79,6 +82,7 @@ type Server struct {
 	describe *tetherv1.DescribeResponse
 	timeout  time.Duration
 	log      *slog.Logger
+	host     *HostConn
 
 	stopOnce sync.Once
 	shutdown chan struct{} // closed when a host asks the plugin to shut down
@@ -95,14 +99,20 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	gs := grpc.NewServer(append(slices.Clone(cfg.GRPCOptions), opts...)...)
+	host := cfg.Host
+	if host == nil {
+		host = NewHostConn()
+	}
+	serverOpts := append([]grpc.ServerOption{grpc.StatsHandler(&connTagger{})}, cfg.GRPCOptions...)
+	gs := grpc.NewServer(append(serverOpts, opts...)...)
 	s := &Server{
 		grpc:     gs,
 		health:   health.NewServer(),
 		timeout:  timeout,
 		log:      log,
 		shutdown: make(chan struct{}),
-		describe: &tetherv1.DescribeResponse{Name: cfg.Name, TetherProtocol: 1},
+		host:     host,
+		describe: &tetherv1.DescribeResponse{Name: cfg.Name, TetherProtocol: 1, Features: []string{FeatureCallbacks}},
 	}
 	for _, v := range cfg.versions() {
 		s.describe.ProtocolVersions = append(s.describe.ProtocolVersions, uint32(v))
@@ -120,6 +130,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	pluginpb.RegisterGRPCControllerServer(gs, controller{s: s})
 	pluginpb.RegisterGRPCStdioServer(gs, stdio{s: s})
 	tetherv1.RegisterPluginServer(gs, describer{s: s})
+	tetherv1.RegisterCallbacksServer(gs, callbackServer{host: host})
 	reflection.Register(gs)
 	return s
 }
@@ -127,6 +138,9 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 // GRPCServer returns the underlying gRPC server, for registering services
 // outside any interface.
 func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Host is the plugin's connection to its hosts' callback services.
+func (s *Server) Host() *HostConn { return s.host }
 
 // Serve accepts connections on lis until Stop or a host's Shutdown.
 func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
@@ -139,6 +153,7 @@ func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 // shutdown timeout.
 func (s *Server) Stop() {
 	s.health.Shutdown()
+	s.host.closeAll()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
 	select {

@@ -74,8 +74,11 @@ type DescribeResponse struct {
 	Interfaces []*Interface `protobuf:"bytes,3,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
 	// Version of the tether wire protocol the plugin implements (1).
 	TetherProtocol uint32 `protobuf:"varint,4,opt,name=tether_protocol,json=tetherProtocol,proto3" json:"tether_protocol,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Optional features the plugin supports: "callbacks" when it serves
+	// Callbacks/Tunnel.
+	Features      []string `protobuf:"bytes,5,rep,name=features,proto3" json:"features,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -134,6 +137,13 @@ func (x *DescribeResponse) GetTetherProtocol() uint32 {
 		return x.TetherProtocol
 	}
 	return 0
+}
+
+func (x *DescribeResponse) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
 }
 
 // Interface is one version of one named interface the plugin serves.
@@ -255,28 +265,78 @@ func (x *Service) GetMethods() []string {
 	return nil
 }
 
+// TunnelFrame is one chunk of the inner connection's bytes.
+type TunnelFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TunnelFrame) Reset() {
+	*x = TunnelFrame{}
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TunnelFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TunnelFrame) ProtoMessage() {}
+
+func (x *TunnelFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TunnelFrame.ProtoReflect.Descriptor instead.
+func (*TunnelFrame) Descriptor() ([]byte, []int) {
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TunnelFrame) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_tether_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_tether_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x16tether/v1/plugin.proto\x12\ttether.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\xb2\x01\n" +
+	"\x0fDescribeRequest\"\xce\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x11protocol_versions\x18\x02 \x03(\rR\x10protocolVersions\x124\n" +
 	"\n" +
 	"interfaces\x18\x03 \x03(\v2\x14.tether.v1.InterfaceR\n" +
 	"interfaces\x12'\n" +
-	"\x0ftether_protocol\x18\x04 \x01(\rR\x0etetherProtocol\"i\n" +
+	"\x0ftether_protocol\x18\x04 \x01(\rR\x0etetherProtocol\x12\x1a\n" +
+	"\bfeatures\x18\x05 \x03(\tR\bfeatures\"i\n" +
 	"\tInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12.\n" +
 	"\bservices\x18\x03 \x03(\v2\x12.tether.v1.ServiceR\bservices\"7\n" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\amethods\x18\x02 \x03(\tR\amethods2M\n" +
+	"\amethods\x18\x02 \x03(\tR\amethods\"!\n" +
+	"\vTunnelFrame\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2M\n" +
 	"\x06Plugin\x12C\n" +
-	"\bDescribe\x12\x1a.tether.v1.DescribeRequest\x1a\x1b.tether.v1.DescribeResponseB3Z1github.com/tetherplug/tether/internal/pb/tetherv1b\x06proto3"
+	"\bDescribe\x12\x1a.tether.v1.DescribeRequest\x1a\x1b.tether.v1.DescribeResponse2I\n" +
+	"\tCallbacks\x12<\n" +
+	"\x06Tunnel\x12\x16.tether.v1.TunnelFrame\x1a\x16.tether.v1.TunnelFrame(\x010\x01B3Z1github.com/tetherplug/tether/internal/pb/tetherv1b\x06proto3"
 
 var (
 	file_tether_v1_plugin_proto_rawDescOnce sync.Once
@@ -290,20 +350,23 @@ func file_tether_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_tether_v1_plugin_proto_rawDescData
 }
 
-var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_tether_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: tether.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: tether.v1.DescribeResponse
 	(*Interface)(nil),        // 2: tether.v1.Interface
 	(*Service)(nil),          // 3: tether.v1.Service
+	(*TunnelFrame)(nil),      // 4: tether.v1.TunnelFrame
 }
 var file_tether_v1_plugin_proto_depIdxs = []int32{
 	2, // 0: tether.v1.DescribeResponse.interfaces:type_name -> tether.v1.Interface
 	3, // 1: tether.v1.Interface.services:type_name -> tether.v1.Service
 	0, // 2: tether.v1.Plugin.Describe:input_type -> tether.v1.DescribeRequest
-	1, // 3: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
+	4, // 3: tether.v1.Callbacks.Tunnel:input_type -> tether.v1.TunnelFrame
+	1, // 4: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
+	4, // 5: tether.v1.Callbacks.Tunnel:output_type -> tether.v1.TunnelFrame
+	4, // [4:6] is the sub-list for method output_type
+	2, // [2:4] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -320,9 +383,9 @@ func file_tether_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tether_v1_plugin_proto_rawDesc), len(file_tether_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_tether_v1_plugin_proto_goTypes,
 		DependencyIndexes: file_tether_v1_plugin_proto_depIdxs,

@@ -135,3 +135,121 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "tether/v1/plugin.proto",
 }
+
+const (
+	Callbacks_Tunnel_FullMethodName = "/tether.v1.Callbacks/Tunnel"
+)
+
+// CallbacksClient is the client API for Callbacks service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Callbacks carries calls from the plugin to services the host provides, over
+// the connection the host already opened to the plugin: no new listener,
+// socket or port on either side.
+//
+// The host opens one Tunnel stream right after Describe. The stream's frames
+// carry the bytes of a second HTTP/2 connection running the other way: the
+// plugin is its gRPC client, the host its gRPC server. Frames are opaque
+// chunks; their boundaries mean nothing. Closing the stream from either side
+// closes that inner connection.
+type CallbacksClient interface {
+	// Tunnel is the byte stream of the inner, plugin-to-host connection.
+	Tunnel(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[TunnelFrame, TunnelFrame], error)
+}
+
+type callbacksClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewCallbacksClient(cc grpc.ClientConnInterface) CallbacksClient {
+	return &callbacksClient{cc}
+}
+
+func (c *callbacksClient) Tunnel(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[TunnelFrame, TunnelFrame], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Callbacks_ServiceDesc.Streams[0], Callbacks_Tunnel_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[TunnelFrame, TunnelFrame]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Callbacks_TunnelClient = grpc.BidiStreamingClient[TunnelFrame, TunnelFrame]
+
+// CallbacksServer is the server API for Callbacks service.
+// All implementations must embed UnimplementedCallbacksServer
+// for forward compatibility.
+//
+// Callbacks carries calls from the plugin to services the host provides, over
+// the connection the host already opened to the plugin: no new listener,
+// socket or port on either side.
+//
+// The host opens one Tunnel stream right after Describe. The stream's frames
+// carry the bytes of a second HTTP/2 connection running the other way: the
+// plugin is its gRPC client, the host its gRPC server. Frames are opaque
+// chunks; their boundaries mean nothing. Closing the stream from either side
+// closes that inner connection.
+type CallbacksServer interface {
+	// Tunnel is the byte stream of the inner, plugin-to-host connection.
+	Tunnel(grpc.BidiStreamingServer[TunnelFrame, TunnelFrame]) error
+	mustEmbedUnimplementedCallbacksServer()
+}
+
+// UnimplementedCallbacksServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedCallbacksServer struct{}
+
+func (UnimplementedCallbacksServer) Tunnel(grpc.BidiStreamingServer[TunnelFrame, TunnelFrame]) error {
+	return status.Error(codes.Unimplemented, "method Tunnel not implemented")
+}
+func (UnimplementedCallbacksServer) mustEmbedUnimplementedCallbacksServer() {}
+func (UnimplementedCallbacksServer) testEmbeddedByValue()                   {}
+
+// UnsafeCallbacksServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to CallbacksServer will
+// result in compilation errors.
+type UnsafeCallbacksServer interface {
+	mustEmbedUnimplementedCallbacksServer()
+}
+
+func RegisterCallbacksServer(s grpc.ServiceRegistrar, srv CallbacksServer) {
+	// If the following call panics, it indicates UnimplementedCallbacksServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Callbacks_ServiceDesc, srv)
+}
+
+func _Callbacks_Tunnel_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(CallbacksServer).Tunnel(&grpc.GenericServerStream[TunnelFrame, TunnelFrame]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Callbacks_TunnelServer = grpc.BidiStreamingServer[TunnelFrame, TunnelFrame]
+
+// Callbacks_ServiceDesc is the grpc.ServiceDesc for Callbacks service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Callbacks_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "tether.v1.Callbacks",
+	HandlerType: (*CallbacksServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Tunnel",
+			Handler:       _Callbacks_Tunnel_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "tether/v1/plugin.proto",
+}
