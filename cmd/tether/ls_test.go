@@ -11,22 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/tetherplug/tether/internal/plugintest"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	plugintest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
 
 const lsCookie = "GREETER_PLUGIN=hello"
 
