@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +26,7 @@ func build(t testing.TB, pkg string) string {
 		return p
 	}
 	out := filepath.Join(buildDir, filepath.Base(pkg))
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Stderr = os.Stderr
 	if !strings.HasPrefix(pkg, "github.com/tetherplug/tether/compat/") {
 		// The main module's programs build in the main module, with its

@@ -66,3 +66,7 @@ func goTool() string {
 
 // EchoPlugin is the import path of the echo test plugin.
 const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
+
+// RawPlugin is the import path of a bare gRPC program that passes the
+// launch handshake but serves neither Describe nor reflection.
+const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
