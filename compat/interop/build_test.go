@@ -1,4 +1,4 @@
-package compat_test
+package interop_test
 
 import (
 	"os"
@@ -31,7 +31,7 @@ func build(t testing.TB, pkg string) string {
 	if !strings.HasPrefix(pkg, "github.com/tetherplug/tether/compat/") {
 		// The main module's programs build in the main module, with its
 		// go.sum: this module's lists only what its own packages need.
-		cmd.Dir = ".."
+		cmd.Dir = "../.."
 	}
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("go build %s: %v", pkg, err)

@@ -1,4 +1,4 @@
-package compat_test
+package interop_test
 
 import (
 	"bytes"
