@@ -41,12 +41,22 @@ func lsDir(t *testing.T) string {
 func runTether(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(plugintest.Build(t, "github.com/tetherplug/tether/cmd/tether"), args...)
+	tmp := t.TempDir() // where the plugins' socket directories go
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatal(err)
+	}
+	// Every plugin was stopped and cleaned up before ls exited.
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("tether %v left %s behind in TMPDIR", args, e.Name())
 	}
 	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }

@@ -2,7 +2,9 @@ package interop_test
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,23 @@ func TestCLICallGoPlugin(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Message != "Howdy, Ada!" {
 		t.Fatalf("call printed %q (%v), want {\"message\": \"Howdy, Ada!\"}", out, err)
+	}
+}
+
+// tether ls lists a go-plugin plugin beside tether plugins: loaded, its
+// interfaces unknown (no Describe), its protocol version shown.
+func TestCLILsGoPlugin(t *testing.T) {
+	dir := t.TempDir()
+	for name, pkg := range map[string]string{"gpgreeter": goPluginGreeter, "greeter-v2": tetherGreeterV2} {
+		if err := os.Symlink(build(t, pkg), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := tetherCmd(t, "ls", "--strict", "--cookie", "GREETER_PLUGIN=hello", dir)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "gpgreeter ") || !strings.Contains(lines[0], "ok (no Describe") || !strings.Contains(lines[0], "protocol 1") ||
+		!strings.HasPrefix(lines[1], "greeter-v2 ") || !strings.Contains(lines[1], "greeter v1 v2") {
+		t.Errorf("tether ls printed:\n%s", out)
 	}
 }
