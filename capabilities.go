@@ -56,11 +56,13 @@ func (c *Client) Serves(iface string, v int) bool {
 // Implements reports, before any call, whether the plugin implements the
 // gRPC method fullMethod, written as gRPC writes it: "/greeter.v2.Greeter/Farewell".
 //
-// A tether plugin answered this at connect time (Describe lists the services
-// and methods of each interface version), so no call is made. For other
-// plugins Implements asks gRPC server reflection once, bounded by ctx, and
-// remembers the answer; when reflection is not served either, the error
-// wraps ErrCapabilitiesUnknown.
+// For the services of its interfaces a tether plugin answered this at
+// connect time (Describe lists the services and methods of each interface
+// version), so no call is made. For other services (health, the
+// controller, services registered outside interfaces, services the plugin
+// does not have) and for plugins without Describe, Implements asks gRPC
+// server reflection once, bounded by ctx, and remembers the answer; when
+// reflection is not served either, the error wraps ErrCapabilitiesUnknown.
 //
 // Calling a method the plugin lacks fails with an error wrapping
 // ErrNotImplemented whatever Implements said.
@@ -69,15 +71,17 @@ func (c *Client) Implements(ctx context.Context, fullMethod string) (bool, error
 	if !ok {
 		return false, fmt.Errorf("tether: method name %q is not of the form /package.Service/Method", fullMethod)
 	}
-	var methods map[string][]string
 	if c.describe != nil {
-		methods = describedMethods(c.describe.Interfaces)
-	} else {
-		var err error
-		if methods, err = c.reflectedMethods(ctx); err != nil {
-			return false, &PluginError{Plugin: c.name, Kind: ErrCapabilitiesUnknown, ExitCode: -1,
-				Detail: "it serves neither tether's Describe nor server reflection", Err: err}
+		if methods, ok := describedMethods(c.describe.Interfaces)[service]; ok {
+			return slices.Contains(methods, method), nil
 		}
+		// Not part of any interface: one of the services every plugin
+		// serves, one registered outside interfaces, or none at all.
+	}
+	methods, err := c.reflectedMethods(ctx)
+	if err != nil {
+		return false, &PluginError{Plugin: c.name, Kind: ErrCapabilitiesUnknown, ExitCode: -1,
+			Detail: "its Describe does not list service " + service + " and server reflection failed", Err: err}
 	}
 	return slices.Contains(methods[service], method), nil
 }

@@ -86,6 +86,13 @@ func TestV2MethodOnV1OnlyPlugin(t *testing.T) {
 	if has, err := c.Implements(ctx, greeterv1.Greeter_Greet_FullMethodName); err != nil || !has {
 		t.Fatalf("Implements(v1 Greet) = %v, %v; want true, nil", has, err)
 	}
+	// Services outside the interfaces are answered too (through reflection).
+	if has, err := c.Implements(ctx, "/grpc.health.v1.Health/Check"); err != nil || !has {
+		t.Fatalf("Implements(Health/Check) = %v, %v; want true, nil", has, err)
+	}
+	if has, err := c.Implements(ctx, "/greeter.v1.Greeter/Wave"); err != nil || has {
+		t.Fatalf("Implements(Greeter/Wave) = %v, %v; want false, nil", has, err)
+	}
 
 	g, err := tether.Dispense(c, "greeter", greeterv2.NewGreeterClient)
 	if err != nil {
