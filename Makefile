@@ -27,6 +27,8 @@ build:
 	$(GO) build -o $(BIN)/multi-host ./examples/multi/host
 	$(GO) build -o $(PLUGINS)/kv ./examples/kv/plugin
 	$(GO) build -o $(BIN)/kv-host ./examples/kv/host
+	$(GO) build -o $(PLUGINS)/driver ./examples/driver/plugin
+	$(GO) build -o $(BIN)/driver-host ./examples/driver/host
 
 ## demo: build everything and run the greeter host against both plugins
 demo: build

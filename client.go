@@ -33,6 +33,7 @@ type Client struct {
 	describe *tetherv1.DescribeResponse
 	chosen   map[string]int
 	proc     *process
+	hs       HandshakeLine
 	log      *slog.Logger
 	kill     time.Duration
 
@@ -183,6 +184,12 @@ func (c *Client) Interfaces() map[string]int {
 	}
 	return m
 }
+
+// Handshake is the handshake line the plugin printed when it was launched:
+// protocol versions, network, address and, with automatic mutual TLS, its
+// certificate. It is the zero HandshakeLine for a plugin the host did not
+// launch.
+func (c *Client) Handshake() HandshakeLine { return c.hs }
 
 // Pid is the plugin's process id, or 0 when the host did not launch it.
 func (c *Client) Pid() int {

@@ -137,6 +137,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		}
 		return fail(err)
 	}
+	c.hs = hl
 	return c, nil
 }
 

@@ -62,8 +62,8 @@ func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, e
 		}
 		p.waitErr = cmd.Wait()
 		p.exitCodeVal = exitCode(cmd.ProcessState)
+		p.removeDir() // before exited is closed: a host may exit right after
 		close(p.exited)
-		p.removeDir()
 	}()
 	return p, nil
 }

@@ -1,14 +1,36 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether/internal/plugintest"
 )
+
+// The tests run the real tether binary against real plugins, each built once.
+const (
+	cliPkg     = "github.com/tetherplug/tether/cmd/tether"
+	greeterPkg = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-en"
+)
+
+// greeterEnv holds the greeter example's magic cookie. Tests put it in the
+// CLI's environment, which a launched plugin inherits, rather than pass
+// --cookie: they then keep passing if the example moves to tether's default
+// cookie (which the CLI offers itself).
+var greeterEnv = []string{"GREETER_PLUGIN=hello"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -18,4 +40,123 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+func cli(t *testing.T) string     { return plugintest.Build(t, cliPkg) }
+func greeter(t *testing.T) string { return plugintest.Build(t, greeterPkg) }
+func echo(t *testing.T) string    { return plugintest.Build(t, plugintest.EchoPlugin) }
+
+// markEnv is the environment variable that tags every process one run of
+// the CLI starts, so that a test can find any it left behind.
+const markEnv = "TETHER_CLI_TEST_MARK"
+
+// result is how one run of the CLI went.
+type result struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+// run runs the CLI with args and stdin and extra environment, bounded by
+// 30 s, then checks that no process it started is still running.
+func run(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mark, tmp := newMark(t), t.TempDir()
+	cmd := exec.CommandContext(ctx, cli(t), args...)
+	cmd.Env = append(cliEnv(mark, tmp), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("tether %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("tether %v did not finish within 30 s; stderr:\n%s", args, r.stderr)
+	}
+	assertNoneLeft(t, mark, tmp)
+	return r
+}
+
+// cliEnv is the environment the CLI runs in: tagged with mark, and with a
+// temporary directory of its own, where plugins' socket directories go.
+func cliEnv(mark, tmp string) []string {
+	return append(os.Environ(), markEnv+"="+mark, "TMPDIR="+tmp)
+}
+
+func newMark(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// marked lists the pids of live processes whose environment holds mark.
+func marked(t *testing.T, mark string) []string {
+	t.Helper()
+	want := []byte(markEnv + "=" + mark + "\x00")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && bytes.Contains(env, want) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+// assertNoneLeft fails if any process the CLI started outlived it, or if
+// anything is left in its temporary directory (a plugin's socket directory)
+// other than the names in keep.
+func assertNoneLeft(t *testing.T, mark, tmp string, keep ...string) {
+	t.Helper()
+	if pids := marked(t, mark); len(pids) > 0 {
+		t.Errorf("processes left behind after the CLI exited: %v", pids)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if !slices.Contains(keep, e.Name()) {
+			t.Errorf("left behind in TMPDIR: %s", e.Name())
+		}
+	}
+}
+
+// requireOK fails unless the run exited 0.
+func requireOK(t *testing.T, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetherplug/tether/internal/plugintest"
+)
+
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var msgs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("output line %q is not JSON: %v", line, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+func TestCallGreet(t *testing.T) {
+	for _, name := range []string{"greeter.v1.Greeter/Greet", "greeter.v1.Greeter.Greet", "/greeter.v1.Greeter/Greet", "Greeter/Greet"} {
+		r := run(t, "", greeterEnv, "call", greeter(t), name, `{"name":"Ada"}`)
+		requireOK(t, r)
+		var resp struct{ Message string }
+		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
+			t.Fatalf("%s: output is not JSON: %v\n%s", name, err, r.stdout)
+		}
+		if resp.Message != "Hello, Ada!" {
+			t.Errorf("%s: message %q, want Hello, Ada!", name, resp.Message)
+		}
+	}
+	// The request may come on stdin, spread over lines.
+	r := run(t, "{\n  \"name\": \"Grace\"\n}\n", greeterEnv, "call", greeter(t), "greeter.v1.Greeter/Greet", "-")
+	requireOK(t, r)
+	if !strings.Contains(r.stdout, "Hello, Grace!") {
+		t.Errorf("stdin request: %s", r.stdout)
+	}
+}
+
+func TestCallServerStream(t *testing.T) {
+	r := run(t, "", nil, "call", echo(t), "tether.echo.v1.Echo/ServerStream", `{"text":"hi","count":3}`)
+	requireOK(t, r)
+	msgs := jsonLines(t, r.stdout)
+	if len(msgs) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(msgs), r.stdout)
+	}
+	for _, m := range msgs {
+		if m["text"] != "hi" {
+			t.Errorf("message %v, want text hi", m)
+		}
+	}
+}
+
+func TestCallClientStream(t *testing.T) {
+	r := run(t, "{\"text\":\"a\"}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n", nil, "call", echo(t), "tether.echo.v1.Echo/ClientStream")
+	requireOK(t, r)
+	msgs := jsonLines(t, r.stdout)
+	if len(msgs) != 1 || msgs[0]["text"] != "abc" || msgs[0]["count"] != 3.0 {
+		t.Errorf("got %v, want one message with text abc and count 3", msgs)
+	}
+}
+
+// startCLI starts the CLI with pipes on stdin and stdout, for tests that
+// talk to it while it runs. The returned wait reaps it within a bound.
+func startCLI(t *testing.T, mark, tmp string, env []string, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Scanner, wait func() (int, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd = exec.CommandContext(ctx, cli(t), args...)
+	cmd.Env = append(cliEnv(mark, tmp), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return cmd, in, bufio.NewScanner(out), func() (int, string) {
+		_ = cmd.Wait()
+		if ctx.Err() != nil {
+			t.Fatalf("the CLI did not exit within 30 s; stderr:\n%s", stderr.String())
+		}
+		return cmd.ProcessState.ExitCode(), stderr.String()
+	}
+}
+
+// TestCallBidi: each line sent gets its echo back before the next is sent.
+func TestCallBidi(t *testing.T) {
+	mark, tmp := newMark(t), t.TempDir()
+	_, in, out, wait := startCLI(t, mark, tmp, nil, "call", echo(t), "tether.echo.v1.Echo/Bidi")
+	for _, text := range []string{"one", "two", "three"} {
+		if _, err := io.WriteString(in, `{"text":"`+text+`"}`+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		if !out.Scan() {
+			t.Fatalf("no echo of %s", text)
+		}
+		if msgs := jsonLines(t, out.Text()); msgs[0]["text"] != text {
+			t.Fatalf("echo %v, want %s", msgs[0], text)
+		}
+	}
+	in.Close()
+	if out.Scan() {
+		t.Errorf("unexpected output %q", out.Text())
+	}
+	if code, stderr := wait(); code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr)
+	}
+	assertNoneLeft(t, mark, tmp)
+}
+
+// TestCallInterrupt: a signal ends an endless stream, stops the plugin and
+// exits with status 130.
+func TestCallInterrupt(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			mark, tmp := newMark(t), t.TempDir()
+			cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", echo(t), "tether.echo.v1.Echo/ServerStream", "-")
+			_, _ = io.WriteString(in, `{"text":"tick","count":100000,"delay_ms":20}`)
+			in.Close()
+			for i := 0; i < 2; i++ {
+				if !out.Scan() {
+					t.Fatal("the stream ended early")
+				}
+			}
+			pids := marked(t, mark)
+			if len(pids) != 2 {
+				t.Fatalf("%d marked processes (%v), want the CLI and its plugin", len(pids), pids)
+			}
+			start := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for out.Scan() {
+			}
+			code, stderr := wait()
+			if code != 130 || !strings.Contains(stderr, "interrupted") {
+				t.Errorf("exit status %d, stderr %q; want 130 and interrupted", code, stderr)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v to stop", d)
+			}
+			assertNoneLeft(t, mark, tmp)
+		})
+	}
+}
+
+func TestCallErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown method", []string{"tether.echo.v1.Echo/Nope"}, []string{`no method "Nope"`, "ServerStream", "Bidi"}},
+		{"unknown service", []string{"nope.Svc/Nope", "{}"}, []string{`no service "nope.Svc"`, "tether.echo.v1.Echo", "grpc.health.v1.Health"}},
+		{"bad method name", []string{"Nope"}, []string{"want SERVICE/METHOD"}},
+		{"status", []string{"grpc.health.v1.Health/Check", `{"service":"nope"}`}, []string{"code NotFound", "unknown service"}},
+		{"deadline", []string{"tether.echo.v1.Echo/Unary", `{"delay_ms":60000}`, "--timeout", "3s"}, []string{"code DeadlineExceeded", "--timeout"}},
+		{"bad JSON", []string{"tether.echo.v1.Echo/Unary", `{"nope":1}`}, []string{"not a tether.echo.v1.Message", "nope"}},
+		{"two requests", []string{"tether.echo.v1.Echo/Unary", `{} {}`}, []string{"exactly one request"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := run(t, "", nil, append([]string{"call", echo(t)}, c.args...)...)
+			if r.code != 1 {
+				t.Errorf("exit status %d, want 1", r.code)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+	r := run(t, "", []string{"ECHO_MODE=panic"}, "call", echo(t), "tether.echo.v1.Echo/Unary", "{}")
+	if r.code != 1 || !strings.Contains(r.stderr, "plugin exited") || !strings.Contains(r.stderr, "asked to panic") {
+		t.Errorf("plugin that dies in a call: status %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestLeakCheckSeesProcesses(t *testing.T) {
+	mark := newMark(t)
+	cmd := exec.Command("sleep", "30")
+	cmd.Env = append(os.Environ(), markEnv+"="+mark)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if pids := marked(t, mark); !slices.Contains(pids, strconv.Itoa(cmd.Process.Pid)) {
+		t.Fatalf("marked() = %v, does not find pid %d", pids, cmd.Process.Pid)
+	}
+}
+
+// TestCallDriverFingerprint: the driver example's endless Fingerprint
+// stream prints its first message at once and runs until interrupted.
+func TestCallDriverFingerprint(t *testing.T) {
+	driver := plugintest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin")
+	mark, tmp := newMark(t), t.TempDir()
+	cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", driver, "driver.v1.Driver/Fingerprint", "{}")
+	in.Close()
+	if !out.Scan() {
+		t.Fatal("no fingerprint")
+	}
+	if m := jsonLines(t, out.Text())[0]; m["health"] == nil || m["attributes"] == nil {
+		t.Errorf("fingerprint %v lacks health or attributes", m)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for out.Scan() {
+	}
+	if code, stderr := wait(); code != 130 {
+		t.Errorf("exit status %d, want 130; stderr:\n%s", code, stderr)
+	}
+	// The driver keeps its task state directory on purpose.
+	assertNoneLeft(t, mark, tmp, "tether-driver-"+strconv.Itoa(os.Getuid()))
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/dynamic"
+	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/reflectclient"
+)
+
+func init() { register(newInspectCmd) }
+
+func newInspectCmd() *cobra.Command {
+	var flags pluginFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect PLUGIN [flags] [-- PLUGIN-ARGS...]",
+		Short: "Launch a plugin and show its handshake, health, interfaces and gRPC services",
+		Long: `Inspect launches PLUGIN, a tether or go-plugin gRPC plugin, and shows what its
+handshake said, the protocol version negotiated, its health, the interfaces it
+describes (tether plugins) and every gRPC service and method it serves, found
+through server reflection. Then it stops the plugin.`,
+		Example: `  tether inspect ./bin/plugins/greeter-en --cookie GREETER_PLUGIN=hello
+  tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			own, pluginArgs := splitDash(cmd, args)
+			if len(own) != 1 {
+				return fmt.Errorf("inspect takes one PLUGIN, got %d arguments (see tether inspect --help)", len(own))
+			}
+			ctx, stopSignals, interrupted := onSignals(cmd.Context())
+			defer stopSignals()
+			ctx, cancel := context.WithTimeout(ctx, flags.timeout)
+			defer cancel()
+			c, err := flags.launch(ctx, own[0], pluginArgs)
+			if err != nil {
+				return interrupted(err)
+			}
+			defer stop(c)
+			info, err := inspect(ctx, own[0], c)
+			if err != nil {
+				return interrupted(err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			}
+			return info.print(cmd.OutOrStdout())
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// inspection is what inspect reports; its JSON form is the --json output.
+type inspection struct {
+	Plugin          string        `json:"plugin"`
+	Pid             int           `json:"pid"`
+	Handshake       handshakeInfo `json:"handshake"`
+	ProtocolVersion int           `json:"protocol_version"`
+	Health          string        `json:"health"`
+	Describe        *describeInfo `json:"describe,omitempty"`
+	Services        []serviceInfo `json:"services"`
+	ReflectionError string        `json:"reflection_error,omitempty"`
+}
+
+type handshakeInfo struct {
+	CoreVersion int    `json:"core_version"`
+	AppVersion  int    `json:"app_version"`
+	Network     string `json:"network"`
+	Address     string `json:"address"`
+	Protocol    string `json:"protocol"`
+	TLS         bool   `json:"tls"`
+}
+
+type describeInfo struct {
+	Name             string          `json:"name,omitempty"`
+	ProtocolVersions []uint32        `json:"protocol_versions"`
+	TetherProtocol   uint32          `json:"tether_protocol"`
+	Interfaces       []interfaceInfo `json:"interfaces"`
+}
+
+type interfaceInfo struct {
+	Name     string   `json:"name"`
+	Version  uint32   `json:"version"`
+	Services []string `json:"services"`
+}
+
+type serviceInfo struct {
+	Name    string       `json:"name"`
+	Methods []methodInfo `json:"methods"`
+}
+
+type methodInfo struct {
+	Name     string       `json:"name"`
+	Kind     dynamic.Kind `json:"kind"`
+	Request  string       `json:"request"`
+	Response string       `json:"response"`
+}
+
+// inspect asks a launched plugin everything inspect shows.
+func inspect(ctx context.Context, path string, c *tether.Client) (*inspection, error) {
+	hl := c.Handshake()
+	info := &inspection{
+		Plugin: path, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(),
+		Handshake: handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
+			Address: hl.Address, Protocol: hl.Protocol, TLS: len(hl.ServerCert) > 0},
+	}
+	conn := c.Conn()
+	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: tether.HealthService})
+	if err != nil {
+		info.Health = "UNKNOWN (" + status.Convert(err).Message() + ")"
+	} else {
+		info.Health = health.GetStatus().String()
+	}
+
+	desc, err := tetherv1.NewPluginClient(conn).Describe(ctx, &tetherv1.DescribeRequest{})
+	switch {
+	case err == nil:
+		d := &describeInfo{Name: desc.GetName(), ProtocolVersions: desc.GetProtocolVersions(), TetherProtocol: desc.GetTetherProtocol()}
+		for _, in := range desc.GetInterfaces() {
+			ii := interfaceInfo{Name: in.GetName(), Version: in.GetVersion(), Services: []string{}}
+			for _, s := range in.GetServices() {
+				ii.Services = append(ii.Services, s.GetName())
+			}
+			d.Interfaces = append(d.Interfaces, ii)
+		}
+		info.Describe = d
+	case status.Code(err) == codes.Unimplemented: // a go-plugin plugin
+	default:
+		return nil, fmt.Errorf("describe: %w", err)
+	}
+
+	rc, err := reflectclient.New(ctx, conn)
+	if err != nil {
+		info.ReflectionError = err.Error()
+		info.Services = []serviceInfo{}
+		return info, nil
+	}
+	defer rc.Close()
+	for _, name := range rc.Services() {
+		sd, err := rc.Service(name)
+		if err != nil {
+			return nil, err
+		}
+		si := serviceInfo{Name: name, Methods: []methodInfo{}}
+		for i := 0; i < sd.Methods().Len(); i++ {
+			md := sd.Methods().Get(i)
+			si.Methods = append(si.Methods, methodInfo{Name: string(md.Name()), Kind: dynamic.KindOf(md),
+				Request: string(md.Input().FullName()), Response: string(md.Output().FullName())})
+		}
+		info.Services = append(info.Services, si)
+	}
+	return info, nil
+}
+
+// print writes the human form of an inspection.
+func (info *inspection) print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	h := info.Handshake
+	security := "plaintext"
+	if h.TLS {
+		security = "mutual TLS"
+	}
+	fmt.Fprintf(tw, "plugin:\t%s\n", info.Plugin)
+	fmt.Fprintf(tw, "pid:\t%d\n", info.Pid)
+	fmt.Fprintf(tw, "handshake:\tcore %d, app %d, %s %s, %s, %s\n", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, security)
+	fmt.Fprintf(tw, "protocol version:\t%d\n", info.ProtocolVersion)
+	fmt.Fprintf(tw, "health:\t%s\n", info.Health)
+	if d := info.Describe; d != nil {
+		if d.Name != "" {
+			fmt.Fprintf(tw, "name:\t%s\n", d.Name)
+		}
+		fmt.Fprintf(tw, "tether protocol:\t%d\n", d.TetherProtocol)
+		ifaces := make([]string, len(d.Interfaces))
+		for i, in := range d.Interfaces {
+			ifaces[i] = fmt.Sprintf("%s v%d (%s)", in.Name, in.Version, strings.Join(in.Services, ", "))
+		}
+		fmt.Fprintf(tw, "interfaces:\t%s\n", strings.Join(ifaces, "; "))
+	} else {
+		fmt.Fprintf(tw, "interfaces:\t(not described: not a tether plugin)\n")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if info.ReflectionError != "" {
+		_, err := fmt.Fprintf(w, "services: unknown: %s\n", info.ReflectionError)
+		return err
+	}
+	fmt.Fprintln(w, "services:")
+	for _, s := range info.Services {
+		fmt.Fprintf(w, "  %s\n", s.Name)
+		for _, m := range s.Methods {
+			fmt.Fprintf(tw, "    %s(%s) returns (%s)\t%s\n", m.Name, m.Request, m.Response, m.Kind)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tetherplug/tether"
+)
+
+// pluginFlags are the flags of every command that launches a plugin: what
+// the plugin's host application would have told it in the handshake.
+type pluginFlags struct {
+	cookie   string
+	versions []int
+	timeout  time.Duration
+	autoMTLS bool
+	verbose  bool
+}
+
+func (f *pluginFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.cookie, "cookie", "",
+		"magic cookie KEY=VALUE the plugin expects (default tether's own, "+tether.DefaultMagicCookieKey+")")
+	fs.IntSliceVar(&f.versions, "protocol-version", nil,
+		"application protocol version to offer; repeat to offer several (default 1)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second,
+		"bound on starting the plugin, and on the whole command except streaming calls")
+	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
+}
+
+// launch starts the plugin at path with args and connects to it. What the
+// plugin logs goes to stderr (warnings and errors, or everything with
+// --verbose), and so does what it prints on stdout, which is kept for the
+// command's own output.
+func (f *pluginFlags) launch(ctx context.Context, path string, args []string) (*tether.Client, error) {
+	var hs tether.HandshakeConfig
+	if f.cookie != "" {
+		key, value, ok := strings.Cut(f.cookie, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("--cookie %q: want KEY=VALUE", f.cookie)
+		}
+		hs.MagicCookieKey, hs.MagicCookieValue = key, value
+	}
+	for _, v := range f.versions {
+		if v <= 0 {
+			return nil, fmt.Errorf("--protocol-version %d: want a positive number", v)
+		}
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	opts := []tether.Option{
+		tether.WithHandshake(hs),
+		tether.WithStartTimeout(f.timeout),
+		tether.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))),
+		tether.WithStdout(os.Stderr),
+		tether.WithArgs(args...),
+	}
+	if len(f.versions) > 0 {
+		opts = append(opts, tether.WithProtocolVersions(f.versions...))
+	}
+	if f.autoMTLS {
+		opts = append(opts, tether.WithAutoMTLS())
+	}
+	c, err := tether.Launch(ctx, path, opts...)
+	if err != nil {
+		return nil, explainLaunch(err)
+	}
+	return c, nil
+}
+
+// explainLaunch adds to a launch error the flag that would fix it.
+func explainLaunch(err error) error {
+	var ve *tether.VersionError
+	switch {
+	case errors.As(err, &ve) && ve.Interface == "":
+		return fmt.Errorf("%w (offer its version with --protocol-version)", err)
+	case errors.Is(err, tether.ErrWrongCookie):
+		return fmt.Errorf("%w (pass its host application's cookie with --cookie KEY=VALUE)", err)
+	}
+	return err
+}
+
+// onSignals returns a context cancelled by Ctrl-C or SIGTERM, so that a
+// command can stop its plugin cleanly before it exits, and a function that
+// turns the error of a command cut short that way into exit status 130.
+func onSignals(parent context.Context) (ctx context.Context, stop context.CancelFunc, interrupted func(error) error) {
+	ctx, stop = signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, func(err error) error {
+		if ctx.Err() != nil && parent.Err() == nil {
+			return &exitError{code: 130, err: errors.New("interrupted; the plugin was stopped")}
+		}
+		return err
+	}
+}
+
+// stop kills the plugin, each step bounded, whatever state ctx is in.
+func stop(c *tether.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.Kill(ctx)
+}
+
+// splitDash separates a command's own arguments from the plugin's, which
+// follow "--".
+func splitDash(cmd *cobra.Command, args []string) (own, plugin []string) {
+	if at := cmd.ArgsLenAtDash(); at >= 0 {
+		return args[:at], args[at:]
+	}
+	return args, nil
+}
