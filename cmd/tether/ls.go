@@ -30,6 +30,7 @@ type lsFlags struct {
 	patterns  []string
 	cookies   []string
 	versions  []int
+	autoMTLS  bool
 	asJSON    bool
 	strict    bool
 	parallel  int
@@ -61,6 +62,7 @@ The exit status is 0 even when some plugins are broken, unless --strict.`,
 	fl.StringArrayVar(&f.patterns, "pattern", nil, "only files in DIR matching this glob (repeatable; default *)")
 	fl.StringArrayVar(&f.cookies, "cookie", nil, "magic cookie KEY=VALUE to offer (repeatable)")
 	fl.IntSliceVar(&f.versions, "protocol-version", nil, "application protocol version(s) to offer (default 1)")
+	fl.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON array instead of lines")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 when any plugin is broken")
 	fl.IntVar(&f.parallel, "parallel", 0, "plugins started at once (default 4 per CPU)")
@@ -160,6 +162,9 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	}
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
+	}
+	if f.autoMTLS {
+		opts = append(opts, tether.WithAutoMTLS())
 	}
 	return catalog.Config{Handshake: h, Options: opts, Parallelism: f.parallel}, nil
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,33 +34,17 @@ func lsDir(t *testing.T) string {
 	return dir
 }
 
-// runTether runs the real tether binary and returns stdout, stderr and the
-// exit status.
+// runTether runs the real tether binary (through run, which also checks
+// that no plugin process or socket directory outlived it) and returns
+// stdout, stderr and the exit status.
 func runTether(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(plugintest.Build(t, "github.com/tetherplug/tether/cmd/tether"), args...)
-	tmp := t.TempDir() // where the plugins' socket directories go
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	// Every plugin was stopped and cleaned up before ls exited.
-	left, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range left {
-		t.Errorf("tether %v left %s behind in TMPDIR", args, e.Name())
-	}
-	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	r := run(t, "", nil, args...)
+	return r.stdout, r.stderr, r.code
 }
 
 func TestLsDirectory(t *testing.T) {
-	stdout, stderr, code := runTether(t, "ls", "--cookie", lsCookie, lsDir(t))
+	stdout, stderr, code := runTether(t, "ls", "--auto-mtls", "--cookie", lsCookie, lsDir(t))
 	if code != 0 {
 		t.Fatalf("exit %d without --strict; stderr: %s", code, stderr)
 	}
