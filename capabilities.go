@@ -7,12 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/grpc"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/descriptorpb"
-
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
 // ErrCapabilitiesUnknown: the plugin can say neither through tether's
@@ -78,12 +74,12 @@ func (c *Client) Implements(ctx context.Context, fullMethod string) (bool, error
 		// Not part of any interface: one of the services every plugin
 		// serves, one registered outside interfaces, or none at all.
 	}
-	methods, err := c.reflectedMethods(ctx)
+	methods, err := c.reflectedMethods(ctx, service)
 	if err != nil {
 		return false, &PluginError{Plugin: c.name, Kind: ErrCapabilitiesUnknown, ExitCode: -1,
-			Detail: "its Describe does not list service " + service + " and server reflection failed", Err: err}
+			Detail: "no Describe lists service " + service + ", and server reflection failed", Err: err}
 	}
-	return slices.Contains(methods[service], method), nil
+	return slices.Contains(methods, method), nil
 }
 
 // splitMethod splits "/pkg.Service/Method" (the leading slash optional).
@@ -102,79 +98,41 @@ func describedMethods(ifaces []*tetherv1.Interface) map[string][]string {
 	return m
 }
 
-// reflectedMethods lists the plugin's services and their methods through
-// server reflection, once per client; a failure is not remembered, so a
-// later call with a longer deadline may succeed.
-func (c *Client) reflectedMethods(ctx context.Context) (map[string][]string, error) {
+// reflectedMethods returns the methods of service through server
+// reflection, none when the plugin does not serve it. Answers are
+// remembered per client; failures are not, so a later call with a longer
+// deadline may succeed.
+func (c *Client) reflectedMethods(ctx context.Context, service string) ([]string, error) {
 	c.reflectMu.Lock()
 	defer c.reflectMu.Unlock()
-	if c.reflected != nil {
-		return c.reflected, nil
+	if methods, ok := c.reflected[service]; ok {
+		return methods, nil
 	}
-	m, err := reflectMethods(ctx, c.conn)
+	if c.reflected != nil && !c.reflectedAll[service] {
+		return nil, nil // listed before, and not among the services
+	}
+	rc, err := reflectclient.New(ctx, c.conn)
 	if err != nil {
 		return nil, err
 	}
-	c.reflected = m
-	return m, nil
-}
-
-// reflectMethods asks a gRPC server for its services, then for the file
-// defining each, and reads the methods from those descriptors.
-func reflectMethods(ctx context.Context, conn grpc.ClientConnInterface) (map[string][]string, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	defer rc.Close()
+	if c.reflected == nil {
+		c.reflected, c.reflectedAll = map[string][]string{}, map[string]bool{}
+		for _, name := range rc.Services() {
+			c.reflectedAll[name] = true
+		}
+	}
+	if !c.reflectedAll[service] {
+		return nil, nil
+	}
+	sd, err := rc.Service(service)
 	if err != nil {
 		return nil, err
 	}
-	ask := func(req *reflectionpb.ServerReflectionRequest) (*reflectionpb.ServerReflectionResponse, error) {
-		if err := stream.Send(req); err != nil {
-			return nil, err
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if e := resp.GetErrorResponse(); e != nil {
-			return nil, fmt.Errorf("server reflection: %s", e.GetErrorMessage())
-		}
-		return resp, nil
+	var methods []string
+	for i := range sd.Methods().Len() {
+		methods = append(methods, string(sd.Methods().Get(i).Name()))
 	}
-	resp, err := ask(&reflectionpb.ServerReflectionRequest{
-		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: ""}})
-	if err != nil {
-		return nil, err
-	}
-	methods := map[string][]string{}
-	for _, s := range resp.GetListServicesResponse().GetService() {
-		methods[s.GetName()] = nil
-	}
-	for name := range methods {
-		resp, err := ask(&reflectionpb.ServerReflectionRequest{
-			MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: name}})
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range resp.GetFileDescriptorResponse().GetFileDescriptorProto() {
-			fd := &descriptorpb.FileDescriptorProto{}
-			if err := proto.Unmarshal(raw, fd); err != nil {
-				return nil, fmt.Errorf("server reflection sent a bad descriptor: %w", err)
-			}
-			for _, sd := range fd.GetService() {
-				full := sd.GetName()
-				if fd.GetPackage() != "" {
-					full = fd.GetPackage() + "." + full
-				}
-				if full != name {
-					continue
-				}
-				for _, md := range sd.GetMethod() {
-					methods[name] = append(methods[name], md.GetName())
-				}
-			}
-		}
-	}
-	_ = stream.CloseSend()
+	c.reflected[service] = methods
 	return methods, nil
 }

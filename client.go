@@ -39,10 +39,11 @@ type Client struct {
 
 	stopStdio context.CancelFunc
 	callbacks *callbackHost
-	// reflected caches, for plugins without Describe, the methods server
-	// reflection listed (see Implements).
-	reflectMu sync.Mutex
-	reflected map[string][]string
+	// reflected caches what server reflection said (see Implements): the
+	// services listed, and the methods of those asked about.
+	reflectMu    sync.Mutex
+	reflected    map[string][]string
+	reflectedAll map[string]bool
 	closeOnce sync.Once
 	closeErr  error
 }
