@@ -151,7 +151,7 @@ func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelF
 	var used atomic.Bool
 	cc, err := grpc.NewClient("passthrough:///tether-host",
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // inside the outer, already secured connection
-		grpc.WithIdleTimeout(0), // the tunnel cannot be redialled, so never let it go idle
+		grpc.WithIdleTimeout(0),                                  // the tunnel cannot be redialled, so never let it go idle
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
 			if used.Swap(true) {
 				return nil, errors.New("tether: the host's callback tunnel is closed")

@@ -310,8 +310,10 @@ func (c *Client) typedError(method string, err error) error {
 		return &callError{PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
 			Detail: "method " + method, Err: err}}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
-		if c.proc != nil && c.proc.waitExit(250*time.Millisecond) && !errors.Is(err, context.Canceled) {
-			return &callError{*c.exitError("during call " + method)}
+		if c.proc != nil && !errors.Is(err, context.Canceled) && c.proc.waitExit(time.Second) {
+			e := c.exitError("during call " + method)
+			e.Err = err // keep the call's gRPC status visible
+			return &callError{*e}
 		}
 	}
 	return err

@@ -42,7 +42,7 @@ A unary response is printed as indented JSON; streamed responses are printed
 one per line as they arrive. Ctrl-C or SIGTERM cancels the call and stops the
 plugin (exit status 130). A failed call prints its gRPC code and message and
 exits with status 1.`,
-		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}' --cookie GREETER_PLUGIN=hello
+		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
   echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet
   printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -31,7 +31,7 @@ func newInspectCmd() *cobra.Command {
 handshake said, the protocol version negotiated, its health, the interfaces it
 describes (tether plugins) and every gRPC service and method it serves, found
 through server reflection. Then it stops the plugin.`,
-		Example: `  tether inspect ./bin/plugins/greeter-en --cookie GREETER_PLUGIN=hello
+		Example: `  tether inspect ./bin/plugins/greeter-en
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)

@@ -14,12 +14,11 @@ import (
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 )
 
-// Handshake is the greeter application's magic cookie and protocol version.
-var Handshake = tether.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "GREETER_PLUGIN",
-	MagicCookieValue: "hello",
-}
+// Handshake is the greeter application's handshake: protocol version 1 and
+// tether's default magic cookie, so that the tether CLI loads the example
+// plugins without flags. A real application picks a cookie of its own (and
+// passes it to the CLI with --cookie KEY=VALUE).
+var Handshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
 // Server greets in one language: Format receives the name.
 type Server struct {
