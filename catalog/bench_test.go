@@ -122,7 +122,7 @@ func rawLoad(ctx context.Context, bin string, n, limit int) (*rawPlugins, error)
 	for range n {
 		g.Go(func() error {
 			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(), "GREETER_PLUGIN=hello", "PLUGIN_PROTOCOL_VERSIONS=1")
+			cmd.Env = append(os.Environ(), tether.DefaultMagicCookieKey+"="+tether.DefaultMagicCookieValue, "PLUGIN_PROTOCOL_VERSIONS=1")
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				return err

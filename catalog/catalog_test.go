@@ -28,8 +28,9 @@ const (
 	multi     = "github.com/tetherplug/tether/examples/multi/plugin"
 )
 
-// greeterHandshake is the example greeter application's handshake.
-var greeterHandshake = tether.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "GREETER_PLUGIN", MagicCookieValue: "hello"}
+// greeterHandshake is the example greeter application's handshake
+// (tether's default cookie, protocol 1).
+var greeterHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -20,7 +20,7 @@ func ExampleLoad() {
 		log.Fatal(err)
 	}
 	cat := catalog.Load(ctx, found, catalog.Config{
-		Handshake:   tether.HandshakeConfig{MagicCookieKey: "GREETER_PLUGIN", MagicCookieValue: "hello"},
+		Handshake:   tether.HandshakeConfig{MagicCookieKey: "GREETER_PLUGIN", MagicCookieValue: "hello"}, // your application's cookie
 		Parallelism: 8,
 	})
 	defer cat.Close()

@@ -161,15 +161,16 @@ func TestManifestLaunchesPlugin(t *testing.T) {
 	content := fmt.Sprintf(`plugins:
   - name: good
     path: %s
-    cookie: {key: GREETER_PLUGIN, value: hello}
+    cookie: {key: %s, value: %s}
     checksum: "%s"
   - name: tampered
     path: %s
-    cookie: {key: GREETER_PLUGIN, value: hello}
+    cookie: {key: %s, value: %s}
     checksum: "%s"
   - name: no-cookie
     path: %s
-`, bin, hex.EncodeToString(good[:]), bin, strings.Repeat("00", 32), bin)
+`, bin, tether.DefaultMagicCookieKey, tether.DefaultMagicCookieValue, hex.EncodeToString(good[:]),
+		bin, tether.DefaultMagicCookieKey, tether.DefaultMagicCookieValue, strings.Repeat("00", 32), bin)
 	if err := os.WriteFile(manifest, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +180,11 @@ func TestManifestLaunchesPlugin(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The loader's own cookie is another application's: only entries that
+	// name the greeter's cookie load.
+	base := tether.HandshakeConfig{MagicCookieKey: "OTHER_APP_PLUGIN", MagicCookieValue: "x"}
 
-	c, err := tether.Launch(ctx, plugins[0].Path, plugins[0].LaunchOptions(tether.HandshakeConfig{})...)
+	c, err := tether.Launch(ctx, plugins[0].Path, plugins[0].LaunchOptions(base)...)
 	if err != nil {
 		t.Fatalf("good: %v", err)
 	}
@@ -193,10 +197,10 @@ func TestManifestLaunchesPlugin(t *testing.T) {
 		t.Fatalf("Greet = %v, %v", r, err)
 	}
 
-	if _, err := tether.Launch(ctx, plugins[1].Path, plugins[1].LaunchOptions(tether.HandshakeConfig{})...); !errors.Is(err, tether.ErrChecksumMismatch) {
+	if _, err := tether.Launch(ctx, plugins[1].Path, plugins[1].LaunchOptions(base)...); !errors.Is(err, tether.ErrChecksumMismatch) {
 		t.Errorf("tampered: %v, want ErrChecksumMismatch", err)
 	}
-	if _, err := tether.Launch(ctx, plugins[2].Path, plugins[2].LaunchOptions(tether.HandshakeConfig{})...); !errors.Is(err, tether.ErrWrongCookie) {
+	if _, err := tether.Launch(ctx, plugins[2].Path, plugins[2].LaunchOptions(base)...); !errors.Is(err, tether.ErrWrongCookie) {
 		t.Errorf("no cookie: %v, want ErrWrongCookie", err)
 	}
 }

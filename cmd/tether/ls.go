@@ -51,7 +51,8 @@ versions, and "ok", or the error that kept it from loading.
 Plugins refuse to start without their application's magic cookie: pass it
 with --cookie KEY=VALUE (repeat the flag for folders mixing applications).
 The exit status is 0 even when some plugins are broken, unless --strict.`,
-		Example: `  tether ls --cookie GREETER_PLUGIN=hello ./bin/plugins
+		Example: `  tether ls ./bin/plugins
+  tether ls --cookie MYAPP_PLUGIN=secret /usr/lib/myapp/plugins
   tether ls --manifest plugins.yaml --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)

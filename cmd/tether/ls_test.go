@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
 )
 
-const lsCookie = "GREETER_PLUGIN=hello"
+// lsCookie is the example plugins' cookie (tether's default), given explicitly.
+var lsCookie = tether.DefaultMagicCookieKey + "=" + tether.DefaultMagicCookieValue
 
 // lsDir is a folder like ./bin/plugins: the v1-only greeter, the v1+v2
 // greeter, the two-interface plugin, and a shell script printing garbage.
@@ -44,7 +46,9 @@ func runTether(t *testing.T, args ...string) (string, string, int) {
 }
 
 func TestLsDirectory(t *testing.T) {
-	stdout, stderr, code := runTether(t, "ls", "--auto-mtls", "--cookie", lsCookie, lsDir(t))
+	// Two cookies: the first is another application's, the second reaches
+	// the plugins through their environment.
+	stdout, stderr, code := runTether(t, "ls", "--auto-mtls", "--cookie", "OTHER_APP_PLUGIN=x", "--cookie", lsCookie, lsDir(t))
 	if code != 0 {
 		t.Fatalf("exit %d without --strict; stderr: %s", code, stderr)
 	}
@@ -98,7 +102,7 @@ func TestLsJSONAndStrict(t *testing.T) {
 	}
 
 	// Without the broken plugin, --strict is content.
-	_, stderr, code := runTether(t, "ls", "--strict", "--pattern", "greeter-*", "--cookie", lsCookie, dir)
+	_, stderr, code := runTether(t, "ls", "--strict", "--pattern", "greeter-*", dir)
 	if code != 0 {
 		t.Errorf("--strict with only good plugins: exit %d, %s", code, stderr)
 	}
@@ -110,10 +114,12 @@ func TestLsManifestAndCookieErrors(t *testing.T) {
 	content := fmt.Sprintf(`plugins:
   - name: english
     path: %s
-    cookie: {key: GREETER_PLUGIN, value: hello}
-  - name: no-cookie
+  - name: other-app
     path: %s
-`, filepath.Join(dir, "greeter-en"), filepath.Join(dir, "greeter-v2"))
+    cookie: {key: OTHER_APP_PLUGIN, value: x}
+  - name: plain
+    path: %s
+`, filepath.Join(dir, "greeter-en"), filepath.Join(dir, "greeter-counter"), filepath.Join(dir, "greeter-v2"))
 	if err := os.WriteFile(manifest, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +128,13 @@ func TestLsManifestAndCookieErrors(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "english ") || !strings.Contains(lines[0], "greeter v1  ok") {
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "english ") || !strings.HasSuffix(lines[0], "greeter v1     ok") ||
+		!strings.HasPrefix(lines[2], "plain ") || !strings.HasSuffix(lines[2], "greeter v1 v2  ok") {
 		t.Fatalf("output:\n%s", stdout)
 	}
-	if !strings.Contains(lines[1], "wrong magic cookie") || !strings.Contains(lines[1], "--cookie GREETER_PLUGIN=VALUE") {
-		t.Errorf("no-cookie line = %q, want the cookie variable named", lines[1])
+	if want := "--cookie " + tether.DefaultMagicCookieKey + "=VALUE"; !strings.HasPrefix(lines[1], "other-app ") ||
+		!strings.Contains(lines[1], "wrong magic cookie") || !strings.Contains(lines[1], want) {
+		t.Errorf("other-app line = %q, want a refused cookie and the variable it wants (%s)", lines[1], want)
 	}
 
 	for _, args := range [][]string{

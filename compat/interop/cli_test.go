@@ -25,7 +25,7 @@ func tetherCmd(t *testing.T, args ...string) string {
 // tether inspect on a go-plugin plugin: no Describe, services from
 // reflection, healthy.
 func TestCLIInspectGoPlugin(t *testing.T) {
-	out := tetherCmd(t, "inspect", "--json", "--cookie", "GREETER_PLUGIN=hello", build(t, goPluginGreeter))
+	out := tetherCmd(t, "inspect", "--json", build(t, goPluginGreeter))
 	var got struct {
 		ProtocolVersion int             `json:"protocol_version"`
 		Health          string          `json:"health"`
@@ -59,7 +59,7 @@ func TestCLIInspectGoPlugin(t *testing.T) {
 
 // tether call on a go-plugin plugin: JSON in, JSON out.
 func TestCLICallGoPlugin(t *testing.T) {
-	out := tetherCmd(t, "call", "--cookie", "GREETER_PLUGIN=hello", build(t, goPluginGreeter),
+	out := tetherCmd(t, "call", build(t, goPluginGreeter),
 		"greeter.v1.Greeter/Greet", `{"name":"Ada"}`)
 	var resp struct {
 		Message string `json:"message"`
@@ -78,7 +78,7 @@ func TestCLILsGoPlugin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := tetherCmd(t, "ls", "--strict", "--cookie", "GREETER_PLUGIN=hello", dir)
+	out := tetherCmd(t, "ls", "--strict", dir)
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if len(lines) != 2 ||
 		!strings.HasPrefix(lines[0], "gpgreeter ") || !strings.Contains(lines[0], "ok (no Describe") || !strings.Contains(lines[0], "protocol 1") ||

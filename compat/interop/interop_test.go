@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 // tetherHandshake is the greeter application's handshake (shared.Handshake
 // in go-plugin's terms). This test binary links tether and so must not link
 // go-plugin, whose proto registrations clash with tether's.
-var tetherHandshake = tether.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "GREETER_PLUGIN", MagicCookieValue: "hello"}
+var tetherHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
 // lines is a concurrency-safe sink that signals when a wanted text arrives.
 type lines struct {

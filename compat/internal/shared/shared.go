@@ -12,12 +12,14 @@ import (
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 )
 
-// Handshake is the greeter application's handshake, the same values as
-// tether's examples/greeter.
+// Handshake is the greeter application's handshake, the same as tether's
+// examples/greeter: protocol version 1 and tether's default magic cookie
+// (tether.DefaultMagicCookieKey and Value, written out because a go-plugin
+// program cannot link tether; see docs/go-plugin.md).
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,
-	MagicCookieKey:   "GREETER_PLUGIN",
-	MagicCookieValue: "hello",
+	MagicCookieKey:   "TETHER_PLUGIN_MAGIC_COOKIE",
+	MagicCookieValue: "d5e9a0c1f4b7tether",
 }
 
 // GreeterPlugin serves greeter v1 in a go-plugin plugin (Impl set) and

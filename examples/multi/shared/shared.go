@@ -3,11 +3,7 @@ package shared
 
 import "github.com/tetherplug/tether"
 
-// Handshake is the greeter application's handshake (the same magic cookie
-// as examples/greeter), so that the greeter hosts and tether ls --cookie
-// GREETER_PLUGIN=hello load this plugin too.
-var Handshake = tether.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "GREETER_PLUGIN",
-	MagicCookieValue: "hello",
-}
+// Handshake is the greeter application's handshake, the same as
+// examples/greeter's (protocol version 1, tether's default cookie), so that
+// the greeter hosts and the tether CLI load this plugin too.
+var Handshake = tether.HandshakeConfig{ProtocolVersion: 1}
