@@ -44,6 +44,7 @@ type Client struct {
 	reflectMu    sync.Mutex
 	reflected    map[string][]string
 	reflectedAll map[string]bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
