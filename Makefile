@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-.PHONY: all build demo test test-short generate check-generated tools lint bench fuzz clean
+.PHONY: all build demo test test-short generate check-generated tools lint bench bench-report bench-compat fuzz clean
 
 all: build
 
@@ -38,15 +38,24 @@ demo: build
 test: check-generated
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
-	cd compat && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd compat && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
-## bench: the benchmarks, tether beside raw grpc-go
+## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
+
+## bench-report: the same measurements as a Markdown table with ratios
+bench-report:
+	$(GO) run ./bench/cmd/benchreport
+
+## bench-compat: tether beside hashicorp/go-plugin (the separate compat module)
+bench-compat:
+	cd compat && $(GO) test -run '^$$' -bench . -benchtime 1s -count 3 -timeout 20m .
 
 ## fuzz: a short run of each fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHandshake -fuzztime 30s .
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools
@@ -72,6 +81,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd compat && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
 	rm -rf $(BIN)

@@ -2,7 +2,6 @@ package tether
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -108,7 +108,11 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		c.startStdio(o)
 	default:
 		conn.Close()
-		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+		e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+		if ctx.Err() != nil {
+			e.Kind, e.Detail = ErrStartTimeout, "it accepted no gRPC connection in time"
+		}
+		return nil, e
 	}
 	return c, nil
 }
@@ -226,8 +230,9 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Exited is closed when the plugin process has exited. For a plugin the
-// host did not launch it is never closed.
+// Exited is closed when the plugin process has exited and been reaped, and
+// its socket directory removed. For a plugin the host did not launch it is
+// never closed.
 func (c *Client) Exited() <-chan struct{} {
 	if c.proc == nil {
 		return nil
@@ -244,8 +249,12 @@ func (c *Client) ExitError() error {
 }
 
 func (c *Client) exitError(detail string) *PluginError {
-	return &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
-		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail(), Err: c.proc.waitErr}
+	e := &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
+		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail()}
+	if e.ExitCode < 0 {
+		e.Err = c.proc.waitErr // "signal: killed", which ExitCode -1 does not say
+	}
+	return e
 }
 
 // Kill stops the plugin: it asks the plugin's controller to shut down, waits,
@@ -292,7 +301,7 @@ func (c *Client) kill_(ctx context.Context) error {
 func (c *Client) unaryErrors(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err != nil {
-		return c.typedError(method, err)
+		return c.typedError(ctx, method, err)
 	}
 	return nil
 }
@@ -300,37 +309,82 @@ func (c *Client) unaryErrors(ctx context.Context, method string, req, reply any,
 func (c *Client) streamErrors(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
-		return nil, c.typedError(method, err)
+		return nil, c.typedError(ctx, method, err)
 	}
-	return s, nil
+	return &typedStream{ClientStream: s, c: c, ctx: ctx, method: method}, nil
 }
 
-func (c *Client) typedError(method string, err error) error {
+// typedStream types the errors of a streaming call. They surface on the
+// receiving side: a method the plugin lacks, or the plugin dying mid-stream.
+type typedStream struct {
+	grpc.ClientStream
+	c      *Client
+	ctx    context.Context
+	method string
+}
+
+func (s *typedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil && err != io.EOF {
+		return s.c.typedError(s.ctx, s.method, err)
+	}
+	return err
+}
+
+func (c *Client) typedError(ctx context.Context, method string, err error) error {
 	switch status.Code(err) {
 	case codes.Unimplemented:
-		return &callError{PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
-			Detail: "method " + method, Err: err}}
+		return &callError{&PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+			Detail: "method " + method, Err: err}, err}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
-		if c.proc != nil && !errors.Is(err, context.Canceled) && c.proc.waitExit(time.Second) {
+		// The caller's own cancellation or deadline is not the plugin's
+		// doing: do not make it wait to find out whether the plugin died.
+		if ctx.Err() == nil && c.proc != nil && c.connectionLost() && c.proc.waitExit(callExitWait) {
 			e := c.exitError("during call " + method)
-			e.Err = err // keep the call's gRPC status visible
-			return &callError{*e}
+			if e.Err == nil {
+				e.Err = err
+			}
+			return &callError{e, err}
 		}
 	}
 	return err
 }
 
-// callError keeps the gRPC status of a failed call visible to
-// status.FromError and status.Code while adding tether's typed error.
-type callError struct{ PluginError }
-
-func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.Err) }
-
-// As lets errors.As find the *PluginError inside.
-func (e *callError) As(target any) bool {
-	if p, ok := target.(**PluginError); ok {
-		*p = &e.PluginError
+// connectionLost tells a dropped connection from a plugin that answered
+// with an error itself: the connection leaves READY soon after its transport
+// breaks, and stays READY otherwise.
+func (c *Client) connectionLost() bool {
+	if c.proc.hasExited() {
 		return true
 	}
-	return false
+	ctx, cancel := context.WithTimeout(context.Background(), connLostWait)
+	defer cancel()
+	for state := c.conn.GetState(); state == connectivity.Ready; state = c.conn.GetState() {
+		if !c.conn.WaitForStateChange(ctx, state) {
+			return c.proc.hasExited()
+		}
+	}
+	return true
 }
+
+// connLostWait bounds how long a call that failed with an error the plugin
+// may have sent itself waits to see the connection drop.
+const connLostWait = 100 * time.Millisecond
+
+// callExitWait is how long a call failing with a connection error waits
+// to learn whether the plugin exited (the process exit is reported a little
+// after the connection drops, later still on a loaded machine). A plugin
+// that itself answers Unavailable, Canceled or Internal costs its caller
+// connLostWait, not this wait.
+const callExitWait = time.Second
+
+// callError is the *PluginError of a failed call (errors.As finds it) that
+// keeps the call's gRPC status visible to status.FromError and status.Code.
+type callError struct {
+	*PluginError
+	status error // the call's own error
+}
+
+func (e *callError) Unwrap() error { return e.PluginError }
+
+func (e *callError) GRPCStatus() *status.Status { return status.Convert(e.status) }

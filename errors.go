@@ -60,7 +60,7 @@ func (e *PluginError) Error() string {
 	}
 	if out := strings.TrimSpace(e.Output); out != "" {
 		fmt.Fprintf(&b, "; it printed: %s", quoteOutput(out))
-	} else if e.Kind == ErrNotPlugin || e.Kind == ErrPluginExited {
+	} else if e.ExitCode >= 0 && (e.Kind == ErrNotPlugin || e.Kind == ErrPluginExited) {
 		b.WriteString("; it printed nothing")
 	}
 	return b.String()

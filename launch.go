@@ -41,8 +41,10 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	perr := func(kind error, detail string, err error) *PluginError {
 		return &PluginError{Plugin: name, Kind: kind, Detail: detail, Err: err, ExitCode: -1}
 	}
+	// exec.Command looks a bare name up in PATH: check the file it will run.
+	cmd := exec.Command(path, o.args...)
 	if len(o.checksum) > 0 {
-		if err := verifyChecksum(path, o.checksum); err != nil {
+		if err := verifyChecksum(cmd.Path, o.checksum); err != nil {
 			return nil, perr(ErrChecksumMismatch, "", err)
 		}
 	}
@@ -71,7 +73,6 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	env = append(env, o.env...)
 
-	cmd := exec.Command(path, o.args...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if !o.outlive {
@@ -79,13 +80,15 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	log := o.logger.With("plugin", name)
 	fwd := logfwd.New(log, 20)
+	// One deadline for the whole start, handshake and connection together.
+	deadline := time.Now().Add(o.startTimeout)
 	proc, err := startProcess(cmd, dir, fwd)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, perr(ErrNotPlugin, "could not start it", err)
 	}
 
-	line, err := awaitHandshake(ctx, proc, o.startTimeout)
+	line, err := awaitHandshake(ctx, proc, time.Until(deadline))
 	fail := func(e error) (*Client, error) {
 		proc.terminate(o.killTimeout)
 		return nil, e
@@ -95,6 +98,9 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	hl, err := ParseHandshakeLine(line)
 	if err != nil {
+		// A program that prints a usage line usually exits right after:
+		// give it a moment, so that the error can tell its exit status.
+		proc.waitExit(notPluginExitWait)
 		proc.terminate(o.killTimeout)
 		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, ExitCode: proc.exitCode(),
 			Detail: "its first line is not a handshake (" + err.Error() + ")", Output: firstBytes(line)}
@@ -118,7 +124,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		return fail(perr(ErrNotPlugin, "the plugin wants TLS but the host did not offer automatic mutual TLS", nil))
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, o.startTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	// A plugin that dies after its handshake must not leave connect
 	// waiting for a socket nobody will ever answer on.
@@ -140,6 +146,10 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	c.hs = hl
 	return c, nil
 }
+
+// notPluginExitWait is how long a program whose first line is not a
+// handshake may take to exit by itself before it is stopped.
+const notPluginExitWait = 250 * time.Millisecond
 
 // awaitHandshake waits for the first stdout line, the process's exit, the
 // start timeout or ctx, whichever comes first.

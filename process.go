@@ -30,40 +30,58 @@ type process struct {
 
 // start runs cmd with its stdout and stderr captured. Stderr lines go to fwd
 // as they come.
+//
+// The pipes are tether's own, not cmd.StdoutPipe's: exec.Cmd closes those in
+// Wait, which can throw away what a program printed just before it exited,
+// the very output that says why it is not a plugin. These are read to the
+// end, and closed a grace period after the exit in case a process the
+// plugin started still holds them.
 func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, error) {
-	out, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	errPipe, err := cmd.StderrPipe()
+	errR, errW, err := os.Pipe()
 	if err != nil {
+		outR.Close()
+		outW.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
 		return nil, err
 	}
 	p := &process{
 		cmd: cmd, dir: dir, stderr: fwd,
 		exited:     make(chan struct{}),
-		stdout:     bufio.NewReaderSize(out, 4096),
+		stdout:     bufio.NewReaderSize(outR, 4096),
 		stderrDone: make(chan struct{}),
 	}
 	go func() {
 		defer close(p.stderrDone)
-		forwardLines(errPipe, fwd.Line)
+		forwardLines(errR, fwd.Line)
 	}()
 	go func() {
-		// Wait only after stderr is drained: exec.Cmd closes the pipes in
-		// Wait, and the lines a dying plugin printed are the ones we need.
-		// A grandchild holding stderr open must not stall the exit status.
+		// Report the exit once stderr is drained, so that the exit error
+		// holds the lines a dying plugin printed; but a grandchild holding
+		// stderr open must not stall the exit status.
 		select {
 		case <-p.stderrDone:
 		case <-time.After(processExitGrace):
 		}
 		p.waitErr = cmd.Wait()
 		p.exitCodeVal = exitCode(cmd.ProcessState)
-		p.removeDir() // before exited is closed: a host may exit right after
+		p.removeDir() // before close: once exited, nothing is left
 		close(p.exited)
+		time.AfterFunc(processExitGrace, func() {
+			outR.Close()
+			errR.Close()
+		})
 	}()
 	return p, nil
 }
@@ -71,8 +89,12 @@ func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, e
 // processExitGrace bounds how long an exit waits for output to drain.
 const processExitGrace = 2 * time.Second
 
+// forwardLines calls line for each line read from r. ReadString joins lines
+// longer than the buffer, so the buffer is small: it is held for the
+// plugin's whole life, twice per plugin. A *bufio.Reader (the plugin's
+// stdout after its handshake line) is used as it is.
 func forwardLines(r io.Reader, line func(string)) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReader(r)
 	for {
 		s, err := br.ReadString('\n')
 		if s != "" {

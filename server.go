@@ -103,8 +103,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	if host == nil {
 		host = NewHostConn()
 	}
-	serverOpts := append([]grpc.ServerOption{grpc.StatsHandler(&connTagger{})}, cfg.GRPCOptions...)
-	gs := grpc.NewServer(append(serverOpts, opts...)...)
+	gs := grpc.NewServer(append(slices.Clone(cfg.GRPCOptions), opts...)...)
 	s := &Server{
 		grpc:     gs,
 		health:   health.NewServer(),
@@ -143,7 +142,7 @@ func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 func (s *Server) Host() *HostConn { return s.host }
 
 // Serve accepts connections on lis until Stop or a host's Shutdown.
-func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(&connTagListener{Listener: lis}) }
 
 // ShutdownRequested is closed when a host asked the plugin to shut down
 // through the controller service.

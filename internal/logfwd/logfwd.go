@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -28,12 +29,14 @@ type Forwarder struct {
 	panicking bool
 	tail      []string
 	tailMax   int
+	pinned    int // index in tail of the line that started a panic, or -1
 }
 
 // New returns a Forwarder logging into log (which should already carry the
-// plugin's name) and remembering the last tailLines lines.
+// plugin's name) and remembering the last tailLines lines. The line that
+// starts a panic is remembered however long the stack trace after it.
 func New(log *slog.Logger, tailLines int) *Forwarder {
-	return &Forwarder{log: log, tailMax: tailLines}
+	return &Forwarder{log: log, tailMax: tailLines, pinned: -1}
 }
 
 // Record is one parsed line.
@@ -50,16 +53,12 @@ func (f *Forwarder) Line(line string) {
 		return
 	}
 	f.mu.Lock()
-	if f.tailMax > 0 {
-		if len(f.tail) == f.tailMax {
-			f.tail = slices.Delete(f.tail, 0, 1)
-		}
-		f.tail = append(f.tail, line)
-	}
-	if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+	starts := !f.panicking && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: "))
+	if starts {
 		f.panicking = true
 	}
 	panicking := f.panicking
+	f.remember(line, starts)
 	f.mu.Unlock()
 
 	rec := Parse(line)
@@ -67,6 +66,30 @@ func (f *Forwarder) Line(line string) {
 		rec = Record{Level: slog.LevelError, Message: line}
 	}
 	f.log.LogAttrs(context.Background(), rec.Level, rec.Message, rec.Attrs...)
+}
+
+// remember adds line to the tail, evicting the oldest line other than the
+// one that started a panic.
+func (f *Forwarder) remember(line string, pin bool) {
+	if f.tailMax <= 0 {
+		return
+	}
+	if len(f.tail) == f.tailMax {
+		evict := 0
+		if f.pinned == 0 && len(f.tail) > 1 {
+			evict = 1
+		}
+		f.tail = slices.Delete(f.tail, evict, evict+1)
+		if f.pinned > evict {
+			f.pinned--
+		} else if f.pinned == evict {
+			f.pinned = -1
+		}
+	}
+	f.tail = append(f.tail, line)
+	if pin {
+		f.pinned = len(f.tail) - 1
+	}
 }
 
 // Tail returns the last lines seen, oldest first, joined by newlines.
@@ -87,8 +110,11 @@ func Parse(line string) Record {
 	var fields map[string]any
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
-	if err := dec.Decode(&fields); err != nil || dec.More() {
+	if err := dec.Decode(&fields); err != nil {
 		return plain
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return plain // more after the object: not one JSON record
 	}
 	rec := Record{Level: slog.LevelInfo}
 	keys := make([]string, 0, len(fields))

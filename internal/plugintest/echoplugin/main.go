@@ -2,18 +2,28 @@
 // serves the Echo interface (versions 1 and 2) and, through the ECHO_MODE
 // environment variable, misbehaves in the ways tests need:
 //
-//	garbage    print a line that is not a handshake, then sleep
-//	hang       print nothing and sleep
-//	exit3      print to stderr and exit with status 3
-//	chatty     print to stdout and stderr after the handshake, repeatedly
-//	panic      start normally, then panic on the first Unary call
-//	v3         serve protocol version 3 only
+//	garbage     print a line that is not a handshake, then sleep
+//	hang        print nothing and sleep
+//	exit3       print to stderr and exit with status 3
+//	chatty      print to stdout and stderr after the handshake, repeatedly
+//	            (from the first call on)
+//	panic       start normally, then panic on the first Unary call, or in
+//	            ServerStream after the first message
+//	v3          serve protocol version 3 only
+//	logs        on each Unary call, log a slog JSON line, an hclog JSON line
+//	            and a plain line on stderr
+//	stubborn    serve without tether.Serve, ignoring SIGTERM and the
+//	            controller's Shutdown (only SIGKILL stops it)
+//	deaf        print a handshake line for a socket that accepts no calls
+//	unaskedcert serve TLS and put a certificate on the handshake line
+//	            although the host did not ask for TLS
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -29,6 +39,32 @@ func (panicky) Unary(context.Context, *echov1.Message) (*echov1.Message, error) 
 	panic("echoplugin: asked to panic")
 }
 
+func (panicky) ServerStream(m *echov1.Message, s grpc.ServerStreamingServer[echov1.Message]) error {
+	if err := s.Send(m); err != nil {
+		return err
+	}
+	panic("echoplugin: asked to panic mid-stream")
+}
+
+// logging logs one line in each format the host understands on every call.
+type logging struct{ plugintest.EchoServer }
+
+func (logging) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
+	tether.Logger().Warn("slog line", "count", 7, "who", "echo")
+	fmt.Fprintln(os.Stderr, `{"@level":"error","@message":"hclog line","@module":"echo.sub","@timestamp":"2026-11-22T03:00:00.000000Z","path":"/x"}`)
+	fmt.Fprintln(os.Stderr, "plain line")
+	return m, nil
+}
+
+// chatter prints a numbered line on stdout and on stderr every 20 ms.
+func chatter() {
+	for i := 0; ; i++ {
+		time.Sleep(20 * time.Millisecond)
+		fmt.Printf("stdout line %d\n", i)
+		fmt.Fprintf(os.Stderr, "stderr line %d\n", i)
+	}
+}
+
 func main() {
 	var impl echov1.EchoServer = plugintest.EchoServer{}
 	cfg := tether.ServeConfig{Name: "echo"}
@@ -42,15 +78,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echoplugin: something went wrong")
 		os.Exit(3)
 	case "chatty":
-		go func() {
-			for i := 0; ; i++ {
-				time.Sleep(20 * time.Millisecond)
-				fmt.Printf("stdout line %d\n", i)
-				fmt.Fprintf(os.Stderr, "stderr line %d\n", i)
-			}
-		}()
+		// Start on the first call, which comes after the host has read the
+		// handshake line: earlier output would be taken for the handshake.
+		var once sync.Once
+		cfg.GRPCOptions = append(cfg.GRPCOptions, grpc.ChainUnaryInterceptor(
+			func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+				once.Do(func() { go chatter() })
+				return next(ctx, req)
+			}))
 	case "panic":
 		impl = panicky{}
+	case "logs":
+		impl = logging{}
 	case "v3":
 		cfg.ProtocolVersions = []int{3}
 	}
@@ -58,6 +97,14 @@ func main() {
 	cfg.Implementations = []tether.Implementation{
 		tether.Implement("echo", 1, register),
 		tether.Implement("echo", 2, register),
+	}
+	switch os.Getenv("ECHO_MODE") {
+	case "stubborn":
+		serveStubborn(cfg)
+	case "unaskedcert":
+		serveUnaskedCert(cfg)
+	case "deaf":
+		serveDeaf()
 	}
 	tether.Serve(cfg)
 }

@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/tetherplug/tether/internal/pb/echov1"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	sides     []Side
+	buildErr  error
+)
+
+// TestMain removes the binaries the benchmarks built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// bothSides builds the two server programs once per test binary and returns
+// the tether side then the raw grpc-go side.
+func bothSides(tb testing.TB) []Side {
+	tb.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "tether-bench-bin-"); buildErr != nil {
+			return
+		}
+		var t, r Side
+		t, r, buildErr = Build(buildDir)
+		sides = []Side{t, r}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return sides
+}
+
+// onRunning starts one server of each side, runs f against each as a
+// sub-benchmark named after the side, and stops both.
+func onRunning(b *testing.B, f func(*testing.B, echov1.EchoClient)) {
+	for _, side := range bothSides(b) {
+		inst, err := side.Start(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(side.Name(), func(b *testing.B) { f(b, inst.Echo) })
+		if err := inst.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func onSides(b *testing.B, f func(*testing.B, Side)) {
+	for _, side := range bothSides(b) {
+		b.Run(side.Name(), func(b *testing.B) { f(b, side) })
+	}
+}
+
+func BenchmarkUnaryLatency(b *testing.B)     { onRunning(b, UnaryLatency) }
+func BenchmarkThroughput16(b *testing.B)     { onRunning(b, Throughput) }
+func BenchmarkLargeEcho1MiB(b *testing.B)    { onRunning(b, LargeEcho) }
+func BenchmarkStream64KiB(b *testing.B)      { onRunning(b, Stream) }
+func BenchmarkStartToFirstCall(b *testing.B) { onSides(b, StartToFirstCall) }
+func BenchmarkIdleFootprint(b *testing.B)    { onSides(b, IdleFootprint) }
+
+// BenchmarkStartToFirstCallPaired alternates tether and grpc start-ups and
+// reports both medians and their ratio.
+func BenchmarkStartToFirstCallPaired(b *testing.B) {
+	s := bothSides(b)
+	b.ResetTimer() // the first call builds the plugins
+	StartToFirstCallPaired(b, s[0], s[1])
+}

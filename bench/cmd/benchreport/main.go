@@ -1,0 +1,176 @@
+// Command benchreport runs tether's benchmarks (package bench) for tether and
+// for raw grpc-go, alternating the two sides, and prints a Markdown table of
+// the median of each figure over the rounds, with the ratio tether ÷ grpc-go.
+// Run it from the tether module:
+//
+//	go run ./bench/cmd/benchreport [-rounds 3]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetherplug/tether/bench"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+)
+
+// figure is one row of the table: a metric of a measurement.
+type figure struct {
+	label string
+	key   string // a metric reported by the measurement, or "MB/s"
+}
+
+// measurement is one benchmark run per side and round (run), or one run
+// per round measuring both sides alternately (pair, which reports each
+// figure's key prefixed with the side's name and a dash).
+type measurement struct {
+	run     func(b *testing.B, side bench.Side)
+	pair    func(b *testing.B, first, second bench.Side)
+	figures []figure
+}
+
+// onRunning runs f against a server started outside the timed benchmark.
+func onRunning(f func(*testing.B, echov1.EchoClient)) func(*testing.B, bench.Side) {
+	return func(b *testing.B, side bench.Side) {
+		inst, err := side.Start(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer inst.Close()
+		f(b, inst.Echo)
+	}
+}
+
+var measurements = []measurement{
+	{run: onRunning(bench.UnaryLatency), figures: []figure{
+		{"unary 64 B, p50 latency (µs)", "p50-us"},
+		{"unary 64 B, p99 latency (µs)", "p99-us"},
+	}},
+	{run: onRunning(bench.Throughput), figures: []figure{{"unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
+	{run: onRunning(bench.LargeEcho), figures: []figure{{"unary 1 MiB echo (MB/s)", "MB/s"}}},
+	{run: onRunning(bench.Stream), figures: []figure{{"bidi stream of 64 KiB messages (MB/s)", "MB/s"}}},
+	{pair: bench.StartToFirstCallPaired, figures: []figure{{"start to first call, p50 (ms)", "p50-ms"}}},
+	{run: bench.IdleFootprint, figures: []figure{
+		{"host heap per idle loaded plugin, 100 loaded (KiB)", "heap-KiB/plugin"},
+		{"host goroutines per idle loaded plugin", "goroutines/plugin"},
+		{"host OS threads per idle loaded plugin", "threads/plugin"},
+	}},
+}
+
+func main() {
+	rounds := flag.Int("rounds", 3, "how many times to run each benchmark on each side; the table shows medians")
+	flag.Parse()
+	if err := run(os.Stdout, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer, rounds int) error {
+	dir, err := os.MkdirTemp("", "tether-benchreport-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tetherSide, rawSide, err := bench.Build(dir)
+	if err != nil {
+		return err
+	}
+	sides := []bench.Side{tetherSide, rawSide}
+
+	// values[figure label][side] holds one value per round.
+	values := map[string]map[string][]float64{}
+	for _, m := range measurements {
+		for _, f := range m.figures {
+			values[f.label] = map[string][]float64{}
+		}
+		for round := range rounds {
+			fmt.Fprintf(os.Stderr, "%s: round %d of %d\n", m.figures[0].label, round+1, rounds)
+			if m.pair != nil {
+				r := testing.Benchmark(func(b *testing.B) { m.pair(b, sides[0], sides[1]) })
+				if r.N == 0 {
+					return fmt.Errorf("%s failed", m.figures[0].label)
+				}
+				for _, f := range m.figures {
+					for _, side := range sides {
+						values[f.label][side.Name()] = append(values[f.label][side.Name()], r.Extra[side.Name()+"-"+f.key])
+					}
+				}
+				continue
+			}
+			for _, side := range sides {
+				r := testing.Benchmark(func(b *testing.B) { m.run(b, side) })
+				if r.N == 0 {
+					return fmt.Errorf("%s failed on %s", m.figures[0].label, side.Name())
+				}
+				for _, f := range m.figures {
+					values[f.label][side.Name()] = append(values[f.label][side.Name()], metric(r, f.key))
+				}
+			}
+		}
+	}
+
+	fmt.Fprintf(w, "Machine: %s, %d cores (GOMAXPROCS %d), %s %s/%s. Medians of %d rounds.\n\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, rounds)
+	fmt.Fprintln(w, "| benchmark | tether | grpc-go | tether ÷ grpc-go |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: |")
+	for _, m := range measurements {
+		for _, f := range m.figures {
+			t, g := median(values[f.label]["tether"]), median(values[f.label]["grpc"])
+			ratio := "–"
+			if g != 0 {
+				ratio = fmt.Sprintf("%.2f", t/g)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.label, format(t), format(g), ratio)
+		}
+	}
+	return nil
+}
+
+func metric(r testing.BenchmarkResult, key string) float64 {
+	if key == "MB/s" {
+		return float64(r.Bytes) * float64(r.N) / 1e6 / r.T.Seconds()
+	}
+	return r.Extra[key]
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func format(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// cpuModel is the first model name in /proc/cpuinfo, or GOARCH elsewhere.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}

@@ -1,0 +1,281 @@
+package compat_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"go.uber.org/goleak"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/compat"
+	_ "github.com/tetherplug/tether/compat/internal/coexist"
+	"github.com/tetherplug/tether/compat/internal/greeter"
+	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+)
+
+// loader loads one greeter plugin process with one plugin system and
+// returns its Greeter client, its pid and a function that stops it.
+type loader struct {
+	name string
+	load func(ctx context.Context) (g greeterv1.GreeterClient, pid int, stop func() error, err error)
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	loaders   []loader
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// bothLoaders builds the two plugins once per test binary and returns the
+// tether loader and the go-plugin loader.
+func bothLoaders(tb testing.TB) []loader {
+	tb.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "tether-compat-bin-"); buildErr != nil {
+			return
+		}
+		var tetherBin, goPluginBin string
+		if tetherBin, buildErr = build("./internal/tethergreeter"); buildErr != nil {
+			return
+		}
+		if goPluginBin, buildErr = build("./internal/goplugingreeter"); buildErr != nil {
+			return
+		}
+		loaders = []loader{
+			{"tether", func(ctx context.Context) (greeterv1.GreeterClient, int, func() error, error) {
+				return loadTether(ctx, tetherBin)
+			}},
+			{"goplugin", func(context.Context) (greeterv1.GreeterClient, int, func() error, error) {
+				return loadGoPlugin(goPluginBin)
+			}},
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return loaders
+}
+
+func build(pkg string) (string, error) {
+	out := filepath.Join(buildDir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s: %v: %s", pkg, err, stderr.Bytes())
+	}
+	return out, nil
+}
+
+func loadTether(ctx context.Context, path string) (greeterv1.GreeterClient, int, func() error, error) {
+	c, err := tether.Launch(ctx, path,
+		tether.WithHandshake(tether.HandshakeConfig{
+			ProtocolVersion:  greeter.ProtocolVersion,
+			MagicCookieKey:   greeter.CookieKey,
+			MagicCookieValue: greeter.CookieValue,
+		}),
+		tether.WithInterface("greeter", 1),
+		tether.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	g, err := tether.Dispense(c, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		c.Close()
+		return nil, 0, nil, err
+	}
+	return g, c.Pid(), c.Close, nil
+}
+
+func loadGoPlugin(path string) (greeterv1.GreeterClient, int, func() error, error) {
+	c := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  compat.Handshake,
+		Plugins:          plugin.PluginSet{"greeter": &compat.GreeterPlugin{}},
+		Cmd:              exec.Command(path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           hclog.NewNullLogger(),
+	})
+	stop := func() error { c.Kill(); return nil }
+	rpc, err := c.Client()
+	if err != nil {
+		stop()
+		return nil, 0, nil, err
+	}
+	raw, err := rpc.Dispense("greeter")
+	if err != nil {
+		stop()
+		return nil, 0, nil, err
+	}
+	g, ok := raw.(greeterv1.GreeterClient)
+	if !ok {
+		stop()
+		return nil, 0, nil, fmt.Errorf("dispensed a %T", raw)
+	}
+	return g, c.ReattachConfig().Pid, stop, nil
+}
+
+// TestHandshakeIsTethersDefault keeps the plugins loadable by the tether
+// CLI without flags, as the tether greeter example is.
+func TestHandshakeIsTethersDefault(t *testing.T) {
+	if greeter.CookieKey != tether.DefaultMagicCookieKey || greeter.CookieValue != tether.DefaultMagicCookieValue {
+		t.Errorf("cookie %s=%s, want tether's default %s=%s", greeter.CookieKey, greeter.CookieValue,
+			tether.DefaultMagicCookieKey, tether.DefaultMagicCookieValue)
+	}
+}
+
+// TestGreetBoth loads the greeter with each plugin system, calls it, stops
+// it and checks its process and goroutines are gone.
+func TestGreetBoth(t *testing.T) {
+	for _, l := range bothLoaders(t) {
+		t.Run(l.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			g, pid, stop, err := l.load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetMessage() != "Hello, Ada!" {
+				t.Errorf("Greet returned %q", resp.GetMessage())
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("plugin process %d still exists after stop (kill 0: %v)", pid, err)
+			}
+		})
+	}
+}
+
+// BenchmarkStartToFirstCall times launching a greeter plugin, dispensing
+// its client and completing the first Greet, with tether and with
+// go-plugin (plugin.NewClient, Client, Dispense), reported as p50-ms.
+func BenchmarkStartToFirstCall(b *testing.B) {
+	for _, l := range bothLoaders(b) {
+		b.Run(l.name, func(b *testing.B) {
+			ds := make([]time.Duration, 0, b.N)
+			for range b.N {
+				d, stop, err := firstCall(l)
+				ds = append(ds, d)
+				b.StopTimer()
+				if serr := stop(); err == nil {
+					err = serr
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(millis(median(ds)), "p50-ms")
+		})
+	}
+}
+
+// BenchmarkStartToFirstCallPaired alternates tether and go-plugin
+// start-ups, so that a change in the machine's load hits both alike, and
+// reports tether-p50-ms, goplugin-p50-ms and their ratio.
+func BenchmarkStartToFirstCallPaired(b *testing.B) {
+	ls := bothLoaders(b)
+	ds := make([][]time.Duration, len(ls))
+	b.ResetTimer() // the first call builds the plugins
+	for range b.N {
+		for i, l := range ls {
+			d, stop, err := firstCall(l)
+			ds[i] = append(ds[i], d)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	p := make([]float64, len(ls))
+	for i, l := range ls {
+		p[i] = millis(median(ds[i]))
+		b.ReportMetric(p[i], l.name+"-p50-ms")
+	}
+	b.ReportMetric(p[0]/p[1], "ratio")
+}
+
+// firstCall loads a plugin with l and makes one Greet call. It returns the
+// time from the start of the load to the end of the call and a function that
+// stops the plugin (a no-op when it did not load).
+func firstCall(l loader) (time.Duration, func() error, error) {
+	ctx := context.Background()
+	start := time.Now()
+	g, _, stop, err := l.load(ctx)
+	if err != nil {
+		return 0, func() error { return nil }, err
+	}
+	_, err = g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+	return time.Since(start), stop, err
+}
+
+// BenchmarkUnaryLatency makes sequential Greet calls to one loaded plugin
+// and reports the median and 99th percentile as p50-us and p99-us.
+func BenchmarkUnaryLatency(b *testing.B) {
+	for _, l := range bothLoaders(b) {
+		ctx := context.Background()
+		g, _, stop, err := l.load(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(l.name, func(b *testing.B) {
+			req := &greeterv1.GreetRequest{Name: "Ada"}
+			ds := make([]time.Duration, 0, b.N)
+			for range b.N {
+				start := time.Now()
+				if _, err := g.Greet(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			b.ReportMetric(float64(median(ds))/float64(time.Microsecond), "p50-us")
+			b.ReportMetric(float64(percentile(ds, 0.99))/float64(time.Microsecond), "p99-us")
+		})
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 0.5) }
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}

@@ -1,0 +1,91 @@
+package tether_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/tetherplug/tether"
+	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+)
+
+// handshake is shared by an application's host and its plugins: plugins
+// refuse to run under a host with another cookie.
+var handshake = tether.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "GREETER_PLUGIN",
+	MagicCookieValue: "hello",
+}
+
+type english struct {
+	greeterv1.UnimplementedGreeterServer
+}
+
+func (english) Greet(_ context.Context, r *greeterv1.GreetRequest) (*greeterv1.GreetResponse, error) {
+	return &greeterv1.GreetResponse{Message: "Hello, " + r.GetName() + "!"}, nil
+}
+
+// The main function of a plugin program: it serves version 1 of the
+// greeter interface and logs through tether.Logger, which the host turns
+// into records of its own logger.
+func ExampleServe() {
+	tether.Logger().Info("starting", "language", "en")
+	tether.Serve(tether.ServeConfig{
+		Handshake: handshake,
+		Name:      "greeter-en",
+		Implementations: []tether.Implementation{
+			tether.Implement("greeter", 1, func(s grpc.ServiceRegistrar) {
+				greeterv1.RegisterGreeterServer(s, english{})
+			}),
+		},
+	})
+}
+
+// A host launches a plugin program, dispenses a typed client for an
+// interface and calls it.
+func ExampleLaunch() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := tether.Launch(ctx, "./bin/plugins/greeter-en",
+		tether.WithHandshake(handshake),
+		tether.WithInterface("greeter", 1),
+		tether.WithLogger(slog.Default()),
+		tether.WithStartTimeout(10*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	greeter, err := tether.Dispense(client, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := greeter.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, _ := client.Version("greeter")
+	fmt.Printf("%s (greeter v%d)\n", resp.GetMessage(), v)
+}
+
+// Every failure to load or call a plugin is a *PluginError or a
+// *VersionError wrapping one of the sentinel errors.
+func ExamplePluginError() {
+	_, err := tether.Launch(context.Background(), "/bin/true", tether.WithStartTimeout(10*time.Second))
+	var pe *tether.PluginError
+	var ve *tether.VersionError
+	switch {
+	case errors.As(err, &ve):
+		fmt.Println("no shared version of", ve.Interface, "host:", ve.HostVersions, "plugin:", ve.PluginVersions)
+	case errors.Is(err, tether.ErrNotPlugin) && errors.As(err, &pe):
+		fmt.Printf("%s is not a plugin (exit status %d, printed %q)\n", pe.Plugin, pe.ExitCode, pe.Output)
+	case err != nil:
+		fmt.Println(err)
+	}
+	// Output: true is not a plugin (exit status 0, printed "")
+}
