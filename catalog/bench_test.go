@@ -44,14 +44,14 @@ func BenchmarkLoad100(b *testing.B) {
 	var tetherTime, rawTime time.Duration
 	var heapPerPlugin, rssPerPlugin float64
 	for i := 0; i < b.N; i++ {
-		before := heapInUse()
+		before := liveHeap()
 		start := time.Now()
 		cat := catalog.Load(ctx, plugins, cfg)
 		tetherTime += time.Since(start)
 		if err := cat.Err(); err != nil {
 			b.Fatal(err)
 		}
-		heapPerPlugin += float64(heapInUse()-before) / benchPlugins
+		heapPerPlugin += float64(liveHeap()-before) / benchPlugins
 		rssPerPlugin += totalRSS(cat) / benchPlugins
 		_ = cat.Close()
 
@@ -71,11 +71,12 @@ func BenchmarkLoad100(b *testing.B) {
 	b.ReportMetric(rssPerPlugin/n/(1<<20), "plugin-RSS-MiB/plugin")
 }
 
-func heapInUse() uint64 {
+// liveHeap is the bytes of live heap objects, after a collection.
+func liveHeap() int64 {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse
+	return int64(m.HeapAlloc)
 }
 
 // totalRSS sums the resident memory of the catalog's plugin processes.
