@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-.PHONY: all build demo test test-short generate check-generated tools lint bench bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-short generate check-generated tools lint bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -43,6 +43,10 @@ test: check-generated
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
+
+## bench-catalog: time and host memory to load 100 plugins, beside bare exec + grpc-go
+bench-catalog:
+	$(GO) test -run '^$$' -bench Load100 -benchtime 5x -count 1 ./catalog/
 
 ## bench-report: the same measurements as a Markdown table with ratios
 bench-report:
