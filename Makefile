@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-.PHONY: all build demo test test-short generate check-generated tools lint bench bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-short generate check-generated tools lint bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -20,7 +20,11 @@ build:
 	$(GO) build -o $(BIN)/tether ./cmd/tether
 	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
 	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
+	$(GO) build -o $(PLUGINS)/greeter-v2 ./examples/greeter/plugins/greeter-v2
+	$(GO) build -o $(PLUGINS)/greeter-counter ./examples/multi/plugin
 	$(GO) build -o $(BIN)/greeter-host ./examples/greeter/host
+	$(GO) build -o $(BIN)/greeter-host-v2 ./examples/greeter/host-v2
+	$(GO) build -o $(BIN)/multi-host ./examples/multi/host
 	$(GO) build -o $(PLUGINS)/kv ./examples/kv/plugin
 	$(GO) build -o $(BIN)/kv-host ./examples/kv/host
 	$(GO) build -o $(PLUGINS)/driver ./examples/driver/plugin
@@ -39,6 +43,10 @@ test: check-generated
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
+
+## bench-catalog: time and host memory to load 100 plugins, beside bare exec + grpc-go
+bench-catalog:
+	$(GO) test -run '^$$' -bench Load100 -benchtime 5x -count 1 ./catalog/
 
 ## bench-report: the same measurements as a Markdown table with ratios
 bench-report:

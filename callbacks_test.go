@@ -1,7 +1,6 @@
 package tether_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,24 +60,6 @@ func (h *hostEcho) Bidi(s grpc.BidiStreamingServer[echov1.Message, echov1.Messag
 			return err
 		}
 	}
-}
-
-// logBuffer is a concurrency-safe writer for a JSON slog handler.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func launchCallbackPlugin(t *testing.T, impl *hostEcho, logs io.Writer) (*tether.Client, echov1.EchoClient) {
@@ -221,7 +202,7 @@ func TestCallbackDeadlineAndCancellationReachTheHost(t *testing.T) {
 func TestPluginBlockedInCallbackGetsAnErrorWhenHostCloses(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	impl := &hostEcho{block: true, ended: make(chan error, 1), entered: make(chan time.Duration, 1)}
-	var logs logBuffer
+	var logs syncBuffer
 	c, echo := launchCallbackPlugin(t, impl, &logs)
 
 	done := make(chan error, 1)

@@ -38,6 +38,12 @@ type Client struct {
 
 	stopStdio context.CancelFunc
 	callbacks *callbackHost
+	// reflected caches what server reflection said (see Implements): the
+	// services listed, and the methods of those asked about.
+	reflectMu    sync.Mutex
+	reflected    map[string][]string
+	reflectedAll map[string]bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,7 +89,8 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		}
 	case codes.Unimplemented:
 		// A go-plugin plugin: it knows only the global protocol version,
-		// and sends what its program prints through the stdio stream.
+		// which stands for the version of every interface, and sends what
+		// its program prints through the stdio stream.
 		if len(o.callbacks) > 0 {
 			conn.Close()
 			return nil, &PluginError{Plugin: name, Kind: ErrNotImplemented, ExitCode: -1,
@@ -91,6 +98,10 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		}
 		c.chosen = map[string]int{}
 		for _, w := range o.wants {
+			if !slices.Contains(w.Versions, protocol) {
+				conn.Close()
+				return nil, &VersionError{Plugin: name, Interface: w.Interface, HostVersions: w.Versions, PluginVersions: []int{protocol}}
+			}
 			c.chosen[w.Interface] = protocol
 		}
 		c.startStdio(o)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 var (
@@ -58,6 +59,22 @@ func onRunning(b *testing.B, f func(*testing.B, echov1.EchoClient)) {
 	}
 }
 
+// onRelaying is onRunning with servers that call the host back on every
+// call: tether over the plugin's own connection, grpc over a second
+// connection to a socket the host listens on.
+func onRelaying(b *testing.B, f func(*testing.B, echov1.EchoClient)) {
+	for _, side := range bothSides(b) {
+		inst, err := side.StartRelay(context.Background(), plugintest.EchoServer{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(side.Name(), func(b *testing.B) { f(b, inst.Echo) })
+		if err := inst.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func onSides(b *testing.B, f func(*testing.B, Side)) {
 	for _, side := range bothSides(b) {
 		b.Run(side.Name(), func(b *testing.B) { f(b, side) })
@@ -69,7 +86,11 @@ func BenchmarkThroughput16(b *testing.B)     { onRunning(b, Throughput) }
 func BenchmarkLargeEcho1MiB(b *testing.B)    { onRunning(b, LargeEcho) }
 func BenchmarkStream64KiB(b *testing.B)      { onRunning(b, Stream) }
 func BenchmarkStartToFirstCall(b *testing.B) { onSides(b, StartToFirstCall) }
-func BenchmarkIdleFootprint(b *testing.B)    { onSides(b, IdleFootprint) }
+
+// BenchmarkCallbackRoundTrip times a host call that the server answers by
+// calling the host back: p50-us and p99-us cover both round trips.
+func BenchmarkCallbackRoundTrip(b *testing.B) { onRelaying(b, UnaryLatency) }
+func BenchmarkIdleFootprint(b *testing.B)     { onSides(b, IdleFootprint) }
 
 // BenchmarkStartToFirstCallPaired alternates tether and grpc start-ups and
 // reports both medians and their ratio.

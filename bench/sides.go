@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,10 +20,11 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 )
 
-// Import paths of the two server programs.
+// Import paths of the server programs.
 const (
-	TetherEchoPkg = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
-	RawEchoPkg    = "github.com/tetherplug/tether/internal/plugintest/rawecho"
+	TetherEchoPkg  = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
+	TetherRelayPkg = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
+	RawEchoPkg     = "github.com/tetherplug/tether/internal/plugintest/rawecho"
 )
 
 // Build compiles the tether echo plugin and the raw grpc-go echo server into
@@ -30,7 +32,7 @@ const (
 // it must run inside the tether module.
 func Build(dir string) (tetherSide, rawSide Side, err error) {
 	paths := map[string]string{}
-	for _, pkg := range []string{TetherEchoPkg, RawEchoPkg} {
+	for _, pkg := range []string{TetherEchoPkg, TetherRelayPkg, RawEchoPkg} {
 		out := filepath.Join(dir, filepath.Base(pkg))
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		var stderr bytes.Buffer
@@ -40,7 +42,7 @@ func Build(dir string) (tetherSide, rawSide Side, err error) {
 		}
 		paths[pkg] = out
 	}
-	return Tether{Path: paths[TetherEchoPkg]}, Raw{Path: paths[RawEchoPkg]}, nil
+	return Tether{Path: paths[TetherEchoPkg], RelayPath: paths[TetherRelayPkg]}, Raw{Path: paths[RawEchoPkg]}, nil
 }
 
 // Side starts Echo servers of one kind, each in its own process.
@@ -50,6 +52,9 @@ type Side interface {
 	// Start launches a server process and returns a client connected to it
 	// (the connection may still be completing when Start returns).
 	Start(ctx context.Context) (*Instance, error)
+	// StartRelay launches a server whose Echo calls the host back: the
+	// host serves host, and every call the server gets is forwarded to it.
+	StartRelay(ctx context.Context, host echov1.EchoServer) (*Instance, error)
 }
 
 // Instance is one running Echo server process and the host's client for it.
@@ -63,17 +68,26 @@ type Instance struct {
 func (i *Instance) Close() error { return i.stop() }
 
 // Tether launches the echo test plugin with tether.Launch and dispenses its
-// Echo interface.
-type Tether struct{ Path string }
+// Echo interface. RelayPath is the callback test plugin, for StartRelay.
+type Tether struct{ Path, RelayPath string }
 
 // Name returns "tether".
 func (Tether) Name() string { return "tether" }
 
 // Start launches the plugin.
 func (t Tether) Start(ctx context.Context) (*Instance, error) {
-	c, err := tether.Launch(ctx, t.Path,
-		tether.WithInterface("echo", 1, 2),
-		tether.WithLogger(slog.New(slog.DiscardHandler)))
+	return t.launch(ctx, t.Path, tether.WithInterface("echo", 1, 2))
+}
+
+// StartRelay launches the callback plugin, giving it host as a callback
+// service on its own connection.
+func (t Tether) StartRelay(ctx context.Context, host echov1.EchoServer) (*Instance, error) {
+	return t.launch(ctx, t.RelayPath, tether.WithInterface("echo", 1),
+		tether.WithCallbacks(func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, host) }))
+}
+
+func (t Tether) launch(ctx context.Context, path string, opts ...tether.Option) (*Instance, error) {
+	c, err := tether.Launch(ctx, path, append(opts, tether.WithLogger(slog.New(slog.DiscardHandler)))...)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +107,36 @@ type Raw struct{ Path string }
 func (Raw) Name() string { return "grpc" }
 
 // Start runs the raw server.
-func (r Raw) Start(ctx context.Context) (*Instance, error) {
+func (r Raw) Start(ctx context.Context) (*Instance, error) { return r.start(ctx, nil) }
+
+// StartRelay serves host on a second Unix socket of the host's and runs the
+// raw server in relay mode: it dials that socket and forwards every call,
+// the way a plain gRPC plugin would call its host back.
+func (r Raw) StartRelay(ctx context.Context, host echov1.EchoServer) (*Instance, error) {
+	return r.start(ctx, host)
+}
+
+func (r Raw) start(ctx context.Context, host echov1.EchoServer) (*Instance, error) {
 	dir, err := os.MkdirTemp("", "tether-bench-")
 	if err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(dir, "echo.sock")
-	cmd := exec.Command(r.Path, sock)
+	args := []string{sock}
+	var hostSrv *grpc.Server
+	if host != nil {
+		hostSock := filepath.Join(dir, "host.sock")
+		lis, err := net.Listen("unix", hostSock)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		hostSrv = grpc.NewServer()
+		echov1.RegisterEchoServer(hostSrv, host)
+		go func() { _ = hostSrv.Serve(lis) }()
+		args = append(args, hostSock)
+	}
+	cmd := exec.Command(r.Path, args...)
 	cmd.Stderr = os.Stderr
 	// The server dies with the benchmark even if the benchmark is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -108,12 +145,18 @@ func (r Raw) Start(ctx context.Context) (*Instance, error) {
 		err = cmd.Start()
 	}
 	if err != nil {
+		if hostSrv != nil {
+			hostSrv.Stop()
+		}
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	stop := func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
+		if hostSrv != nil {
+			hostSrv.Stop()
+		}
 		return os.RemoveAll(dir)
 	}
 	ready := make(chan error, 1)

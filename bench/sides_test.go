@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // TestSidesEchoAndStop checks that each side serves Echo from its own
@@ -42,6 +44,43 @@ func TestSidesEchoAndStop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSidesRelayThroughTheHost checks that each side's relay server really
+// calls the host's service once per call, so the callback benchmark measures a real round trip to the host and back.
+func TestSidesRelayThroughTheHost(t *testing.T) {
+	for _, side := range bothSides(t) {
+		t.Run(side.Name(), func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			host := &countingEcho{}
+			inst, err := side.StartRelay(ctx, host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := inst.Echo.Unary(ctx, &echov1.Message{Text: "ping"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetText() != "plugin:ping" || host.calls.Load() != 1 {
+				t.Errorf("relay answered %q after %d host calls, want %q after 1", resp.GetText(), host.calls.Load(), "plugin:ping")
+			}
+			if err := inst.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+type countingEcho struct {
+	plugintest.EchoServer
+	calls atomic.Int32
+}
+
+func (c *countingEcho) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
+	c.calls.Add(1)
+	return c.EchoServer.Unary(ctx, m)
 }
 
 func TestPercentile(t *testing.T) {

@@ -67,6 +67,10 @@ func goTool() string {
 // EchoPlugin is the import path of the echo test plugin.
 const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
 
+// RawPlugin is the import path of a bare gRPC program that passes the
+// launch handshake but serves neither Describe nor reflection.
+const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
+
 // HostProg is the import path of a minimal host that launches the plugin
 // named by its argument, prints the plugin's pid and blocks.
 const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"

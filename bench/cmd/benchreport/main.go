@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetherplug/tether/bench"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // figure is one row of the table: a metric of a measurement.
@@ -49,6 +50,18 @@ func onRunning(f func(*testing.B, echov1.EchoClient)) func(*testing.B, bench.Sid
 	}
 }
 
+// onRelaying runs f against a server that calls the host back on every call.
+func onRelaying(f func(*testing.B, echov1.EchoClient)) func(*testing.B, bench.Side) {
+	return func(b *testing.B, side bench.Side) {
+		inst, err := side.StartRelay(context.Background(), plugintest.EchoServer{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer inst.Close()
+		f(b, inst.Echo)
+	}
+}
+
 var measurements = []measurement{
 	{run: onRunning(bench.UnaryLatency), figures: []figure{
 		{"unary 64 B, p50 latency (µs)", "p50-us"},
@@ -57,6 +70,10 @@ var measurements = []measurement{
 	{run: onRunning(bench.Throughput), figures: []figure{{"unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
 	{run: onRunning(bench.LargeEcho), figures: []figure{{"unary 1 MiB echo (MB/s)", "MB/s"}}},
 	{run: onRunning(bench.Stream), figures: []figure{{"bidi stream of 64 KiB messages (MB/s)", "MB/s"}}},
+	{run: onRelaying(bench.UnaryLatency), figures: []figure{
+		{"callback: host call answered by calling the host back, p50 (µs)", "p50-us"},
+		{"callback: host call answered by calling the host back, p99 (µs)", "p99-us"},
+	}},
 	{pair: bench.StartToFirstCallPaired, figures: []figure{{"start to first call, p50 (ms)", "p50-ms"}}},
 	{run: bench.IdleFootprint, figures: []figure{
 		{"host heap per idle loaded plugin, 100 loaded (KiB)", "heap-KiB/plugin"},

@@ -1,0 +1,198 @@
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tetherplug/tether"
+	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
+)
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "tether-compat-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = d
+	code := m.Run()
+	_ = os.RemoveAll(d)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// tetherHandshake is the greeter application's handshake (shared.Handshake
+// in go-plugin's terms). This test binary links tether and so must not link
+// go-plugin, whose proto registrations clash with tether's.
+var tetherHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
+
+// lines is a concurrency-safe sink that signals when a wanted text arrives.
+type lines struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newLines() *lines { return &lines{changed: make(chan struct{}, 1)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitFor waits, at most d, until the sink holds text.
+func (l *lines) waitFor(t *testing.T, text string, d time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !strings.Contains(l.String(), text) {
+		select {
+		case <-l.changed:
+		case <-deadline.C:
+			t.Fatalf("%q never arrived; got:\n%s", text, l.String())
+		}
+	}
+}
+
+// A tether host loads a go-plugin gRPC plugin: versions follow go-plugin's
+// global protocol version, capabilities come from server reflection, and
+// what the plugin prints reaches the host through go-plugin's stdio stream.
+func TestTetherHostLoadsGoPlugin(t *testing.T) {
+	stdout, logs := newLines(), newLines()
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := tether.Launch(ctx, build(t, goPluginGreeter),
+		tether.WithHandshake(tetherHandshake),
+		tether.WithInterface("greeter", 1, 2),
+		tether.WithStdout(stdout),
+		tether.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	if c.Described() {
+		t.Error("a go-plugin plugin claims to serve tether's Describe")
+	}
+	if v, ok := c.Version("greeter"); !ok || v != 1 {
+		t.Errorf("Version(greeter) = %d, %v; want the protocol version 1", v, ok)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if ok, err := c.Implements(ctx, greeterv1.Greeter_Greet_FullMethodName); err != nil || !ok {
+		t.Errorf("Implements(Greet) = %v, %v; want true from reflection", ok, err)
+	}
+	if ok, err := c.Implements(ctx, greeterv2.Greeter_Farewell_FullMethodName); err != nil || ok {
+		t.Errorf("Implements(Farewell) = %v, %v; want false from reflection", ok, err)
+	}
+
+	g, err := tether.Dispense(c, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+	if err != nil || r.GetMessage() != "Howdy, Ada!" {
+		t.Fatalf("Greet = %v, %v", r, err)
+	}
+	stdout.waitFor(t, "gpgreeter stdout: greeting Ada", 10*time.Second)
+	logs.waitFor(t, "gpgreeter stderr: greeting Ada", 10*time.Second)
+
+	g2, _ := tether.Dispense(c, "greeter", greeterv2.NewGreeterClient)
+	if _, err := g2.Farewell(ctx, &greeterv2.FarewellRequest{Name: "Ada"}); !errors.Is(err, tether.ErrNotImplemented) {
+		t.Errorf("Farewell on a go-plugin v1 plugin: %v, want ErrNotImplemented", err)
+	}
+
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case <-c.Exited():
+	default:
+		t.Error("the go-plugin plugin is still running after Close")
+	}
+}
+
+// A host asking for an interface version the go-plugin plugin's protocol
+// version does not cover is refused before any call.
+func TestTetherHostGoPluginVersionMismatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := tether.Launch(ctx, build(t, goPluginGreeter),
+		tether.WithHandshake(tetherHandshake), tether.WithInterface("greeter", 3))
+	if err == nil {
+		c.Close()
+		t.Fatal("launch accepted greeter v3 from a protocol-1 go-plugin plugin")
+	}
+	var ve *tether.VersionError
+	if !errors.As(err, &ve) || ve.Interface != "greeter" || fmt.Sprint(ve.PluginVersions) != "[1]" {
+		t.Fatalf("err = %v, want a greeter *VersionError listing plugin version 1", err)
+	}
+
+	// A protocol version it does not speak fails the same way, as go-plugin
+	// hosts report it.
+	_, err = tether.Launch(ctx, build(t, goPluginGreeter),
+		tether.WithHandshake(tetherHandshake), tether.WithProtocolVersions(2))
+	if !errors.Is(err, tether.ErrIncompatibleVersion) {
+		t.Fatalf("protocol 2: err = %v, want ErrIncompatibleVersion", err)
+	}
+}
+
+// A go-plugin host (the gphost program) loads tether plugins in gRPC mode,
+// plaintext and with automatic mutual TLS: ping, dispense, call, kill. The
+// plugin stops because the host asked it to through the controller, which
+// go-plugin logs as a clean exit.
+func TestGoPluginHostLoadsTetherPlugin(t *testing.T) {
+	host := build(t, goPluginHost)
+	for _, plugin := range []string{tetherGreeter, tetherGreeterV2} {
+		for _, autoMTLS := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/AutoMTLS=%v", filepath.Base(plugin), autoMTLS), func(t *testing.T) {
+				cmd := exec.Command(host, fmt.Sprintf("-automtls=%v", autoMTLS), build(t, plugin))
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("gphost: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+				}
+				greeting := map[string]string{tetherGreeter: "Hello, Ada!", tetherGreeterV2: "¡Hola, Ada!"}[plugin]
+				want := "protocol: grpc\nping: ok\ngreet: " + greeting + "\nexited: true\n"
+				if stdout.String() != want {
+					t.Errorf("gphost printed:\n%s\nwant:\n%s\nstderr:\n%s", &stdout, want, &stderr)
+				}
+				if !strings.Contains(stderr.String(), "plugin exited") {
+					t.Errorf("go-plugin did not log the plugin's exit:\n%s", &stderr)
+				}
+			})
+		}
+	}
+}
