@@ -40,8 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // tetherHandshake is the greeter application's handshake (shared.Handshake
-// in go-plugin's terms). This test binary links tether and so must not link
-// go-plugin, whose proto registrations clash with tether's.
+// in go-plugin's terms).
 var tetherHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
 // lines is a concurrency-safe sink that signals when a wanted text arrives.

@@ -3,9 +3,8 @@
 // line in gRPC mode, pings it, dispenses the greeter, greets, kills the
 // plugin, and prints what happened, one fact per line.
 //
-// It is a program of its own because a binary that links both tether and
-// go-plugin cannot start: both register the proto file
-// plugin/grpc_controller.proto (see docs/go-plugin.md).
+// It is a program of its own so that the tests drive a go-plugin host
+// process, as users run one.
 package main
 
 import (
