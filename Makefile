@@ -34,11 +34,10 @@ build:
 demo: build
 	$(BIN)/greeter-host $(PLUGINS)/greeter-en $(PLUGINS)/greeter-fr
 
-## test: every test, with the race detector, after checking generated code is current
-test: check-generated
-	$(GO) vet ./...
+## test: every test, with the race detector, after checking generated code is current and lint is clean
+test: check-generated lint
 	$(GO) test -race -count=1 -timeout 20m ./...
-	cd compat && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
+	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
 
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
