@@ -205,8 +205,15 @@ func TestLeakCheckSeesProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	if pids := marked(t, mark); !slices.Contains(pids, strconv.Itoa(cmd.Process.Pid)) {
-		t.Fatalf("marked() = %v, does not find pid %d", pids, cmd.Process.Pid)
+	// Start returns once the child is forked; until it has exec'd, its
+	// /proc environ is still the parent's, without the mark.
+	pid := strconv.Itoa(cmd.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for pids := marked(t, mark); !slices.Contains(pids, pid); pids = marked(t, mark) {
+		if time.Now().After(deadline) {
+			t.Fatalf("marked() = %v, does not find pid %s within 5s", pids, pid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
