@@ -225,7 +225,8 @@ func TestCallDriverFingerprint(t *testing.T) {
 	cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", driver, "driver.v1.Driver/Fingerprint", "{}")
 	in.Close()
 	if !out.Scan() {
-		t.Fatal("no fingerprint")
+		code, stderr := wait()
+		t.Fatalf("no fingerprint; exit status %d, stderr:\n%s", code, stderr)
 	}
 	if m := jsonLines(t, out.Text())[0]; m["health"] == nil || m["attributes"] == nil {
 		t.Errorf("fingerprint %v lacks health or attributes", m)

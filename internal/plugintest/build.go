@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -34,7 +35,14 @@ func Build(tb testing.TB, pkg string) string {
 		}
 		buildDir = d
 	}
-	out := filepath.Join(buildDir, filepath.Base(pkg))
+	// Each binary keeps its package's name (tests read it in messages) in
+	// a directory of its own: two main packages may share a last element
+	// (".../driver/plugin", ".../multi/plugin").
+	sub := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg))
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(sub, filepath.Base(pkg))
 	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
