@@ -1,6 +1,8 @@
 package goplugin
 
 import (
+	"sync"
+
 	"google.golang.org/grpc/reflection"
 	v1reflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	v1alphareflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
@@ -12,9 +14,10 @@ import (
 )
 
 // files holds the descriptors of go-plugin's controller and stdio proto
-// files (package plugin), built once and never added to
+// files (package plugin), built on first use (reflection only: a plugin's
+// start-up does not pay for them) and never added to
 // protoregistry.GlobalFiles.
-var files = buildFiles()
+var files = sync.OnceValue(buildFiles)
 
 // fileProtos describes go-plugin's two files. Field numbers and types match
 // go-plugin's, and tether's wire messages in proto/tether/v1/goplugin.proto.
@@ -104,14 +107,14 @@ func (resolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error)
 	if fd, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
 		return fd, nil
 	}
-	return files.FindFileByPath(path)
+	return files().FindFileByPath(path)
 }
 
 func (resolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
 	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(name); err == nil {
 		return d, nil
 	}
-	return files.FindDescriptorByName(name)
+	return files().FindDescriptorByName(name)
 }
 
 // RegisterReflection registers gRPC server reflection (grpc.reflection.v1

@@ -218,7 +218,7 @@ func TestDescriptorsMatchWireMessages(t *testing.T) {
 		{"plugin.StdioData", (&tetherv1.StdioData{}).ProtoReflect().Descriptor()},
 	}
 	for _, p := range pairs {
-		d, err := files.FindDescriptorByName(protoreflect.FullName(p.name))
+		d, err := files().FindDescriptorByName(protoreflect.FullName(p.name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestDescriptorsMatchWireMessages(t *testing.T) {
 		}
 	}
 	for _, sd := range []*grpc.ServiceDesc{&ControllerDesc, &StdioDesc} {
-		d, err := files.FindDescriptorByName(protoreflect.FullName(sd.ServiceName))
+		d, err := files().FindDescriptorByName(protoreflect.FullName(sd.ServiceName))
 		if err != nil {
 			t.Fatal(err)
 		}
