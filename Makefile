@@ -59,6 +59,7 @@ bench-compat:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHandshake -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./discover
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools
