@@ -18,7 +18,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const callbackPlugin = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
@@ -64,7 +64,7 @@ func (h *hostEcho) Bidi(s grpc.BidiStreamingServer[echov1.Message, echov1.Messag
 
 func launchCallbackPlugin(t *testing.T, impl *hostEcho, logs io.Writer) (*tether.Client, echov1.EchoClient) {
 	t.Helper()
-	path := plugintest.Build(t, callbackPlugin)
+	path := tethertest.Build(t, callbackPlugin)
 	if logs == nil {
 		logs = io.Discard
 	}

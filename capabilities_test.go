@@ -11,6 +11,7 @@ import (
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // A plugin with neither Describe nor server reflection still loads and
@@ -20,7 +21,7 @@ func TestImplementsUnknownWithoutDescribeOrReflection(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := tether.Launch(ctx, plugintest.Build(t, plugintest.RawPlugin),
+	c, err := tether.Launch(ctx, tethertest.Build(t, plugintest.RawPlugin),
 		tether.WithInterface("greeter", 1), tether.WithKillTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)

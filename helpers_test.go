@@ -21,19 +21,20 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestMain removes the test plugins after the run and fails it if any
 // goroutine outlives the tests: every Client must be closed without leaks.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		plugintest.Cleanup()
+		tethertest.Cleanup()
 		os.Exit(code)
 	}))
 }
 
 // echoPath builds the echo test plugin once per test binary.
-func echoPath(t testing.TB) string { return plugintest.Build(t, plugintest.EchoPlugin) }
+func echoPath(t testing.TB) string { return tethertest.Build(t, plugintest.EchoPlugin) }
 
 var markSeq atomic.Int64
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestLogRelevelling: each line a plugin writes on stderr becomes a record
@@ -68,7 +69,7 @@ func TestLogRelevelling(t *testing.T) {
 // exits within 2 s and its socket directory goes with it.
 func TestPluginDiesWithHost(t *testing.T) {
 	t.Parallel()
-	host := exec.Command(plugintest.Build(t, plugintest.HostProg), echoPath(t))
+	host := exec.Command(tethertest.Build(t, plugintest.HostProg), echoPath(t))
 	host.Stderr = os.Stderr
 	out, err := host.StdoutPipe()
 	if err != nil {

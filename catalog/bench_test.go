@@ -21,7 +21,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/catalog"
 	"github.com/tetherplug/tether/discover"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const benchPlugins = 100
@@ -33,7 +33,7 @@ const benchPlugins = 100
 // host heap the loaded catalog holds per plugin and each plugin's resident
 // memory.
 func BenchmarkLoad100(b *testing.B) {
-	bin := plugintest.Build(b, greeterEn)
+	bin := tethertest.Build(b, greeterEn)
 	plugins := make([]discover.Plugin, benchPlugins)
 	for i := range plugins {
 		plugins[i] = discover.Plugin{Name: "greeter-" + strconv.Itoa(i), Path: bin}

@@ -19,7 +19,7 @@ import (
 	"github.com/tetherplug/tether/catalog"
 	"github.com/tetherplug/tether/discover"
 	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const (
@@ -34,7 +34,7 @@ var greeterHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
@@ -50,7 +50,7 @@ func pluginDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, pkg := range map[string]string{"greeter-en": greeterEn, "greeter-v2": greeterV2, "greeter-counter": multi} {
-		if err := os.Symlink(plugintest.Build(t, pkg), filepath.Join(dir, name)); err != nil {
+		if err := os.Symlink(tethertest.Build(t, pkg), filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,7 +202,7 @@ exit 1
 }
 
 func TestDuplicateNamesAndCanceledContext(t *testing.T) {
-	bin := plugintest.Build(t, greeterEn)
+	bin := tethertest.Build(t, greeterEn)
 	plugins := []discover.Plugin{{Name: "a", Path: bin}, {Name: "a", Path: bin}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -1,16 +1,13 @@
 package compat_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"github.com/tetherplug/tether/compat"
 	"github.com/tetherplug/tether/compat/internal/greeter"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // loader loads one greeter plugin process with one plugin system and
@@ -32,18 +30,9 @@ type loader struct {
 	load func(ctx context.Context) (g greeterv1.GreeterClient, pid int, stop func() error, err error)
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-	loaders   []loader
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	tethertest.Cleanup()
 	os.Exit(code)
 }
 
@@ -51,41 +40,16 @@ func TestMain(m *testing.M) {
 // tether loader and the go-plugin loader.
 func bothLoaders(tb testing.TB) []loader {
 	tb.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "tether-compat-bin-"); buildErr != nil {
-			return
-		}
-		var tetherBin, goPluginBin string
-		if tetherBin, buildErr = build("./internal/tethergreeter"); buildErr != nil {
-			return
-		}
-		if goPluginBin, buildErr = build("./internal/goplugingreeter"); buildErr != nil {
-			return
-		}
-		loaders = []loader{
-			{"tether", func(ctx context.Context) (greeterv1.GreeterClient, int, func() error, error) {
-				return loadTether(ctx, tetherBin)
-			}},
-			{"goplugin", func(context.Context) (greeterv1.GreeterClient, int, func() error, error) {
-				return loadGoPlugin(goPluginBin)
-			}},
-		}
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
+	tetherBin := tethertest.Build(tb, "github.com/tetherplug/tether/compat/internal/tethergreeter")
+	goPluginBin := tethertest.Build(tb, "github.com/tetherplug/tether/compat/internal/goplugingreeter")
+	return []loader{
+		{"tether", func(ctx context.Context) (greeterv1.GreeterClient, int, func() error, error) {
+			return loadTether(ctx, tetherBin)
+		}},
+		{"goplugin", func(context.Context) (greeterv1.GreeterClient, int, func() error, error) {
+			return loadGoPlugin(goPluginBin)
+		}},
 	}
-	return loaders
-}
-
-func build(pkg string) (string, error) {
-	out := filepath.Join(buildDir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %v: %s", pkg, err, stderr.Bytes())
-	}
-	return out, nil
 }
 
 func loadTether(ctx context.Context, path string) (greeterv1.GreeterClient, int, func() error, error) {

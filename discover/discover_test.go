@@ -18,14 +18,14 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/discover"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const greeterEn = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-en"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
@@ -150,7 +150,7 @@ func TestParseManifestErrors(t *testing.T) {
 
 // A manifest's cookie, checksum and environment reach a real launch.
 func TestManifestLaunchesPlugin(t *testing.T) {
-	bin := plugintest.Build(t, greeterEn)
+	bin := tethertest.Build(t, greeterEn)
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)

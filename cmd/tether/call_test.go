@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 func jsonLines(t *testing.T, out string) []map[string]any {
@@ -220,7 +220,7 @@ func TestLeakCheckSeesProcesses(t *testing.T) {
 // TestCallDriverFingerprint: the driver example's endless Fingerprint
 // stream prints its first message at once and runs until interrupted.
 func TestCallDriverFingerprint(t *testing.T) {
-	driver := plugintest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin")
+	driver := tethertest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin")
 	mark, tmp := newMark(t), t.TempDir()
 	cmd, in, out, wait := startCLI(t, mark, tmp, nil, "call", driver, "driver.v1.Driver/Fingerprint", "{}")
 	in.Close()

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/tetherplug/tether"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // lsCookie is the example plugins' cookie (tether's default), given explicitly.
@@ -26,7 +26,7 @@ func lsDir(t *testing.T) string {
 		"greeter-v2":      "github.com/tetherplug/tether/examples/greeter/plugins/greeter-v2",
 		"greeter-counter": "github.com/tetherplug/tether/examples/multi/plugin",
 	} {
-		if err := os.Symlink(plugintest.Build(t, pkg), filepath.Join(dir, name)); err != nil {
+		if err := os.Symlink(tethertest.Build(t, pkg), filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}

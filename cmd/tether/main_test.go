@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // The tests run the real tether binary against real plugins, each built once.
@@ -33,7 +34,7 @@ var greeterEnv []string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	if err := goleak.Find(); code == 0 && err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
@@ -41,9 +42,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func cli(t *testing.T) string     { return plugintest.Build(t, cliPkg) }
-func greeter(t *testing.T) string { return plugintest.Build(t, greeterPkg) }
-func echo(t *testing.T) string    { return plugintest.Build(t, plugintest.EchoPlugin) }
+func cli(t *testing.T) string     { return tethertest.Build(t, cliPkg) }
+func greeter(t *testing.T) string { return tethertest.Build(t, greeterPkg) }
+func echo(t *testing.T) string    { return tethertest.Build(t, plugintest.EchoPlugin) }
 
 // markEnv is the environment variable that tags every process one run of
 // the CLI starts, so that a test can find any it left behind.

@@ -1,43 +1,21 @@
 package interop_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tetherplug/tether/tethertest"
 )
 
-// The main module's internal/plugintest cannot be imported from this
-// module, so the tests build their programs here: once per test binary,
-// into a directory TestMain removes.
-var (
-	buildMu  sync.Mutex
-	built    = map[string]string{}
-	buildDir string
-)
-
+// build compiles a program once per test binary. The main module's
+// programs build in the main module, with its go.sum: this module's lists
+// only what its own packages need.
 func build(t testing.TB, pkg string) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
-		return p
+	if strings.HasPrefix(pkg, "github.com/tetherplug/tether/compat/") {
+		return tethertest.Build(t, pkg)
 	}
-	out := filepath.Join(buildDir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Stderr = os.Stderr
-	if !strings.HasPrefix(pkg, "github.com/tetherplug/tether/compat/") {
-		// The main module's programs build in the main module, with its
-		// go.sum: this module's lists only what its own packages need.
-		cmd.Dir = "../.."
-	}
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build %s: %v", pkg, err)
-	}
-	built[pkg] = out
-	return out
+	return tethertest.BuildIn(t, "../..", pkg)
 }
 
 const (

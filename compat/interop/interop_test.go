@@ -19,17 +19,12 @@ import (
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "tether-compat-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = d
 	code := m.Run()
-	_ = os.RemoveAll(d)
+	tethertest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)

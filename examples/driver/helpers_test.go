@@ -21,7 +21,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/examples/driver"
 	driverv1 "github.com/tetherplug/tether/examples/driver/driverpb/v1"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const pluginPkg = "github.com/tetherplug/tether/examples/driver/plugin"
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	// may not reap.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
@@ -54,7 +54,7 @@ func testContext(t *testing.T) context.Context {
 // launch starts a driver plugin whose task directories live under root.
 func launch(t *testing.T, root string, env ...string) (*tether.Client, driverv1.DriverClient) {
 	t.Helper()
-	path := plugintest.Build(t, pluginPkg)
+	path := tethertest.Build(t, pluginPkg)
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	c, err := tether.Launch(ctx, path,

@@ -22,7 +22,7 @@ import (
 	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
 	"github.com/tetherplug/tether/examples/greeter/internal/greeting"
 	counterv1 "github.com/tetherplug/tether/examples/multi/counterpb/v1"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 const (
@@ -34,7 +34,7 @@ const (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
@@ -48,7 +48,7 @@ func launch(t *testing.T, pkg string, opts ...tether.Option) (*tether.Client, er
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return tether.Launch(ctx, plugintest.Build(t, pkg), append([]tether.Option{tether.WithHandshake(greeting.Handshake)}, opts...)...)
+	return tether.Launch(ctx, tethertest.Build(t, pkg), append([]tether.Option{tether.WithHandshake(greeting.Handshake)}, opts...)...)
 }
 
 func mustLaunch(t *testing.T, pkg string, opts ...tether.Option) *tether.Client {
@@ -213,8 +213,8 @@ func TestTwoInterfacesOnePlugin(t *testing.T) {
 // The example host program, run for real: greets everywhere, says farewell
 // only where greeter v2 is served.
 func TestHostV2Program(t *testing.T) {
-	host := plugintest.Build(t, hostV2)
-	cmd := exec.Command(host, plugintest.Build(t, v1Only), plugintest.Build(t, v1AndV2))
+	host := tethertest.Build(t, hostV2)
+	cmd := exec.Command(host, tethertest.Build(t, v1Only), tethertest.Build(t, v1AndV2))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", host, err, out)

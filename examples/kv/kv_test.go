@@ -14,7 +14,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	kvv1 "github.com/tetherplug/tether/examples/kv/kvpb/v1"
-	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 type refuseSecrets struct {
@@ -32,8 +32,8 @@ func (a *refuseSecrets) Audit(_ context.Context, req *kvv1.AuditRequest) (*kvv1.
 
 func TestPutIsAuditedByTheHost(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	defer plugintest.Cleanup()
-	path := plugintest.Build(t, "github.com/tetherplug/tether/examples/kv/plugin")
+	defer tethertest.Cleanup()
+	path := tethertest.Build(t, "github.com/tetherplug/tether/examples/kv/plugin")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	audit := &refuseSecrets{}

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherplug/tether/tethertest"
 	"golang.org/x/sys/unix"
-
-	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,7 +20,7 @@ func TestMain(m *testing.M) {
 	// which reaps them.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	code := m.Run()
-	plugintest.Cleanup()
+	tethertest.Cleanup()
 	os.Exit(code)
 }
 
@@ -53,8 +52,8 @@ func (c cli) run(stdin string, args ...string) (stdout string, code int) {
 }
 
 func TestHostKeepsTasksAcrossRuns(t *testing.T) {
-	c := cli{t: t, host: plugintest.Build(t, "github.com/tetherplug/tether/examples/driver/host"),
-		plugin: plugintest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin"), dir: t.TempDir()}
+	c := cli{t: t, host: tethertest.Build(t, "github.com/tetherplug/tether/examples/driver/host"),
+		plugin: tethertest.Build(t, "github.com/tetherplug/tether/examples/driver/plugin"), dir: t.TempDir()}
 	fifo := filepath.Join(c.dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)

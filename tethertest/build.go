@@ -1,6 +1,15 @@
-// Package plugintest builds and serves the plugins tether's own tests and
-// benchmarks run: real programs, built once per test binary.
-package plugintest
+// Package tethertest helps test plugins and hosts with real processes: it
+// compiles plugin programs once per test binary so that tests can launch
+// them with tether.Launch.
+//
+//	func TestGreet(t *testing.T) {
+//		path := tethertest.Build(t, "example.com/app/plugins/greeter-en")
+//		client, err := tether.Launch(t.Context(), path)
+//		...
+//	}
+//
+// Call Cleanup from TestMain to remove the binaries.
+package tethertest
 
 import (
 	"os"
@@ -17,11 +26,19 @@ var (
 	buildDir string
 )
 
-// Build compiles the main package pkg (an import path such as
-// "github.com/tetherplug/tether/internal/plugintest/echoplugin") once per test
-// binary and returns the path of the executable. Binaries live in a directory
-// removed by Cleanup (call it from TestMain) or left in the OS temp dir.
+// Build compiles the main package pkg (an import path) with the go command,
+// in the current directory's module, once per test binary, and returns the
+// executable's path. The binary keeps its package's last path element as
+// its name.
 func Build(tb testing.TB, pkg string) string {
+	tb.Helper()
+	return BuildIn(tb, "", pkg)
+}
+
+// BuildIn is Build with the go command run in dir, for a package of another
+// module than the test's (dir is that module's directory; empty means the
+// current directory).
+func BuildIn(tb testing.TB, dir, pkg string) string {
 	tb.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -35,8 +52,8 @@ func Build(tb testing.TB, pkg string) string {
 		}
 		buildDir = d
 	}
-	// Each binary keeps its package's name (tests read it in messages) in
-	// a directory of its own: two main packages may share a last element
+	// Each binary keeps its package's name (messages quote it) in a
+	// directory of its own: two main packages may share a last element
 	// (".../driver/plugin", ".../multi/plugin").
 	sub := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg))
 	if err := os.MkdirAll(sub, 0o755); err != nil {
@@ -44,6 +61,7 @@ func Build(tb testing.TB, pkg string) string {
 	}
 	out := filepath.Join(sub, filepath.Base(pkg))
 	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
+	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		tb.Fatalf("go build %s: %v", pkg, err)
@@ -71,14 +89,3 @@ func goTool() string {
 	}
 	return "/usr/local/go/bin/go"
 }
-
-// EchoPlugin is the import path of the echo test plugin.
-const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
-
-// RawPlugin is the import path of a bare gRPC program that passes the
-// launch handshake but serves neither Describe nor reflection.
-const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
-
-// HostProg is the import path of a minimal host that launches the plugin
-// named by its argument, prints the plugin's pid and blocks.
-const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"

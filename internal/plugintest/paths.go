@@ -1,0 +1,16 @@
+// Package plugintest holds the plugins tether's own tests and benchmarks
+// run (an echo plugin with ways to misbehave, a callback plugin, a raw gRPC
+// baseline, a host program) and the Echo server they share. Build them
+// with tethertest.Build.
+package plugintest
+
+// EchoPlugin is the import path of the echo test plugin.
+const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
+
+// RawPlugin is the import path of a bare gRPC program that passes the
+// launch handshake but serves neither Describe nor reflection.
+const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
+
+// HostProg is the import path of a minimal host that launches the plugin
+// named by its argument, prints the plugin's pid and blocks.
+const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"
