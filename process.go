@@ -89,22 +89,38 @@ func startProcess(cmd *exec.Cmd, dir string, fwd *logfwd.Forwarder) (*process, e
 // processExitGrace bounds how long an exit waits for output to drain.
 const processExitGrace = 2 * time.Second
 
-// forwardLines calls line for each line read from r. ReadString joins lines
-// longer than the buffer, so the buffer is small: it is held for the
-// plugin's whole life, twice per plugin. A *bufio.Reader (the plugin's
-// stdout after its handshake line) is used as it is.
+// forwardLines calls line for each line read from r. A line longer than
+// maxLogLine is passed on in pieces of that size, so a plugin printing
+// without newlines cannot make the host hold unbounded memory. The reader's
+// buffer is small: it is held for the plugin's whole life, twice per plugin.
 func forwardLines(r io.Reader, line func(string)) {
-	br := bufio.NewReader(r)
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(r)
+	}
+	var pending []byte
 	for {
-		s, err := br.ReadString('\n')
-		if s != "" {
-			line(s)
+		chunk, err := br.ReadSlice('\n')
+		pending = append(pending, chunk...)
+		if err == bufio.ErrBufferFull {
+			if len(pending) >= maxLogLine {
+				line(string(pending))
+				pending = pending[:0]
+			}
+			continue
+		}
+		if len(pending) > 0 {
+			line(string(pending))
+			pending = pending[:0]
 		}
 		if err != nil {
 			return
 		}
 	}
 }
+
+// maxLogLine bounds one forwarded line.
+const maxLogLine = 64 << 10
 
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
