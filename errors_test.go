@@ -64,6 +64,8 @@ func TestLaunchFailures(t *testing.T) {
 		{name: "wrong cookie", opts: []tether.Option{tether.WithHandshake(otherApp)},
 			kind: tether.ErrWrongCookie, exitCode: 1,
 			contains: []string{"wrong magic cookie", "This binary is a plugin"}},
+		{name: "address elsewhere", mode: "elsewhere", kind: tether.ErrNotPlugin, exitCode: -1, within: 3 * time.Second,
+			contains: []string{"outside this machine", "192.0.2.1:1234 is not a loopback address"}},
 		{name: "unasked certificate", mode: "unaskedcert", kind: tether.ErrNotPlugin, exitCode: -1,
 			contains: []string{"the plugin wants TLS but the host did not offer automatic mutual TLS"}},
 	}

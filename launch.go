@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,9 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, ExitCode: proc.exitCode(),
 			Detail: "its first line is not a handshake (" + err.Error() + ")", Output: firstBytes(line)}
 	}
+	if err := checkLocal(hl); err != nil {
+		return fail(perr(ErrNotPlugin, "its handshake names an address outside this machine", err))
+	}
 	if !slices.Contains(o.protocolVersions, hl.AppVersion) {
 		return fail(&VersionError{Plugin: name, HostVersions: o.protocolVersions, PluginVersions: []int{hl.AppVersion}})
 	}
@@ -145,6 +149,26 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	c.hs = hl
 	return c, nil
+}
+
+// checkLocal refuses a launched plugin's TCP address unless it is on the
+// loopback interface: a local plugin has no business sending its host to
+// another machine.
+func checkLocal(hl HandshakeLine) error {
+	if hl.Network != "tcp" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(hl.Address)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address", hl.Address)
+	}
+	return nil
 }
 
 // notPluginExitWait is how long a program whose first line is not a

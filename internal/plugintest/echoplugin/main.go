@@ -16,6 +16,7 @@
 //	            controller's Shutdown (only SIGKILL stops it)
 //	deaf        print a handshake line for a socket that accepts no calls
 //	unaskedcert serve TLS and put a certificate on the handshake line
+//	elsewhere   print a handshake naming a TCP address off this machine
 //	            although the host did not ask for TLS
 package main
 
@@ -105,6 +106,8 @@ func main() {
 		serveUnaskedCert(cfg)
 	case "deaf":
 		serveDeaf()
+	case "elsewhere":
+		serveElsewhere()
 	}
 	tether.Serve(cfg)
 }

@@ -43,6 +43,13 @@ func serveDeaf() {
 	time.Sleep(time.Hour)
 }
 
+// serveElsewhere prints a handshake line naming a TCP address on another
+// machine (TEST-NET-1, which nothing answers), then waits.
+func serveElsewhere() {
+	fmt.Println("1|1|tcp|192.0.2.1:1234|grpc|")
+	time.Sleep(time.Hour)
+}
+
 // serveUnaskedCert serves TLS with a certificate of its own and prints it on
 // the handshake line, although the host sent no certificate.
 func serveUnaskedCert(cfg tether.ServeConfig) {
