@@ -1,13 +1,19 @@
 package tether_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +24,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -225,4 +232,45 @@ func TestPluginBlockedInCallbackGetsAnErrorWhenHostCloses(t *testing.T) {
 	if !strings.Contains(logs.String(), "callback failed") {
 		t.Errorf("the plugin did not report its failed callback; logs:\n%s", logs.String())
 	}
+}
+
+// TestPluginBlockedInCallbackGetsAnErrorWhenHostDies: the host is killed
+// with SIGKILL while the plugin waits inside a callback; the plugin's
+// callback fails at once instead of hanging, and the plugin exits.
+func TestPluginBlockedInCallbackGetsAnErrorWhenHostDies(t *testing.T) {
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+	host := exec.Command(tethertest.Build(t, plugintest.HostProg), "-block-in-callback", tethertest.Build(t, callbackPlugin))
+	host.Env = append(os.Environ(), "CALLBACK_REPORT="+report)
+	host.Stderr = os.Stderr
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer host.Wait()
+	defer host.Process.Kill()
+
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatal("the host printed no plugin pid")
+	}
+	pid, err := strconv.Atoi(lines.Text())
+	if err != nil {
+		t.Fatalf("host printed %q, want the plugin's pid", lines.Text())
+	}
+	if !lines.Scan() || lines.Text() != "blocked" {
+		t.Fatalf("host printed %q, want blocked", lines.Text())
+	}
+
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the plugin's blocked callback did not fail within 2 s of its host's death", func() bool {
+		b, _ := os.ReadFile(report)
+		return strings.Contains(string(b), "callback failed")
+	})
+	eventually(t, 2*time.Second, "plugin still running 2 s after its host was killed", func() bool { return exited(pid) })
 }
