@@ -51,6 +51,9 @@ type Client struct {
 type endpoint struct {
 	network, address string
 	creds            credentials.TransportCredentials
+	// failFast: the first failed connection attempt ends the load (for
+	// launched plugins, which listen before they print their handshake).
+	failFast bool
 }
 
 func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
@@ -73,7 +76,11 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "bad address " + ep.address, Err: err, ExitCode: -1}
 	}
 	c.conn = conn
-	desc, err := tetherv1.NewPluginClient(conn).Describe(ctx, &tetherv1.DescribeRequest{}, grpc.WaitForReady(true))
+	// A launched plugin listens before it prints its handshake, so a first
+	// connection that fails (a TLS certificate that does not verify, say)
+	// will not get better: fail at once with its error rather than retry
+	// until the start timeout.
+	desc, err := tetherv1.NewPluginClient(conn).Describe(ctx, &tetherv1.DescribeRequest{}, grpc.WaitForReady(!ep.failFast))
 	switch status.Code(err) {
 	case codes.OK:
 		c.describe = desc

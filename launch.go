@@ -139,7 +139,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := connect(ctx, endpoint{network: hl.Network, address: hl.Address, creds: creds}, name, hl.AppVersion, o, proc)
+	c, err := connect(ctx, endpoint{network: hl.Network, address: hl.Address, creds: creds, failFast: true}, name, hl.AppVersion, o, proc)
 	if err != nil {
 		if proc.hasExited() || proc.waitExit(100*time.Millisecond) {
 			err = &PluginError{Plugin: name, Kind: ErrPluginExited, Detail: "while connecting", Err: err,

@@ -17,6 +17,7 @@
 //	deaf        print a handshake line for a socket that accepts no calls
 //	unaskedcert serve TLS and put a certificate on the handshake line
 //	elsewhere   print a handshake naming a TCP address off this machine
+//	wrongcert   serve TLS with a certificate other than the one on its handshake line
 //	            although the host did not ask for TLS
 package main
 
@@ -108,6 +109,8 @@ func main() {
 		serveDeaf()
 	case "elsewhere":
 		serveElsewhere()
+	case "wrongcert":
+		serveWrongCert(cfg)
 	}
 	tether.Serve(cfg)
 }

@@ -50,6 +50,24 @@ func serveElsewhere() {
 	time.Sleep(time.Hour)
 }
 
+// serveWrongCert serves TLS with one certificate but prints another on its
+// handshake line, as a plugin whose certificate was tampered with would.
+func serveWrongCert(cfg tether.ServeConfig) {
+	served, _, err := autotls.Generate()
+	if err != nil {
+		fail(err)
+	}
+	printed, _, err := autotls.Generate()
+	if err != nil {
+		fail(err)
+	}
+	lis := listen()
+	creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{served}, MinVersion: tls.VersionTLS12})
+	srv := tether.NewServer(cfg, grpc.Creds(creds))
+	handshake(lis, printed.Certificate[0])
+	fail(srv.Serve(lis))
+}
+
 // serveUnaskedCert serves TLS with a certificate of its own and prints it on
 // the handshake line, although the host sent no certificate.
 func serveUnaskedCert(cfg tether.ServeConfig) {
