@@ -159,6 +159,29 @@ func Dirs(dirs []string, patterns ...string) ([]Plugin, error) {
 	return all, nil
 }
 
+// Paths is Dirs for a mix of directories and files: a directory is searched
+// as Dir does, a file is taken as a plugin whatever its name or mode (so
+// that a file named on purpose and not executable is reported, not skipped).
+func Paths(paths []string, patterns ...string) ([]Plugin, error) {
+	var all []Plugin
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("discover: %w", err)
+		}
+		if !fi.IsDir() {
+			all = append(all, Plugin{Name: filepath.Base(p), Path: p})
+			continue
+		}
+		found, err := Dir(p, patterns...)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, found...)
+	}
+	return all, nil
+}
+
 func matchAny(patterns []string, name string) bool {
 	for _, p := range patterns {
 		if ok, _ := filepath.Match(p, name); ok {

@@ -41,10 +41,10 @@ type lsFlags struct {
 func newLsCmd() *cobra.Command {
 	f := &lsFlags{}
 	cmd := &cobra.Command{
-		Use:   "ls [DIR...] [--manifest FILE]",
+		Use:   "ls [DIR|PLUGIN...] [--manifest FILE]",
 		Short: "List the plugins in directories or a manifest, with their interfaces and versions",
-		Long: `ls loads every plugin found (executable files in each DIR, entries of each
-manifest), a few at a time, asks each which interfaces and versions it serves,
+		Long: `ls loads every plugin found (executable files in each DIR, each PLUGIN file
+named, entries of each manifest), a few at a time, asks each which interfaces and versions it serves,
 stops it, and prints one line per plugin: its name, its interfaces with
 versions, and "ok", or the error that kept it from loading.
 
@@ -89,7 +89,7 @@ func runLs(ctx context.Context, stdout, stderr io.Writer, dirs []string, f *lsFl
 	if len(dirs) == 0 && len(f.manifests) == 0 {
 		return errors.New("ls: name at least one directory or --manifest FILE")
 	}
-	plugins, err := discover.Dirs(dirs, f.patterns...)
+	plugins, err := discover.Paths(dirs, f.patterns...)
 	if err != nil {
 		return err
 	}

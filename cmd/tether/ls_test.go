@@ -77,6 +77,26 @@ func TestLsDirectory(t *testing.T) {
 	}
 }
 
+// TestLsFilesAndDirectories: a file named on the command line is listed as
+// a plugin next to a directory's, and a named file that cannot run is an
+// error line, not silently skipped.
+func TestLsFilesAndDirectories(t *testing.T) {
+	dir := lsDir(t)
+	notExec := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notExec, []byte("not a program\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runTether(t, "ls", filepath.Join(dir, "greeter-en"), notExec)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "greeter-en ") || !strings.Contains(lines[0], "greeter v1") ||
+		!strings.HasPrefix(lines[1], "notes.txt ") || !strings.Contains(lines[1], "could not start") {
+		t.Fatalf("want greeter-en ok and notes.txt as an error, got:\n%s", stdout)
+	}
+}
+
 func TestLsJSONAndStrict(t *testing.T) {
 	dir := lsDir(t)
 	stdout, _, code := runTether(t, "ls", "--json", "--strict", "--cookie", lsCookie, dir)
