@@ -11,7 +11,7 @@ import (
 	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
-// ErrCapabilitiesUnknown: the plugin can say neither through tether's
+// ErrCapabilitiesUnknown means the plugin can say neither through tether's
 // Describe nor through gRPC server reflection which methods it implements.
 var ErrCapabilitiesUnknown = errors.New("capabilities unknown")
 

@@ -32,11 +32,11 @@ func wait(ctx context.Context, ms uint32) error {
 	}
 }
 
-// Unary echoes the message after its delay, or fails when its text is
-// UnavailableText.
 // UnavailableText makes Unary answer codes.Unavailable itself.
 const UnavailableText = "fail:unavailable"
 
+// Unary echoes the message after its delay, or fails when its text is
+// UnavailableText.
 func (EchoServer) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
 	if err := wait(ctx, m.GetDelayMs()); err != nil {
 		return nil, err

@@ -127,10 +127,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 // the inner connection. It returns os.ErrNoDeadline for non-zero times.
 func (c *Conn) SetDeadline(t time.Time) error { return noDeadline(t) }
 
-// SetReadDeadline: see SetDeadline.
+// SetReadDeadline is not supported either; see SetDeadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return noDeadline(t) }
 
-// SetWriteDeadline: see SetDeadline.
+// SetWriteDeadline is not supported either; see SetDeadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return noDeadline(t) }
 
 func noDeadline(t time.Time) error {
