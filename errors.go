@@ -46,6 +46,8 @@ type PluginError struct {
 	Err      error // the underlying cause, if any
 }
 
+// Error says, on one line, which plugin, what went wrong, how it exited and
+// what it printed.
 func (e *PluginError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "plugin %s: %v", e.Plugin, e.Kind)
@@ -81,6 +83,8 @@ type VersionError struct {
 	PluginVersions []int  // versions the plugin serves
 }
 
+// Error names the plugin, what has no shared version, and both sides'
+// versions.
 func (e *VersionError) Error() string {
 	what := "protocol"
 	if e.Interface != "" {

@@ -146,6 +146,7 @@ type Addr struct{ Name string }
 // Network is "tether-tunnel".
 func (Addr) Network() string { return "tether-tunnel" }
 
+// String returns the address's name.
 func (a Addr) String() string { return a.Name }
 
 // Listener is a net.Listener whose Accept returns the conns handed to Put,
