@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
@@ -26,12 +24,7 @@ import (
 
 // TestMain removes the test plugins after the run and fails it if any
 // goroutine outlives the tests: every Client must be closed without leaks.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		tethertest.Cleanup()
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 // echoPath builds the echo test plugin once per test binary.
 func echoPath(t testing.TB) string { return tethertest.Build(t, plugintest.EchoPlugin) }

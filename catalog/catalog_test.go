@@ -3,7 +3,6 @@ package catalog_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/catalog"
@@ -32,17 +29,7 @@ const (
 // (tether's default cookie, protocol 1).
 var greeterHandshake = tether.HandshakeConfig{ProtocolVersion: 1}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	tethertest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 // pluginDir links the example plugins into a fresh directory, plus a shell
 // script that prints garbage instead of a handshake.

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/discover"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
@@ -23,17 +21,7 @@ import (
 
 const greeterEn = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-en"
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	tethertest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 func write(t *testing.T, path string, mode os.FileMode) {
 	t.Helper()

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
@@ -32,15 +29,7 @@ const (
 // itself (the acceptance commands run without flags).
 var greeterEnv []string
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	tethertest.Cleanup()
-	if err := goleak.Find(); code == 0 && err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 func cli(t *testing.T) string     { return tethertest.Build(t, cliPkg) }
 func greeter(t *testing.T) string { return tethertest.Build(t, greeterPkg) }

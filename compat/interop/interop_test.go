@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,25 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
 	"github.com/tetherplug/tether/tethertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	tethertest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 // tetherHandshake is the greeter application's handshake (shared.Handshake
 // in go-plugin's terms).

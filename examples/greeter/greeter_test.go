@@ -6,14 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -32,17 +30,7 @@ const (
 	hostV2   = "github.com/tetherplug/tether/examples/greeter/host-v2"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	tethertest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tethertest.Main(m) }
 
 func launch(t *testing.T, pkg string, opts ...tether.Option) (*tether.Client, error) {
 	t.Helper()
