@@ -76,7 +76,7 @@ func (c *Client) Implements(ctx context.Context, fullMethod string) (bool, error
 	}
 	methods, err := c.reflectedMethods(ctx, service)
 	if err != nil {
-		return false, &PluginError{Plugin: c.name, Kind: ErrCapabilitiesUnknown, ExitCode: -1,
+		return false, &PluginError{Plugin: c.name, Kind: ErrCapabilitiesUnknown,
 			Detail: "no Describe lists service " + service + ", and server reflection failed", Err: err}
 	}
 	return slices.Contains(methods, method), nil

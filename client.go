@@ -73,7 +73,7 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 	}
 	conn, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
-		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "bad address " + ep.address, Err: err, ExitCode: -1}
+		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "bad address " + ep.address, Err: err}
 	}
 	c.conn = conn
 	// A launched plugin listens before it prints its handshake, so a first
@@ -100,7 +100,7 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		// its program prints through the stdio stream.
 		if len(o.callbacks) > 0 {
 			conn.Close()
-			return nil, &PluginError{Plugin: name, Kind: ErrNotImplemented, ExitCode: -1,
+			return nil, &PluginError{Plugin: name, Kind: ErrNotImplemented,
 				Detail: "the host provides callbacks but the plugin is not a tether plugin"}
 		}
 		c.chosen = map[string]int{}
@@ -114,7 +114,7 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		c.startStdio(o)
 	default:
 		conn.Close()
-		e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err, ExitCode: -1}
+		e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
 		if ctx.Err() != nil {
 			e.Kind, e.Detail = ErrStartTimeout, "it accepted no gRPC connection in time"
 		}
@@ -218,7 +218,7 @@ func (c *Client) Pid() int {
 func Dispense[C any](c *Client, iface string, newClient func(grpc.ClientConnInterface) C) (C, error) {
 	var zero C
 	if _, ok := c.chosen[iface]; !ok {
-		return zero, &PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+		return zero, &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
 			Detail: fmt.Sprintf("it does not serve interface %q", iface)}
 	}
 	return newClient(c.conn), nil
@@ -256,7 +256,7 @@ func (c *Client) ExitError() error {
 
 func (c *Client) exitError(detail string) *PluginError {
 	e := &PluginError{Plugin: c.name, Kind: ErrPluginExited, Detail: detail,
-		ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail()}
+		Exited: c.proc.hasExited(), ExitCode: c.proc.exitCode(), Output: c.proc.stderr.Tail()}
 	if e.ExitCode < 0 {
 		e.Err = c.proc.waitErr // "signal: killed", which ExitCode -1 does not say
 	}
@@ -340,7 +340,7 @@ func (s *typedStream) RecvMsg(m any) error {
 func (c *Client) typedError(ctx context.Context, method string, err error) error {
 	switch status.Code(err) {
 	case codes.Unimplemented:
-		return &callError{&PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+		return &callError{&PluginError{Plugin: c.name, Kind: ErrNotImplemented,
 			Detail: "method " + method, Err: err}, err}
 	case codes.Unavailable, codes.Canceled, codes.Internal:
 		// The caller's own cancellation or deadline is not the plugin's

@@ -40,8 +40,12 @@ type PluginError struct {
 	// first bytes of stdout for a bad handshake, the last lines of stderr
 	// otherwise. It may be empty.
 	Output string
-	// ExitCode is the plugin's exit status, or -1 when it had not exited or
-	// was killed by a signal.
+	// Exited reports that the plugin process had exited when the error was
+	// made; ExitCode means something only then. The zero value, "not known
+	// to have exited", is what every error that is not about an exit has.
+	Exited bool
+	// ExitCode is the exit status of a plugin that Exited, or -1 when a
+	// signal ended it (Err then names the signal).
 	ExitCode int
 	Err      error // the underlying cause, if any
 }
@@ -57,12 +61,12 @@ func (e *PluginError) Error() string {
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
-	if e.ExitCode >= 0 {
+	if e.Exited && e.ExitCode >= 0 {
 		fmt.Fprintf(&b, " (exit status %d)", e.ExitCode)
 	}
 	if out := strings.TrimSpace(e.Output); out != "" {
 		fmt.Fprintf(&b, "; it printed: %s", quoteOutput(out))
-	} else if e.ExitCode >= 0 && (e.Kind == ErrNotPlugin || e.Kind == ErrPluginExited) {
+	} else if e.Exited && (e.Kind == ErrNotPlugin || e.Kind == ErrPluginExited) {
 		b.WriteString("; it printed nothing")
 	}
 	return b.String()

@@ -25,7 +25,7 @@ type launchFailure struct {
 	mode     string
 	opts     []tether.Option
 	kind     error    // the sentinel errors.Is must match
-	exitCode int      // PluginError.ExitCode; ignored for version errors
+	exitCode int      // PluginError.ExitCode, -1 for no exit status; ignored for version errors
 	contains []string // substrings of the message
 	within   time.Duration
 }
@@ -76,8 +76,11 @@ func TestLaunchFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pe := launchMustFail(t, tc)
-			if pe.ExitCode != tc.exitCode {
-				t.Errorf("ExitCode = %d, want %d", pe.ExitCode, tc.exitCode)
+			if tc.exitCode >= 0 && (!pe.Exited || pe.ExitCode != tc.exitCode) {
+				t.Errorf("Exited, ExitCode = %v, %d, want true, %d", pe.Exited, pe.ExitCode, tc.exitCode)
+			}
+			if tc.exitCode < 0 && pe.Exited && pe.ExitCode >= 0 {
+				t.Errorf("Exited, ExitCode = %v, %d, want no exit status", pe.Exited, pe.ExitCode)
 			}
 			if pe.Kind != tc.kind {
 				t.Errorf("Kind = %v, want %v", pe.Kind, tc.kind)
@@ -285,13 +288,16 @@ func TestPluginErrorMessage(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&tether.PluginError{Plugin: "true", Kind: tether.ErrNotPlugin, Detail: "it exited without printing a handshake line", ExitCode: 0},
+		{&tether.PluginError{Plugin: "true", Kind: tether.ErrNotPlugin, Detail: "it exited without printing a handshake line", Exited: true, ExitCode: 0},
 			"plugin true: not a plugin: it exited without printing a handshake line (exit status 0); it printed nothing"},
-		{&tether.PluginError{Plugin: "README.md", Kind: tether.ErrNotPlugin, Detail: "could not start it", Err: os.ErrPermission, ExitCode: -1},
+		{&tether.PluginError{Plugin: "README.md", Kind: tether.ErrNotPlugin, Detail: "could not start it", Err: os.ErrPermission},
 			"plugin README.md: not a plugin: could not start it: permission denied"},
-		{&tether.PluginError{Plugin: "p", Kind: tether.ErrPluginExited, ExitCode: 2, Output: "panic: x\n\ngoroutine 1"},
+		{&tether.PluginError{Plugin: "p", Kind: tether.ErrPluginExited, Exited: true, ExitCode: 2, Output: "panic: x\n\ngoroutine 1"},
 			`plugin p: plugin exited (exit status 2); it printed: "panic: x\n\ngoroutine 1"`},
-		{&tether.PluginError{Plugin: "p", Kind: tether.ErrNotPlugin, ExitCode: -1, Output: strings.Repeat("x", 600)},
+		// An error that leaves the exit unset never claims "exit status 0".
+		{&tether.PluginError{Plugin: "p", Kind: tether.ErrPluginExited, Detail: "during call /x.Y/Z"},
+			"plugin p: plugin exited: during call /x.Y/Z"},
+		{&tether.PluginError{Plugin: "p", Kind: tether.ErrNotPlugin, Output: strings.Repeat("x", 600)},
 			`plugin p: not a plugin; it printed: "` + strings.Repeat("x", 512) + `…"`},
 		{&tether.VersionError{Plugin: "p", HostVersions: []int{1, 2}, PluginVersions: []int{3}},
 			"plugin p: incompatible versions: protocol: host accepts versions [1 2], plugin serves [3]"},

@@ -27,7 +27,7 @@ type callbackHost struct {
 // The first tunnel is open when it returns.
 func (c *Client) serveCallbacks(ctx context.Context, regs []func(grpc.ServiceRegistrar)) error {
 	if !slices.Contains(c.describe.GetFeatures(), FeatureCallbacks) {
-		return &PluginError{Plugin: c.name, Kind: ErrNotImplemented, ExitCode: -1,
+		return &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
 			Detail: "the host provides callbacks but the plugin does not serve tether.v1.Callbacks"}
 	}
 	srv := grpc.NewServer()

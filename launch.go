@@ -40,7 +40,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		name = filepath.Base(path)
 	}
 	perr := func(kind error, detail string, err error) *PluginError {
-		return &PluginError{Plugin: name, Kind: kind, Detail: detail, Err: err, ExitCode: -1}
+		return &PluginError{Plugin: name, Kind: kind, Detail: detail, Err: err}
 	}
 	// exec.Command looks a bare name up in PATH: check the file it will run.
 	cmd := exec.Command(path, o.args...)
@@ -103,7 +103,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		// give it a moment, so that the error can tell its exit status.
 		proc.waitExit(notPluginExitWait)
 		proc.terminate(o.killTimeout)
-		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, ExitCode: proc.exitCode(),
+		return nil, &PluginError{Plugin: name, Kind: ErrNotPlugin, Exited: proc.hasExited(), ExitCode: proc.exitCode(),
 			Detail: "its first line is not a handshake (" + err.Error() + ")", Output: firstBytes(line)}
 	}
 	if err := checkLocal(hl); err != nil {
@@ -143,7 +143,7 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	if err != nil {
 		if proc.hasExited() || proc.waitExit(100*time.Millisecond) {
 			err = &PluginError{Plugin: name, Kind: ErrPluginExited, Detail: "while connecting", Err: err,
-				ExitCode: proc.exitCode(), Output: fwd.Tail()}
+				Exited: proc.hasExited(), ExitCode: proc.exitCode(), Output: fwd.Tail()}
 		}
 		return fail(err)
 	}
@@ -201,7 +201,7 @@ func awaitHandshake(ctx context.Context, proc *process, timeout time.Duration) (
 
 // handshakeFailure explains why no handshake line came.
 func handshakeFailure(name string, proc *process, printed string, err error, timeout time.Duration) error {
-	e := &PluginError{Plugin: name, Kind: ErrNotPlugin, ExitCode: -1, Output: firstBytes(printed)}
+	e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Output: firstBytes(printed)}
 	switch {
 	case errors.Is(err, ErrStartTimeout):
 		e.Kind, e.Detail = ErrStartTimeout, fmt.Sprintf("no handshake line within %v", timeout)
@@ -213,7 +213,7 @@ func handshakeFailure(name string, proc *process, printed string, err error, tim
 	}
 	// stdout closed: the program exited (or closed stdout) without a line.
 	proc.waitExit(processExitGrace)
-	e.ExitCode = proc.exitCode()
+	e.Exited, e.ExitCode = proc.hasExited(), proc.exitCode()
 	stderr := proc.stderr.Tail()
 	switch {
 	case isCookieMessage(stderr):
