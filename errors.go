@@ -28,6 +28,14 @@ var (
 	// ErrNotImplemented: the plugin does not implement the called method or
 	// the dispensed interface.
 	ErrNotImplemented = errors.New("not implemented")
+	// ErrUnavailable: no instance of the plugin can take the call now (its
+	// process is being restarted, no replica is reachable, or every instance
+	// was refused). The call failed without reaching a plugin; a host that
+	// prefers to wait asks for it with WithWaitForReady.
+	ErrUnavailable = errors.New("no instance available")
+	// ErrHost: the host's own side failed to prepare the load (its socket
+	// directory, a certificate, its connection): not the plugin's fault.
+	ErrHost = errors.New("host-side failure")
 )
 
 // PluginError is the detailed form of the errors above: which plugin, what

@@ -2,7 +2,7 @@ package tether
 
 import (
 	"context"
-	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -11,47 +11,82 @@ import (
 	"github.com/tetherplug/tether/internal/tunnel"
 )
 
-// callbackHost serves the host's callback services to a plugin over
-// Callbacks/Tunnel streams on the plugin's own connection. When a tunnel
-// ends while the client is open (the plugin restarted behind the same
-// address, say), it opens a new one.
+// callbackHost serves the host's callback services to a plugin's
+// instances, each over a Callbacks/Tunnel stream on that instance's own
+// connection: every instance behind one client gets its own tunnel, opened
+// when the instance is admitted and reopened while it stays. The streams
+// carry the client's session id like every other call, which is how a
+// plugin sends each callback to the host that made the call it serves.
 type callbackHost struct {
 	server *grpc.Server
 	lis    *tunnel.Listener
 	ctx    context.Context
 	stop   context.CancelFunc
-	done   chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	tasks  sync.WaitGroup // the keepOpen loops
 }
 
-// serveCallbacks starts serving the callbacks registered with WithCallbacks.
-// The first tunnel is open when it returns.
-func (c *Client) serveCallbacks(ctx context.Context, regs []func(grpc.ServiceRegistrar)) error {
-	if !slices.Contains(c.describe.GetFeatures(), FeatureCallbacks) {
-		return &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
-			Detail: "the host provides callbacks but the plugin does not serve tether.v1.Callbacks"}
-	}
+// newCallbackHost starts serving the callbacks registered with
+// WithCallbacks; tunnels are added per instance.
+func newCallbackHost(regs []func(grpc.ServiceRegistrar)) *callbackHost {
 	srv := grpc.NewServer()
 	for _, register := range regs {
 		register(srv)
 	}
-	hctx, stop := context.WithCancel(context.Background())
-	h := &callbackHost{server: srv, lis: tunnel.NewListener(), ctx: hctx, stop: stop, done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	h := &callbackHost{server: srv, lis: tunnel.NewListener(), ctx: ctx, stop: stop}
 	go func() { _ = srv.Serve(h.lis) }()
-	conn, err := h.open(ctx, c.conn)
-	if err != nil {
-		stop()
-		srv.Stop()
-		return err
-	}
-	c.callbacks = h
-	go h.keepOpen(c.conn, conn)
-	return nil
+	return h
 }
 
-// open starts one tunnel stream and hands it to the callback server.
-func (h *callbackHost) open(ctx context.Context, cc grpc.ClientConnInterface) (*tunnel.Conn, error) {
-	sctx, cancel := context.WithCancel(h.ctx)
-	stream, err := tetherv1.NewCallbacksClient(cc).Tunnel(sctx, grpc.WaitForReady(true))
+// serveInstance opens the first tunnel to the instance of key (bounded by
+// the client's start timeout) and keeps one open until ctx ends.
+func (h *callbackHost) serveInstance(ctx context.Context, c *Client, key string) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-h.ctx.Done():
+		}
+		cancel()
+	}()
+	octx, ocancel := context.WithTimeout(ctx, c.opts.startTimeout)
+	conn, err := h.open(octx, ctx, c, key)
+	ocancel()
+	if err != nil {
+		c.log.Warn("could not open the callback tunnel; retrying", "error", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		if conn != nil {
+			conn.Close()
+		}
+		return
+	}
+	h.tasks.Add(1)
+	go func() {
+		defer h.tasks.Done()
+		h.keepOpen(ctx, c, key, conn)
+	}()
+}
+
+// open starts one tunnel stream to the instance of key, living as long as
+// life, and hands it to the callback server. wait bounds the opening.
+func (h *callbackHost) open(wait, life context.Context, c *Client, key string) (*tunnel.Conn, error) {
+	sctx, cancel := context.WithCancel(pinTo(c.outgoing(life), key))
+	opened := make(chan struct{})
+	go func() {
+		select {
+		case <-wait.Done():
+			cancel() // gave up opening
+		case <-opened:
+		}
+	}()
+	stream, err := tetherv1.NewCallbacksClient(c.conn).Tunnel(sctx, grpc.WaitForReady(true))
+	close(opened)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -64,36 +99,38 @@ func (h *callbackHost) open(ctx context.Context, cc grpc.ClientConnInterface) (*
 	return conn, nil
 }
 
-// keepOpen reopens the tunnel whenever it ends, until close.
-func (h *callbackHost) keepOpen(cc grpc.ClientConnInterface, conn *tunnel.Conn) {
-	defer close(h.done)
+// keepOpen reopens the tunnel whenever it ends, until ctx ends.
+func (h *callbackHost) keepOpen(ctx context.Context, c *Client, key string, conn *tunnel.Conn) {
 	backoff := 50 * time.Millisecond
 	for {
-		select {
-		case <-conn.Done():
-		case <-h.ctx.Done():
-			conn.Close()
-			return
-		}
-		for {
+		if conn != nil {
 			select {
-			case <-h.ctx.Done():
+			case <-conn.Done():
+			case <-ctx.Done():
+				conn.Close()
 				return
-			case <-time.After(backoff):
 			}
-			next, err := h.open(h.ctx, cc)
-			if err == nil {
-				conn, backoff = next, 50*time.Millisecond
-				break
-			}
-			backoff = min(2*backoff, 5*time.Second)
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		next, err := h.open(ctx, ctx, c, key)
+		if err == nil {
+			conn, backoff = next, 50*time.Millisecond
+			continue
+		}
+		conn, backoff = nil, min(2*backoff, 5*time.Second)
 	}
 }
 
 // close stops the callback server and its tunnels, and waits for them.
 func (h *callbackHost) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.stop()
 	h.server.Stop()
-	<-h.done
+	h.tasks.Wait()
 }

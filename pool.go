@@ -1,0 +1,343 @@
+package tether
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/attributes"
+	"google.golang.org/grpc/resolver"
+)
+
+// pool is a client's view of its plugin's instances: the endpoints the
+// runtime reported, which of them answered Describe with fitting versions
+// (admitted: ordinary calls go only there), which were refused and why.
+// The balancer asks it who is admitted; it learns from the balancer when an
+// endpoint's connection is up or lost.
+type pool struct {
+	c *Client
+
+	mu      sync.Mutex
+	members map[string]*member
+	refresh func() // rebuilds the balancer's picker; never called with mu held
+	lastErr error  // the latest reason an instance could not take calls
+	ended   bool   // the runtime reports no more endpoints
+	everUp  bool   // some endpoint's connection was up once
+	gone    []goneInstance
+
+	first     chan struct{} // closed at the first admission, or at a failure before it
+	firstErr  error
+	firstDone bool
+}
+
+// goneInstance is an instance whose endpoint the runtime removed lately:
+// a call that failed as it went may still be explained by its exit.
+type goneInstance struct {
+	ep Endpoint
+	at time.Time
+}
+
+// goneMemory is how long a removed instance can explain a failed call.
+const goneMemory = 5 * time.Second
+
+// member is one endpoint and what the client knows of the instance behind it.
+type member struct {
+	ep       Endpoint
+	state    memberState
+	why      error // why it was refused
+	gen      int   // counts READY transitions, so a stale Describe is ignored
+	stop     context.CancelFunc
+	extrasOn bool // callbacks and stdio started
+}
+
+type memberState int
+
+const (
+	memberPending  memberState = iota // connecting, or connected and being described
+	memberAdmitted                    // takes calls
+	memberRefused                     // its versions do not fit, or it failed its handshake
+)
+
+func newPool(c *Client) *pool {
+	return &pool{c: c, members: map[string]*member{}, first: make(chan struct{}), refresh: func() {}}
+}
+
+func (p *pool) setRefresh(f func()) {
+	p.mu.Lock()
+	p.refresh = f
+	p.mu.Unlock()
+}
+
+func (p *pool) doRefresh() {
+	p.mu.Lock()
+	f := p.refresh
+	p.mu.Unlock()
+	f()
+}
+
+// update replaces the endpoint set and returns the resolver state that
+// feeds it to the connection.
+func (p *pool) update(eps []Endpoint) resolver.State {
+	p.mu.Lock()
+	keep := map[string]bool{}
+	addrs := make([]resolver.Address, 0, len(eps))
+	for _, ep := range eps {
+		key := ep.key()
+		keep[key] = true
+		if _, ok := p.members[key]; !ok {
+			p.members[key] = &member{ep: ep}
+		}
+		addrs = append(addrs, resolver.Address{Addr: key, ServerName: "localhost",
+			Attributes: attributes.New(credsKey{}, endpointCreds{ep.Creds})})
+	}
+	now := time.Now()
+	p.gone = slices.DeleteFunc(p.gone, func(g goneInstance) bool { return now.Sub(g.at) > goneMemory })
+	for key, m := range p.members {
+		if !keep[key] {
+			if m.stop != nil {
+				m.stop()
+			}
+			if m.ep.Instance != nil && m.ep.Instance.Exited() != nil {
+				p.gone = append(p.gone, goneInstance{m.ep, now})
+			}
+			delete(p.members, key)
+		}
+	}
+	p.mu.Unlock()
+	return resolver.State{Addresses: addrs, Attributes: attributes.New(poolKey{}, p)}
+}
+
+// end records that the runtime will report no more endpoints; err says why
+// (the last instance's exit). A load still waiting fails with it.
+func (p *pool) end(err error) {
+	p.mu.Lock()
+	p.ended = true
+	if err != nil {
+		p.lastErr = err
+	}
+	p.mu.Unlock()
+	p.settleFirst(err)
+}
+
+func (p *pool) isAdmitted(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.members[key]
+	return m != nil && m.state == memberAdmitted
+}
+
+func (p *pool) anyAdmitted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.state == memberAdmitted {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pool) hasEnded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ended
+}
+
+// exitable lists the instances that can tell their exit: current ones and
+// those removed in the last goneMemory.
+func (p *pool) exitable() []Endpoint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Endpoint
+	for _, m := range p.members {
+		if m.ep.Instance != nil && m.ep.Instance.Exited() != nil {
+			out = append(out, m.ep)
+		}
+	}
+	for _, g := range p.gone {
+		if time.Since(g.at) <= goneMemory {
+			out = append(out, g.ep)
+		}
+	}
+	return out
+}
+
+func (p *pool) isPending(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.members[key]
+	return m != nil && m.state == memberPending
+}
+
+func (p *pool) everConnected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.everUp
+}
+
+func (p *pool) lastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastErr
+}
+
+// unavailable says why no instance takes calls.
+func (p *pool) unavailable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.why != nil {
+			return m.why
+		}
+	}
+	if p.lastErr != nil {
+		return p.lastErr
+	}
+	return errors.New("the runtime reports no endpoint")
+}
+
+// subConnReady starts describing the instance behind a connection that is
+// up: after every reconnection, since another process may now answer there.
+func (p *pool) subConnReady(key string) {
+	p.mu.Lock()
+	m := p.members[key]
+	if m == nil {
+		p.mu.Unlock()
+		return
+	}
+	m.gen++
+	gen := m.gen
+	p.everUp = true
+	if m.state != memberRefused {
+		m.state = memberPending
+	}
+	p.mu.Unlock()
+	go p.describe(key, gen)
+}
+
+// subConnLost takes an instance out of rotation until its connection is up
+// and it has been described again. A launched plugin's first connection
+// that fails refuses it at once: it listens before it prints its handshake.
+func (p *pool) subConnLost(key string, err error) {
+	p.mu.Lock()
+	m := p.members[key]
+	if m == nil {
+		p.mu.Unlock()
+		return
+	}
+	if err != nil {
+		p.lastErr = fmt.Errorf("%s: %w", m.ep.Address, err)
+	}
+	failFast := m.ep.FailFast && !m.extrasOn && err != nil && m.state == memberPending
+	if m.state == memberAdmitted {
+		m.state = memberPending
+	}
+	if failFast {
+		m.state = memberRefused
+		m.why = &PluginError{Plugin: p.c.name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
+	}
+	why := m.why
+	p.mu.Unlock()
+	p.doRefresh()
+	if failFast {
+		p.settleFirst(why)
+	}
+}
+
+// describe asks one instance what it serves and admits or refuses it.
+func (p *pool) describe(key string, gen int) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.c.opts.startTimeout)
+	defer cancel()
+	p.mu.Lock()
+	m := p.members[key]
+	p.mu.Unlock()
+	if m == nil {
+		return
+	}
+	v, err := p.c.describeInstance(pinTo(ctx, key), m.ep)
+	p.mu.Lock()
+	if p.members[key] != m || m.gen != gen {
+		p.mu.Unlock()
+		return // gone, or reconnected since: a newer describe decides
+	}
+	if err != nil {
+		m.state, m.why = memberRefused, err
+		p.lastErr = err
+		p.mu.Unlock()
+		p.c.log.Warn("plugin instance refused: it receives no calls", "endpoint", m.ep.Address, "error", err)
+		p.doRefresh()
+		p.settleFirst(err)
+		return
+	}
+	m.state, m.why = memberAdmitted, nil
+	startExtras := !m.extrasOn
+	if startExtras {
+		m.extrasOn = true
+		var mctx context.Context
+		mctx, m.stop = context.WithCancel(context.Background())
+		p.mu.Unlock()
+		p.c.startInstanceExtras(mctx, key, v)
+	} else {
+		p.mu.Unlock()
+	}
+	p.doRefresh()
+	p.settleFirst(nil)
+}
+
+// settleFirst ends the wait of the load: at the first admission, or at the
+// first failure while nothing else can still be admitted.
+func (p *pool) settleFirst(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.firstDone {
+		return
+	}
+	if err != nil && !p.ended {
+		for _, m := range p.members {
+			if m.state != memberRefused {
+				return // another instance may still come up
+			}
+		}
+	}
+	p.firstDone, p.firstErr = true, err
+	close(p.first)
+}
+
+// stopAll stops every member's callbacks and stdio.
+func (p *pool) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.stop != nil {
+			m.stop()
+		}
+	}
+}
+
+// instances lists the members, for Client.Instances.
+func (p *pool) instances() []InstanceInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]InstanceInfo, 0, len(p.members))
+	for _, m := range p.members {
+		out = append(out, InstanceInfo{Network: m.ep.Network, Address: m.ep.Address,
+			Admitted: m.state == memberAdmitted, Refused: m.why, Instance: m.ep.Instance})
+	}
+	return out
+}
+
+// InstanceInfo is what a client knows of one instance of its plugin.
+type InstanceInfo struct {
+	Network, Address string
+	// Admitted: the instance answered Describe with versions that fit and
+	// takes calls.
+	Admitted bool
+	// Refused says why the instance takes no calls (versions that do not
+	// fit, a failed handshake); nil otherwise.
+	Refused error
+	// Instance is the runtime's handle, nil for a remote address.
+	Instance Instance
+}

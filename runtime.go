@@ -1,0 +1,178 @@
+package tether
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/credentials"
+)
+
+// A runtime starts or finds the instances of a plugin and reports the
+// endpoints they answer on. Where a plugin runs is the runtime's business;
+// everything else (the handshake RPC, version negotiation, balancing,
+// callbacks, typed errors) is the Client's, the same for every runtime.
+//
+// Runtimes are registered by target scheme, in the spirit of grpc-go's
+// resolver.Builder: a path or exec:///path is the exec runtime, built in;
+// others register with RegisterRuntime, usually from an init function of the
+// package that implements them, and are then reachable through Open.
+
+// Target is a parsed plugin target: "exec:///abs/path", "tcp://h1:7000,h2:7000",
+// "kube://namespace/name", or a bare path, which is Scheme "exec".
+type Target struct {
+	Raw       string // as given
+	Scheme    string // "exec" for a bare path
+	Authority string // what follows "//" up to the next "/" ("" for exec)
+	Path      string // for exec, the program's path exactly as it is to be run
+}
+
+// String returns the target as given.
+func (t Target) String() string { return t.Raw }
+
+// ParseTarget parses a target. A string without "://" is a path to a local
+// program. A path without a slash is taken relative to the working
+// directory, never looked up in $PATH.
+func ParseTarget(s string) (Target, error) {
+	if s == "" {
+		return Target{}, fmt.Errorf("tether: empty plugin target")
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || strings.ContainsAny(scheme, "/.") {
+		return Target{Raw: s, Scheme: "exec", Path: s}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("tether: target %q: %w", s, err)
+	}
+	t := Target{Raw: s, Scheme: strings.ToLower(scheme), Authority: u.Host, Path: u.Path}
+	if t.Scheme == "exec" {
+		if u.Host != "" || !strings.HasPrefix(rest, "/") {
+			return Target{}, fmt.Errorf("tether: target %q: an exec target is exec:///absolute/path", s)
+		}
+		t.Path = rest
+	}
+	return t, nil
+}
+
+// Endpoint is one address a plugin instance answers on, as a runtime
+// reports it.
+type Endpoint struct {
+	// Network is "unix" or "tcp"; Address is a socket path or host:port.
+	Network, Address string
+	// Creds secures the connection; nil means plaintext, which a runtime
+	// offers only for Unix sockets in private directories or on an
+	// explicit opt-in.
+	Creds credentials.TransportCredentials
+	// ProtocolVersion is the application protocol version when the runtime
+	// learned it (the exec runtime, from the handshake line); 0 otherwise.
+	ProtocolVersion int
+	// FailFast ends a load at the first failed connection to this endpoint
+	// instead of retrying: a launched plugin listens before it prints its
+	// handshake, so a failure will not get better.
+	FailFast bool
+	// Replaceable: the runtime starts another instance when this one ends,
+	// so a call cut off by its end is ErrUnavailable, not ErrPluginExited.
+	Replaceable bool
+	// Instance is the running copy behind the endpoint, nil when the
+	// runtime knows nothing of it (a remote address).
+	Instance Instance
+}
+
+// key identifies an endpoint in the client's connection.
+func (e Endpoint) key() string { return e.Network + ":" + e.Address }
+
+// Instance is one running copy of a plugin as far as its runtime knows it.
+type Instance interface {
+	// Pid is the process id, or 0 when there is no local process.
+	Pid() int
+	// Exited is closed when the instance has ended; nil when the runtime
+	// cannot know (a remote address).
+	Exited() <-chan struct{}
+	// ExitError says how it ended, nil while it runs.
+	ExitError() error
+}
+
+// EndpointSink receives a runtime's endpoints. Each UpdateEndpoints
+// replaces the whole set; an empty set means no instance is reachable now
+// (calls then fail fast with ErrUnavailable, or wait if the host asked so).
+// Ended says the runtime will report no more endpoints, and why (the last
+// instance's exit error, nil after Close).
+type EndpointSink interface {
+	UpdateEndpoints([]Endpoint)
+	Ended(err error)
+}
+
+// RuntimeEnv is what Open gives a runtime to build with.
+type RuntimeEnv struct {
+	Name             string // the plugin's name in logs and errors
+	Logger           *slog.Logger
+	Stdout           io.Writer // where a plugin's stdout goes; nil: logged
+	Handshake        HandshakeConfig
+	ProtocolVersions []int
+	StartTimeout     time.Duration
+	KillTimeout      time.Duration
+	// Settings are the runtime's own options (see RuntimeSetting), in the
+	// order given.
+	Settings []any
+	// Endpoints receives the runtime's endpoints for as long as it runs.
+	Endpoints EndpointSink
+}
+
+// RuntimeBuilder makes runtimes for the targets of one scheme.
+type RuntimeBuilder interface {
+	// Scheme is the target scheme the builder serves, e.g. "exec", "tcp".
+	Scheme() string
+	// Build starts or finds the plugin's instances. It may report endpoints
+	// through env.Endpoints before it returns, and later as they change.
+	// Errors should be *PluginError values.
+	Build(ctx context.Context, t Target, env RuntimeEnv) (Runtime, error)
+}
+
+// Runtime is the running side of one loaded plugin.
+type Runtime interface {
+	// Close stops what the runtime started (or lets it outlive the host, as
+	// it was asked) and reports no more endpoints. stop asks one instance to
+	// shut down gracefully over its connection; the runtime calls it before
+	// signalling processes. It returns nil once everything it started is
+	// gone.
+	Close(ctx context.Context, stop func(context.Context, Endpoint) error) error
+}
+
+var (
+	runtimesMu sync.RWMutex
+	runtimes   = map[string]RuntimeBuilder{}
+)
+
+// RegisterRuntime makes a runtime available by its scheme, replacing any
+// registered before under the same scheme. It is meant to be called from
+// init functions.
+func RegisterRuntime(b RuntimeBuilder) {
+	runtimesMu.Lock()
+	defer runtimesMu.Unlock()
+	runtimes[strings.ToLower(b.Scheme())] = b
+}
+
+// Runtimes lists the registered schemes, sorted.
+func Runtimes() []string {
+	runtimesMu.RLock()
+	defer runtimesMu.RUnlock()
+	return slices.Sorted(maps.Keys(runtimes))
+}
+
+func lookupRuntime(scheme string) (RuntimeBuilder, error) {
+	runtimesMu.RLock()
+	b, ok := runtimes[scheme]
+	runtimesMu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("tether: no runtime for scheme %q (registered: %s)", scheme, strings.Join(Runtimes(), ", "))
+}
