@@ -2,7 +2,6 @@ package proc
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,263 +9,247 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // EnvHostPipe names the environment variable that tells a plugin which file
-// descriptor is its host pipe.
+// descriptor is its host pipe: the read end of a pipe whose write end only
+// the host holds, so that reading EOF from it means the host is gone (or
+// has let the plugin go).
 const EnvHostPipe = "TETHER_HOST_PIPE"
 
-// MaxLine bounds one forwarded line and the handshake line.
+// MaxLine is the longest forwarded line and the longest handshake line, in
+// bytes, newline included.
 const MaxLine = 64 << 10
 
-// ErrChecksumMismatch is wrapped by Start's checksum error.
+// ErrChecksumMismatch is wrapped by the error Start returns when the file's
+// SHA-256 is not Spec.Checksum.
 var ErrChecksumMismatch = errors.New("checksum mismatch")
 
-// ErrLineTooLong is returned by ReadHandshake when no newline came within MaxLine bytes.
-var ErrLineTooLong = errors.New("no newline within the first 64 KiB")
+// ErrLineTooLong is returned by ReadHandshake when stdout had no newline
+// within its first MaxLine bytes.
+var ErrLineTooLong = errors.New("no newline within the first 64 KiB of stdout")
 
-// beforeStart is a test hook called between hashing and starting.
+// ErrEmptyPath is returned by Start when Spec.Path is empty.
+var ErrEmptyPath = errors.New("no program path")
+
+// ErrNotReaped is wrapped by Terminate's error when the process was not
+// reaped within a bound after SIGKILL (it may be stuck in the kernel).
+var ErrNotReaped = errors.New("process not reaped after SIGKILL")
+
+// defaultKillTimeout is Spec.KillTimeout's zero value.
+const defaultKillTimeout = 2 * time.Second
+
+// beforeStart is called between hashing the program and starting it: a
+// test hook to replace the file at that moment.
 var beforeStart = func() {}
 
 // Spec says what to start and how.
 type Spec struct {
-	Path        string
-	Args        []string
-	Env         []string
-	Checksum    []byte
+	// Path is the program, run as given: never looked up in $PATH, so a
+	// name without a slash is relative to the working directory. It is
+	// the program's argv[0].
+	Path string
+	// Args are the arguments after the program name.
+	Args []string
+	// Env is the whole environment; nil means the host's own.
+	Env []string
+	// Checksum, if set, is the SHA-256 the file must have. The very file
+	// that was hashed is executed (through /proc/self/fd), so a file
+	// renamed over Path after the check does not run.
+	Checksum []byte
+	// DieWithHost gives the program a parent-death signal (SIGTERM) and a
+	// host pipe on fd 3, named by EnvHostPipe=3 added to Env; and when the
+	// program exits, what it left running in its process group is killed.
 	DieWithHost bool
-	Dir         string
-	Stderr      func(line string)
+	// Dir is a directory removed once the process has exited, or once
+	// Start has failed ("" for none).
+	Dir string
+	// Stderr is called with each stderr line, newline included, in order,
+	// from one goroutine. A line longer than MaxLine comes in pieces. Nil
+	// discards stderr.
+	Stderr func(line string)
+	// KillTimeout bounds what an exit waits for: after the program exits,
+	// how long stderr may take to drain (and, with DieWithHost, how long
+	// the rest of its process group has after SIGTERM before SIGKILL);
+	// in Terminate, part of the bound on the reap after SIGKILL. 0 means 2s.
 	KillTimeout time.Duration
 }
 
-// Process is one started program.
+// Process is one started program. Its methods are safe for concurrent use,
+// except ReadHandshake and reading Stdout, which belong to one reader.
 type Process struct {
-	cmd     *exec.Cmd
-	dir     string
-	exited  chan struct{}
-	waitErr error
+	cmd         *exec.Cmd
+	dir         string
+	dieWithHost bool
+	killTimeout time.Duration
 
-	stdout      *bufio.Reader
-	stderrDone  chan struct{}
-	removeOnce  sync.Once
-	exitCodeVal int
+	stdout     *bufio.Reader
+	outR, errR *os.File
+	stdoutGone atomic.Bool // stdout is being discarded after ErrLineTooLong
+	stderrDone chan struct{}
+
+	hostW    *os.File // write end of the host pipe, never written
+	hostOnce sync.Once
+
+	mu     sync.Mutex // held while signalling and while reaping
+	reaped bool
+
+	exited   chan struct{}
+	waitErr  error
+	exitCode int
 }
 
-// Start starts the program (straight port of the old logic).
-func Start(s Spec) (*Process, error) {
-	cmd := exec.Command(s.Path, s.Args...)
-	if len(s.Checksum) > 0 {
-		if err := verifyChecksum(cmd.Path, s.Checksum); err != nil {
-			return nil, err
+// Start starts the program s describes, with stdout and stderr on pipes of
+// its own (not exec.Cmd's, which Wait closes and which can lose what a
+// program printed just before it exited), in a process group of its own.
+// Stderr is forwarded to s.Stderr from now on; stdout waits for
+// ReadHandshake.
+func Start(s Spec) (p *Process, err error) {
+	defer func() {
+		if err != nil && s.Dir != "" {
+			_ = os.RemoveAll(s.Dir)
 		}
+	}()
+	if s.Path == "" {
+		return nil, ErrEmptyPath
+	}
+	cmd, files, hostW, err := command(s)
+	defer closeAll(files) // the child has its own copies
+	if err != nil {
+		return nil, err
+	}
+	p, err = launch(cmd, s)
+	if err != nil {
+		_ = hostW.Close()
+		return nil, err
+	}
+	p.hostW = hostW
+	go p.wait()
+	return p, nil
+}
+
+// command builds the exec.Cmd for s, with Path set directly so that nothing
+// is looked up in $PATH. files are the descriptors passed to the child, for
+// the caller to close once it has started; hostW is the host pipe's write end.
+func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error) {
+	env := s.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = slices.Clip(env) // appending must not write into the caller's array
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if s.DieWithHost {
+		hostR, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("host pipe: %w", err)
+		}
+		files, hostW = append(files, hostR), w
+		env = append(env, EnvHostPipe+"=3")
+		attr.Pdeathsig = syscall.SIGTERM
+	}
+	path := s.Path
+	if len(s.Checksum) > 0 {
+		bin, err := openChecked(s.Path, s.Checksum)
+		if err != nil {
+			_ = hostW.Close()
+			return nil, files, nil, err
+		}
+		files = append(files, bin)
+		// ExtraFiles[i] is fd 3+i in the child, where the kernel resolves
+		// this path: the hashed file, whatever now sits at s.Path.
+		path = "/proc/self/fd/" + strconv.Itoa(2+len(files))
 	}
 	beforeStart()
-	cmd.Env = s.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if s.DieWithHost {
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	cmd = &exec.Cmd{
+		Path:        path,
+		Args:        append([]string{s.Path}, s.Args...),
+		Env:         env,
+		ExtraFiles:  files,
+		SysProcAttr: attr,
 	}
-	line := s.Stderr
-	if line == nil {
-		line = func(string) {}
+	return cmd, files, hostW, nil
+}
+
+// openChecked opens path and returns it if its SHA-256 is want.
+func openChecked(path string, want []byte) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("hashing %s: %w", path, err)
+	}
+	if got := h.Sum(nil); string(got) != string(want) {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: %s has SHA-256 %s, want %s", ErrChecksumMismatch, path,
+			hex.EncodeToString(got), hex.EncodeToString(want))
+	}
+	return f, nil
+}
+
+// launch gives cmd tether's pipes, starts it and the stderr forwarder.
+func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		outR.Close()
-		outW.Close()
+		closeAll([]*os.File{outR, outW})
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	err = cmd.Start()
-	outW.Close()
-	errW.Close()
+	closeAll([]*os.File{outW, errW})
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		closeAll([]*os.File{outR, errR})
 		return nil, err
 	}
-	p := &process{
-		cmd: cmd, dir: s.Dir,
-		exited:     make(chan struct{}),
-		stdout:     bufio.NewReaderSize(outR, 4096),
+	p := &Process{
+		cmd: cmd, dir: s.Dir, dieWithHost: s.DieWithHost, killTimeout: s.KillTimeout,
+		stdout: bufio.NewReaderSize(outR, 4096), outR: outR, errR: errR,
 		stderrDone: make(chan struct{}),
+		exited:     make(chan struct{}),
+		exitCode:   -1,
+	}
+	if p.killTimeout <= 0 {
+		p.killTimeout = defaultKillTimeout
+	}
+	line := s.Stderr
+	if line == nil {
+		line = func(string) {}
 	}
 	go func() {
 		defer close(p.stderrDone)
 		ForwardLines(errR, line)
 	}()
-	go func() {
-		select {
-		case <-p.stderrDone:
-		case <-time.After(processExitGrace):
-		}
-		p.waitErr = cmd.Wait()
-		p.exitCodeVal = exitCode(cmd.ProcessState)
-		p.removeDir()
-		close(p.exited)
-		time.AfterFunc(processExitGrace, func() {
-			outR.Close()
-			errR.Close()
-		})
-	}()
 	return p, nil
 }
 
-type process = Process
-
-const processExitGrace = 2 * time.Second
-
-// ForwardLines calls line for each line read from r.
-func ForwardLines(r io.Reader, line func(string)) {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReader(r)
-	}
-	var pending []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		pending = append(pending, chunk...)
-		if err == bufio.ErrBufferFull {
-			if len(pending) >= MaxLine {
-				line(string(pending))
-				pending = pending[:0]
-			}
-			continue
-		}
-		if len(pending) > 0 {
-			line(string(pending))
-			pending = pending[:0]
-		}
-		if err != nil {
-			return
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
 		}
 	}
 }
 
-// Pid is the process id.
+// Pid is the process id, which is also its process group id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
-// HasExited tells whether the process has exited.
-func (p *Process) HasExited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// Exited is closed once the process has exited.
-func (p *Process) Exited() <-chan struct{} { return p.exited }
-
-// WaitErr is what Wait said.
-func (p *Process) WaitErr() error {
-	if !p.HasExited() {
-		return nil
-	}
-	return p.waitErr
-}
-
-// Stdout is the rest of stdout.
-func (p *Process) Stdout() io.Reader { return p.stdout }
-
-// ExitCode is the exit status, or -1.
-func (p *Process) ExitCode() int {
-	if !p.HasExited() {
-		return -1
-	}
-	return p.exitCodeVal
-}
-
-func exitCode(ps *os.ProcessState) int {
-	if ps == nil {
-		return -1
-	}
-	return ps.ExitCode()
-}
-
-// Signal sends sig to the process group.
-func (p *Process) Signal(sig syscall.Signal) {
-	if p.HasExited() {
-		return
-	}
-	if err := syscall.Kill(-p.Pid(), sig); err != nil {
-		_ = p.cmd.Process.Signal(sig)
-	}
-}
-
-// WaitExit waits up to d for the exit.
-func (p *Process) WaitExit(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.exited:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// Terminate escalates SIGTERM then SIGKILL.
-func (p *Process) Terminate(ctx context.Context, d time.Duration) error {
-	if p.WaitExit(0) {
-		return nil
-	}
-	p.Signal(syscall.SIGTERM)
-	if p.WaitExit(d) {
-		return nil
-	}
-	p.Signal(syscall.SIGKILL)
-	<-p.exited
-	return nil
-}
-
-func (p *Process) removeDir() {
-	p.removeOnce.Do(func() {
-		if p.dir != "" {
-			_ = os.RemoveAll(p.dir)
+// closeHostPipe closes the host pipe's write end: the plugin reads EOF.
+func (p *Process) closeHostPipe() {
+	p.hostOnce.Do(func() {
+		if p.hostW != nil {
+			_ = p.hostW.Close()
 		}
 	})
 }
-
-// ReadHandshake reads the first line of stdout.
-func (p *Process) ReadHandshake() (string, error) {
-	var buf []byte
-	for len(buf) < MaxLine {
-		chunk, err := p.stdout.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if err == nil {
-			return string(buf), nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return string(buf), err
-		}
-	}
-	return string(buf), errors.New("no newline in the first 64 KiB")
-}
-
-func verifyChecksum(path string, want []byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	if got := h.Sum(nil); string(got) != string(want) {
-		return fmt.Errorf("SHA-256 is %s, want %s", hex.EncodeToString(got), hex.EncodeToString(want))
-	}
-	return nil
-}
-
-func (p *Process) closeHostPipe() {}
