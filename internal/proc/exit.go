@@ -21,7 +21,7 @@ const reapSlack = 2 * time.Second
 // is killed in that window. The exit is reported once stderr is drained, or
 // KillTimeout after the exit if something still holds it open.
 func (p *Process) wait() {
-	awaitExit(p.Pid())
+	exitSeen := awaitExit(p.Pid())
 	grace := make(chan struct{})
 	t := time.AfterFunc(p.killTimeout, func() { close(grace) })
 	defer t.Stop()
@@ -31,7 +31,7 @@ func (p *Process) wait() {
 		case <-grace:
 		}
 	}
-	if p.dieWithHost {
+	if p.dieWithHost && exitSeen {
 		p.Signal(syscall.SIGTERM)
 		drained() // those holding stderr go; others get no more time
 		p.Signal(syscall.SIGKILL)
@@ -55,13 +55,15 @@ func (p *Process) wait() {
 	})
 }
 
-// awaitExit returns once pid has exited, leaving it unreaped.
-func awaitExit(pid int) {
+// awaitExit returns true once pid has exited, leaving it unreaped; false if
+// waitid failed (the process may still be running: its group must not be
+// killed, and cmd.Wait will say what is wrong).
+func awaitExit(pid int) bool {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if err != unix.EINTR {
-			return // on another error, cmd.Wait reports what is wrong
+			return err == nil
 		}
 	}
 }
