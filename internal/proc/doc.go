@@ -1,0 +1,42 @@
+// Package proc owns one launched plugin program: it starts the program with
+// tether's own pipes, reads its handshake line, forwards its stderr line by
+// line, reports its exit, and signals and terminates it. It knows nothing of
+// gRPC or of the handshake's format.
+//
+// # Starting
+//
+// Start runs Spec.Path as given, never looked up in $PATH. With a checksum
+// the file is opened and hashed, and that same open file is executed
+// through /proc/self/fd/N, so a file renamed over the path after the check
+// does not run; argv[0] is still the path the user gave. (For a #! script
+// the interpreter receives the /proc/self/fd path, and the descriptor stays
+// open in the program.) The program leads a process group of its own.
+//
+// With Spec.DieWithHost the program also gets a parent-death signal
+// (SIGTERM) and a host pipe: descriptor 3 is the read end of a pipe whose
+// write end only the host holds (never written, and close-on-exec so no
+// other child inherits it). The environment says EnvHostPipe=3. A plugin
+// that reads EOF there knows its host is gone, even through a wrapper
+// script that did not exec. The host closes its end when the process has
+// exited and at the start of Terminate. Descriptors: 3 is the host pipe
+// when DieWithHost, the checked program's descriptor comes after it.
+//
+// # Output
+//
+// Stdout and stderr are pipes of tether's own, not exec.Cmd's (which Wait
+// closes, losing what a program printed just before it exited). Stderr is
+// forwarded line by line from the start; lines longer than MaxLine come in
+// MaxLine pieces. Stdout waits for ReadHandshake, then Stdout is the rest.
+//
+// # Exit
+//
+// The exit is detected with waitid(WNOWAIT), which leaves the process
+// unreaped, so its pid, which is also its process group id, cannot be
+// reused meanwhile. With DieWithHost the rest of the group is then sent
+// SIGTERM, given until stderr is drained (at most KillTimeout), and sent
+// SIGKILL, all before the reap. Exited is closed once stderr is drained,
+// bounded by KillTimeout counted from the exit (a grandchild holding stderr
+// open cannot stall it), the process reaped and Spec.Dir removed. After the
+// reap nothing is ever signalled, so a process tether did not start never
+// is. The pipes are closed KillTimeout after the exit.
+package proc

@@ -1,0 +1,255 @@
+package proc
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// EnvHostPipe names the environment variable that tells a plugin which file
+// descriptor is its host pipe: the read end of a pipe whose write end only
+// the host holds, so that reading EOF from it means the host is gone (or
+// has let the plugin go).
+const EnvHostPipe = "TETHER_HOST_PIPE"
+
+// MaxLine is the longest forwarded line and the longest handshake line, in
+// bytes, newline included.
+const MaxLine = 64 << 10
+
+// ErrChecksumMismatch is wrapped by the error Start returns when the file's
+// SHA-256 is not Spec.Checksum.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// ErrLineTooLong is returned by ReadHandshake when stdout had no newline
+// within its first MaxLine bytes.
+var ErrLineTooLong = errors.New("no newline within the first 64 KiB of stdout")
+
+// ErrEmptyPath is returned by Start when Spec.Path is empty.
+var ErrEmptyPath = errors.New("no program path")
+
+// ErrNotReaped is wrapped by Terminate's error when the process was not
+// reaped within a bound after SIGKILL (it may be stuck in the kernel).
+var ErrNotReaped = errors.New("process not reaped after SIGKILL")
+
+// defaultKillTimeout is Spec.KillTimeout's zero value.
+const defaultKillTimeout = 2 * time.Second
+
+// beforeStart is called between hashing the program and starting it: a
+// test hook to replace the file at that moment.
+var beforeStart = func() {}
+
+// Spec says what to start and how.
+type Spec struct {
+	// Path is the program, run as given: never looked up in $PATH, so a
+	// name without a slash is relative to the working directory. It is
+	// the program's argv[0].
+	Path string
+	// Args are the arguments after the program name.
+	Args []string
+	// Env is the whole environment; nil means the host's own.
+	Env []string
+	// Checksum, if set, is the SHA-256 the file must have. The very file
+	// that was hashed is executed (through /proc/self/fd), so a file
+	// renamed over Path after the check does not run.
+	Checksum []byte
+	// DieWithHost gives the program a parent-death signal (SIGTERM) and a
+	// host pipe on fd 3, named by EnvHostPipe=3 added to Env; and when the
+	// program exits, what it left running in its process group is killed.
+	DieWithHost bool
+	// Dir is a directory removed once the process has exited, or once
+	// Start has failed ("" for none).
+	Dir string
+	// Stderr is called with each stderr line, newline included, in order,
+	// from one goroutine. A line longer than MaxLine comes in pieces. Nil
+	// discards stderr.
+	Stderr func(line string)
+	// KillTimeout bounds what an exit waits for: after the program exits,
+	// how long stderr may take to drain (and, with DieWithHost, how long
+	// the rest of its process group has after SIGTERM before SIGKILL);
+	// in Terminate, part of the bound on the reap after SIGKILL. 0 means 2s.
+	KillTimeout time.Duration
+}
+
+// Process is one started program. Its methods are safe for concurrent use,
+// except ReadHandshake and reading Stdout, which belong to one reader.
+type Process struct {
+	cmd         *exec.Cmd
+	dir         string
+	dieWithHost bool
+	killTimeout time.Duration
+
+	stdout     *bufio.Reader
+	outR, errR *os.File
+	stdoutGone atomic.Bool // stdout is being discarded after ErrLineTooLong
+	stderrDone chan struct{}
+
+	hostW    *os.File // write end of the host pipe, never written
+	hostOnce sync.Once
+
+	mu     sync.Mutex // held while signalling and while reaping
+	reaped bool
+
+	exited   chan struct{}
+	waitErr  error
+	exitCode int
+}
+
+// Start starts the program s describes, with stdout and stderr on pipes of
+// its own (not exec.Cmd's, which Wait closes and which can lose what a
+// program printed just before it exited), in a process group of its own.
+// Stderr is forwarded to s.Stderr from now on; stdout waits for
+// ReadHandshake.
+func Start(s Spec) (p *Process, err error) {
+	defer func() {
+		if err != nil && s.Dir != "" {
+			_ = os.RemoveAll(s.Dir)
+		}
+	}()
+	if s.Path == "" {
+		return nil, ErrEmptyPath
+	}
+	cmd, files, hostW, err := command(s)
+	defer closeAll(files) // the child has its own copies
+	if err != nil {
+		return nil, err
+	}
+	p, err = launch(cmd, s)
+	if err != nil {
+		_ = hostW.Close()
+		return nil, err
+	}
+	p.hostW = hostW
+	go p.wait()
+	return p, nil
+}
+
+// command builds the exec.Cmd for s, with Path set directly so that nothing
+// is looked up in $PATH. files are the descriptors passed to the child, for
+// the caller to close once it has started; hostW is the host pipe's write end.
+func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error) {
+	env := s.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = slices.Clip(env) // appending must not write into the caller's array
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if s.DieWithHost {
+		hostR, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("host pipe: %w", err)
+		}
+		files, hostW = append(files, hostR), w
+		env = append(env, EnvHostPipe+"=3")
+		attr.Pdeathsig = syscall.SIGTERM
+	}
+	path := s.Path
+	if len(s.Checksum) > 0 {
+		bin, err := openChecked(s.Path, s.Checksum)
+		if err != nil {
+			_ = hostW.Close()
+			return nil, files, nil, err
+		}
+		files = append(files, bin)
+		// ExtraFiles[i] is fd 3+i in the child, where the kernel resolves
+		// this path: the hashed file, whatever now sits at s.Path.
+		path = "/proc/self/fd/" + strconv.Itoa(2+len(files))
+	}
+	beforeStart()
+	cmd = &exec.Cmd{
+		Path:        path,
+		Args:        append([]string{s.Path}, s.Args...),
+		Env:         env,
+		ExtraFiles:  files,
+		SysProcAttr: attr,
+	}
+	return cmd, files, hostW, nil
+}
+
+// openChecked opens path and returns it if its SHA-256 is want.
+func openChecked(path string, want []byte) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("hashing %s: %w", path, err)
+	}
+	if got := h.Sum(nil); string(got) != string(want) {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: %s has SHA-256 %s, want %s", ErrChecksumMismatch, path,
+			hex.EncodeToString(got), hex.EncodeToString(want))
+	}
+	return f, nil
+}
+
+// launch gives cmd tether's pipes, starts it and the stderr forwarder.
+func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll([]*os.File{outR, outW})
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	closeAll([]*os.File{outW, errW})
+	if err != nil {
+		closeAll([]*os.File{outR, errR})
+		return nil, err
+	}
+	p := &Process{
+		cmd: cmd, dir: s.Dir, dieWithHost: s.DieWithHost, killTimeout: s.KillTimeout,
+		stdout: bufio.NewReaderSize(outR, 4096), outR: outR, errR: errR,
+		stderrDone: make(chan struct{}),
+		exited:     make(chan struct{}),
+		exitCode:   -1,
+	}
+	if p.killTimeout <= 0 {
+		p.killTimeout = defaultKillTimeout
+	}
+	line := s.Stderr
+	if line == nil {
+		line = func(string) {}
+	}
+	go func() {
+		defer close(p.stderrDone)
+		ForwardLines(errR, line)
+	}()
+	return p, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// Pid is the process id, which is also its process group id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// closeHostPipe closes the host pipe's write end: the plugin reads EOF.
+func (p *Process) closeHostPipe() {
+	p.hostOnce.Do(func() {
+		if p.hostW != nil {
+			_ = p.hostW.Close()
+		}
+	})
+}
