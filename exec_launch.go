@@ -84,7 +84,7 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		if errors.Is(err, proc.ErrChecksumMismatch) {
-			return nil, Endpoint{}, perr(ErrChecksumMismatch, "", err)
+			return nil, Endpoint{}, perr(ErrChecksumMismatch, strings.TrimPrefix(err.Error(), proc.ErrChecksumMismatch.Error()+": "), nil)
 		}
 		return nil, Endpoint{}, perr(ErrNotPlugin, "could not start it", err)
 	}

@@ -77,16 +77,11 @@ func (h *callbackHost) serveInstance(ctx context.Context, c *Client, key string)
 // life, and hands it to the callback server. wait bounds the opening.
 func (h *callbackHost) open(wait, life context.Context, c *Client, key string) (*tunnel.Conn, error) {
 	sctx, cancel := context.WithCancel(pinTo(c.outgoing(life), key))
-	opened := make(chan struct{})
-	go func() {
-		select {
-		case <-wait.Done():
-			cancel() // gave up opening
-		case <-opened:
-		}
-	}()
+	stopWaiting := context.AfterFunc(wait, cancel) // gave up opening
 	stream, err := tetherv1.NewCallbacksClient(c.conn).Tunnel(sctx, grpc.WaitForReady(true))
-	close(opened)
+	if !stopWaiting() {
+		err = context.Cause(wait)
+	}
 	if err != nil {
 		cancel()
 		return nil, err
