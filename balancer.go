@@ -2,14 +2,13 @@ package tether
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
-	"google.golang.org/grpc/status"
 )
 
 // The instances balancer is the gRPC load-balancing policy of every
@@ -208,5 +207,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 			msg += ": " + err.Error()
 		}
 	}
-	return balancer.PickResult{}, status.Error(codes.Unavailable, msg)
+	// Not a status error: gRPC fails calls with Unavailable and this
+	// message, but lets wait-for-ready calls wait for the next picker.
+	return balancer.PickResult{}, errors.New(msg)
 }

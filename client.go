@@ -99,7 +99,13 @@ func newClient(name string, t Target, o *options) (*Client, error) {
 
 // UpdateEndpoints feeds the runtime's endpoints to the connection. It is the
 // client's side of EndpointSink.
-func (c *Client) updateEndpoints(eps []Endpoint) { c.res.UpdateState(c.pool.update(eps)) }
+func (c *Client) updateEndpoints(eps []Endpoint) {
+	state := c.pool.update(eps)
+	// Take removed instances out of rotation now: the connection applies
+	// the new addresses a moment later.
+	c.pool.doRefresh()
+	c.res.UpdateState(state)
+}
 
 // sink is what the client gives its runtime.
 type sink struct{ c *Client }

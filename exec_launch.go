@@ -27,11 +27,13 @@ type execInstance struct {
 	hs   HandshakeLine
 }
 
-func (i *execInstance) Pid() int                  { return i.p.Pid() }
-func (i *execInstance) Exited() <-chan struct{}   { return i.p.Exited() }
-func (i *execInstance) Handshake() HandshakeLine  { return i.hs }
-func (i *execInstance) stderrLine(line string)    { i.fwd.Line(line) }
-func (i *execInstance) exitFields(e *PluginError) { e.Exited, e.ExitCode = i.p.HasExited(), i.p.ExitCode() }
+func (i *execInstance) Pid() int                 { return i.p.Pid() }
+func (i *execInstance) Exited() <-chan struct{}  { return i.p.Exited() }
+func (i *execInstance) Handshake() HandshakeLine { return i.hs }
+func (i *execInstance) stderrLine(line string)   { i.fwd.Line(line) }
+func (i *execInstance) exitFields(e *PluginError) {
+	e.Exited, e.ExitCode = i.p.HasExited(), i.p.ExitCode()
+}
 
 // ExitError is the process's exit as an ErrPluginExited error with its
 // status and last stderr lines, nil while it runs.

@@ -52,7 +52,9 @@ func WithChecksum(sum []byte) Option {
 // WithAutoMTLS turns on automatic mutual TLS: one-time certificates on each
 // side, exchanged through the environment and the handshake line, new for
 // every launched process. Exec targets only.
-func WithAutoMTLS() Option { return execOption("WithAutoMTLS", func(c *execConfig) { c.autoMTLS = true }) }
+func WithAutoMTLS() Option {
+	return execOption("WithAutoMTLS", func(c *execConfig) { c.autoMTLS = true })
+}
 
 // WithOutliveHost lets a launched plugin keep running after the host exits,
 // for hosts that re-adopt their plugins after a restart. Exec targets only.
