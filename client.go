@@ -2,6 +2,8 @@ package tether
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether/internal/goplugin"
@@ -62,10 +65,11 @@ func insecureCreds() credentials.TransportCredentials { return insecure.NewCrede
 // negotiates interface versions.
 func connect(ctx context.Context, ep endpoint, name string, protocol int, o *options, proc *process) (*Client, error) {
 	c := &Client{name: name, protocol: protocol, proc: proc, log: o.logger.With("plugin", name), kill: o.killTimeout}
+	session := newSession() // lead: host side of sessions
 	dialOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(ep.creds),
-		grpc.WithChainUnaryInterceptor(c.unaryErrors),
-		grpc.WithChainStreamInterceptor(c.streamErrors),
+		grpc.WithChainUnaryInterceptor(sessionUnary(session), c.unaryErrors),    // lead: host side of sessions
+		grpc.WithChainStreamInterceptor(sessionStream(session), c.streamErrors), // lead: host side of sessions
 	}, o.dialOptions...)
 	target := ep.address
 	if ep.network == "unix" {
@@ -121,6 +125,28 @@ func connect(ctx context.Context, ep endpoint, name string, protocol int, o *opt
 		return nil, e
 	}
 	return c, nil
+}
+
+// lead: host side of sessions. newSession returns a new host session id:
+// 128 random bits as 32 lowercase hex characters.
+func newSession() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// lead: host side of sessions. sessionUnary and sessionStream send the
+// session id with every call.
+func sessionUnary(id string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(metadata.AppendToOutgoingContext(ctx, SessionMetadataKey, id), method, req, reply, cc, opts...)
+	}
+}
+
+func sessionStream(id string) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(metadata.AppendToOutgoingContext(ctx, SessionMetadataKey, id), desc, cc, method, opts...)
+	}
 }
 
 // negotiate picks the highest version shared per interface asked for.

@@ -141,7 +141,7 @@ func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 func (s *Server) Host() *HostConn { return s.host }
 
 // Serve accepts connections on lis until Stop or a host's Shutdown.
-func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(&connTagListener{Listener: lis}) }
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
 
 // ShutdownRequested is closed when a host asked the plugin to shut down
 // through the controller service.
