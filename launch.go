@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +31,8 @@ import (
 // ErrChecksumMismatch.
 //
 // The plugin dies with the host (unless WithOutliveHost): on Linux through a
-// parent-death signal, and a tether plugin also watches its parent itself.
+// parent-death signal, and a tether plugin also watches a pipe whose other
+// end only the host holds, which works through wrapper scripts too.
 func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	o := buildOptions(opts)
 	name := o.name
@@ -59,7 +59,6 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		EnvProtocolVersions+"="+formatVersions(o.protocolVersions),
 		EnvUnixSocketDir+"="+dir,
 		EnvOwnSocketDir+"="+dir,
-		EnvHostPID+"="+strconv.Itoa(os.Getpid()),
 	)
 	if o.autoMTLS {
 		var certPEM []byte
@@ -71,6 +70,21 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	if o.outlive {
 		env = append(env, EnvOutlive+"=1")
+	}
+	// lead: host side of the host pipe. The plugin watches the read end;
+	// the write end, which no child inherits (close-on-exec), closes when
+	// this process dies, however it dies.
+	var hostPipe *os.File
+	if !o.outlive {
+		r, w, err := os.Pipe()
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, perr(ErrNotPlugin, "could not create its host pipe", err)
+		}
+		defer r.Close() // the child has its own copy once started
+		cmd.ExtraFiles = []*os.File{r}
+		env = append(env, EnvHostPipe+"=3")
+		hostPipe = w
 	}
 	env = append(env, o.env...)
 
@@ -86,7 +100,13 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	proc, err := startProcess(cmd, dir, fwd)
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		if hostPipe != nil {
+			_ = hostPipe.Close()
+		}
 		return nil, perr(ErrNotPlugin, "could not start it", err)
+	}
+	if hostPipe != nil { // lead: host side of the host pipe
+		go func() { <-proc.exited; _ = hostPipe.Close() }()
 	}
 
 	line, err := awaitHandshake(ctx, proc, time.Until(deadline))
