@@ -24,6 +24,7 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/plugintest/proxy"
 	"github.com/tetherplug/tether/internal/tunnel"
 )
 
@@ -90,6 +91,7 @@ type testHost struct {
 	echov1.UnimplementedEchoServer
 	tag, session string
 	got          atomic.Int64 // callbacks received
+	cc           *grpc.ClientConn
 	cancel       context.CancelFunc
 	srv          *grpc.Server
 }
@@ -187,6 +189,60 @@ func TestCallbacksGoToTheirOwnSession(t *testing.T) {
 	}
 	if wrong > 0 {
 		t.Errorf("%d of %d calls were answered by the wrong host or failed", wrong, 2*n)
+	}
+	for _, h := range hosts {
+		if got := h.got.Load(); got != n {
+			t.Errorf("host %s received %d callbacks, want %d", h.tag, got, n)
+		}
+	}
+}
+
+// TestCallbacksThroughAProxy: two hosts, each with its own connection to a
+// proxy that forwards both over one connection to the plugin, each get
+// only their own callbacks.
+func TestCallbacksThroughAProxy(t *testing.T) {
+	hc, direct, _ := sessionPlugin(t)
+	p, err := proxy.Listen(filepath.Join(filepath.Dir(strings.TrimPrefix(direct.Target(), "unix://")), "proxy.sock"), direct.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	var hosts []*testHost
+	for _, tag := range []string{"A", "B"} {
+		cc, err := grpc.NewClient(p.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		h := openHost(t, hc, cc, tag)
+		h.cc = cc
+		hosts = append(hosts, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 100
+	errs := make(chan error, 2*n)
+	for _, h := range hosts {
+		go func() {
+			for i := range n {
+				text := fmt.Sprint(i)
+				m, err := echov1.NewEchoClient(h.cc).Unary(h.ctx(ctx), &echov1.Message{Text: text})
+				if err == nil && m.GetText() != "plugin:"+h.tag+":"+text {
+					err = fmt.Errorf("host %s's call %d answered %q", h.tag, i, m.GetText())
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range 2 * n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("calls through the proxy did not finish within 30 s")
+		}
 	}
 	for _, h := range hosts {
 		if got := h.got.Load(); got != n {
