@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -24,9 +25,18 @@ import (
 
 // metaEcho is the echo server, whose Unary also returns the caller's
 // "x-in" metadata as header "x-hdr" and trailer "x-trl".
-type metaEcho struct{ plugintest.EchoServer }
+// A Unary call with a delay also sends what its context held when it
+// ended (the deadline left when it started, and its error) on ended.
+type metaEcho struct {
+	plugintest.EchoServer
+	ended chan string
+}
 
 func (e metaEcho) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
+	if m.GetDelayMs() > 0 {
+		d, ok := ctx.Deadline()
+		defer func() { e.ended <- fmt.Sprint(ok && time.Until(d) < time.Second, " ", ctx.Err()) }()
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-hdr", "h-"+first(md["x-in"])))
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trl", "t-"+first(md["x-in"])))
@@ -55,7 +65,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 // setup starts an echo server, a proxy to it, and two clients of the proxy.
-func setup(t *testing.T) (*countingListener, []echov1.EchoClient) {
+func setup(t *testing.T) (*countingListener, []echov1.EchoClient, chan string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "proxy-")
 	if err != nil {
@@ -67,7 +77,8 @@ func setup(t *testing.T) (*countingListener, []echov1.EchoClient) {
 	}
 	lis := &countingListener{Listener: inner}
 	srv := grpc.NewServer()
-	echov1.RegisterEchoServer(srv, metaEcho{})
+	ended := make(chan string, 1)
+	echov1.RegisterEchoServer(srv, metaEcho{ended: ended})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	p, err := proxy.Listen(filepath.Join(dir, "proxy.sock"), "unix://"+inner.Addr().String())
@@ -96,11 +107,11 @@ func setup(t *testing.T) (*countingListener, []echov1.EchoClient) {
 		os.RemoveAll(dir)
 		goleak.VerifyNone(t)
 	})
-	return lis, clients
+	return lis, clients, ended
 }
 
 func TestProxyForwardsEveryShapeOverOneConnection(t *testing.T) {
-	lis, clients := setup(t)
+	lis, clients, _ := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i, c := range clients {
@@ -165,7 +176,7 @@ func TestProxyForwardsEveryShapeOverOneConnection(t *testing.T) {
 }
 
 func TestProxyPassesStatusAndDeadline(t *testing.T) {
-	_, clients := setup(t)
+	_, clients, ended := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := clients[0].Unary(ctx, &echov1.Message{Text: plugintest.UnavailableText})
@@ -181,6 +192,14 @@ func TestProxyPassesStatusAndDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("call with a 100 ms deadline took %v", d)
+	}
+	select {
+	case got := <-ended:
+		if got != "true context deadline exceeded" {
+			t.Errorf("upstream handler: deadline set and its end: %q, want the caller's deadline to reach it", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream handler did not end within 5 s of its caller's deadline")
 	}
 	_, err = clients[1].Unary(ctx, &echov1.Message{Text: "after"})
 	if err != nil {
