@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
@@ -21,42 +22,126 @@ import (
 // tether.v1.Callbacks/Tunnel.
 const FeatureCallbacks = "callbacks"
 
-// HostConn is a plugin's connection to the services its host provides
+// SessionMetadataKey is the gRPC metadata key under which a host sends its
+// session id on every call it makes to a plugin, the Callbacks/Tunnel
+// stream included. A session id is 32 lowercase hexadecimal characters (128
+// random bits) and names one host client for as long as it is open.
+const SessionMetadataKey = "tether-session"
+
+// HostConn is a plugin's connection to the services its hosts provide
 // (callbacks). It is a grpc.ClientConnInterface: pass it to generated
 // NewXxxClient functions. Create one with NewHostConn, give it to
 // ServeConfig.Host, and use it from the plugin's handlers.
 //
 // Calls travel over the connection the host opened to the plugin, in the
-// other direction; no socket or port is opened for them. A call made with the
-// context of an incoming RPC goes to the host that made that RPC, so a plugin
-// serving several hosts calls each one back correctly; a call made with any
-// other context goes to the host that connected most recently. Deadlines and
-// cancellation propagate as for any gRPC call. When no host provides
-// callbacks, calls wait for one until their context ends, then fail with
-// codes.Unavailable.
+// other direction, inside the Callbacks/Tunnel stream the host opened; no
+// socket or port is opened for them. Each host client has a session id,
+// which it sends with every call (SessionMetadataKey), and HostConn keeps one
+// tunnel per session. A call goes to exactly one session's tunnel:
+//
+//   - made with the context of an incoming RPC (or a context derived from
+//     it), it goes to the session that made that RPC, and never to another
+//     host, even when several hosts share one connection (a proxy);
+//   - made with a context from WithHostSession, it goes to that session;
+//   - made with any other context, it goes to the most recently opened
+//     tunnel that is still open.
+//
+// When the chosen session has no tunnel (yet), the call waits for one until
+// its context ends, then fails with codes.Unavailable. A call made inside an
+// RPC whose caller sent no session id (a host that offers no callbacks,
+// such as a go-plugin host or grpcurl) fails at once with
+// codes.FailedPrecondition. Deadlines and cancellation propagate as for any
+// gRPC call.
 type HostConn struct {
-	mu      sync.Mutex
-	tunnels map[uint64]*hostTunnel
-	latest  *hostTunnel
-	changed chan struct{} // closed and replaced whenever tunnels change
+	mu       sync.Mutex
+	sessions map[string]*hostTunnel // the current tunnel of each session
+	open     []*hostTunnel          // current tunnels, oldest first
+	live     map[*hostTunnel]bool   // every tunnel not yet ended, replaced ones too
+	changed  chan struct{}          // closed and replaced whenever tunnels change
 }
 
 // NewHostConn returns a HostConn with no host yet.
 func NewHostConn() *HostConn {
-	return &HostConn{tunnels: map[uint64]*hostTunnel{}, changed: make(chan struct{})}
+	return &HostConn{sessions: map[string]*hostTunnel{}, live: map[*hostTunnel]bool{}, changed: make(chan struct{})}
 }
 
 type hostTunnel struct {
-	connID uint64
-	cc     *grpc.ClientConn
-	end    func()
+	session string
+	cc      *grpc.ClientConn
+	end     func()
+}
+
+// sessionKey is the context key of WithHostSession.
+type sessionKey struct{}
+
+// WithHostSession returns a context for callbacks to host session id (as
+// HostSession returned it): a call made through a HostConn with it, or with
+// a context derived from it, goes to that session's tunnel and to no other,
+// whatever RPC ctx belongs to. Use it for work that goes on after the RPC
+// that started it has returned.
+func WithHostSession(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, sessionKey{}, id)
+}
+
+// HostSession returns the host session callbacks made with ctx go to: the
+// one named by WithHostSession, else the one that made the incoming RPC ctx
+// belongs to, or "" when there is none (or the RPC's caller sent an invalid
+// or ambiguous session id).
+func HostSession(ctx context.Context) string {
+	id, _, err := sessionOf(ctx)
+	if err != nil || !validSession(id) {
+		return ""
+	}
+	return id
+}
+
+// sessionOf finds the session ctx's callbacks go to. inRPC reports a
+// context of an incoming RPC; id is "" when nothing names a session.
+func sessionOf(ctx context.Context) (id string, inRPC bool, err error) {
+	if id, ok := ctx.Value(sessionKey{}).(string); ok {
+		return id, false, nil
+	}
+	if grpc.ServerTransportStreamFromContext(ctx) == nil {
+		return "", false, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	id, err = sessionFromMetadata(md)
+	return id, true, err
+}
+
+// sessionFromMetadata reads the session id an RPC carries: "" when none, an
+// error when it carries several different ones.
+func sessionFromMetadata(md metadata.MD) (string, error) {
+	vs := md[SessionMetadataKey]
+	if len(vs) == 0 {
+		return "", nil
+	}
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return "", status.Errorf(codes.InvalidArgument, "tether: the call carries %d different %s values", len(vs), SessionMetadataKey)
+		}
+	}
+	return vs[0], nil
+}
+
+// validSession reports whether id is 32 lowercase hexadecimal characters.
+func validSession(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // closeAll ends every tunnel, so a graceful stop does not wait on them.
 func (h *HostConn) closeAll() {
 	h.mu.Lock()
-	ts := make([]*hostTunnel, 0, len(h.tunnels))
-	for _, t := range h.tunnels {
+	ts := make([]*hostTunnel, 0, len(h.live))
+	for t := range h.live {
 		ts = append(ts, t)
 	}
 	h.mu.Unlock()
@@ -85,17 +170,27 @@ func (h *HostConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method 
 	return t.cc.NewStream(ctx, desc, method, opts...)
 }
 
-// pick finds the tunnel of the host that made the RPC ctx belongs to, or
-// the newest one, waiting for one while ctx allows.
+// pick finds the tunnel ctx's callbacks go to (see HostConn), waiting for
+// it while ctx allows.
 func (h *HostConn) pick(ctx context.Context) (*hostTunnel, error) {
-	id, fromRPC := connID(ctx)
+	id, inRPC, err := sessionOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" && inRPC {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"tether: the caller of this RPC sent no %s, so it offers no callbacks", SessionMetadataKey)
+	}
+	if id != "" && !validSession(id) {
+		return nil, status.Errorf(codes.InvalidArgument, "tether: host session %q is not 32 lowercase hex characters", id)
+	}
 	for {
 		h.mu.Lock()
-		t := h.latest
-		if fromRPC {
-			if ct, ok := h.tunnels[id]; ok {
-				t = ct
-			}
+		var t *hostTunnel
+		if id != "" {
+			t = h.sessions[id]
+		} else if n := len(h.open); n > 0 {
+			t = h.open[n-1]
 		}
 		changed := h.changed
 		h.mu.Unlock()
@@ -105,32 +200,39 @@ func (h *HostConn) pick(ctx context.Context) (*hostTunnel, error) {
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			if id != "" {
+				return nil, status.Errorf(codes.Unavailable, "tether: host session %s has no callback tunnel: %v", id, ctx.Err())
+			}
 			return nil, status.Errorf(codes.Unavailable, "tether: no host provides callbacks: %v", ctx.Err())
 		}
 	}
 }
 
+// add makes t its session's tunnel and the most recent one. A tunnel it
+// replaces stays open for the calls already on it but gets no new ones.
 func (h *HostConn) add(t *hostTunnel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.tunnels[t.connID] = t
-	h.latest = t
+	if old := h.sessions[t.session]; old != nil {
+		h.open = slices.DeleteFunc(h.open, func(o *hostTunnel) bool { return o == old })
+	}
+	h.sessions[t.session] = t
+	h.open = append(h.open, t)
+	h.live[t] = true
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
 
+// remove forgets t, if it is still its session's tunnel.
 func (h *HostConn) remove(t *hostTunnel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.tunnels[t.connID] == t {
-		delete(h.tunnels, t.connID)
+	delete(h.live, t)
+	if h.sessions[t.session] != t {
+		return
 	}
-	if h.latest == t {
-		h.latest = nil
-		for _, other := range h.tunnels {
-			h.latest = other
-		}
-	}
+	delete(h.sessions, t.session)
+	h.open = slices.DeleteFunc(h.open, func(o *hostTunnel) bool { return o == t })
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
@@ -143,7 +245,15 @@ type callbackServer struct {
 
 func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelFrame, tetherv1.TunnelFrame]) error {
 	ctx := stream.Context()
-	id, _ := connID(ctx)
+	md, _ := metadata.FromIncomingContext(ctx)
+	session, err := sessionFromMetadata(md)
+	if err != nil {
+		return err
+	}
+	if !validSession(session) {
+		return status.Errorf(codes.InvalidArgument,
+			"tether: a callback tunnel needs metadata %s of 32 lowercase hex characters, got %q", SessionMetadataKey, session)
+	}
 	ended := make(chan struct{})
 	var endOnce sync.Once
 	conn := tunnel.NewConn(stream, func() { endOnce.Do(func() { close(ended) }) },
@@ -162,7 +272,7 @@ func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelF
 		return status.Errorf(codes.Internal, "tether: callback connection: %v", err)
 	}
 	cc.Connect()
-	t := &hostTunnel{connID: id, cc: cc, end: func() { _ = conn.Close() }}
+	t := &hostTunnel{session: session, cc: cc, end: func() { _ = conn.Close() }}
 	cs.host.add(t)
 	defer func() {
 		cs.host.remove(t)
@@ -174,61 +284,4 @@ func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelF
 	case <-ended:
 	}
 	return nil
-}
-
-// connTagListener numbers each connection it accepts. The number travels as
-// the connection's remote address, which gRPC gives every RPC through
-// peer.FromContext, so that a callback made inside an RPC finds the tunnel
-// of the same host. (A gRPC stats handler could tag connections too, but any
-// stats handler makes gRPC build stats events for every call, which cost
-// about a fifth of the throughput of 16 concurrent callers.)
-type connTagListener struct {
-	net.Listener
-	next atomic.Uint64
-}
-
-func (l *connTagListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &taggedConn{Conn: c, remote: taggedAddr{inner: c.RemoteAddr(), id: l.next.Add(1)}}, nil
-}
-
-type taggedConn struct {
-	net.Conn
-	remote taggedAddr
-}
-
-func (c *taggedConn) RemoteAddr() net.Addr { return c.remote }
-
-// taggedAddr is a connection's remote address and its number.
-type taggedAddr struct {
-	inner net.Addr
-	id    uint64
-}
-
-func (a taggedAddr) Network() string {
-	if a.inner == nil {
-		return "unix"
-	}
-	return a.inner.Network()
-}
-
-func (a taggedAddr) String() string {
-	if a.inner == nil {
-		return ""
-	}
-	return a.inner.String()
-}
-
-// connID is the number of the connection ctx's RPC came on, and false for
-// a connection a connTagListener did not accept.
-func connID(ctx context.Context) (uint64, bool) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return 0, false
-	}
-	a, ok := p.Addr.(taggedAddr)
-	return a.id, ok
 }

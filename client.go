@@ -62,9 +62,6 @@ type Client struct {
 	closeErr  error
 }
 
-// sessionHeader is the metadata key carrying a host's session id.
-const sessionHeader = "tether-session"
-
 func newSessionID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -122,7 +119,7 @@ func (s sink) Ended(err error) {
 
 // outgoing adds the session id to a call's metadata.
 func (c *Client) outgoing(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, sessionHeader, c.session)
+	return metadata.AppendToOutgoingContext(ctx, SessionMetadataKey, c.session)
 }
 
 // Name is the plugin's name in logs and errors.

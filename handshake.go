@@ -3,7 +3,6 @@ package tether
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,9 +33,12 @@ const (
 	// to the plugin: it removes the directory as well as its socket on exit,
 	// so nothing is left behind even when the host was killed.
 	EnvOwnSocketDir = "TETHER_OWN_SOCKET_DIR"
-	// EnvHostPID is the host's process id; a tether plugin exits when its
-	// parent is no longer that process.
-	EnvHostPID = "TETHER_HOST_PID"
+	// EnvHostPipe names the file descriptor (always 3) of the read end of a
+	// pipe whose write end only the host holds; a tether plugin exits when
+	// reading it ends (EOF or error), that is when the host is gone, even
+	// when it was started through a wrapper script. Unset when the plugin is
+	// to outlive its host.
+	EnvHostPipe = "TETHER_HOST_PIPE"
 	// EnvOutlive, when "1", tells a tether plugin to keep running when its
 	// host exits (for hosts that re-adopt plugins after a restart).
 	EnvOutlive = "TETHER_OUTLIVE_HOST"
@@ -199,9 +201,4 @@ func cookieMessage(key string) string {
 	return fmt.Sprintf("This binary is a plugin. These are not meant to be executed directly.\n"+
 		"Please execute the program that consumes these plugins, which will load\n"+
 		"any plugins automatically. (tether: environment variable %s is missing or wrong.)\n", key)
-}
-
-func getenvInt(key string) int {
-	v, _ := strconv.Atoi(os.Getenv(key))
-	return v
 }

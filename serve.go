@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -105,20 +105,30 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 		_ = f.Sync()
 	}
 
+	gone := hostGone(log)
 	select {
 	case <-srv.ShutdownRequested():
 		log.Debug("host asked the plugin to shut down")
 	case sig := <-signals:
 		log.Debug("plugin received a signal; shutting down", "signal", sig.String())
-	case <-hostGone():
+	case <-gone:
+		// Nobody is left to drain calls for: stop at once.
 		log.Warn("host process is gone; shutting down")
+		srv.stop(closed)
+		return 0
 	case err := <-serveErr:
 		log.Error("serving stopped", "error", err)
 		return 1
 	}
-	srv.Stop()
+	// A graceful stop, cut short if the host dies meanwhile (its
+	// parent-death SIGTERM and the end of its pipe come together). Handler
+	// goroutines still running when it returns die with the process.
+	srv.stop(gone)
 	return 0
 }
+
+// closed is a channel that is always closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // warmDescribe marshals a Describe answer once, in the background while the
 // plugin starts. Protobuf builds a message type's marshalling tables on its
@@ -142,6 +152,12 @@ func launchListener() (net.Listener, func(), error) {
 		dir, ownDir = d, true
 	}
 	path := filepath.Join(dir, fmt.Sprintf("plugin-%d.sock", os.Getpid()))
+	if len(path) > maxSocketPath {
+		if ownDir {
+			_ = os.Remove(dir)
+		}
+		return nil, nil, &socketPathError{Path: path}
+	}
 	lis, err := net.Listen("unix", path)
 	if err != nil {
 		if ownDir {
@@ -160,26 +176,54 @@ func launchListener() (net.Listener, func(), error) {
 	return lis, cleanup, nil
 }
 
-// hostGone returns a channel closed when the process that launched this
-// plugin is no longer its parent, unless the host asked the plugin to outlive
-// it. Hosts also set a parent-death signal on Linux; this covers the rest.
-func hostGone() <-chan struct{} {
+// hostGone returns a channel closed when the host is gone: the pipe named
+// by EnvHostPipe, whose write end only the host holds, reads EOF or fails.
+// It is never closed when the host passed no pipe or asked the plugin to
+// outlive it. The descriptor is made close-on-exec and the variable removed
+// from the environment, so the plugin's own children hold neither.
+func hostGone(log *slog.Logger) <-chan struct{} {
 	ch := make(chan struct{})
-	host := getenvInt(EnvHostPID)
-	if host == 0 || os.Getenv(EnvOutlive) == "1" {
+	v, set := os.LookupEnv(EnvHostPipe)
+	if !set || os.Getenv(EnvOutlive) == "1" {
 		return ch
 	}
+	_ = os.Unsetenv(EnvHostPipe)
+	fd, err := strconv.Atoi(v)
+	var st syscall.Stat_t
+	if err == nil && fd >= 0 {
+		err = syscall.Fstat(fd, &st)
+	}
+	if err != nil || fd < 0 || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+		log.Error("the host's liveness pipe is not an open pipe; not watching the host", "env", EnvHostPipe, "value", v, "error", err)
+		return ch
+	}
+	syscall.CloseOnExec(fd)
+	pipe := os.NewFile(uintptr(fd), "tether-host-pipe")
 	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for range t.C {
-			if os.Getppid() != host {
-				close(ch)
+		defer close(ch)
+		var buf [64]byte
+		for {
+			if _, err := pipe.Read(buf[:]); err != nil {
 				return
 			}
 		}
 	}()
 	return ch
+}
+
+// maxSocketPath is the longest path a Unix socket can have on Linux: the
+// 108 bytes of sun_path less the terminating NUL.
+const maxSocketPath = 107
+
+// socketPathError is the error of a plugin whose socket path is too long
+// for a Unix socket (a long TMPDIR or PLUGIN_UNIX_SOCKET_DIR).
+type socketPathError struct {
+	Path string
+}
+
+func (e *socketPathError) Error() string {
+	return fmt.Sprintf("socket path %s is %d bytes, more than the %d a Unix socket path can have; set a shorter TMPDIR",
+		e.Path, len(e.Path), maxSocketPath)
 }
 
 // Logger returns the logger plugin programs should use: JSON lines on stderr

@@ -141,27 +141,49 @@ func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 func (s *Server) Host() *HostConn { return s.host }
 
 // Serve accepts connections on lis until Stop or a host's Shutdown.
-func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(&connTagListener{Listener: lis}) }
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
 
 // ShutdownRequested is closed when a host asked the plugin to shut down
 // through the controller service.
 func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 
-// Stop stops gracefully, cutting in-flight calls off after the configured
-// shutdown timeout.
-func (s *Server) Stop() {
+// Stop stops gracefully: it marks the health service NOT_SERVING, ends the
+// callback tunnels and lets in-flight calls finish for up to the configured
+// shutdown timeout. Then it closes every connection, cancelling the calls
+// still running, and returns at most handlerGrace later even when handlers
+// ignore their context and never return.
+func (s *Server) Stop() { s.stop(nil) }
+
+// stop is Stop, cut short (no more graceful wait) when abort is closed.
+func (s *Server) stop(abort <-chan struct{}) {
 	s.health.Shutdown()
 	s.host.closeAll()
+	// GracefulStop returns when every handler has returned, even after the
+	// Stop that aborts it: done tells when nothing runs any more.
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
+	t := time.NewTimer(s.timeout)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(s.timeout):
+		return
+	case <-t.C:
 		s.log.Warn("graceful stop timed out; closing connections", "timeout", s.timeout)
-		s.grpc.Stop()
-		<-done
+	case <-abort:
+	}
+	s.grpc.Stop()
+	select {
+	case <-done:
+	case <-time.After(handlerGrace):
+		s.log.Warn("handlers still running after their calls were cancelled; not waiting for them", "waited", handlerGrace)
 	}
 }
+
+// handlerGrace is how long a stop that cancelled the calls in flight waits
+// for their handlers to return before it returns anyway: enough for a
+// handler that watches its context to clean up and log, and short enough
+// for a plugin to be gone well within 2 s of its host.
+const handlerGrace = 250 * time.Millisecond
 
 // recordingRegistrar registers services and records their names and methods
 // for Describe. A service registered by several implementations (one

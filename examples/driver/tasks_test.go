@@ -50,7 +50,7 @@ func TestTaskOutputEnvAndWorkingDir(t *testing.T) {
 	_, dc := launch(t, t.TempDir())
 	dir := t.TempDir()
 	startTask(t, ctx, dc, &driverv1.TaskConfig{Id: "env", Command: "sh",
-		Args: []string{"-c", `echo "$GREETING from $(pwd)"; echo oops >&2; [ -z "$TETHER_HOST_PID" ]`},
+		Args: []string{"-c", `echo "$GREETING from $(pwd)"; echo oops >&2; [ -z "$TETHER_HOST_PIPE" ]`},
 		Env:  map[string]string{"GREETING": "hello"}, WorkingDir: dir})
 	w, err := dc.WaitTask(ctx, &driverv1.WaitTaskRequest{TaskId: "env"})
 	if err != nil {

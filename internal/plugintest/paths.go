@@ -14,3 +14,7 @@ const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
 // HostProg is the import path of a minimal host that launches the plugin
 // named by its argument, prints the plugin's pid and blocks.
 const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"
+
+// SessionHost is the import path of a host that calls a callback plugin at
+// a target N times and counts the callbacks answered by another host.
+const SessionHost = "github.com/tetherplug/tether/internal/plugintest/sessionhost"

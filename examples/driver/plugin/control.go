@@ -163,7 +163,7 @@ func parseSignal(name string) (syscall.Signal, error) {
 // its tasks'.
 var launchVars = []string{
 	tether.EnvProtocolVersions, tether.EnvClientCert, tether.EnvUnixSocketDir, tether.EnvMultiplexGRPC,
-	tether.EnvOwnSocketDir, tether.EnvHostPID, tether.EnvOutlive, tether.DefaultMagicCookieKey,
+	tether.EnvOwnSocketDir, tether.EnvHostPipe, tether.EnvOutlive, tether.DefaultMagicCookieKey,
 }
 
 // taskEnv is the driver's environment without tether's launch variables,

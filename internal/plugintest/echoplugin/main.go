@@ -19,6 +19,8 @@
 //	elsewhere   print a handshake naming a TCP address off this machine
 //	wrongcert   serve TLS with a certificate other than the one on its handshake line
 //	            although the host did not ask for TLS
+//	stuck       on each Unary call, log "stuck in handler" and then sleep 60 s,
+//	            ignoring the call's context
 package main
 
 import (
@@ -58,6 +60,18 @@ func (logging) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, e
 	return m, nil
 }
 
+// stuck is a handler that ignores its context.
+type stuck struct{ plugintest.EchoServer }
+
+func (stuck) Unary(context.Context, *echov1.Message) (*echov1.Message, error) {
+	tether.Logger().Info(stuckMessage)
+	time.Sleep(60 * time.Second)
+	return &echov1.Message{}, nil
+}
+
+// stuckMessage is what a stuck handler logs when it starts.
+const stuckMessage = "stuck in handler"
+
 // chatter prints a numbered line on stdout and on stderr every 20 ms.
 func chatter() {
 	for i := 0; ; i++ {
@@ -92,6 +106,8 @@ func main() {
 		impl = panicky{}
 	case "logs":
 		impl = logging{}
+	case "stuck":
+		impl = stuck{}
 	case "v3":
 		cfg.ProtocolVersions = []int{3}
 	}
