@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // connEcho answers with the number of the connection the call came on.
@@ -42,7 +44,7 @@ func TestServerNumbersEachConnection(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	defer func() { srv.GRPCServer().Stop(); <-served }()
+	defer func() { srv.GRPCServer().Stop(); tethertest.Recv(t, served, 10*time.Second) }()
 
 	seen := map[string]bool{}
 	for range 2 {
