@@ -177,10 +177,10 @@ func TestCallbackDeadlineAndCancellationReachTheHost(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("call with deadline: %v, want DeadlineExceeded", err)
 	}
-	if left := <-impl.entered; left <= 0 || left > 500*time.Millisecond {
+	if left := tethertest.Recv(t, impl.entered, 10*time.Second); left <= 0 || left > 500*time.Millisecond {
 		t.Errorf("callback saw deadline %v away, want within (0, 500ms]", left)
 	}
-	if got := <-impl.ended; !errors.Is(got, context.DeadlineExceeded) && !errors.Is(got, context.Canceled) {
+	if got := tethertest.Recv(t, impl.ended, 10*time.Second); !errors.Is(got, context.DeadlineExceeded) && !errors.Is(got, context.Canceled) {
 		t.Errorf("host's callback ended with %v", got)
 	}
 
@@ -191,7 +191,7 @@ func TestCallbackDeadlineAndCancellationReachTheHost(t *testing.T) {
 		_, err := echo.Unary(ctx, &echov1.Message{Text: "cancel"})
 		done <- err
 	}()
-	<-impl.entered // the callback is running in the host
+	tethertest.Recv(t, impl.entered, 10*time.Second) // the callback is running in the host
 	cancel()
 	select {
 	case got := <-impl.ended:
@@ -201,7 +201,7 @@ func TestCallbackDeadlineAndCancellationReachTheHost(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("cancellation did not reach the host's callback within 5s")
 	}
-	if err := <-done; status.Code(err) != codes.Canceled {
+	if err := tethertest.Recv(t, done, 10*time.Second); status.Code(err) != codes.Canceled {
 		t.Errorf("cancelled call: %v", err)
 	}
 }
@@ -217,7 +217,7 @@ func TestPluginBlockedInCallbackGetsAnErrorWhenHostCloses(t *testing.T) {
 		_, err := echo.Unary(context.Background(), &echov1.Message{Text: "block"})
 		done <- err
 	}()
-	<-impl.entered
+	tethertest.Recv(t, impl.entered, 10*time.Second)
 	start := time.Now()
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -225,10 +225,10 @@ func TestPluginBlockedInCallbackGetsAnErrorWhenHostCloses(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close took %v with a plugin blocked in a callback", d)
 	}
-	if err := <-done; err == nil {
+	if err := tethertest.Recv(t, done, 10*time.Second); err == nil {
 		t.Fatal("the host's call succeeded after Close")
 	}
-	<-impl.ended
+	tethertest.Recv(t, impl.ended, 10*time.Second)
 	if !strings.Contains(logs.String(), "callback failed") {
 		t.Errorf("the plugin did not report its failed callback; logs:\n%s", logs.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Every error tether returns for a plugin that fails to start
@@ -109,12 +110,40 @@ func (e *VersionError) Error() string {
 // Is matches ErrIncompatibleVersion.
 func (e *VersionError) Is(target error) bool { return target == ErrIncompatibleVersion }
 
+// maxQuote bounds how much of a plugin's output an error message quotes,
+// beyond the line that started a panic, which is always quoted whole.
+const maxQuote = 512
+
 // quoteOutput keeps an error message to one readable line while still
-// showing what the plugin printed.
+// showing what the plugin printed: its first maxQuote bytes, or, when a
+// line that starts a Go panic would not fit in them, that line whole and
+// what follows it up to maxQuote bytes.
 func quoteOutput(s string) string {
-	const max = 512
-	if len(s) > max {
-		s = s[:max] + "…"
+	cut, prefix := maxQuote, ""
+	if start, end := panicLine(s); start >= 0 && end > maxQuote {
+		if start > 0 {
+			s, end, prefix = s[start:], end-start, "…"
+		}
+		cut = max(cut, end)
 	}
-	return fmt.Sprintf("%q", s)
+	if len(s) > cut {
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // do not split a character
+		}
+		s = s[:cut] + "…"
+	}
+	return fmt.Sprintf("%q", prefix+s)
+}
+
+// panicLine finds the first line of s that starts a Go panic or fatal
+// error: its start and end offsets, or -1, -1.
+func panicLine(s string) (start, end int) {
+	for start = 0; start < len(s); {
+		line, _, _ := strings.Cut(s[start:], "\n")
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+			return start, start + len(line)
+		}
+		start += len(line) + 1
+	}
+	return -1, -1
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
 )
 
 // launchFailure is one way a launch must fail: the program, the echo mode,
@@ -311,4 +313,58 @@ func TestPluginErrorMessage(t *testing.T) {
 	if !errors.Is(wrapped, tether.ErrWrongCookie) || !errors.Is(wrapped, os.ErrNotExist) || errors.Is(wrapped, tether.ErrNotPlugin) {
 		t.Error("errors.Is does not see through a wrapped PluginError to its Kind and cause")
 	}
+}
+
+// TestPanicQuotedFirst: a plugin that logged many lines just before it
+// panicked has the panic at the start of Output, and the message quotes it.
+func TestPanicQuotedFirst(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "logpanic", tether.WithLogger(slog.New(slog.DiscardHandler)))
+	echo, err := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = echo.Unary(t.Context(), &echov1.Message{Text: "boom"})
+	var pe *tether.PluginError
+	if !errors.As(err, &pe) || !errors.Is(err, tether.ErrPluginExited) {
+		t.Fatalf("Unary on a plugin that panics: %v, want a *PluginError wrapping ErrPluginExited", err)
+	}
+	if !strings.HasPrefix(pe.Output, "panic: echoplugin: asked to panic") {
+		t.Errorf("Output starts %q, want the panic first", pe.Output[:min(len(pe.Output), 120)])
+	}
+	if !strings.Contains(pe.Output, "handling the request") {
+		t.Errorf("Output %q lacks the lines logged before the panic", pe.Output)
+	}
+	if !strings.Contains(err.Error(), `it printed: "panic: echoplugin: asked to panic`) {
+		t.Errorf("message does not quote the panic first: %v", err)
+	}
+}
+
+// TestQuoteKeepsPanicLine: however Output is ordered and however long its
+// panic line, the message quotes that line whole.
+func TestQuoteKeepsPanicLine(t *testing.T) {
+	logs := strings.Repeat(`{"level":"INFO","msg":"working"}`+"\n", 20) // 660 bytes
+	long := "panic: " + strings.Repeat("é", 400)                        // 807 bytes
+	cases := []struct{ name, output, panicLine string }{
+		{"after 660 bytes of logs", logs + "panic: boom\n\ngoroutine 1 [running]:", "panic: boom"},
+		{"fatal error after logs", logs + "fatal error: concurrent map writes", "fatal error: concurrent map writes"},
+		{"long panic line first", long + "\ngoroutine 1", long},
+		{"long panic line after logs", logs + long, long},
+	}
+	for _, tc := range cases {
+		pe := &tether.PluginError{Plugin: "p", Kind: tether.ErrPluginExited, Output: tc.output}
+		msg := pe.Error()
+		if !strings.Contains(msg, strconvQuoteBody(tc.panicLine)) {
+			t.Errorf("%s: message %q does not quote the panic line whole", tc.name, msg)
+		}
+		if len(msg) > 2*len(tc.panicLine)+700 {
+			t.Errorf("%s: message of %d bytes, want the quote bounded", tc.name, len(msg))
+		}
+	}
+}
+
+// strconvQuoteBody is s as %q writes it, without the quotes.
+func strconvQuoteBody(s string) string {
+	q := fmt.Sprintf("%q", s)
+	return q[1 : len(q)-1]
 }

@@ -104,10 +104,14 @@ func TestNegotiatedVersions(t *testing.T) {
 }
 
 // TestCloseRemovesEverything checks the private socket directory while the
-// plugin runs and that Close leaves neither process nor directory behind.
+// plugin runs, that Close stops the plugin through its graceful path (the
+// Shutdown call, not a signal) well within the kill timeout, and that it
+// leaves neither process nor directory behind.
 func TestCloseRemovesEverything(t *testing.T) {
 	t.Parallel()
-	_, opts := echoOpts("")
+	const killTimeout = 10 * time.Second
+	log, rec := newRecorder()
+	_, opts := echoOpts("", tether.WithLogger(log), tether.WithKillTimeout(killTimeout))
 	c, err := tether.Launch(t.Context(), echoPath(t), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +134,17 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	t.Logf("Close took %v", time.Since(start))
+	if took := time.Since(start); took > killTimeout/5 {
+		t.Errorf("Close took %v, want well under the kill timeout %v (a graceful shutdown is quick)", took, killTimeout)
+	}
+	// serve.go logs these on its two ways out: asked by the host, or signalled.
+	eventually(t, 2*time.Second, "the plugin's log of a shutdown asked by the host", func() bool {
+		_, ok := rec.find("host asked the plugin to shut down")
+		return ok
+	})
+	if r, ok := rec.find("plugin received a signal"); ok {
+		t.Errorf("the plugin was stopped by a signal (%q), not by the host's Shutdown call", r.Msg)
+	}
 	if !reaped(pid) {
 		t.Errorf("process %d still exists after Close", pid)
 	}
@@ -143,7 +157,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 		t.Error("Exited() not closed after Close")
 	}
 	var pe *tether.PluginError
-	if err := c.ExitError(); !errors.As(err, &pe) || pe.ExitCode != 0 || !errors.Is(err, tether.ErrPluginExited) {
+	if err := c.ExitError(); !errors.As(err, &pe) || !pe.Exited || pe.ExitCode != 0 || !errors.Is(err, tether.ErrPluginExited) {
 		t.Errorf("ExitError() after a graceful Close = %v, want ErrPluginExited with exit status 0", err)
 	}
 	if err := c.Close(); err != nil {

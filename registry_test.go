@@ -18,6 +18,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/dynamic"
 	"github.com/tetherplug/tether/internal/reflectclient"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestNoGoPluginNamesRegistered checks what lets a host link tether and
@@ -62,7 +63,7 @@ func TestServerDescribesGoPluginServices(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	defer func() { srv.GRPCServer().Stop(); <-served }()
+	defer func() { srv.GRPCServer().Stop(); tethertest.Recv(t, served, 10*time.Second) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

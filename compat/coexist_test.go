@@ -24,6 +24,7 @@ import (
 	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/reflectclient"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // conflictVar is the protobuf runtime's switch for name conflicts at
@@ -140,7 +141,7 @@ func TestTetherServerBesideGoPlugin(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	defer func() { srv.GRPCServer().Stop(); <-served }()
+	defer func() { srv.GRPCServer().Stop(); tethertest.Recv(t, served, 10*time.Second) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,9 @@ type Plugin struct {
 	// to the file name of Path.
 	Name string `json:"name,omitempty"`
 	// Path is the program. In a manifest a relative path is relative to the
-	// manifest's directory.
+	// manifest's directory. A path that discover returns always has a
+	// directory component ("./greeter-en", never "greeter-en"), so that it
+	// is never mistaken for the name of a program to look up in $PATH.
 	Path string `json:"path"`
 	// Args are the program's command-line arguments.
 	Args []string `json:"args,omitempty"`
@@ -135,7 +137,7 @@ func Dir(dir string, patterns ...string) ([]Plugin, error) {
 		if strings.HasPrefix(name, ".") || !matchAny(patterns, name) {
 			continue
 		}
-		path := filepath.Join(dir, name)
+		path := inDir(dir, name)
 		if !isExecutable(path) {
 			continue
 		}
@@ -170,7 +172,7 @@ func Paths(paths []string, patterns ...string) ([]Plugin, error) {
 			return nil, fmt.Errorf("discover: %w", err)
 		}
 		if !fi.IsDir() {
-			all = append(all, Plugin{Name: filepath.Base(p), Path: p})
+			all = append(all, Plugin{Name: filepath.Base(p), Path: inDir("", p)})
 			continue
 		}
 		found, err := Dir(p, patterns...)
@@ -180,6 +182,17 @@ func Paths(paths []string, patterns ...string) ([]Plugin, error) {
 		all = append(all, found...)
 	}
 	return all, nil
+}
+
+// inDir joins dir and path like filepath.Join, keeping a directory
+// component: a result without a separator, which exec would look up in
+// $PATH, gets "./" before it.
+func inDir(dir, path string) string {
+	joined := filepath.Join(dir, path)
+	if !strings.ContainsRune(joined, filepath.Separator) {
+		joined = "." + string(filepath.Separator) + joined
+	}
+	return joined
 }
 
 func matchAny(patterns []string, name string) bool {

@@ -192,3 +192,50 @@ func TestManifestLaunchesPlugin(t *testing.T) {
 		t.Errorf("no cookie: %v, want ErrWrongCookie", err)
 	}
 }
+
+// TestPathsHaveADirectory: plugins found in "." or named without a slash get
+// a path with a directory component, which exec never looks up in $PATH.
+// (Not parallel: it changes the working directory.)
+func TestPathsHaveADirectory(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "greeter-en"), 0o755)
+	write(t, filepath.Join(dir, "greeter-fr"), 0o755)
+	t.Chdir(dir)
+
+	var all []discover.Plugin
+	found, err := discover.Dir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, found...)
+	if found, err = discover.Dirs([]string{"."}); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, found...)
+	if found, err = discover.Paths([]string{".", "greeter-en"}); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, found...)
+	if found, err = discover.ParseManifest([]byte("plugins:\n  - path: greeter-fr\n"), "."); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, found...)
+	if found, err = discover.ParseManifest([]byte("plugins:\n  - path: greeter-fr\n"), ""); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, found...)
+	if len(all) != 9 {
+		t.Fatalf("found %d plugins, want 9: %+v", len(all), all)
+	}
+	for _, p := range all {
+		if !strings.Contains(p.Path, "/") {
+			t.Errorf("plugin %s has path %q, which has no directory and would be looked up in $PATH", p.Name, p.Path)
+		}
+		if p.Name != "greeter-en" && p.Name != "greeter-fr" {
+			t.Errorf("plugin at %q is named %q, want its file name", p.Path, p.Name)
+		}
+		if _, err := os.Stat(p.Path); err != nil {
+			t.Errorf("plugin %s: %v", p.Name, err)
+		}
+	}
+}

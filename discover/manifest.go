@@ -59,7 +59,7 @@ func ParseManifest(data []byte, baseDir string) ([]Plugin, error) {
 		}
 		seen[p.Name] = i
 		if !filepath.IsAbs(p.Path) {
-			p.Path = filepath.Join(baseDir, p.Path)
+			p.Path = inDir(baseDir, p.Path)
 		}
 	}
 	return m.Plugins, nil

@@ -1,5 +1,12 @@
-// Command tether inspects, calls, lists, serves and runs tether and go-plugin
-// plugins. Run "tether help" for its commands.
+// Command tether inspects, calls and lists tether and go-plugin plugins.
+//
+// Its commands:
+//
+//	tether inspect PLUGIN                  show a plugin's handshake, health, interfaces and services
+//	tether call PLUGIN SERVICE/METHOD      call one gRPC method with JSON messages
+//	tether ls [DIR|PLUGIN...]              list plugins with their interfaces and versions
+//
+// Run "tether help COMMAND" for a command's flags.
 package main
 
 import (
@@ -19,7 +26,7 @@ func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
-		Short:         "Inspect, call, list, serve and run gRPC plugins",
+		Short:         "Inspect, call and list gRPC plugins",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

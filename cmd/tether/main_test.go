@@ -50,11 +50,18 @@ type result struct {
 // 30 s, then checks that no process it started is still running.
 func run(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
+	return runIn(t, "", stdin, env, args...)
+}
+
+// runIn is run with dir as the CLI's working directory ("" for the test's).
+func runIn(t *testing.T, dir, stdin string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mark, tmp := newMark(t), t.TempDir()
 	cmd := exec.CommandContext(ctx, cli(t), args...)
 	cmd.Env = append(cliEnv(mark, tmp), env...)
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,4 +177,85 @@ func TestGoPluginHostLoadsTetherPlugin(t *testing.T) {
 			})
 		}
 	}
+}
+
+// recorded is a slog.Handler keeping each record's level, message and the
+// length of its "filler" attribute.
+type recorded struct {
+	mu   sync.Mutex
+	recs []string // "LEVEL message len(filler)"
+}
+
+func (r *recorded) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorded) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorded) WithGroup(string) slog.Handler            { return r }
+
+func (r *recorded) Handle(_ context.Context, rec slog.Record) error {
+	filler := 0
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "filler" {
+			filler = len(a.Value.String())
+		}
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, fmt.Sprintf("%v %q %d", rec.Level, rec.Message, filler))
+	return nil
+}
+
+func (r *recorded) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.recs)
+}
+
+// TestGoPluginStdioLines: what a go-plugin plugin writes reaches the host's
+// logger line by line, however go-plugin's stdio stream cut it: a JSON
+// record longer than one read is one record, two records in one write are
+// two, and a stdout line is logged without its newline.
+func TestGoPluginStdioLines(t *testing.T) {
+	rec := &recorded{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := tether.Launch(ctx, build(t, goPluginGreeter),
+		tether.WithHandshake(tetherHandshake), tether.WithInterface("greeter", 1), tether.WithLogger(slog.New(rec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g, err := tether.Dispense(c, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Greet(ctx, &greeterv1.GreetRequest{Name: "logs"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`INFO "gpgreeter stdout: greeting logs" 0`,
+		`WARN "long record" 3000`,
+		`ERROR "first short record" 0`,
+		`INFO "second short record" 0`,
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !containsAll(rec.all(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("records after 10 s:\n%s\nwant among them:\n%s", strings.Join(rec.all(), "\n"), strings.Join(want, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, r := range rec.all() {
+		if strings.Contains(r, "xxxxxxxx") || strings.Contains(r, `\n`) {
+			t.Errorf("a record holds a piece of a line or a newline: %.200s", r)
+		}
+	}
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }

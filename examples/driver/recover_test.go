@@ -6,6 +6,8 @@ import (
 	"time"
 
 	driverv1 "github.com/tetherplug/tether/examples/driver/driverpb/v1"
+
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // crash kills a driver plugin with SIGKILL and waits until it is gone. It
@@ -67,7 +69,7 @@ func TestRecoverTaskAfterDriverCrash(t *testing.T) {
 		waited <- w
 	}()
 	release(t, fifo, "7")
-	w := <-waited
+	w := tethertest.Recv(t, waited, 30*time.Second)
 	if w.GetResult().GetExitCode() != 7 || w.GetResult().GetError() != "" {
 		t.Fatalf("exit after recovery: %v, want code 7", w.GetResult())
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/tetherplug/tether/internal/dynamic"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -139,7 +140,7 @@ func TestBidiInteractive(t *testing.T) {
 		}
 	}
 	inW.Close()
-	if err := <-done; err != nil {
+	if err := tethertest.Recv(t, done, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -27,16 +27,17 @@ type Forwarder struct {
 
 	mu        sync.Mutex
 	panicking bool
-	tail      []string
 	tailMax   int
-	pinned    int // index in tail of the line that started a panic, or -1
+	before    []string // the last lines before a panic, at most tailMax
+	panic     []string // the panic's first line and those after it, at most tailMax
 }
 
 // New returns a Forwarder logging into log (which should already carry the
-// plugin's name) and remembering the last tailLines lines. The line that
-// starts a panic is remembered however long the stack trace after it.
+// plugin's name) and remembering tailLines lines for Tail: the last ones,
+// or, once a panic started, the panic's first lines and then as many of the
+// last lines before it as fit.
 func New(log *slog.Logger, tailLines int) *Forwarder {
-	return &Forwarder{log: log, tailMax: tailLines, pinned: -1}
+	return &Forwarder{log: log, tailMax: tailLines}
 }
 
 // Record is one parsed line.
@@ -58,7 +59,7 @@ func (f *Forwarder) Line(line string) {
 		f.panicking = true
 	}
 	panicking := f.panicking
-	f.remember(line, starts)
+	f.remember(line)
 	f.mu.Unlock()
 
 	rec := Parse(line)
@@ -68,35 +69,36 @@ func (f *Forwarder) Line(line string) {
 	f.log.LogAttrs(context.Background(), rec.Level, rec.Message, rec.Attrs...)
 }
 
-// remember adds line to the tail, evicting the oldest line other than the
-// one that started a panic.
-func (f *Forwarder) remember(line string, pin bool) {
+// remember keeps line for Tail. Before a panic the tail holds the last
+// lines; from the panic on, its first lines are kept (the panic message and
+// the top of the crashing goroutine's stack matter most) and later ones are
+// dropped once the tail is full of them.
+func (f *Forwarder) remember(line string) {
 	if f.tailMax <= 0 {
 		return
 	}
-	if len(f.tail) == f.tailMax {
-		evict := 0
-		if f.pinned == 0 && len(f.tail) > 1 {
-			evict = 1
+	if f.panicking {
+		if len(f.panic) < f.tailMax {
+			f.panic = append(f.panic, line)
 		}
-		f.tail = slices.Delete(f.tail, evict, evict+1)
-		if f.pinned > evict {
-			f.pinned--
-		} else if f.pinned == evict {
-			f.pinned = -1
-		}
+		return
 	}
-	f.tail = append(f.tail, line)
-	if pin {
-		f.pinned = len(f.tail) - 1
+	if len(f.before) == f.tailMax {
+		f.before = slices.Delete(f.before, 0, 1)
 	}
+	f.before = append(f.before, line)
 }
 
-// Tail returns the last lines seen, oldest first, joined by newlines.
+// Tail returns the lines remembered, joined by newlines: the last lines
+// seen, oldest first, or, after a panic, the panic's first line and the
+// lines that followed it, then the last lines before the panic that fit in
+// the tail.
 func (f *Forwarder) Tail() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return strings.Join(f.tail, "\n")
+	room := f.tailMax - len(f.panic)
+	lines := append(slices.Clone(f.panic), f.before[max(0, len(f.before)-room):]...)
+	return strings.Join(lines, "\n")
 }
 
 // Parse reads one line as a structured log record if it is one, and as a

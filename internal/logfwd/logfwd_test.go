@@ -94,7 +94,7 @@ func TestForwarder(t *testing.T) {
 }
 
 // TestForwarderPanic: a panic and everything after it is logged at error,
-// and the panic's first line stays in the tail however long the trace.
+// and the tail keeps the panic's first lines however long the trace.
 func TestForwarderPanic(t *testing.T) {
 	log, rec := newRecorder()
 	f := logfwd.New(log, 4)
@@ -115,19 +115,36 @@ func TestForwarderPanic(t *testing.T) {
 			t.Errorf("%q logged at %v, want ERROR", r.msg, r.level)
 		}
 	}
-	want := panicLine + "\nmain.f8()\nmain.f9()\n" + `{"level":"DEBUG","msg":"json after the panic"}`
+	want := panicLine + "\ngoroutine 1 [running]:\nmain.f0()\nmain.f1()"
 	if got := f.Tail(); got != want {
 		t.Errorf("Tail() = %q, want %q", got, want)
 	}
 }
 
+// TestForwarderPanicFirst: a plugin that logged just before it panicked has
+// the panic first in its tail, then the lines before it that fit.
+func TestForwarderPanicFirst(t *testing.T) {
+	f := logfwd.New(slog.New(slog.DiscardHandler), 6)
+	for i := range 5 {
+		f.Line(fmt.Sprintf(`{"level":"INFO","msg":"request %d"}`, i))
+	}
+	for _, l := range []string{"fatal error: concurrent map writes", "", "goroutine 7 [running]:", "main.handle()"} {
+		f.Line(l)
+	}
+	want := "fatal error: concurrent map writes\ngoroutine 7 [running]:\nmain.handle()\n" +
+		`{"level":"INFO","msg":"request 2"}` + "\n" + `{"level":"INFO","msg":"request 3"}` + "\n" + `{"level":"INFO","msg":"request 4"}`
+	if got := f.Tail(); got != want {
+		t.Errorf("Tail() = %q\nwant     %q", got, want)
+	}
+}
+
 func TestForwarderTailSizes(t *testing.T) {
-	for _, n := range []int{0, 1, 2} {
+	for _, n := range []int{0, 1, 2, 3, 4} {
 		f := logfwd.New(slog.New(slog.DiscardHandler), n)
 		for _, l := range []string{"a", panicLine, "b", "c"} {
 			f.Line(l)
 		}
-		want := map[int]string{0: "", 1: "c", 2: panicLine + "\nc"}[n]
+		want := map[int]string{0: "", 1: panicLine, 2: panicLine + "\nb", 3: panicLine + "\nb\nc", 4: panicLine + "\nb\nc\na"}[n]
 		if got := f.Tail(); got != want {
 			t.Errorf("tail of %d: %q, want %q", n, got, want)
 		}

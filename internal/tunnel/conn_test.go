@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // pipeStream is one end of an in-memory frame pipe.
@@ -67,7 +68,7 @@ func TestLargeWritesArriveWholeAndInOrder(t *testing.T) {
 	if _, err := io.ReadFull(b, got); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; err != nil {
+	if err := tethertest.Recv(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {

@@ -37,9 +37,16 @@ import (
 	"github.com/tetherplug/tether/internal/plugintest"
 )
 
-type panicky struct{ plugintest.EchoServer }
+// panicky panics in its calls, after logging logFirst lines.
+type panicky struct {
+	plugintest.EchoServer
+	logFirst int
+}
 
-func (panicky) Unary(context.Context, *echov1.Message) (*echov1.Message, error) {
+func (p panicky) Unary(context.Context, *echov1.Message) (*echov1.Message, error) {
+	for i := range p.logFirst {
+		tether.Logger().Info("handling the request, step by step", "step", i, "of", p.logFirst)
+	}
 	panic("echoplugin: asked to panic")
 }
 
@@ -104,6 +111,8 @@ func main() {
 			}))
 	case "panic":
 		impl = panicky{}
+	case "logpanic":
+		impl = panicky{logFirst: 15}
 	case "logs":
 		impl = logging{}
 	case "stuck":
