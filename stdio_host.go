@@ -2,8 +2,10 @@ package tether
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tetherplug/tether/internal/goplugin"
+	"github.com/tetherplug/tether/internal/logfwd"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -15,24 +17,28 @@ type stderrSink interface {
 }
 
 // startStdio reads a go-plugin plugin instance's stdio stream, which
-// carries what its program printed, until ctx ends or the stream does.
+// carries what its program printed in chunks of any size, and passes it on
+// line by line until ctx ends or the stream does.
 func (c *Client) startStdio(ctx context.Context, key string) {
 	stream, err := goplugin.StreamStdio(pinTo(c.outgoing(ctx), key), c.conn)
 	if err != nil {
 		return
 	}
-	var sinkLine func(string)
+	stderrLine := func(s string) { c.log.Debug(strings.TrimRight(s, "\r\n"), "stream", "stderr") }
 	for _, in := range c.pool.instances() {
-		if in.Network+":"+in.Address == key {
-			if s, ok := in.Instance.(stderrSink); ok {
-				sinkLine = s.stderrLine
-			}
+		if s, ok := in.Instance.(stderrSink); ok && in.Network+":"+in.Address == key {
+			stderrLine = s.stderrLine
 		}
 	}
-	if sinkLine == nil {
-		sinkLine = func(s string) { c.log.Debug(s, "stream", "stderr") }
-	}
+	stdout := logfwd.NewLineWriter(func(line string) {
+		if line = strings.TrimRight(line, "\r\n"); strings.TrimSpace(line) != "" {
+			c.log.Info(line, "stream", "stdout")
+		}
+	})
+	stderr := logfwd.NewLineWriter(stderrLine)
 	go func() {
+		defer stdout.Close()
+		defer stderr.Close()
 		for {
 			d, err := stream.Recv()
 			if err != nil {
@@ -42,9 +48,9 @@ func (c *Client) startStdio(ctx context.Context, key string) {
 			case d.Channel == tetherv1.StdioData_STDOUT && c.opts.stdout != nil:
 				_, _ = c.opts.stdout.Write(d.Data)
 			case d.Channel == tetherv1.StdioData_STDOUT:
-				c.log.Info(string(d.Data), "stream", "stdout")
+				_, _ = stdout.Write(d.Data)
 			default:
-				sinkLine(string(d.Data))
+				_, _ = stderr.Write(d.Data)
 			}
 		}
 	}()
