@@ -1,117 +1,17 @@
 // Package discover finds plugins: executable files in directories, matched
-// by glob patterns, and entries of a YAML manifest that say how to launch
-// each one. It only finds; package catalog loads what it finds.
+// by glob patterns, and entries of a YAML manifest that say where each one
+// runs (a target: a local program, or another runtime's address) and with
+// which settings. It only finds; package catalog loads what it finds.
 package discover
 
 import (
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/tetherplug/tether"
 )
-
-// Plugin is one plugin found: where its program is and how to launch it.
-// Only Name and Path are set for plugins found in a directory; a manifest
-// may set the rest.
-type Plugin struct {
-	// Name identifies the plugin in logs, errors and listings; it defaults
-	// to the file name of Path.
-	Name string `json:"name,omitempty"`
-	// Path is the program. In a manifest a relative path is relative to the
-	// manifest's directory. A path that discover returns always has a
-	// directory component ("./greeter-en", never "greeter-en"), so that it
-	// is never mistaken for the name of a program to look up in $PATH.
-	Path string `json:"path"`
-	// Args are the program's command-line arguments.
-	Args []string `json:"args,omitempty"`
-	// Env adds variables to the program's environment.
-	Env map[string]string `json:"env,omitempty"`
-	// Cookie is the magic cookie the plugin expects, when it differs from
-	// the loader's.
-	Cookie *Cookie `json:"cookie,omitempty"`
-	// ProtocolVersions are the application protocol versions to offer,
-	// when they differ from the loader's.
-	ProtocolVersions []int `json:"protocol_versions,omitempty"`
-	// Checksum is the SHA-256 of the program, in hex; the program is not
-	// run when it does not match.
-	Checksum string `json:"checksum,omitempty"`
-}
-
-// Cookie is a magic cookie: the environment variable a plugin checks and
-// the value it expects.
-type Cookie struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-// LaunchOptions returns the tether.Launch options that launch p. base is the
-// loader's handshake; p's cookie and protocol versions, when set, replace
-// its parts. The options come after any the caller passes for every plugin,
-// so they win.
-func (p Plugin) LaunchOptions(base tether.HandshakeConfig) []tether.Option {
-	h := base
-	if p.Cookie != nil {
-		h.MagicCookieKey, h.MagicCookieValue = p.Cookie.Key, p.Cookie.Value
-	}
-	opts := []tether.Option{tether.WithHandshake(h), tether.WithName(p.Name)}
-	if len(p.ProtocolVersions) > 0 {
-		opts = append(opts, tether.WithProtocolVersions(p.ProtocolVersions...))
-	}
-	if len(p.Args) > 0 {
-		opts = append(opts, tether.WithArgs(p.Args...))
-	}
-	if len(p.Env) > 0 {
-		keys := make([]string, 0, len(p.Env))
-		for k := range p.Env {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		env := make([]string, len(keys))
-		for i, k := range keys {
-			env[i] = k + "=" + p.Env[k]
-		}
-		opts = append(opts, tether.WithEnv(env...))
-	}
-	if p.Checksum != "" {
-		sum, _ := hex.DecodeString(p.Checksum) // checked by validate
-		opts = append(opts, tether.WithChecksum(sum))
-	}
-	return opts
-}
-
-// validate checks a plugin's fields and fills in its name.
-func (p *Plugin) validate() error {
-	if p.Path == "" {
-		return fmt.Errorf("path is empty")
-	}
-	if p.Name == "" {
-		p.Name = filepath.Base(p.Path)
-	}
-	if p.Cookie != nil && (p.Cookie.Key == "" || strings.Contains(p.Cookie.Key, "=")) {
-		return fmt.Errorf("cookie key %q is empty or contains '='", p.Cookie.Key)
-	}
-	for _, v := range p.ProtocolVersions {
-		if v <= 0 {
-			return fmt.Errorf("protocol version %d is not positive", v)
-		}
-	}
-	for k := range p.Env {
-		if k == "" || strings.Contains(k, "=") {
-			return fmt.Errorf("environment variable name %q is empty or contains '='", k)
-		}
-	}
-	if p.Checksum != "" {
-		sum, err := hex.DecodeString(p.Checksum)
-		if err != nil || len(sum) != 32 {
-			return fmt.Errorf("checksum %q is not a hex SHA-256 (64 hex digits)", p.Checksum)
-		}
-	}
-	return nil
-}
 
 // Dir finds the plugins in dir: the executable regular files (symbolic
 // links followed) whose names match any of patterns (filepath.Match syntax;
@@ -141,7 +41,7 @@ func Dir(dir string, patterns ...string) ([]Plugin, error) {
 		if !isExecutable(path) {
 			continue
 		}
-		found = append(found, Plugin{Name: name, Path: path})
+		found = append(found, Plugin{Name: name, Target: path, Path: path})
 	}
 	return found, nil
 }
@@ -172,7 +72,8 @@ func Paths(paths []string, patterns ...string) ([]Plugin, error) {
 			return nil, fmt.Errorf("discover: %w", err)
 		}
 		if !fi.IsDir() {
-			all = append(all, Plugin{Name: filepath.Base(p), Path: inDir("", p)})
+			path := inDir("", p)
+			all = append(all, Plugin{Name: filepath.Base(p), Target: path, Path: path})
 			continue
 		}
 		found, err := Dir(p, patterns...)
@@ -182,6 +83,54 @@ func Paths(paths []string, patterns ...string) ([]Plugin, error) {
 		all = append(all, found...)
 	}
 	return all, nil
+}
+
+// Find is Paths for command lines that also name manifests and targets.
+// Each argument is one of:
+//   - a target with a scheme (exec:///abs/path, tcp://host:7000...), taken
+//     as one plugin, named after its program for exec targets and after the
+//     target otherwise; whether its scheme has a runtime is for the loader
+//     to say;
+//   - a directory, searched as Dir does, with patterns;
+//   - a manifest: a file whose name ends in .yaml, .yml or .json and that
+//     has no execute bit, read as LoadManifest does;
+//   - any other file, taken as a plugin as Paths does.
+func Find(args []string, patterns ...string) ([]Plugin, error) {
+	var all []Plugin
+	for _, arg := range args {
+		t, err := tether.ParseTarget(arg)
+		if err != nil {
+			return nil, fmt.Errorf("discover: %w", err)
+		}
+		var found []Plugin
+		switch {
+		case t.Scheme == execScheme && t.Path != arg: // exec:///abs/path
+			found = []Plugin{{Name: filepath.Base(t.Path), Target: arg, Path: t.Path}}
+		case t.Scheme != execScheme:
+			found = []Plugin{{Name: arg, Target: arg}}
+		case isManifest(arg):
+			found, err = LoadManifest(arg)
+		default:
+			found, err = Paths([]string{arg}, patterns...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, found...)
+	}
+	return all, nil
+}
+
+// isManifest reports whether path is a regular file without an execute bit
+// whose name says it is YAML or JSON.
+func isManifest(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+	default:
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 == 0
 }
 
 // inDir joins dir and path like filepath.Join, keeping a directory

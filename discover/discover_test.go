@@ -118,7 +118,7 @@ plugins:
 func TestParseManifestErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ yaml, want string }{
 		"unknown field":  {"plugins:\n  - path: x\n    checksun: ab\n", "checksun"},
-		"no path":        {"plugins:\n  - name: x\n", "path is empty"},
+		"no path":        {"plugins:\n  - name: x\n", "plugin #1 (x): neither target nor path"},
 		"bad checksum":   {"plugins:\n  - path: x\n    checksum: xyz\n", "not a hex SHA-256"},
 		"short checksum": {"plugins:\n  - path: x\n    checksum: abcd\n", "not a hex SHA-256"},
 		"duplicate":      {"plugins:\n  - path: a/x\n  - path: b/x\n", `name "x" is already used`},
