@@ -1,9 +1,10 @@
 // Package catalog loads many plugins at once and answers which of them
 // implement an interface at a version.
 //
-// Load launches every plugin it is given, at most Config.Parallelism at a
-// time. A plugin that fails to load is kept in the catalog with its own
-// error and does not stop the others:
+// Load loads every plugin it is given, wherever its target says it runs
+// (through tether.Open), at most Config.Parallelism at a time. A plugin
+// that fails to load is kept in the catalog with its own error and does not
+// stop the others:
 //
 //	found, _ := discover.Dir("./plugins")
 //	cat := catalog.Load(ctx, found, catalog.Config{Handshake: hs})
@@ -37,8 +38,13 @@ type Config struct {
 	// or protocol versions (from a manifest) replace its parts.
 	Handshake tether.HandshakeConfig
 	// Options apply to every plugin, before the plugin's own (logger,
-	// interfaces asked for, timeouts...).
+	// interfaces asked for, timeouts...). Options of one runtime only
+	// (tether.WithEnv and the other exec options) belong in ExecOptions.
 	Options []tether.Option
+	// ExecOptions apply to the plugins that are local programs (a path or
+	// an exec:// target) only, after Options and before the plugin's own:
+	// tether.WithEnv, WithAutoMTLS...
+	ExecOptions []tether.Option
 	// Parallelism bounds how many plugins start at once. Zero means four
 	// per CPU.
 	Parallelism int
@@ -70,11 +76,14 @@ type Catalog struct {
 	closeErr  error
 }
 
-// Load launches every plugin concurrently, at most cfg.Parallelism at a
-// time, and waits for all of them. It never fails as a whole: each plugin's
-// failure is in its Entry. A plugin whose name was already used by an
-// earlier one is not launched. Once ctx is done, plugins not yet started
-// fail with ctx's error.
+// Load loads every plugin concurrently, at most cfg.Parallelism at a time,
+// and waits for all of them. Each loads from its Target with tether.Open
+// (from its Path with tether.Launch when Target is empty), with the exec
+// settings of its manifest entry for exec targets only. Load never fails as
+// a whole: each plugin's failure is in its Entry, and an entry whose target
+// no runtime serves fails alone. A plugin whose name was already used by an
+// earlier one is not loaded. Once ctx is done, plugins not yet started fail
+// with ctx's error.
 func Load(ctx context.Context, plugins []discover.Plugin, cfg Config) *Catalog {
 	cat := &Catalog{entries: make([]*Entry, len(plugins))}
 	seen := map[string]bool{}
@@ -84,7 +93,7 @@ func Load(ctx context.Context, plugins []discover.Plugin, cfg Config) *Catalog {
 		e := &Entry{Plugin: p}
 		cat.entries[i] = e
 		if seen[p.Name] {
-			e.Err = fmt.Errorf("plugin %s: another plugin in the catalog has this name (%s)", p.Name, p.Path)
+			e.Err = fmt.Errorf("plugin %s: another plugin in the catalog has this name (%s)", p.Name, where(p))
 			continue
 		}
 		seen[p.Name] = true
@@ -93,13 +102,44 @@ func Load(ctx context.Context, plugins []discover.Plugin, cfg Config) *Catalog {
 				e.Err = fmt.Errorf("plugin %s: not started: %w", p.Name, err)
 				return nil
 			}
-			opts := append(slices.Clone(cfg.Options), p.LaunchOptions(cfg.Handshake)...)
-			e.Client, e.Err = tether.Launch(ctx, p.Path, opts...)
+			e.Client, e.Err = load(ctx, p, cfg)
 			return nil
 		})
 	}
 	_ = g.Wait() // the functions report through their entries
 	return cat
+}
+
+// load loads one plugin. Errors that do not already name it (an unknown
+// scheme, an option its runtime refuses) are wrapped to name it and its
+// target.
+func load(ctx context.Context, p discover.Plugin, cfg Config) (*tether.Client, error) {
+	opts := slices.Clone(cfg.Options)
+	if p.IsExec() {
+		opts = append(opts, cfg.ExecOptions...)
+	}
+	opts = append(opts, p.Options(cfg.Handshake)...)
+	var c *tether.Client
+	var err error
+	if p.Target == "" {
+		c, err = tether.Launch(ctx, p.Path, opts...)
+	} else {
+		c, err = tether.Open(ctx, p.Target, opts...)
+	}
+	var pe *tether.PluginError
+	var ve *tether.VersionError
+	if err != nil && !errors.As(err, &pe) && !errors.As(err, &ve) {
+		err = fmt.Errorf("plugin %s: target %s: %w", p.Name, where(p), err)
+	}
+	return c, err
+}
+
+// where is a plugin's target, or its path when it has none.
+func where(p discover.Plugin) string {
+	if p.Target != "" {
+		return p.Target
+	}
+	return p.Path
 }
 
 // Entries returns every plugin in the order Load was given them.
