@@ -25,10 +25,12 @@ func newCallCmd() *cobra.Command {
 	var flags pluginFlags
 	var emitDefaults bool
 	cmd := &cobra.Command{
-		Use:   "call PLUGIN SERVICE/METHOD [JSON|-] [flags] [-- PLUGIN-ARGS...]",
-		Short: "Launch a plugin and call one of its gRPC methods with JSON messages",
-		Long: `Call launches PLUGIN, finds SERVICE/METHOD through server reflection and calls
-it. The method may be written greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet
+		Use:   "call TARGET SERVICE/METHOD [JSON|-] [flags] [-- PLUGIN-ARGS...]",
+		Short: "Load a plugin and call one of its gRPC methods with JSON messages",
+		Long: `Call loads the plugin TARGET names, finds SERVICE/METHOD through server
+reflection and calls it. TARGET is a path to a program (never looked up in
+$PATH), exec:///abs/path, or a target of another runtime (tcp://, unix://...
+once registered); PLUGIN-ARGS and --auto-mtls apply to programs only. The method may be written greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet
 or greeter.v1.Greeter.Greet; a service name may be shortened to its last parts
 (Greeter/Greet) when that is unambiguous.
 
@@ -43,12 +45,13 @@ one per line as they arrive. Ctrl-C or SIGTERM cancels the call and stops the
 plugin (exit status 130). A failed call prints its gRPC code and message and
 exits with status 1.`,
 		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
+  tether call exec:///opt/app/plugins/greeter-en Greeter/Greet '{"name":"Ada"}'
   echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet
   printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
 			if len(own) < 2 || len(own) > 3 {
-				return fmt.Errorf("call takes PLUGIN SERVICE/METHOD [JSON], got %d arguments (see tether call --help)", len(own))
+				return fmt.Errorf("call takes TARGET SERVICE/METHOD [JSON], got %d arguments (see tether call --help)", len(own))
 			}
 			svc, method, err := parseMethod(own[1])
 			if err != nil {
@@ -73,14 +76,14 @@ type caller struct {
 	stdout       io.Writer
 }
 
-// run launches the plugin, resolves the method and calls it.
-func (c caller) run(parent context.Context, path string, pluginArgs []string, svc, method string, input io.Reader) error {
+// run loads the plugin, resolves the method and calls it.
+func (c caller) run(parent context.Context, target string, pluginArgs []string, svc, method string, input io.Reader) error {
 	ctx, stopSignals, interrupted := onSignals(parent)
 	defer stopSignals()
 
 	start, cancelStart := context.WithTimeout(ctx, c.flags.timeout)
 	defer cancelStart()
-	client, err := c.flags.launch(start, path, pluginArgs)
+	client, err := c.flags.launch(start, target, pluginArgs)
 	if err != nil {
 		return interrupted(err)
 	}

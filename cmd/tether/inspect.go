@@ -25,18 +25,23 @@ func newInspectCmd() *cobra.Command {
 	var flags pluginFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "inspect PLUGIN [flags] [-- PLUGIN-ARGS...]",
-		Short: "Launch a plugin and show its handshake, health, interfaces and gRPC services",
-		Long: `Inspect launches PLUGIN, a tether or go-plugin gRPC plugin, and shows what its
-handshake said, the protocol version negotiated, its health, the interfaces it
-describes (tether plugins) and every gRPC service and method it serves, found
-through server reflection. Then it stops the plugin.`,
+		Use:   "inspect TARGET [flags] [-- PLUGIN-ARGS...]",
+		Short: "Load a plugin and show its handshake, health, interfaces and gRPC services",
+		Long: `Inspect loads the plugin TARGET names, a tether or go-plugin gRPC plugin, and
+shows what its handshake said, the protocol version negotiated, its health, the
+interfaces it describes (tether plugins) and every gRPC service and method it
+serves, found through server reflection. Then it stops the plugin.
+
+TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, or
+a target of another runtime (tcp://, unix://... once registered). PLUGIN-ARGS
+and --auto-mtls apply to programs only.`,
 		Example: `  tether inspect ./bin/plugins/greeter-en
+  tether inspect exec:///opt/app/plugins/greeter-en
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
 			if len(own) != 1 {
-				return fmt.Errorf("inspect takes one PLUGIN, got %d arguments (see tether inspect --help)", len(own))
+				return fmt.Errorf("inspect takes one TARGET, got %d arguments (see tether inspect --help)", len(own))
 			}
 			ctx, stopSignals, interrupted := onSignals(cmd.Context())
 			defer stopSignals()
@@ -110,11 +115,11 @@ type methodInfo struct {
 	Response string       `json:"response"`
 }
 
-// inspect asks a launched plugin everything inspect shows.
-func inspect(ctx context.Context, path string, c *tether.Client) (*inspection, error) {
+// inspect asks a loaded plugin everything inspect shows.
+func inspect(ctx context.Context, target string, c *tether.Client) (*inspection, error) {
 	hl := c.Handshake()
 	info := &inspection{
-		Plugin: path, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(),
+		Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(),
 		Handshake: handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
 			Address: hl.Address, Protocol: hl.Protocol, TLS: len(hl.ServerCert) > 0},
 	}

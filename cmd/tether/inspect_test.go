@@ -137,7 +137,7 @@ func TestInspectHandshakeFlags(t *testing.T) {
 
 func TestInspectUsage(t *testing.T) {
 	r := run(t, "", nil, "inspect")
-	if r.code == 0 || !strings.Contains(r.stderr, "one PLUGIN") {
+	if r.code == 0 || !strings.Contains(r.stderr, "one TARGET") {
 		t.Errorf("inspect without a plugin: status %d, stderr %q", r.code, r.stderr)
 	}
 	r = run(t, "", nil, "inspect", "--cookie", "nokey", echo(t))

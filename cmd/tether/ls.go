@@ -41,17 +41,24 @@ type lsFlags struct {
 func newLsCmd() *cobra.Command {
 	f := &lsFlags{}
 	cmd := &cobra.Command{
-		Use:   "ls [DIR|PLUGIN...] [--manifest FILE]",
-		Short: "List the plugins in directories or a manifest, with their interfaces and versions",
-		Long: `ls loads every plugin found (executable files in each DIR, each PLUGIN file
-named, entries of each manifest), a few at a time, asks each which interfaces and versions it serves,
-stops it, and prints one line per plugin: its name, its interfaces with
-versions, and "ok", or the error that kept it from loading.
+		Use:   "ls [DIR|FILE|MANIFEST|TARGET...] [--manifest FILE]",
+		Short: "List the plugins in directories, manifests or targets, with their interfaces and versions",
+		Long: `ls loads every plugin found (executable files in each DIR, each plugin FILE
+named, entries of each MANIFEST, each TARGET), a few at a time, asks each which
+interfaces and versions it serves, stops it, and prints one line per plugin:
+its name, its interfaces with versions, and "ok", or the error that kept it
+from loading.
+
+A MANIFEST is a file named *.yaml, *.yml or *.json without an execute bit (or
+any file given with --manifest). A TARGET has a scheme: exec:///abs/path, or a
+target of another registered runtime; a plugin whose scheme has no runtime is
+listed with that error.
 
 Plugins refuse to start without their application's magic cookie: pass it
 with --cookie KEY=VALUE (repeat the flag for folders mixing applications).
 The exit status is 0 even when some plugins are broken, unless --strict.`,
 		Example: `  tether ls ./bin/plugins
+  tether ls plugins.yaml exec:///opt/app/plugins/greeter-en ./bin/plugins/greeter-fr
   tether ls --cookie MYAPP_PLUGIN=secret /usr/lib/myapp/plugins
   tether ls --manifest plugins.yaml --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,8 +82,9 @@ The exit status is 0 even when some plugins are broken, unless --strict.`,
 // lsEntry is one line of the listing, and one element of its JSON form.
 type lsEntry struct {
 	Name       string           `json:"name"`
-	Path       string           `json:"path"`
-	Status     string           `json:"status"` // "ok" or "error"
+	Target     string           `json:"target"`
+	Path       string           `json:"path,omitempty"` // local programs only
+	Status     string           `json:"status"`         // "ok" or "error"
 	Interfaces map[string][]int `json:"interfaces,omitempty"`
 	Protocol   int              `json:"protocol_version,omitempty"`
 	// Described is false for plugins that do not serve tether's Describe
@@ -85,11 +93,11 @@ type lsEntry struct {
 	Error     string `json:"error,omitempty"`
 }
 
-func runLs(ctx context.Context, stdout, stderr io.Writer, dirs []string, f *lsFlags) error {
-	if len(dirs) == 0 && len(f.manifests) == 0 {
-		return errors.New("ls: name at least one directory or --manifest FILE")
+func runLs(ctx context.Context, stdout, stderr io.Writer, args []string, f *lsFlags) error {
+	if len(args) == 0 && len(f.manifests) == 0 {
+		return errors.New("ls: name at least one directory, file, manifest or target, or --manifest FILE")
 	}
-	plugins, err := discover.Paths(dirs, f.patterns...)
+	plugins, err := discover.Find(args, f.patterns...)
 	if err != nil {
 		return err
 	}
@@ -130,8 +138,8 @@ func runLs(ctx context.Context, stdout, stderr io.Writer, dirs []string, f *lsFl
 }
 
 // lsConfig turns the flags into a catalog configuration. The first cookie is
-// the handshake's; the others go into every plugin's environment, so that
-// plugins of several applications load in one listing.
+// the handshake's; the others go into every local program's environment, so
+// that plugins of several applications load in one listing.
 func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	var h tether.HandshakeConfig
 	var env []string
@@ -154,8 +162,8 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 		tether.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
 		tether.WithStdout(io.Discard),
 		tether.WithStartTimeout(f.timeout),
-		tether.WithEnv(env...),
 	}
+	execOpts := []tether.Option{tether.WithEnv(env...)}
 	for _, v := range f.versions {
 		if v <= 0 {
 			return catalog.Config{}, fmt.Errorf("ls: --protocol-version %d is not positive", v)
@@ -165,15 +173,18 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
 	}
 	if f.autoMTLS {
-		opts = append(opts, tether.WithAutoMTLS())
+		execOpts = append(execOpts, tether.WithAutoMTLS())
 	}
-	return catalog.Config{Handshake: h, Options: opts, Parallelism: f.parallel}, nil
+	return catalog.Config{Handshake: h, Options: opts, ExecOptions: execOpts, Parallelism: f.parallel}, nil
 }
 
 func lsEntries(cat *catalog.Catalog) []lsEntry {
 	var out []lsEntry
 	for _, e := range cat.Entries() {
-		le := lsEntry{Name: e.Plugin.Name, Path: e.Plugin.Path, Status: "ok"}
+		le := lsEntry{Name: e.Plugin.Name, Target: e.Plugin.Target, Path: e.Plugin.Path, Status: "ok"}
+		if le.Target == "" {
+			le.Target = le.Path
+		}
 		if e.Err != nil {
 			le.Status, le.Error = "error", lsError(e.Err)
 		} else {

@@ -2,10 +2,12 @@
 //
 // Its commands:
 //
-//	tether inspect PLUGIN                  show a plugin's handshake, health, interfaces and services
-//	tether call PLUGIN SERVICE/METHOD      call one gRPC method with JSON messages
-//	tether ls [DIR|PLUGIN...]              list plugins with their interfaces and versions
+//	tether inspect TARGET                  show a plugin's handshake, health, interfaces and services
+//	tether call TARGET SERVICE/METHOD      call one gRPC method with JSON messages
+//	tether ls [DIR|FILE|MANIFEST|TARGET...] list plugins with their interfaces and versions
 //
+// A TARGET says where a plugin runs: a path to a program (never looked up in
+// $PATH), exec:///abs/path, or a target of another registered runtime.
 // Run "tether help COMMAND" for a command's flags.
 package main
 

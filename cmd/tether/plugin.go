@@ -38,11 +38,16 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
 }
 
-// launch starts the plugin at path with args and connects to it. What the
-// plugin logs goes to stderr (warnings and errors, or everything with
-// --verbose), and so does what it prints on stdout, which is kept for the
-// command's own output.
-func (f *pluginFlags) launch(ctx context.Context, path string, args []string) (*tether.Client, error) {
+// launch loads the plugin a target names (a path, exec:///abs/path, or a
+// target of another registered runtime) and connects to it; args and
+// --auto-mtls apply to local programs only. What the plugin logs goes to
+// stderr (warnings and errors, or everything with --verbose), and so does
+// what it prints on stdout, which is kept for the command's own output.
+func (f *pluginFlags) launch(ctx context.Context, target string, args []string) (*tether.Client, error) {
+	t, err := tether.ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
 	var hs tether.HandshakeConfig
 	if f.cookie != "" {
 		key, value, ok := strings.Cut(f.cookie, "=")
@@ -65,19 +70,39 @@ func (f *pluginFlags) launch(ctx context.Context, path string, args []string) (*
 		tether.WithStartTimeout(f.timeout),
 		tether.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))),
 		tether.WithStdout(os.Stderr),
-		tether.WithArgs(args...),
 	}
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
 	}
-	if f.autoMTLS {
-		opts = append(opts, tether.WithAutoMTLS())
+	execOpts, err := f.execOptions(t, args)
+	if err != nil {
+		return nil, err
 	}
-	c, err := tether.Launch(ctx, path, opts...)
+	c, err := tether.Open(ctx, target, append(opts, execOpts...)...)
 	if err != nil {
 		return nil, explainLaunch(err)
 	}
 	return c, nil
+}
+
+// execOptions are the options of a local program: its arguments (after
+// "--") and --auto-mtls. For a target of another runtime they are an error
+// naming the flag.
+func (f *pluginFlags) execOptions(t tether.Target, args []string) ([]tether.Option, error) {
+	if t.Scheme != "exec" {
+		switch {
+		case len(args) > 0:
+			return nil, fmt.Errorf("arguments after -- are for local programs; %s is a %s target", t, t.Scheme)
+		case f.autoMTLS:
+			return nil, fmt.Errorf("--auto-mtls is for local programs; %s is a %s target", t, t.Scheme)
+		}
+		return nil, nil
+	}
+	opts := []tether.Option{tether.WithArgs(args...)}
+	if f.autoMTLS {
+		opts = append(opts, tether.WithAutoMTLS())
+	}
+	return opts, nil
 }
 
 // explainLaunch adds to a launch error the flag that would fix it.
