@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,8 @@ const (
 	v1AndV2  = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-v2"
 	twoIface = "github.com/tetherplug/tether/examples/multi/plugin"
 	hostV2   = "github.com/tetherplug/tether/examples/greeter/host-v2"
+	hostV1   = "github.com/tetherplug/tether/examples/greeter/host"
+	french   = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-fr"
 )
 
 func TestMain(m *testing.M) { tethertest.Main(m) }
@@ -213,5 +216,38 @@ func TestHostV2Program(t *testing.T) {
 		"greeter-v2: v2 ¡Adiós, Ada!\n"
 	if string(out) != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// The greeter host takes targets: a path relative to its working directory
+// and an exec:///abs/path target each print their greeting, labelled with
+// the plugin's file name, as in the acceptance command
+// "./bin/greeter-host ./bin/plugins/greeter-en exec://$PWD/bin/plugins/greeter-fr".
+func TestHostProgramTargets(t *testing.T) {
+	host := tethertest.Build(t, hostV1)
+	en, fr := tethertest.Build(t, v1Only), tethertest.Build(t, french)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rel, err := filepath.Rel(filepath.Dir(filepath.Dir(en)), en) // "DIR/greeter-en"
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, host, "./"+rel, "exec://"+fr)
+	cmd.Dir = filepath.Dir(filepath.Dir(en))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", host, err, out)
+	}
+	if want := "greeter-en: Hello, Ada!\ngreeter-fr: Bonjour, Ada !\n"; string(out) != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+	// A target no runtime serves fails alone, named as given.
+	cmd = exec.CommandContext(ctx, host, "nosuchscheme://h:7000", en)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if err == nil || string(out) != "greeter-en: Hello, Ada!\n" ||
+		!strings.Contains(stderr.String(), "nosuchscheme://h:7000: error:") {
+		t.Errorf("with an unknown scheme: %v, stdout %q, stderr %q", err, out, stderr.String())
 	}
 }

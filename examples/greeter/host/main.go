@@ -1,7 +1,9 @@
-// Command greeter-host loads every greeter plugin named on its command line,
-// asks each to greet the same person, and prints one line per plugin:
+// Command greeter-host loads every greeter plugin whose target is named on
+// its command line (a path, exec:///abs/path, or any registered runtime's
+// target), asks each to greet the same person, and prints one line per
+// plugin, labelled with the plugin's name:
 //
-//	greeter-host [-name Ada] ./bin/plugins/greeter-en ./bin/plugins/greeter-fr
+//	greeter-host [-name Ada] ./bin/plugins/greeter-en exec://$PWD/bin/plugins/greeter-fr
 package main
 
 import (
@@ -23,7 +25,7 @@ func main() {
 	verbose := flag.Bool("v", false, "show the plugins' debug logs")
 	flag.Parse()
 	if flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: greeter-host [-name NAME] PLUGIN...")
+		fmt.Fprintln(os.Stderr, "usage: greeter-host [-name NAME] TARGET...")
 		os.Exit(2)
 	}
 	level := slog.LevelWarn
@@ -33,24 +35,34 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	failed := false
-	for _, path := range flag.Args() {
-		msg, err := greet(path, *name, logger)
+	for _, target := range flag.Args() {
+		msg, err := greet(target, *name, logger)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: error: %v\n", filepath.Base(path), err)
+			fmt.Fprintf(os.Stderr, "%s: error: %v\n", label(target), err)
 			failed = true
 			continue
 		}
-		fmt.Printf("%s: %s\n", filepath.Base(path), msg)
+		fmt.Printf("%s: %s\n", label(target), msg)
 	}
 	if failed {
 		os.Exit(1)
 	}
 }
 
-func greet(path, name string, logger *slog.Logger) (string, error) {
+// label names a plugin in the output: its program's file name, or the
+// target itself for other runtimes (and targets that do not parse).
+func label(target string) string {
+	t, err := tether.ParseTarget(target)
+	if err != nil || t.Scheme != "exec" {
+		return target
+	}
+	return filepath.Base(t.Path)
+}
+
+func greet(target, name string, logger *slog.Logger) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := tether.Launch(ctx, path,
+	client, err := tether.Open(ctx, target,
 		tether.WithHandshake(greeting.Handshake),
 		tether.WithInterface("greeter", 1),
 		tether.WithLogger(logger))
