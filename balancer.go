@@ -180,6 +180,10 @@ func (b *instancesBalancer) Close() {
 
 // picker sends ordinary calls round robin over the admitted instances, and
 // pinned calls to their endpoint.
+// noInstanceMessage starts the status message of a call that found no
+// instance to go to.
+const noInstanceMessage = "tether: no plugin instance is reachable"
+
 type picker struct {
 	admitted []balancer.SubConn
 	byKey    map[string]balancer.SubConn // every READY connection
@@ -201,7 +205,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	if p.pending {
 		return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 	}
-	msg := "tether: no plugin instance is reachable"
+	msg := noInstanceMessage
 	if p.why != nil {
 		if err := p.why(); err != nil {
 			msg += ": " + err.Error()
