@@ -78,6 +78,7 @@ func (b *instancesBalancer) UpdateClientConnState(s balancer.ClientConnState) er
 			continue
 		}
 		sub := &subConn{key: key, state: connectivity.Idle}
+		//lint:ignore SA1019 the deprecation warns that SubConns will take one address each, as these do
 		sc, err := b.cc.NewSubConn([]resolver.Address{a}, balancer.NewSubConnOptions{
 			StateListener: func(st balancer.SubConnState) { b.subConnState(sub, st) },
 		})

@@ -139,3 +139,26 @@ func TestReplacementWithOtherVersionsIsRefused(t *testing.T) {
 		t.Errorf("call while only a refused instance runs: %v, want ErrUnavailable naming interface echo", err)
 	}
 }
+
+// TestEndlessFirstLine: a program whose first line is a megabyte without a
+// newline is not a plugin, and the error says so at once rather than
+// claiming it closed its stdout.
+func TestEndlessFirstLine(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "endless")
+	body := "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x\nsleep 30\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := tether.Launch(t.Context(), script, tether.WithKillTimeout(200*time.Millisecond))
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("Launch took %v", took)
+	}
+	if !errors.Is(err, tether.ErrNotPlugin) || !strings.Contains(err.Error(), "longer than 64 KiB") {
+		t.Errorf("Launch = %v, want ErrNotPlugin saying the first line is too long", err)
+	}
+	if strings.Contains(err.Error(), "closed stdout") || strings.Contains(err.Error(), "closing stdout") {
+		t.Errorf("error %q claims stdout was closed", err)
+	}
+}
