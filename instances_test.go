@@ -65,7 +65,7 @@ func TestEveryInstanceGetsItsOwnTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitFor(t, 10*time.Second, "both instances admitted", func() bool {
+	eventually(t, 10*time.Second, "both instances admitted", func() bool {
 		n := 0
 		for _, in := range c.Instances() {
 			if in.Admitted {

@@ -121,7 +121,7 @@ func TestReplacementWithOtherVersionsIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var refused error
-	waitFor(t, 10*time.Second, "the downgraded replacement was not refused", func() bool {
+	eventually(t, 10*time.Second, "the downgraded replacement was not refused", func() bool {
 		for _, in := range c.Instances() {
 			if in.Refused != nil {
 				refused = in.Refused
