@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/status"
 )
 
 // The instances balancer is the gRPC load-balancing policy of every
@@ -151,6 +153,7 @@ func (b *instancesBalancer) refresh() {
 	pk.pending = pending
 	if b.pool != nil {
 		pk.why = b.pool.unavailable
+		pk.ended = b.pool.hasEnded()
 	}
 	b.cc.UpdateState(balancer.State{ConnectivityState: state, Picker: pk})
 }
@@ -179,16 +182,17 @@ func (b *instancesBalancer) Close() {
 	}
 }
 
-// picker sends ordinary calls round robin over the admitted instances, and
-// pinned calls to their endpoint.
 // noInstanceMessage starts the status message of a call that found no
 // instance to go to.
 const noInstanceMessage = "tether: no plugin instance is reachable"
 
+// picker sends ordinary calls round robin over the admitted instances, and
+// pinned calls to their endpoint.
 type picker struct {
 	admitted []balancer.SubConn
 	byKey    map[string]balancer.SubConn // every READY connection
 	pending  bool                        // some instance may become usable soon
+	ended    bool                        // none ever will: the runtime has ended
 	why      func() error                // why no instance takes calls
 	next     atomic.Uint32
 }
@@ -211,6 +215,10 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		if err := p.why(); err != nil {
 			msg += ": " + err.Error()
 		}
+	}
+	if p.ended {
+		// A status error fails even wait-for-ready calls: nothing will come.
+		return balancer.PickResult{}, status.Error(codes.Unavailable, msg+": the plugin has ended")
 	}
 	// Not a status error: gRPC fails calls with Unavailable and this
 	// message, but lets wait-for-ready calls wait for the next picker.

@@ -70,6 +70,11 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 		}
 		if strings.HasPrefix(status.Convert(err).Message(), noInstanceMessage) {
 			// The call went nowhere: the balancer had no instance for it.
+			if pe, ok := c.ExitError().(*PluginError); ok {
+				e := *pe
+				e.Detail = "call " + method + " after the plugin ended"
+				return &callError{&e, err}
+			}
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
 				Err: c.pool.unavailable()}, err}
 		}

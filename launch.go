@@ -18,7 +18,8 @@ import (
 // Options of one runtime (WithArgs, WithEnv, WithChecksum and the other
 // exec options) are refused for targets of other runtimes. On failure
 // nothing is left running and the error is a *PluginError or *VersionError
-// wrapping one of the sentinel errors.
+// wrapping one of the sentinel errors: ErrBadTarget for a target that
+// cannot be parsed, an unknown scheme or a misplaced option.
 func Open(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	t, err := ParseTarget(target)
 	if err != nil {
@@ -42,9 +43,9 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 
 func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 	o := buildOptions(opts)
-	b, err := lookupRuntime(t.Scheme)
-	if err != nil {
-		return nil, err
+	b, why := lookupRuntime(t.Scheme)
+	if b == nil {
+		return nil, badTarget(t.Raw, why, nil)
 	}
 	settings, err := o.settingsFor(t)
 	if err != nil {

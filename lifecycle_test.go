@@ -162,3 +162,29 @@ func TestEndlessFirstLine(t *testing.T) {
 		t.Errorf("error %q claims stdout was closed", err)
 	}
 }
+
+// TestWaitForReadyAfterTheEnd: once a plugin that is not restarted has
+// exited, calls fail at once with its exit, even with WithWaitForReady.
+func TestWaitForReadyAfterTheEnd(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "", tether.WithWaitForReady())
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Exited not closed 5s after SIGKILL")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := echo.Unary(ctx, &echov1.Message{Text: "x"})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("call after the end took %v, want it to fail at once", took)
+	}
+	if !errors.Is(err, tether.ErrPluginExited) || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("call after the end: %v, want ErrPluginExited saying it was killed", err)
+	}
+}

@@ -396,3 +396,21 @@ func TestHostSession(t *testing.T) {
 		t.Errorf("HostSession of an invalid id = %q, want empty", got)
 	}
 }
+
+// TestEmptyHostSessionReachesNoHost: a background callback whose context
+// names no session (WithHostSession with what HostSession returned outside
+// any RPC) fails at once instead of reaching whichever host is newest.
+func TestEmptyHostSessionReachesNoHost(t *testing.T) {
+	hc, cc, _ := sessionPlugin(t)
+	openHost(t, hc, cc, "H")
+	ctx, cancel := context.WithTimeout(tether.WithHostSession(context.Background(), ""), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := echov1.NewEchoClient(hc).Unary(ctx, &echov1.Message{})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("callback with an empty host session: %v, want FailedPrecondition", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("it took %v to fail", took)
+	}
+}
