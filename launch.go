@@ -22,7 +22,7 @@ import (
 func Open(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	t, err := ParseTarget(target)
 	if err != nil {
-		return nil, err
+		return nil, &PluginError{Plugin: target, Kind: ErrHost, Err: err}
 	}
 	return open(ctx, t, opts)
 }
@@ -42,13 +42,15 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 
 func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 	o := buildOptions(opts)
+	// A target no runtime serves, or an option its runtime does not take,
+	// is the host's configuration at fault.
 	b, err := lookupRuntime(t.Scheme)
 	if err != nil {
-		return nil, err
+		return nil, &PluginError{Plugin: t.Raw, Kind: ErrHost, Err: err}
 	}
 	settings, err := o.settingsFor(t)
 	if err != nil {
-		return nil, err
+		return nil, &PluginError{Plugin: t.Raw, Kind: ErrHost, Err: err}
 	}
 	name := o.name
 	if name == "" {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -54,7 +55,7 @@ func TestTwoHostProcessesThroughOneProxyConnection(t *testing.T) {
 	// their 1,000 calls start, together.
 	for _, h := range hosts {
 		if line := h.line(t, 30*time.Second); line != "ready" {
-			t.Fatalf("host %s said %q before it was ready; stderr:\n%s", h.tag, line, h.stderr.String())
+			t.Fatalf("host %s said %q before it was ready; %s", h.tag, line, h.exit(t))
 		}
 	}
 	for _, h := range hosts {
@@ -64,9 +65,9 @@ func TestTwoHostProcessesThroughOneProxyConnection(t *testing.T) {
 	}
 	for _, h := range hosts {
 		line := h.line(t, 60*time.Second)
-		err := tethertest.Recv(t, h.done, 10*time.Second)
-		if want := "calls=1000 wrong=0 failed=0 callbacks=1000"; line != want || err != nil {
-			t.Errorf("host %s: %q (exit: %v), want %q; stderr:\n%s", h.tag, line, err, want, h.stderr.String())
+		tethertest.Recv(t, h.done, 10*time.Second)
+		if want := "calls=1000 wrong=0 failed=0 callbacks=1000"; line != want || h.err != nil {
+			t.Errorf("host %s: %q, want %q; %s", h.tag, line, want, h.exit(t))
 		}
 	}
 	if n := p.UpstreamConns(); n != 1 {
@@ -108,8 +109,9 @@ type hostProc struct {
 	tag    string
 	stdin  io.WriteCloser
 	lines  chan string   // its stdout, line by line; closed at EOF
-	done   chan error    // its exit, once stdout is drained
-	stderr *bytes.Buffer // read only after done
+	done   chan struct{} // closed once it is reaped
+	err    error         // how it exited, once done
+	stderr *bytes.Buffer // read only once done
 }
 
 // startSessionHost starts sessionhost for target with -wait. At cleanup, a host
@@ -117,7 +119,7 @@ type hostProc struct {
 func startSessionHost(t *testing.T, bin, target, tag string) *hostProc {
 	t.Helper()
 	cmd := exec.Command(bin, "-target", target, "-tag", tag, "-n", "1000", "-parallel", "4", "-wait")
-	h := &hostProc{tag: tag, lines: make(chan string, 4), done: make(chan error, 1), stderr: &bytes.Buffer{}}
+	h := &hostProc{tag: tag, lines: make(chan string, 4), done: make(chan struct{}), stderr: &bytes.Buffer{}}
 	cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
@@ -136,7 +138,7 @@ func startSessionHost(t *testing.T, bin, target, tag string) *hostProc {
 			h.lines <- sc.Text()
 		}
 		close(h.lines)
-		h.done <- cmd.Wait()
+		h.err = cmd.Wait()
 		close(h.done)
 	}()
 	t.Cleanup(func() {
@@ -148,6 +150,14 @@ func startSessionHost(t *testing.T, bin, target, tag string) *hostProc {
 		}
 	})
 	return h
+}
+
+// exit waits for the host to be reaped and says how it exited and what
+// it printed on stderr.
+func (h *hostProc) exit(t *testing.T) string {
+	t.Helper()
+	tethertest.Recv(t, h.done, 10*time.Second)
+	return fmt.Sprintf("exit: %v; stderr:\n%s", h.err, h.stderr.String())
 }
 
 // line returns the host's next line of stdout, or fails the test if none
