@@ -198,7 +198,10 @@ func TestProxyPassesStatusAndDeadline(t *testing.T) {
 	}
 	select {
 	case got := <-ended:
-		if got != "true context deadline exceeded" {
+		// The deadline must reach the handler; its context then ends by
+		// that deadline or by the proxy's cancellation when the caller's
+		// own deadline passes, a moment earlier: either is right.
+		if got != "true context deadline exceeded" && got != "true context canceled" {
 			t.Errorf("upstream handler: deadline set and its end: %q, want the caller's deadline to reach it", got)
 		}
 	case <-time.After(5 * time.Second):
