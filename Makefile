@@ -80,8 +80,9 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-## lint: gofmt, go vet and staticcheck
+## lint: gofmt, go vet and staticcheck, and the root package's light dependencies
 lint:
+	@if $(GO) list -deps . | grep -q '^k8s.io/'; then echo "the root package must not depend on k8s.io modules"; exit 1; fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...

@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/status"
 )
 
 // The instances balancer is the gRPC load-balancing policy of every
@@ -78,6 +80,7 @@ func (b *instancesBalancer) UpdateClientConnState(s balancer.ClientConnState) er
 			continue
 		}
 		sub := &subConn{key: key, state: connectivity.Idle}
+		//lint:ignore SA1019 the deprecation warns that SubConns will take one address each, as these do
 		sc, err := b.cc.NewSubConn([]resolver.Address{a}, balancer.NewSubConnOptions{
 			StateListener: func(st balancer.SubConnState) { b.subConnState(sub, st) },
 		})
@@ -150,6 +153,7 @@ func (b *instancesBalancer) refresh() {
 	pk.pending = pending
 	if b.pool != nil {
 		pk.why = b.pool.unavailable
+		pk.ended = b.pool.hasEnded()
 	}
 	b.cc.UpdateState(balancer.State{ConnectivityState: state, Picker: pk})
 }
@@ -178,12 +182,17 @@ func (b *instancesBalancer) Close() {
 	}
 }
 
+// noInstanceMessage starts the status message of a call that found no
+// instance to go to.
+const noInstanceMessage = "tether: no plugin instance is reachable"
+
 // picker sends ordinary calls round robin over the admitted instances, and
 // pinned calls to their endpoint.
 type picker struct {
 	admitted []balancer.SubConn
 	byKey    map[string]balancer.SubConn // every READY connection
 	pending  bool                        // some instance may become usable soon
+	ended    bool                        // none ever will: the runtime has ended
 	why      func() error                // why no instance takes calls
 	next     atomic.Uint32
 }
@@ -201,11 +210,15 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	if p.pending {
 		return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 	}
-	msg := "tether: no plugin instance is reachable"
+	msg := noInstanceMessage
 	if p.why != nil {
 		if err := p.why(); err != nil {
 			msg += ": " + err.Error()
 		}
+	}
+	if p.ended {
+		// A status error fails even wait-for-ready calls: nothing will come.
+		return balancer.PickResult{}, status.Error(codes.Unavailable, msg+": the plugin has ended")
 	}
 	// Not a status error: gRPC fails calls with Unavailable and this
 	// message, but lets wait-for-ready calls wait for the next picker.

@@ -47,10 +47,11 @@ const SessionMetadataKey = "tether-session"
 //     tunnel that is still open.
 //
 // When the chosen session has no tunnel (yet), the call waits for one until
-// its context ends, then fails with codes.Unavailable. A call made inside an
-// RPC whose caller sent no session id (a host that offers no callbacks,
-// such as a go-plugin host or grpcurl) fails at once with
-// codes.FailedPrecondition. Deadlines and cancellation propagate as for any
+// its context ends, then fails with codes.Unavailable (a tether host that
+// offers no callbacks opens no tunnel, so this is what a callback to it
+// does). A call made inside an RPC whose caller sent no session id (a caller
+// that is not a tether host, such as a go-plugin host or grpcurl) fails at
+// once with codes.FailedPrecondition. Deadlines and cancellation propagate as for any
 // gRPC call.
 type HostConn struct {
 	mu       sync.Mutex
@@ -77,8 +78,9 @@ type sessionKey struct{}
 // WithHostSession returns a context for callbacks to host session id (as
 // HostSession returned it): a call made through a HostConn with it, or with
 // a context derived from it, goes to that session's tunnel and to no other,
-// whatever RPC ctx belongs to. Use it for work that goes on after the RPC
-// that started it has returned.
+// whatever RPC ctx belongs to; with id "" (HostSession found none) it fails
+// with codes.FailedPrecondition rather than reach some other host. Use it
+// for work that goes on after the RPC that started it has returned.
 func WithHostSession(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, sessionKey{}, id)
 }
@@ -96,10 +98,11 @@ func HostSession(ctx context.Context) string {
 }
 
 // sessionOf finds the session ctx's callbacks go to. inRPC reports a
-// context of an incoming RPC; id is "" when nothing names a session.
+// context of an incoming RPC or one from WithHostSession, for which "" means
+// no session at all; id is "" when nothing names a session.
 func sessionOf(ctx context.Context) (id string, inRPC bool, err error) {
 	if id, ok := ctx.Value(sessionKey{}).(string); ok {
-		return id, false, nil
+		return id, true, nil // named: "" names no host, not "any host"
 	}
 	if grpc.ServerTransportStreamFromContext(ctx) == nil {
 		return "", false, nil
@@ -179,7 +182,7 @@ func (h *HostConn) pick(ctx context.Context) (*hostTunnel, error) {
 	}
 	if id == "" && inRPC {
 		return nil, status.Errorf(codes.FailedPrecondition,
-			"tether: the caller of this RPC sent no %s, so it offers no callbacks", SessionMetadataKey)
+			"tether: no host session to call back: the RPC's caller sent no %s (it is not a tether host), or WithHostSession named none", SessionMetadataKey)
 	}
 	if id != "" && !validSession(id) {
 		return nil, status.Errorf(codes.InvalidArgument, "tether: host session %q is not 32 lowercase hex characters", id)

@@ -94,8 +94,7 @@ func newClient(name string, t Target, o *options) (*Client, error) {
 	return c, nil
 }
 
-// UpdateEndpoints feeds the runtime's endpoints to the connection. It is the
-// client's side of EndpointSink.
+// updateEndpoints feeds the runtime's endpoints to the connection.
 func (c *Client) updateEndpoints(eps []Endpoint) {
 	state := c.pool.update(eps)
 	// Take removed instances out of rotation now: the connection applies
@@ -104,7 +103,7 @@ func (c *Client) updateEndpoints(eps []Endpoint) {
 	c.res.UpdateState(state)
 }
 
-// sink is what the client gives its runtime.
+// sink is the client's EndpointSink, what it gives its runtime.
 type sink struct{ c *Client }
 
 func (s sink) UpdateEndpoints(eps []Endpoint) { s.c.updateEndpoints(eps) }

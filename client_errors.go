@@ -3,6 +3,7 @@ package tether
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -67,6 +68,16 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 		if ctx.Err() != nil {
 			return err
 		}
+		if strings.HasPrefix(status.Convert(err).Message(), noInstanceMessage) {
+			// The call went nowhere: the balancer had no instance for it.
+			if pe, ok := c.ExitError().(*PluginError); ok {
+				e := *pe
+				e.Detail = "call " + method + " after the plugin ended"
+				return &callError{&e, err}
+			}
+			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
+				Err: c.pool.unavailable()}, err}
+		}
 		if e := c.exitDuringCall(method, err); e != nil {
 			return &callError{e, err}
 		}
@@ -121,19 +132,35 @@ func (c *Client) exitError(ep Endpoint, method string, callErr error) *PluginErr
 
 // firstExited waits up to d for the instance of one of eps to exit.
 func firstExited(eps []Endpoint, d time.Duration) (Endpoint, bool) {
-	deadline := time.Now().Add(d)
-	for {
-		for _, ep := range eps {
+	for _, ep := range eps {
+		select {
+		case <-ep.Instance.Exited():
+			return ep, true
+		default:
+		}
+	}
+	if d <= 0 {
+		return Endpoint{}, false
+	}
+	found := make(chan Endpoint, len(eps))
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ep := range eps {
+		go func() {
 			select {
 			case <-ep.Instance.Exited():
-				return ep, true
-			default:
+				found <- ep
+			case <-stop:
 			}
-		}
-		if !time.Now().Before(deadline) {
-			return Endpoint{}, false
-		}
-		time.Sleep(5 * time.Millisecond)
+		}()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case ep := <-found:
+		return ep, true
+	case <-t.C:
+		return Endpoint{}, false
 	}
 }
 

@@ -69,5 +69,4 @@ func (perEndpointCreds) Info() credentials.ProtocolInfo {
 
 func (perEndpointCreds) Clone() credentials.TransportCredentials { return perEndpointCreds{} }
 
-//lint:ignore SA1019 part of the interface until grpc-go removes it
 func (perEndpointCreds) OverrideServerName(string) error { return nil }

@@ -34,6 +34,9 @@ var (
 	// was refused). The call failed without reaching a plugin; a host that
 	// prefers to wait asks for it with WithWaitForReady.
 	ErrUnavailable = errors.New("no instance available")
+	// ErrBadTarget: the target cannot be parsed, names a scheme no runtime
+	// is registered for, or comes with an option its runtime does not take.
+	ErrBadTarget = errors.New("bad target")
 	// ErrHost: the host's own side failed to prepare the load (its socket
 	// directory, a certificate, its connection): not the plugin's fault.
 	ErrHost = errors.New("host-side failure")

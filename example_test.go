@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -88,4 +89,64 @@ func ExamplePluginError() {
 		fmt.Println(err)
 	}
 	// Output: true is not a plugin (exit status 0, printed "")
+}
+
+// A host that takes where its plugin runs from configuration: the same code
+// loads a local program (a path or exec:///abs/path) or, once their runtimes
+// are registered, a plugin reached over the network or in Kubernetes. With
+// WithRestart a local plugin that dies is started again, and the stub keeps
+// working; calls made meanwhile fail with ErrUnavailable.
+func ExampleOpen() {
+	target := os.Getenv("GREETER_PLUGIN") // "./bin/plugins/greeter-en", "exec:///opt/greeter-en", ...
+	ctx := context.Background()
+	client, err := tether.Open(ctx, target,
+		tether.WithHandshake(handshake),
+		tether.WithInterface("greeter", 1),
+		tether.WithRestart()) // refused, with an error naming it, for targets that are not programs
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	greeter, err := tether.Dispense(client, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := greeter.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"})
+	switch {
+	case errors.Is(err, tether.ErrUnavailable):
+		log.Print("the plugin is being restarted; try again")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println(resp.GetMessage())
+	}
+}
+
+// fixedRuntime reaches a plugin that something else runs, at one Unix
+// socket: the smallest runtime there is.
+type fixedRuntime struct{}
+
+func (fixedRuntime) Scheme() string { return "fixed" }
+
+func (fixedRuntime) Build(_ context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	env.Endpoints.UpdateEndpoints([]tether.Endpoint{{Network: "unix", Address: t.Path}})
+	return fixedRuntime{}, nil
+}
+
+// Close leaves the plugin alone: this runtime did not start it.
+func (fixedRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
+	return nil
+}
+
+// A runtime registers under its scheme, and Open then reaches plugins by
+// targets of that scheme; Describe, version negotiation, balancing and
+// callbacks work as for any other runtime.
+func ExampleRegisterRuntime() {
+	tether.RegisterRuntime(fixedRuntime{})
+	client, err := tether.Open(context.Background(), "fixed:///run/greeter.sock",
+		tether.WithInterface("greeter", 1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
 }

@@ -80,7 +80,9 @@ func (r *execRuntime) watch(inst *execInstance) {
 			r.mu.Unlock()
 			if r.isClosing() {
 				_ = next.p.Terminate(context.Background(), r.env.KillTimeout)
-				continue
+				r.env.Endpoints.Ended(inst.ExitError())
+				close(r.done)
+				return
 			}
 			r.env.Endpoints.UpdateEndpoints([]Endpoint{ep})
 			go r.watch(next)

@@ -76,7 +76,7 @@ func (h *callbackHost) serveInstance(ctx context.Context, c *Client, key string)
 // open starts one tunnel stream to the instance of key, living as long as
 // life, and hands it to the callback server. wait bounds the opening.
 func (h *callbackHost) open(wait, life context.Context, c *Client, key string) (*tunnel.Conn, error) {
-	sctx, cancel := context.WithCancel(pinTo(c.outgoing(life), key))
+	sctx, cancel := context.WithCancel(pinTo(life, key))
 	stopWaiting := context.AfterFunc(wait, cancel) // gave up opening
 	stream, err := tetherv1.NewCallbacksClient(c.conn).Tunnel(sctx, grpc.WaitForReady(true))
 	if !stopWaiting() {

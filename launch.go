@@ -18,7 +18,8 @@ import (
 // Options of one runtime (WithArgs, WithEnv, WithChecksum and the other
 // exec options) are refused for targets of other runtimes. On failure
 // nothing is left running and the error is a *PluginError or *VersionError
-// wrapping one of the sentinel errors.
+// wrapping one of the sentinel errors: ErrBadTarget for a target that
+// cannot be parsed, an unknown scheme or a misplaced option.
 func Open(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	t, err := ParseTarget(target)
 	if err != nil {
@@ -42,9 +43,9 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 
 func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 	o := buildOptions(opts)
-	b, err := lookupRuntime(t.Scheme)
-	if err != nil {
-		return nil, err
+	b, why := lookupRuntime(t.Scheme)
+	if b == nil {
+		return nil, badTarget(t.Raw, why, nil)
 	}
 	settings, err := o.settingsFor(t)
 	if err != nil {
@@ -84,8 +85,9 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 		err = c.startTimeout(ctx)
 	}
 	if err != nil {
+		err = c.explainStartFailure(err)
 		c.abort(rt)
-		return nil, c.explainStartFailure(err)
+		return nil, err
 	}
 	c.runtime = rt
 	return c, nil
@@ -106,16 +108,24 @@ func (c *Client) startTimeout(ctx context.Context) error {
 	return e
 }
 
-// explainStartFailure names the phase of an instance's exit that ended a
-// load.
+// explainStartFailure prefers an instance's exit to what it caused (a
+// connection reset, say) as the reason a load failed.
 func (c *Client) explainStartFailure(err error) error {
-	if pe, ok := err.(*PluginError); ok && pe.Kind == ErrPluginExited && pe.Detail == "" {
-		cp := *pe
-		cp.Detail = "it exited after its handshake, before it answered"
-		return &cp
+	if eps := c.pool.exitable(); len(eps) > 0 {
+		if ep, ok := firstExited(eps, startExitWait); ok {
+			if pe, ok := ep.Instance.ExitError().(*PluginError); ok {
+				cp := *pe
+				cp.Detail = "it exited after its handshake, before it answered"
+				return &cp
+			}
+		}
 	}
 	return err
 }
+
+// startExitWait is how long a failed load waits to learn whether the
+// plugin exited, which explains the failure better than its effects.
+const startExitWait = 250 * time.Millisecond
 
 // abort undoes a failed load at once: no graceful shutdown, since the
 // plugin never took a call.

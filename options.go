@@ -84,8 +84,8 @@ func (o *options) settingsFor(t Target) ([]any, error) {
 	var out []any
 	for _, s := range o.settings {
 		if !slices.Contains(s.schemes, t.Scheme) {
-			return nil, fmt.Errorf("tether: option %s applies to %s targets, not to %s",
-				s.name, strings.Join(s.schemes, ", "), t.Raw)
+			return nil, badTarget(t.Raw, fmt.Sprintf("option %s applies to %s targets only",
+				s.name, strings.Join(s.schemes, ", ")), nil)
 		}
 		out = append(out, s.value)
 	}

@@ -119,6 +119,7 @@ func (p *pool) end(err error) {
 		p.lastErr = err
 	}
 	p.mu.Unlock()
+	p.doRefresh() // calls, even wait-for-ready ones, now fail at once
 	p.settleFirst(err)
 }
 

@@ -24,23 +24,11 @@ func admittedAddress(c *tether.Client) string {
 	return ""
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // trapSocket listens on a dead instance's socket path once its directory
 // is gone, and counts the connections anyone makes to it.
 func trapSocket(t *testing.T, path string) *atomic.Int64 {
 	t.Helper()
-	waitFor(t, 5*time.Second, "the dead instance's socket directory was not removed", func() bool {
+	eventually(t, 5*time.Second, "the dead instance's socket directory was not removed", func() bool {
 		_, err := os.Stat(filepath.Dir(path))
 		return errors.Is(err, os.ErrNotExist)
 	})
@@ -84,7 +72,7 @@ func TestStubSurvivesRestart(t *testing.T) {
 	if err := syscall.Kill(oldPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "no new instance was admitted", func() bool {
+	eventually(t, 10*time.Second, "no new instance was admitted", func() bool {
 		a := admittedAddress(c)
 		return a != "" && a != oldAddr
 	})
@@ -148,7 +136,7 @@ func TestCallsDuringRestart(t *testing.T) {
 			if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 5*time.Second, "the killed instance stayed admitted", func() bool { return admittedAddress(c) == "" })
+			eventually(t, 5*time.Second, "the killed instance stayed admitted", func() bool { return admittedAddress(c) == "" })
 			start := time.Now()
 			_, err = echo.Unary(t.Context(), &echov1.Message{Text: "x"})
 			took := time.Since(start)
@@ -164,7 +152,7 @@ func TestCallsDuringRestart(t *testing.T) {
 			if took > 500*time.Millisecond {
 				t.Errorf("failing call took %v, want it to fail fast", took)
 			}
-			waitFor(t, 10*time.Second, "no new instance after the slow restart", func() bool { return admittedAddress(c) != "" })
+			eventually(t, 10*time.Second, "no new instance after the slow restart", func() bool { return admittedAddress(c) != "" })
 			if _, err := echo.Unary(t.Context(), &echov1.Message{Text: "y"}); err != nil {
 				t.Errorf("call after the restart: %v", err)
 			}

@@ -42,7 +42,7 @@ func (t Target) String() string { return t.Raw }
 // directory, never looked up in $PATH.
 func ParseTarget(s string) (Target, error) {
 	if s == "" {
-		return Target{}, fmt.Errorf("tether: empty plugin target")
+		return Target{}, badTarget(s, "it is empty", nil)
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || strings.ContainsAny(scheme, "/.") {
@@ -50,12 +50,12 @@ func ParseTarget(s string) (Target, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return Target{}, fmt.Errorf("tether: target %q: %w", s, err)
+		return Target{}, badTarget(s, "it is not a URL", err)
 	}
 	t := Target{Raw: s, Scheme: strings.ToLower(scheme), Authority: u.Host, Path: u.Path}
 	if t.Scheme == "exec" {
 		if u.Host != "" || !strings.HasPrefix(rest, "/") {
-			return Target{}, fmt.Errorf("tether: target %q: an exec target is exec:///absolute/path", s)
+			return Target{}, badTarget(s, "an exec target is exec:///absolute/path", nil)
 		}
 		t.Path = rest
 	}
@@ -167,12 +167,17 @@ func Runtimes() []string {
 	return slices.Sorted(maps.Keys(runtimes))
 }
 
-func lookupRuntime(scheme string) (RuntimeBuilder, error) {
+func lookupRuntime(scheme string) (RuntimeBuilder, string) {
 	runtimesMu.RLock()
 	b, ok := runtimes[scheme]
 	runtimesMu.RUnlock()
 	if ok {
-		return b, nil
+		return b, ""
 	}
-	return nil, fmt.Errorf("tether: no runtime for scheme %q (registered: %s)", scheme, strings.Join(Runtimes(), ", "))
+	return nil, fmt.Sprintf("no runtime is registered for scheme %q (registered: %s)", scheme, strings.Join(Runtimes(), ", "))
+}
+
+// badTarget is the error of a target that cannot be loaded as given.
+func badTarget(target, detail string, err error) *PluginError {
+	return &PluginError{Plugin: target, Kind: ErrBadTarget, Detail: detail, Err: err}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,7 +26,6 @@ import (
 	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/internal/plugintest/proxy"
 	"github.com/tetherplug/tether/internal/tunnel"
-	"github.com/tetherplug/tether/tethertest"
 )
 
 // warnings records the code of each failed callback the Relay reports.
@@ -253,42 +251,6 @@ func TestCallbacksThroughAProxy(t *testing.T) {
 	}
 }
 
-// TestTwoHostProcessesThroughOneProxyConnection: two host processes call
-// one plugin through a proxy holding one connection to it, 1,000 calls each,
-// every one answered by a callback; no callback reaches the wrong host.
-func TestTwoHostProcessesThroughOneProxyConnection(t *testing.T) {
-	_, direct, _ := sessionPlugin(t)
-	p, err := proxy.Listen(filepath.Join(filepath.Dir(strings.TrimPrefix(direct.Target(), "unix://")), "proxy.sock"), direct.Target())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	bin := tethertest.Build(t, plugintest.SessionHost)
-	type result struct {
-		out string
-		err error
-	}
-	results := make(chan result, 2)
-	for _, tag := range []string{"A", "B"} {
-		cmd := exec.Command(bin, "-target", p.Target(), "-tag", tag, "-n", "1000")
-		cmd.Stderr = os.Stderr
-		go func() {
-			out, err := cmd.Output()
-			results <- result{tag + ": " + string(out), err}
-		}()
-	}
-	for range 2 {
-		select {
-		case r := <-results:
-			if r.err != nil || !strings.Contains(r.out, "calls=1000 wrong=0 failed=0") {
-				t.Errorf("host %s (%v)", strings.TrimSpace(r.out), r.err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatal("the host processes did not finish within 60 s")
-		}
-	}
-}
-
 // TestBackgroundCallbackGoesToTheNewestOpenTunnel: a callback made outside
 // any RPC goes to the most recently opened tunnel still open; when that one
 // closes, to the one opened before it, every time.
@@ -394,5 +356,23 @@ func TestHostSession(t *testing.T) {
 	}
 	if got := tether.HostSession(tether.WithHostSession(context.Background(), "NOT-HEX")); !strings.EqualFold(got, "") {
 		t.Errorf("HostSession of an invalid id = %q, want empty", got)
+	}
+}
+
+// TestEmptyHostSessionReachesNoHost: a background callback whose context
+// names no session (WithHostSession with what HostSession returned outside
+// any RPC) fails at once instead of reaching whichever host is newest.
+func TestEmptyHostSessionReachesNoHost(t *testing.T) {
+	hc, cc, _ := sessionPlugin(t)
+	openHost(t, hc, cc, "H")
+	ctx, cancel := context.WithTimeout(tether.WithHostSession(context.Background(), ""), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := echov1.NewEchoClient(hc).Unary(ctx, &echov1.Message{})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("callback with an empty host session: %v, want FailedPrecondition", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("it took %v to fail", took)
 	}
 }

@@ -20,7 +20,7 @@ type stderrSink interface {
 // carries what its program printed in chunks of any size, and passes it on
 // line by line until ctx ends or the stream does.
 func (c *Client) startStdio(ctx context.Context, key string) {
-	stream, err := goplugin.StreamStdio(pinTo(c.outgoing(ctx), key), c.conn)
+	stream, err := goplugin.StreamStdio(pinTo(ctx, key), c.conn)
 	if err != nil {
 		return
 	}

@@ -125,6 +125,9 @@ func main() {
 		tether.Implement("echo", 1, register),
 		tether.Implement("echo", 2, register),
 	}
+	if os.Getenv("ECHO_MODE") == "v1only" {
+		cfg.Implementations = cfg.Implementations[:1]
+	}
 	switch os.Getenv("ECHO_MODE") {
 	case "stubborn":
 		serveStubborn(cfg)
@@ -132,6 +135,8 @@ func main() {
 		serveUnaskedCert(cfg)
 	case "deaf":
 		serveDeaf()
+	case "quickexit":
+		serveQuickExit()
 	case "elsewhere":
 		serveElsewhere()
 	case "wrongcert":

@@ -43,6 +43,16 @@ func serveDeaf() {
 	time.Sleep(time.Hour)
 }
 
+// serveQuickExit prints a valid handshake line, says why on stderr and
+// exits at once, before any host could connect.
+func serveQuickExit() {
+	lis := listen()
+	handshake(lis, nil)
+	fmt.Fprintln(os.Stderr, "echoplugin: quitting right after the handshake")
+	lis.Close()
+	os.Exit(4)
+}
+
 // serveElsewhere prints a handshake line naming a TCP address on another
 // machine (TEST-NET-1, which nothing answers), then waits.
 func serveElsewhere() {

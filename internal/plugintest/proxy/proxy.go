@@ -12,12 +12,14 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -27,13 +29,16 @@ type Proxy struct {
 	server   *grpc.Server
 	lis      net.Listener
 	served   chan error
+	conns    connCounter
 }
 
 // Listen starts a proxy on the Unix socket path, forwarding to target (a
 // gRPC target such as "unix:///path/plugin.sock") over one plaintext
 // connection.
 func Listen(path, target string) (*Proxy, error) {
-	up, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	p := &Proxy{served: make(chan error, 1)}
+	up, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(&p.conns))
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +47,7 @@ func Listen(path, target string) (*Proxy, error) {
 		_ = up.Close()
 		return nil, err
 	}
-	p := &Proxy{upstream: up, lis: lis, served: make(chan error, 1)}
+	p.upstream, p.lis = up, lis
 	p.server = grpc.NewServer(grpc.UnknownServiceHandler(p.forward), grpc.ForceServerCodec(rawCodec{}))
 	go func() { p.served <- p.server.Serve(lis) }()
 	return p, nil
@@ -53,6 +58,25 @@ func (p *Proxy) Addr() string { return p.lis.Addr().String() }
 
 // Target is the gRPC target of the proxy ("unix://" and its socket path).
 func (p *Proxy) Target() string { return "unix://" + p.Addr() }
+
+// UpstreamConns is how many connections to the upstream server the proxy
+// has opened so far (one, unless the first was lost and replaced).
+func (p *Proxy) UpstreamConns() int64 { return p.conns.n.Load() }
+
+// connCounter counts the upstream connections' starts.
+type connCounter struct{ n atomic.Int64 }
+
+func (c *connCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (c *connCounter) HandleRPC(context.Context, stats.RPCStats) {}
+
+func (c *connCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (c *connCounter) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnBegin); ok {
+		c.n.Add(1)
+	}
+}
 
 // Close stops the proxy, cutting off the calls in flight, and closes the
 // upstream connection.

@@ -1,128 +1,152 @@
-// Command sessionhost is a host for tests of callback routing: it connects
-// to a callback plugin (internal/plugintest/callbackplugin, or any plugin
-// serving plugintest.Relay) at a gRPC target, provides an Echo callback
-// service that answers with its tag, calls the plugin's Echo.Unary N times
-// (each answered by a callback) and prints one line:
+// Command sessionhost is a host for tests of callback routing. It loads a
+// callback plugin (internal/plugintest/callbackplugin, or any plugin serving
+// plugintest.Relay) through the real host side, tether.Open, provides an
+// Echo callback service that answers with its tag, calls the plugin's
+// Echo.Unary N times (each answered by a callback) and prints one line:
 //
-//	calls=N wrong=W failed=F
+//	calls=N wrong=W failed=F callbacks=C
 //
 // where wrong counts answers that carried another host's tag (a callback
-// that reached another host) and failed counts calls that failed. It exits
-// 1 if W or F is not 0.
+// that reached another host), failed counts calls that failed and
+// callbacks counts the callbacks this host received. It exits 1 unless W
+// and F are 0 and C is N.
 //
-//	sessionhost -target unix:///path/proxy.sock -tag A [-n 1000]
+//	sessionhost -target static:///path/proxy.sock -tag A [-n 1000] [-parallel 4] [-wait]
 //
-// It speaks the host side of docs/protocol.md by hand (session id on every
-// call, one Callbacks/Tunnel stream); connect is the one place to replace
-// with tether.Open and tether.WithCallbacks once they exist.
+// The target is any tether target. sessionhost registers, besides the
+// built-in ones, the runtime of scheme "static": static:///path/to.sock is
+// a plugin already listening on that Unix socket (plaintext), which the
+// host did not start and does not stop. With -wait, it loads the plugin,
+// makes one call, prints "ready" and waits for a line on stdin before it
+// starts its N calls, so that a test can run several hosts' calls at once.
 package main
 
 import (
+	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
-	"github.com/tetherplug/tether/internal/pb/tetherv1"
-	"github.com/tetherplug/tether/internal/tunnel"
 )
 
 // tagEcho is the host's callback service: it answers TAG:TEXT.
 type tagEcho struct {
 	echov1.UnimplementedEchoServer
 	tag string
+	got *atomic.Int64 // callbacks received
 }
 
 func (e tagEcho) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
+	e.got.Add(1)
 	return &echov1.Message{Text: e.tag + ":" + m.GetText()}, nil
 }
 
+type config struct {
+	target, tag string
+	n, parallel int
+	wait        bool
+}
+
 func main() {
-	target := flag.String("target", "", "gRPC target of the plugin (or of a proxy in front of it)")
-	tag := flag.String("tag", "", "this host's tag, in every callback answer")
-	n := flag.Int("n", 1000, "calls to make")
+	var cfg config
+	flag.StringVar(&cfg.target, "target", "", "tether target of the plugin, e.g. static:///path/proxy.sock")
+	flag.StringVar(&cfg.tag, "tag", "", "this host's tag, in every callback answer")
+	flag.IntVar(&cfg.n, "n", 1000, "calls to make")
+	flag.IntVar(&cfg.parallel, "parallel", 1, "calls in flight at once")
+	flag.BoolVar(&cfg.wait, "wait", false, `print "ready" once loaded, and wait for a line on stdin`)
 	flag.Parse()
-	if *target == "" || *tag == "" || strings.Contains(*tag, ":") {
-		fmt.Fprintln(os.Stderr, "usage: sessionhost -target TARGET -tag TAG (no ':') [-n N]")
+	if cfg.target == "" || cfg.tag == "" || strings.Contains(cfg.tag, ":") || cfg.n < 0 || cfg.parallel < 1 {
+		fmt.Fprintln(os.Stderr, "usage: sessionhost -target TARGET -tag TAG (no ':') [-n N] [-parallel P] [-wait]")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	echo, closeFn, err := connect(ctx, *target, tagEcho{tag: *tag})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sessionhost:", err)
-		os.Exit(1)
-	}
-	defer closeFn()
-	wrong, failed := 0, 0
-	for i := range *n {
-		text := fmt.Sprint(i)
-		m, err := echo.Unary(ctx, &echov1.Message{Text: text})
-		switch {
-		case err != nil:
-			failed++
-			if failed <= 3 {
-				fmt.Fprintln(os.Stderr, "sessionhost: call", i, err)
-			}
-		case m.GetText() != "plugin:"+*tag+":"+text:
-			wrong++
-			if wrong <= 3 {
-				fmt.Fprintf(os.Stderr, "sessionhost %s: call %d answered %q\n", *tag, i, m.GetText())
-			}
-		}
-	}
-	fmt.Printf("calls=%d wrong=%d failed=%d\n", *n, wrong, failed)
-	if wrong != 0 || failed != 0 {
-		closeFn()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "sessionhost "+cfg.tag+":", err)
 		os.Exit(1)
 	}
 }
 
-// connect opens a host session to target with callbacks served by cb and
-// returns the plugin's Echo client once the tunnel is open.
-func connect(ctx context.Context, target string, cb echov1.EchoServer) (echov1.EchoClient, func(), error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	session := hex.EncodeToString(b[:])
-	withSession := func(ctx context.Context) context.Context {
-		return metadata.AppendToOutgoingContext(ctx, tether.SessionMetadataKey, session)
-	}
-	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			return inv(withSession(ctx), method, req, reply, cc, opts...)
-		}),
-		grpc.WithChainStreamInterceptor(func(ctx context.Context, d *grpc.StreamDesc, cc *grpc.ClientConn, method string, s grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			return s(withSession(ctx), d, cc, method, opts...)
-		}))
+func run(cfg config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cb := tagEcho{tag: cfg.tag, got: new(atomic.Int64)}
+	c, err := tether.Open(ctx, cfg.target,
+		tether.WithCallbacks(func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, cb) }),
+		tether.WithInterface("echo", 1))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	if _, err := tetherv1.NewPluginClient(cc).Describe(ctx, &tetherv1.DescribeRequest{}, grpc.WaitForReady(true)); err != nil {
-		cc.Close()
-		return nil, nil, fmt.Errorf("describe: %w", err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	stream, err := tetherv1.NewCallbacksClient(cc).Tunnel(sctx)
+	defer c.Close()
+	echo, err := tether.Dispense(c, "echo", echov1.NewEchoClient)
 	if err != nil {
-		stop()
-		cc.Close()
-		return nil, nil, fmt.Errorf("tunnel: %w", err)
+		return err
 	}
-	srv := grpc.NewServer()
-	echov1.RegisterEchoServer(srv, cb)
-	lis := tunnel.NewListener()
-	go func() { _ = srv.Serve(lis) }()
-	_ = lis.Put(tunnel.NewConn(stream, stop, tunnel.Addr{Name: "host"}, tunnel.Addr{Name: "plugin"}))
-	closeFn := func() { stop(); srv.Stop(); cc.Close() }
-	return echov1.NewEchoClient(cc), closeFn, nil
+	if cfg.wait {
+		if err := ready(ctx, echo, cfg.tag); err != nil {
+			return err
+		}
+		cb.got.Store(0)
+	}
+	wrong, failed := calls(ctx, echo, cfg)
+	got := cb.got.Load()
+	fmt.Printf("calls=%d wrong=%d failed=%d callbacks=%d\n", cfg.n, wrong, failed, got)
+	if err := c.Close(); err != nil {
+		return err
+	}
+	if wrong != 0 || failed != 0 || got != int64(cfg.n) {
+		return fmt.Errorf("%d wrong answers, %d failed calls, %d callbacks received for %d calls", wrong, failed, got, cfg.n)
+	}
+	return nil
+}
+
+// ready makes one call answered by a callback, prints "ready" and waits for
+// a line on stdin.
+func ready(ctx context.Context, echo echov1.EchoClient, tag string) error {
+	m, err := echo.Unary(ctx, &echov1.Message{Text: "warm-up"})
+	if err != nil {
+		return fmt.Errorf("warm-up call: %w", err)
+	}
+	if want := "plugin:" + tag + ":warm-up"; m.GetText() != want {
+		return fmt.Errorf("warm-up call answered %q, want %q", m.GetText(), want)
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return fmt.Errorf("waiting for the go on stdin: %w", err)
+	}
+	return nil
+}
+
+// calls makes cfg.n calls, cfg.parallel at a time, and counts the answers
+// that came from another host's callback and the calls that failed.
+func calls(ctx context.Context, echo echov1.EchoClient, cfg config) (wrong, failed int64) {
+	var nWrong, nFailed, next atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.parallel {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(cfg.n); i = next.Add(1) - 1 {
+				text := fmt.Sprint(i)
+				m, err := echo.Unary(ctx, &echov1.Message{Text: text})
+				switch {
+				case err != nil:
+					if nFailed.Add(1) <= 3 {
+						fmt.Fprintln(os.Stderr, "sessionhost "+cfg.tag+": call", i, err)
+					}
+				case m.GetText() != "plugin:"+cfg.tag+":"+text:
+					if nWrong.Add(1) <= 3 {
+						fmt.Fprintf(os.Stderr, "sessionhost %s: call %d answered %q\n", cfg.tag, i, m.GetText())
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nWrong.Load(), nFailed.Load()
 }

@@ -1,0 +1,93 @@
+package tether_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
+)
+
+// staticRuntime is a test runtime for a scheme of its own: it reports fixed
+// endpoints of plugins it did not start, and leaves them alone on Close.
+type staticRuntime struct {
+	scheme string
+	eps    []tether.Endpoint
+}
+
+func (s staticRuntime) Scheme() string { return s.scheme }
+
+func (s staticRuntime) Build(_ context.Context, _ tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	env.Endpoints.UpdateEndpoints(s.eps)
+	return s, nil
+}
+
+func (staticRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
+	return nil
+}
+
+var schemeSeq atomic.Int64
+
+// registerStatic registers a static runtime for the endpoints under a new
+// scheme and returns a target of it.
+func registerStatic(eps ...tether.Endpoint) string {
+	scheme := fmt.Sprintf("static%d", schemeSeq.Add(1))
+	tether.RegisterRuntime(staticRuntime{scheme: scheme, eps: eps})
+	return scheme + ":///"
+}
+
+// TestEveryInstanceGetsItsOwnTunnel: one client over two plugin processes
+// balances calls across both, and each has a callback tunnel to the host,
+// so every call that one of them answers by calling back succeeds.
+func TestEveryInstanceGetsItsOwnTunnel(t *testing.T) {
+	t.Parallel()
+	path := tethertest.Build(t, callbackPlugin)
+	var eps []tether.Endpoint
+	for range 2 {
+		owner, err := tether.Launch(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer owner.Close()
+		hs := owner.Handshake()
+		eps = append(eps, tether.Endpoint{Network: hs.Network, Address: hs.Address})
+	}
+	c, err := tether.Open(t.Context(), registerStatic(eps...),
+		tether.WithCallbacks(func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, &hostEcho{}) }),
+		tether.WithStartTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	eventually(t, 10*time.Second, "both instances admitted", func() bool {
+		n := 0
+		for _, in := range c.Instances() {
+			if in.Admitted {
+				n++
+			}
+		}
+		return n == 2
+	})
+	echo, err := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i := range 20 {
+		text := fmt.Sprintf("relay-%d", i)
+		resp, err := echo.Unary(ctx, &echov1.Message{Text: text})
+		if err != nil || resp.GetText() != "plugin:host:"+text {
+			t.Fatalf("call %d: %q, %v", i, resp.GetText(), err)
+		}
+	}
+	if c.Pid() != 0 {
+		t.Errorf("Pid = %d for plugins the client did not start, want 0", c.Pid())
+	}
+}

@@ -1,0 +1,190 @@
+package tether_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+)
+
+// TestKillHonoursContext: Kill with a context that ends before the plugin
+// has stopped returns an error saying so, does not wait out its own
+// timeouts, and still leaves no process behind.
+func TestKillHonoursContext(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "stubborn", tether.WithKillTimeout(5*time.Second))
+	pid := c.Pid()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Kill(ctx)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Kill with a 300ms context took %v", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Kill = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if !reaped(pid) {
+		t.Errorf("process %d still exists after Kill", pid)
+	}
+}
+
+// TestHostSideFailureIsErrHost: when the host cannot prepare a launch (here
+// its temporary directory does not exist) the error says it is the host's
+// failure, not that the program is not a plugin. (Not parallel: TMPDIR.)
+func TestHostSideFailureIsErrHost(t *testing.T) {
+	path := echoPath(t)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	_, err := tether.Launch(t.Context(), path)
+	if !errors.Is(err, tether.ErrHost) || errors.Is(err, tether.ErrNotPlugin) {
+		t.Fatalf("Launch with a missing TMPDIR: %v, want ErrHost and not ErrNotPlugin", err)
+	}
+	if !strings.Contains(err.Error(), "socket directory") {
+		t.Errorf("error %q does not say what failed", err)
+	}
+}
+
+// TestLongTempDir: a TMPDIR so long that a socket path in it cannot be
+// bound still launches plugins. (Not parallel: TMPDIR.)
+func TestLongTempDir(t *testing.T) {
+	path := echoPath(t)
+	long := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.MkdirAll(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	c, err := tether.Launch(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Launch with a %d-byte TMPDIR: %v", len(long), err)
+	}
+	defer c.Close()
+	if err := c.Ping(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHandshakeThenExitIsOneKind: a plugin that prints its handshake and
+// exits at once fails the load with ErrPluginExited alone, its exit status
+// and what it printed, and one PluginError in the chain.
+func TestHandshakeThenExitIsOneKind(t *testing.T) {
+	t.Parallel()
+	_, opts := echoOpts("quickexit")
+	_, err := tether.Launch(t.Context(), echoPath(t), opts...)
+	if !errors.Is(err, tether.ErrPluginExited) {
+		t.Fatalf("Launch = %v, want ErrPluginExited", err)
+	}
+	for _, other := range []error{tether.ErrStartTimeout, tether.ErrNotPlugin, tether.ErrUnavailable} {
+		if errors.Is(err, other) {
+			t.Errorf("error %q also matches %v", err, other)
+		}
+	}
+	if n := strings.Count(err.Error(), "plugin echoplugin:"); n != 1 {
+		t.Errorf("error %q nests %d plugin errors, want 1", err, n)
+	}
+	for _, want := range []string{"exit status 4", "quitting right after the handshake"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// TestReplacementWithOtherVersionsIsRefused: an instance whose versions do
+// not fit what the host negotiated with the first one receives no calls,
+// and the host is told which and why.
+func TestReplacementWithOtherVersionsIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "downgrade")
+	body := "#!/bin/sh\nif [ -e '" + dir + "/started' ]; then export ECHO_MODE=v1only; fi\ntouch '" + dir + "/started'\nexec '" + echoPath(t) + "'\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, opts := echoOpts("", tether.WithRestart(), tether.WithInterface("echo", 1, 2))
+	c, err := tether.Launch(t.Context(), script, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if v, _ := c.Version("echo"); v != 2 {
+		t.Fatalf("negotiated echo v%d, want v2", v)
+	}
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	first := c.Pid()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var refused error
+	eventually(t, 10*time.Second, "the downgraded replacement was not refused", func() bool {
+		for _, in := range c.Instances() {
+			if in.Refused != nil {
+				refused = in.Refused
+				return true
+			}
+		}
+		return false
+	})
+	var ve *tether.VersionError
+	if !errors.As(refused, &ve) || ve.Interface != "echo" {
+		t.Fatalf("refused because %v, want a *VersionError for interface echo", refused)
+	}
+	_, err = echo.Unary(t.Context(), &echov1.Message{Text: "x"})
+	if !errors.Is(err, tether.ErrUnavailable) || !strings.Contains(err.Error(), "interface echo") {
+		t.Errorf("call while only a refused instance runs: %v, want ErrUnavailable naming interface echo", err)
+	}
+}
+
+// TestEndlessFirstLine: a program whose first line is a megabyte without a
+// newline is not a plugin, and the error says so at once rather than
+// claiming it closed its stdout.
+func TestEndlessFirstLine(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "endless")
+	body := "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x\nsleep 30\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := tether.Launch(t.Context(), script, tether.WithKillTimeout(200*time.Millisecond))
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("Launch took %v", took)
+	}
+	if !errors.Is(err, tether.ErrNotPlugin) || !strings.Contains(err.Error(), "longer than 64 KiB") {
+		t.Errorf("Launch = %v, want ErrNotPlugin saying the first line is too long", err)
+	}
+	if strings.Contains(err.Error(), "closed stdout") || strings.Contains(err.Error(), "closing stdout") {
+		t.Errorf("error %q claims stdout was closed", err)
+	}
+}
+
+// TestWaitForReadyAfterTheEnd: once a plugin that is not restarted has
+// exited, calls fail at once with its exit, even with WithWaitForReady.
+func TestWaitForReadyAfterTheEnd(t *testing.T) {
+	t.Parallel()
+	c := launchEcho(t, "", tether.WithWaitForReady())
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Exited not closed 5s after SIGKILL")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := echo.Unary(ctx, &echov1.Message{Text: "x"})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("call after the end took %v, want it to fail at once", took)
+	}
+	if !errors.Is(err, tether.ErrPluginExited) || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("call after the end: %v, want ErrPluginExited saying it was killed", err)
+	}
+}
