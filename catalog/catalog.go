@@ -111,7 +111,7 @@ func Load(ctx context.Context, plugins []discover.Plugin, cfg Config) *Catalog {
 }
 
 // load loads one plugin. Errors that do not already name it (an unknown
-// scheme, an option its runtime refuses) are wrapped to name it and its
+// scheme, an option its runtime refuses) are made to name it and its
 // target.
 func load(ctx context.Context, p discover.Plugin, cfg Config) (*tether.Client, error) {
 	opts := slices.Clone(cfg.Options)
@@ -126,12 +126,27 @@ func load(ctx context.Context, p discover.Plugin, cfg Config) (*tether.Client, e
 	} else {
 		c, err = tether.Open(ctx, p.Target, opts...)
 	}
+	return c, nameIn(err, p)
+}
+
+// nameIn makes a load's error name the plugin: an error of a bad target
+// names the target (the plugin's name is not known yet when it is
+// refused), so it gets the name and keeps the target in its detail; other
+// errors that are not typed are wrapped.
+func nameIn(err error, p discover.Plugin) error {
 	var pe *tether.PluginError
 	var ve *tether.VersionError
-	if err != nil && !errors.As(err, &pe) && !errors.As(err, &ve) {
-		err = fmt.Errorf("plugin %s: target %s: %w", p.Name, where(p), err)
+	switch {
+	case err == nil || errors.As(err, &ve):
+		return err
+	case errors.As(err, &pe) && pe.Plugin == p.Name:
+		return err
+	case errors.As(err, &pe) && errors.Is(err, tether.ErrBadTarget):
+		cp := *pe
+		cp.Plugin, cp.Detail = p.Name, "target "+where(p)+": "+pe.Detail
+		return &cp
 	}
-	return c, err
+	return fmt.Errorf("plugin %s: target %s: %w", p.Name, where(p), err)
 }
 
 // where is a plugin's target, or its path when it has none.

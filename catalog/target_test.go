@@ -81,9 +81,9 @@ func TestLoadManifestTargets(t *testing.T) {
 	if !errors.Is(es[1].Err, tether.ErrChecksumMismatch) {
 		t.Errorf("tampered: %v, want ErrChecksumMismatch", es[1].Err)
 	}
-	if err := es[2].Err; err == nil || !strings.Contains(err.Error(), "plugin nowhere") ||
-		!strings.Contains(err.Error(), "nosuchscheme://host:7000") || !strings.Contains(err.Error(), `no runtime for scheme "nosuchscheme"`) {
-		t.Errorf("nowhere: %v, want an error naming the plugin, its target and the scheme", err)
+	if err := es[2].Err; !errors.Is(err, tether.ErrBadTarget) || !strings.Contains(err.Error(), "plugin nowhere") ||
+		!strings.Contains(err.Error(), "nosuchscheme://host:7000") || !strings.Contains(err.Error(), `no runtime is registered for scheme "nosuchscheme"`) {
+		t.Errorf("nowhere: %v, want ErrBadTarget naming the plugin, its target and the scheme", err)
 	}
 	for _, name := range []string{"checked", "plain"} {
 		c, _ := cat.Get(name)

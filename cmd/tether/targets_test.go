@@ -53,8 +53,8 @@ func TestTargetErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"inspect", "exec://relative/greeter"}, []string{"exec:///absolute/path"}},
-		{[]string{"inspect", "nosuchscheme://h:7000"}, []string{`no runtime for scheme "nosuchscheme"`, "exec"}},
-		{[]string{"call", "nosuchscheme://h:7000", "Greeter/Greet", "{}"}, []string{`no runtime for scheme "nosuchscheme"`}},
+		{[]string{"inspect", "nosuchscheme://h:7000"}, []string{`no runtime is registered for scheme "nosuchscheme"`, "exec"}},
+		{[]string{"call", "nosuchscheme://h:7000", "Greeter/Greet", "{}"}, []string{`no runtime is registered for scheme "nosuchscheme"`}},
 		{[]string{"inspect", "tcp://h:7000", "--", "--flag"}, []string{"arguments after -- are for local programs", "tcp://h:7000"}},
 		{[]string{"inspect", "--auto-mtls", "tcp://h:7000"}, []string{"--auto-mtls is for local programs", "tcp://h:7000"}},
 		{[]string{"ls", "exec://relative/greeter"}, []string{"exec:///absolute/path"}},
@@ -111,7 +111,7 @@ func TestLsTargets(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v (error %q)", i, got, want[i], e.Error)
 		}
 	}
-	if e := entries[3]; !strings.Contains(e.Error, "plugin remote") || !strings.Contains(e.Error, `no runtime for scheme "nosuchscheme"`) {
+	if e := entries[3]; !strings.Contains(e.Error, "plugin remote") || !strings.Contains(e.Error, `no runtime is registered for scheme "nosuchscheme"`) {
 		t.Errorf("remote's error = %q, want one naming the plugin and the scheme", e.Error)
 	}
 	if e := entries[2]; len(e.Interfaces["greeter"]) != 2 {
