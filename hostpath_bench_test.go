@@ -61,6 +61,7 @@ func inProcessEcho(b *testing.B) string {
 // allocs/op is the host side's per-call work (and the server's for the
 // session metadata).
 func BenchmarkHostPath(b *testing.B) {
+	b.ReportAllocs()
 	sock := inProcessEcho(b)
 	ctx := context.Background()
 	c, err := tether.Open(ctx, "benchsock://"+sock, tether.WithInterface("echo", 1))
@@ -89,6 +90,18 @@ func BenchmarkHostPath(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+		// 16 callers sharing the connection, as bench.Throughput.
+		b.Run(cl.name+"-16", func(b *testing.B) {
+			b.SetParallelism(8) // 8 × GOMAXPROCS 2
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := cl.echo.Unary(ctx, msg); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
