@@ -33,6 +33,9 @@ type Client struct {
 	opts    *options
 	log     *slog.Logger
 	session string // the host session id sent with every call (metadata tether-session)
+	// sessionMD is the outgoing metadata of a call that brings none: the
+	// session id, built once (see outgoing).
+	sessionMD metadata.MD
 
 	conn    *grpc.ClientConn
 	res     *manual.Resolver
@@ -73,6 +76,7 @@ func newSessionID() string {
 func newClient(name string, t Target, o *options) (*Client, error) {
 	c := &Client{name: name, target: t, opts: o, log: o.logger.With("plugin", name),
 		session: newSessionID(), ended: make(chan struct{})}
+	c.sessionMD = metadata.Pairs(SessionMetadataKey, c.session)
 	c.pool = newPool(c)
 	c.res = manual.NewBuilderWithScheme("tether")
 	c.res.InitialState(c.pool.update(nil))
@@ -116,9 +120,18 @@ func (s sink) Ended(err error) {
 	s.c.pool.end(err)
 }
 
-// outgoing adds the session id to a call's metadata.
+// outgoing adds the session id to a call's metadata. A call that brings no
+// outgoing metadata of its own (most calls) gets the client's sessionMD,
+// shared read-only by every call as gRPC's metadata contract allows: two
+// allocations per call instead of AppendToOutgoingContext's four. A call
+// with metadata gets a copy of it with the session id appended.
 func (c *Client) outgoing(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, SessionMetadataKey, c.session)
+	md, ok := metadata.FromOutgoingContext(ctx) // a copy, or nil without allocating
+	if !ok {
+		return metadata.NewOutgoingContext(ctx, c.sessionMD)
+	}
+	md.Append(SessionMetadataKey, c.session)
+	return metadata.NewOutgoingContext(ctx, md)
 }
 
 // Name is the plugin's name in logs and errors.

@@ -99,3 +99,17 @@ func BenchmarkStartToFirstCallPaired(b *testing.B) {
 	b.ResetTimer() // the first call builds the plugins
 	StartToFirstCallPaired(b, s[0], s[1])
 }
+
+// BenchmarkUnaryLatencyPaired alternates blocks of tether and grpc calls
+// in one run and reports both sides' percentiles and their ratios.
+func BenchmarkUnaryLatencyPaired(b *testing.B) {
+	s := bothSides(b)
+	UnaryLatencyPaired(b, s[0], s[1])
+}
+
+// BenchmarkThroughput16Paired alternates blocks of 16-caller throughput on
+// tether and grpc in one run and reports both rates and their ratio.
+func BenchmarkThroughput16Paired(b *testing.B) {
+	s := bothSides(b)
+	ThroughputPaired(b, s[0], s[1])
+}

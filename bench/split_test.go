@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+)
+
+// plainToTether launches the tether echo plugin with tether.Launch but
+// calls it through a second, plain grpc.NewClient connection to the
+// plugin's socket: the host side of raw grpc-go, the plugin side of tether.
+// Paired with Tether it isolates the host's per-call cost; paired with Raw,
+// the plugin's.
+type plainToTether struct{ Tether }
+
+func (plainToTether) Name() string { return "plain-host" }
+
+func (p plainToTether) Start(ctx context.Context) (*Instance, error) {
+	c, err := tether.Launch(ctx, p.Path, tether.WithInterface("echo", 1, 2), tether.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	hs := c.Handshake()
+	conn, err := grpc.NewClient(hs.Network+"://"+hs.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &Instance{Echo: echov1.NewEchoClient(conn), Pid: c.Pid(),
+		stop: func() error { conn.Close(); return c.Close() }}, nil
+}
+
+// BenchmarkSplitHost pairs tether against a plain grpc-go client of the
+// same kind of tether plugin process: the ratios are the host side's.
+func BenchmarkSplitHost(b *testing.B) {
+	s := bothSides(b)
+	plain := plainToTether{s[0].(Tether)}
+	b.Run("unary", func(b *testing.B) { UnaryLatencyPaired(b, s[0], plain) })
+	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, s[0], plain) })
+}
+
+// BenchmarkSplitPlugin pairs a plain grpc-go client of a tether plugin
+// against one of the raw server: the ratios are the plugin side's.
+func BenchmarkSplitPlugin(b *testing.B) {
+	s := bothSides(b)
+	plain := plainToTether{s[0].(Tether)}
+	b.Run("unary", func(b *testing.B) { UnaryLatencyPaired(b, plain, s[1]) })
+	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, plain, s[1]) })
+}
+
+// renamed is a side under another name, for pairing a side with itself.
+type renamed struct {
+	Side
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
+
+// BenchmarkSelfPaired pairs each side with itself: ratios away from 1 are
+// the method's own bias (the first side of a pair is the first of each
+// round).
+func BenchmarkSelfPaired(b *testing.B) {
+	for _, s := range bothSides(b) {
+		b.Run(s.Name()+"/unary", func(b *testing.B) { UnaryLatencyPaired(b, s, renamed{s, "again"}) })
+		b.Run(s.Name()+"/throughput16", func(b *testing.B) { ThroughputPaired(b, s, renamed{s, "again"}) })
+	}
+}
