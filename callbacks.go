@@ -22,9 +22,10 @@ import (
 // tether.v1.Callbacks/Tunnel.
 const FeatureCallbacks = "callbacks"
 
-// SessionMetadataKey is the gRPC metadata key under which a host sends its
-// session id on every call it makes to a plugin, the Callbacks/Tunnel
-// stream included. A session id is 32 lowercase hexadecimal characters (128
+// SessionMetadataKey is the gRPC metadata key under which a host that
+// provides callbacks sends its session id on every call it makes to a
+// plugin, the Callbacks/Tunnel stream included (a host without callbacks
+// sends none: there is nothing to route to it). A session id is 32 lowercase hexadecimal characters (128
 // random bits) and names one host client for as long as it is open.
 const SessionMetadataKey = "tether-session"
 
@@ -35,9 +36,9 @@ const SessionMetadataKey = "tether-session"
 //
 // Calls travel over the connection the host opened to the plugin, in the
 // other direction, inside the Callbacks/Tunnel stream the host opened; no
-// socket or port is opened for them. Each host client has a session id,
-// which it sends with every call (SessionMetadataKey), and HostConn keeps one
-// tunnel per session. A call goes to exactly one session's tunnel:
+// socket or port is opened for them. Each host client that provides
+// callbacks has a session id, which it sends with every call
+// (SessionMetadataKey), and HostConn keeps one tunnel per session. A call goes to exactly one session's tunnel:
 //
 //   - made with the context of an incoming RPC (or a context derived from
 //     it), it goes to the session that made that RPC, and never to another
@@ -47,11 +48,10 @@ const SessionMetadataKey = "tether-session"
 //     tunnel that is still open.
 //
 // When the chosen session has no tunnel (yet), the call waits for one until
-// its context ends, then fails with codes.Unavailable (a tether host that
-// offers no callbacks opens no tunnel, so this is what a callback to it
-// does). A call made inside an RPC whose caller sent no session id (a caller
-// that is not a tether host, such as a go-plugin host or grpcurl) fails at
-// once with codes.FailedPrecondition. Deadlines and cancellation propagate as for any
+// its context ends, then fails with codes.Unavailable. A call made inside
+// an RPC whose caller sent no session id (a host that provides no
+// callbacks, a go-plugin host, grpcurl) fails at once with
+// codes.FailedPrecondition. Deadlines and cancellation propagate as for any
 // gRPC call.
 type HostConn struct {
 	mu       sync.Mutex

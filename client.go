@@ -32,7 +32,7 @@ type Client struct {
 	target  Target
 	opts    *options
 	log     *slog.Logger
-	session string // the host session id sent with every call (metadata tether-session)
+	session string // the host session id, sent with every call when the host provides callbacks
 	// sessionMD is the outgoing metadata of a call that brings none: the
 	// session id, built once (see outgoing).
 	sessionMD metadata.MD
@@ -76,7 +76,9 @@ func newSessionID() string {
 func newClient(name string, t Target, o *options) (*Client, error) {
 	c := &Client{name: name, target: t, opts: o, log: o.logger.With("plugin", name),
 		session: newSessionID(), ended: make(chan struct{})}
-	c.sessionMD = metadata.Pairs(SessionMetadataKey, c.session)
+	if len(o.callbacks) > 0 {
+		c.sessionMD = metadata.Pairs(SessionMetadataKey, c.session)
+	}
 	c.pool = newPool(c)
 	c.res = manual.NewBuilderWithScheme("tether")
 	c.res.InitialState(c.pool.update(nil))
@@ -126,6 +128,9 @@ func (s sink) Ended(err error) {
 // allocations per call instead of AppendToOutgoingContext's four. A call
 // with metadata gets a copy of it with the session id appended.
 func (c *Client) outgoing(ctx context.Context) context.Context {
+	if c.sessionMD == nil {
+		return ctx // no callbacks offered: nothing for a plugin to route
+	}
 	md, ok := metadata.FromOutgoingContext(ctx) // a copy, or nil without allocating
 	if !ok {
 		return metadata.NewOutgoingContext(ctx, c.sessionMD)

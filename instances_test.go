@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
@@ -89,5 +91,29 @@ func TestEveryInstanceGetsItsOwnTunnel(t *testing.T) {
 	}
 	if c.Pid() != 0 {
 		t.Errorf("Pid = %d for plugins the client did not start, want 0", c.Pid())
+	}
+}
+
+// TestCallbackToHostWithoutCallbacksFailsAtOnce: a host that provides no
+// callbacks sends no session id, so a plugin's callback made while serving
+// its call fails at once with FailedPrecondition instead of waiting out the
+// call's deadline (or reaching another host).
+func TestCallbackToHostWithoutCallbacksFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	c, err := tether.Launch(t.Context(), tethertest.Build(t, callbackPlugin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = echo.Unary(ctx, &echov1.Message{Text: "relay"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("call answered by a callback to a host without callbacks: %v, want FailedPrecondition", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("it took %v to fail", took)
 	}
 }
