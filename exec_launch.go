@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tetherplug/tether/internal/autotls"
 	"github.com/tetherplug/tether/internal/logfwd"
+	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/proc"
 )
 
@@ -66,6 +68,7 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 		EnvProtocolVersions+"="+formatVersions(env.ProtocolVersions),
 		EnvUnixSocketDir+"="+dir,
 		EnvOwnSocketDir+"="+dir,
+		EnvDescribeInHandshake+"=1",
 	)
 	var hostCert tls.Certificate
 	if cfg.autoMTLS {
@@ -153,6 +156,12 @@ func (i *execInstance) handshake(ctx context.Context, env RuntimeEnv, cfg execCo
 		return Endpoint{}, &VersionError{Plugin: name, HostVersions: env.ProtocolVersions, PluginVersions: []int{hl.AppVersion}}
 	}
 	ep := Endpoint{Network: hl.Network, Address: hl.Address, ProtocolVersion: hl.AppVersion, FailFast: true, Instance: i, Replaceable: cfg.restart}
+	if len(hl.Describe) > 0 {
+		ep.described = &tetherv1.DescribeResponse{}
+		if err := proto.Unmarshal(hl.Describe, ep.described); err != nil {
+			return Endpoint{}, perr("bad Describe answer on the handshake line", err)
+		}
+	}
 	switch {
 	case cfg.autoMTLS && len(hl.ServerCert) == 0:
 		return Endpoint{}, perr("automatic mutual TLS was asked for but the plugin sent no certificate", nil)

@@ -42,6 +42,11 @@ const (
 	// EnvOutlive, when "1", tells a tether plugin to keep running when its
 	// host exits (for hosts that re-adopt plugins after a restart).
 	EnvOutlive = "TETHER_OUTLIVE_HOST"
+	// EnvDescribeInHandshake, when "1", asks a tether plugin to put its
+	// Describe answer on the handshake line (HandshakeLine.Describe), which
+	// spares the host a round trip before the first call. go-plugin hosts
+	// never set it, so they never see the extra fields.
+	EnvDescribeInHandshake = "TETHER_DESCRIBE_IN_HANDSHAKE"
 )
 
 // DefaultMagicCookieKey and DefaultMagicCookieValue make the zero
@@ -82,7 +87,9 @@ func (h HandshakeConfig) withDefaults() HandshakeConfig {
 }
 
 // HandshakeLine is the one line a launched plugin prints on stdout once it
-// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT.
+// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT, and, for a tether
+// host that asked for it, |MULTIPLEX|DESCRIBE (MULTIPLEX, go-plugin's
+// seventh field, empty: tether does not multiplex).
 type HandshakeLine struct {
 	CoreVersion int
 	AppVersion  int
@@ -92,6 +99,10 @@ type HandshakeLine struct {
 	// ServerCert is the plugin's DER certificate for automatic mutual TLS,
 	// empty when the connection is plaintext.
 	ServerCert []byte
+	// Describe is the plugin's Describe answer, a serialized
+	// tether.v1.DescribeResponse, when the host asked for it with
+	// EnvDescribeInHandshake; empty otherwise.
+	Describe []byte
 }
 
 // String formats the line as the plugin prints it, without the newline.
@@ -100,7 +111,11 @@ func (h HandshakeLine) String() string {
 	if len(h.ServerCert) > 0 {
 		cert = base64.RawStdEncoding.EncodeToString(h.ServerCert)
 	}
-	return fmt.Sprintf("%d|%d|%s|%s|%s|%s", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, cert)
+	s := fmt.Sprintf("%d|%d|%s|%s|%s|%s", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, cert)
+	if len(h.Describe) > 0 {
+		s += "||" + base64.RawStdEncoding.EncodeToString(h.Describe)
+	}
+	return s
 }
 
 // maxHandshakeLine bounds how much of a plugin's first output is read as a
@@ -119,8 +134,8 @@ func ParseHandshakeLine(line string) (HandshakeLine, error) {
 	if len(parts) < 4 {
 		return HandshakeLine{}, fmt.Errorf("want fields CORE|APP|NETWORK|ADDRESS|PROTOCOL|CERT separated by '|', got %d field(s)", len(parts))
 	}
-	if len(parts) > 6 {
-		return HandshakeLine{}, fmt.Errorf("want at most 6 '|'-separated fields, got %d", len(parts))
+	if len(parts) > 8 {
+		return HandshakeLine{}, fmt.Errorf("want at most 8 '|'-separated fields, got %d", len(parts))
 	}
 	var h HandshakeLine
 	var err error
@@ -158,6 +173,16 @@ func ParseHandshakeLine(line string) (HandshakeLine, error) {
 			return HandshakeLine{}, fmt.Errorf("server certificate is not base64: %v", err)
 		}
 		h.ServerCert = cert
+	}
+	if len(parts) > 6 && parts[6] != "" && parts[6] != "false" {
+		return HandshakeLine{}, fmt.Errorf("multiplexing field %q: tether does not multiplex connections", parts[6])
+	}
+	if len(parts) > 7 && parts[7] != "" {
+		d, err := base64.RawStdEncoding.DecodeString(parts[7])
+		if err != nil {
+			return HandshakeLine{}, fmt.Errorf("describe field is not base64: %v", err)
+		}
+		h.Describe = d
 	}
 	return h, nil
 }

@@ -51,7 +51,8 @@ func TestParseHandshakeLine(t *testing.T) {
 		"hello, I am not a plugin":      "got 1 field(s)",
 		"":                              "got 1 field(s)",
 		"1|1|unix":                      "got 3 field(s)",
-		"1|1|unix|/s|grpc|x|y":          "at most 6",
+		"1|1|unix|/s|grpc||||y":         "at most 8",
+		"1|1|unix|/s|grpc||true":        "does not multiplex",
 		"x|1|unix|/s|grpc|":             `core protocol version "x"`,
 		"2|1|unix|/s|grpc|":             "core protocol version 2 is not 1",
 		"1|-1|unix|/s|grpc|":            `application protocol version "-1"`,
@@ -72,7 +73,8 @@ func TestParseHandshakeLine(t *testing.T) {
 
 func equalLines(a, b tether.HandshakeLine) bool {
 	return a.CoreVersion == b.CoreVersion && a.AppVersion == b.AppVersion && a.Network == b.Network &&
-		a.Address == b.Address && a.Protocol == b.Protocol && bytes.Equal(a.ServerCert, b.ServerCert)
+		a.Address == b.Address && a.Protocol == b.Protocol && bytes.Equal(a.ServerCert, b.ServerCert) &&
+		bytes.Equal(a.Describe, b.Describe)
 }
 
 // FuzzParseHandshakeLine: parsing never panics, and a line that parses
@@ -91,6 +93,9 @@ func FuzzParseHandshakeLine(f *testing.F) {
 		"hello, I am not a plugin\n",
 		"This binary is a plugin. These are not meant to be executed directly.",
 		"1|+01|unix|a|grpc|QUJD",
+		"1|1|unix|/tmp/p.sock|grpc|||CgRlY2hv",
+		"1|1|unix|/tmp/p.sock|grpc||true|",
+		"1|1|unix|/tmp/p.sock|grpc||false|!!",
 		"",
 	} {
 		f.Add(s)

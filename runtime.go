@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
 // A runtime starts or finds the instances of a plugin and reports the
@@ -84,6 +86,10 @@ type Endpoint struct {
 	// Instance is the running copy behind the endpoint, nil when the
 	// runtime knows nothing of it (a remote address).
 	Instance Instance
+
+	// described is the instance's Describe answer when its handshake line
+	// carried it (the exec runtime), which spares the Describe call.
+	described *tetherv1.DescribeResponse
 }
 
 // key identifies an endpoint in the client's connection.

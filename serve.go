@@ -100,6 +100,9 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 		CoreVersion: CoreProtocolVersion, AppVersion: version,
 		Network: "unix", Address: lis.Addr().String(), Protocol: "grpc", ServerCert: serverCert,
 	}
+	if os.Getenv(EnvDescribeInHandshake) == "1" {
+		line.Describe, _ = proto.Marshal(srv.describe) // a host that asked parses it, or asks by RPC
+	}
 	fmt.Fprintln(stdout, line.String())
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()

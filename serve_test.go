@@ -111,6 +111,9 @@ func TestOutputAfterHandshake(t *testing.T) {
 		t.Parallel()
 		log, rec := newRecorder()
 		c := launchEcho(t, "chatty", tether.WithLogger(log))
+		if err := c.Ping(t.Context()); err != nil { // the plugin starts printing at its first call
+			t.Fatal(err)
+		}
 		eventually(t, 5*time.Second, "stdout line 5 in the logger", func() bool {
 			_, ok := rec.find("stdout line 5")
 			return ok
