@@ -59,6 +59,24 @@ func entryNames(es []*catalog.Entry) []string {
 // alive reports whether a process exists.
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
+// closeAndCheckGone closes the catalog and checks that no plugin process it
+// loaded is left.
+func closeAndCheckGone(t *testing.T, cat *catalog.Catalog) {
+	t.Helper()
+	var pids []int
+	for _, e := range cat.Loaded() {
+		pids = append(pids, e.Client.Pid())
+	}
+	if err := cat.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("plugin process %d still alive after Close", pid)
+		}
+	}
+}
+
 func TestLoadDirectory(t *testing.T) {
 	found, err := discover.Dir(pluginDir(t))
 	if err != nil {
@@ -107,18 +125,7 @@ func TestLoadDirectory(t *testing.T) {
 		t.Fatalf("Farewell = %v, %v", r, err)
 	}
 
-	var pids []int
-	for _, e := range cat.Loaded() {
-		pids = append(pids, e.Client.Pid())
-	}
-	if err := cat.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	for _, pid := range pids {
-		if alive(pid) {
-			t.Errorf("plugin process %d still alive after Close", pid)
-		}
-	}
+	closeAndCheckGone(t, cat)
 	if err := cat.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}

@@ -95,18 +95,7 @@ func TestLoadManifestTargets(t *testing.T) {
 			t.Errorf("Name() = %q, want %q", c.Name(), name)
 		}
 	}
-	var pids []int
-	for _, e := range cat.Loaded() {
-		pids = append(pids, e.Client.Pid())
-	}
-	if err := cat.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	for _, pid := range pids {
-		if alive(pid) {
-			t.Errorf("plugin process %d still alive after Close", pid)
-		}
-	}
+	closeAndCheckGone(t, cat)
 }
 
 // Config.ExecOptions reach exec targets only: a target of another runtime
