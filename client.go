@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -82,15 +83,18 @@ func newClient(name string, t Target, o *options) (*Client, error) {
 	c.pool = newPool(c)
 	c.res = manual.NewBuilderWithScheme("tether")
 	c.res.InitialState(c.pool.update(nil))
-	dialOpts := append([]grpc.DialOption{
+	// The host's own options come first: its interceptors then run outside
+	// tether's (they see typed errors), and tether's transport options
+	// (resolver, dialer, credentials, balancer) are the ones that apply.
+	dialOpts := append(slices.Clone(o.dialOptions),
 		grpc.WithResolvers(c.res),
 		grpc.WithContextDialer(dialEndpoint),
 		grpc.WithTransportCredentials(perEndpointCreds{}),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"` + balancerName + `":{}}]}`),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"`+balancerName+`":{}}]}`),
 		grpc.WithIdleTimeout(0), // the instances' connections are the runtime's to end
 		grpc.WithChainUnaryInterceptor(c.unaryErrors),
 		grpc.WithChainStreamInterceptor(c.streamErrors),
-	}, o.dialOptions...)
+	)
 	conn, err := grpc.NewClient("tether:///"+name, dialOpts...)
 	if err != nil {
 		return nil, &PluginError{Plugin: name, Kind: ErrHost, Detail: "could not set up its connection", Err: err}

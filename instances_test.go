@@ -2,7 +2,9 @@ package tether_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,5 +117,31 @@ func TestCallbackToHostWithoutCallbacksFailsAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("it took %v to fail", took)
+	}
+}
+
+// TestDialOptionInterceptorSeesTypedErrors: a host's own interceptor runs
+// outside tether's, so it sees the typed error of a call, and a dialer it
+// sets does not replace tether's.
+func TestDialOptionInterceptorSeesTypedErrors(t *testing.T) {
+	t.Parallel()
+	var seen error
+	intercept := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if method == "/tether.echo.v1.Echo/Missing" {
+			seen = err
+		}
+		return err
+	}
+	badDialer := grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+		return nil, errors.New("the host's dialer was used")
+	})
+	c := launchEcho(t, "", tether.WithDialOptions(grpc.WithChainUnaryInterceptor(intercept), badDialer))
+	if err := c.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping with a host dial option that would break dialling: %v", err)
+	}
+	_ = c.Conn().Invoke(t.Context(), "/tether.echo.v1.Echo/Missing", &echov1.Message{}, &echov1.Message{})
+	if !errors.Is(seen, tether.ErrNotImplemented) {
+		t.Errorf("the host's interceptor saw %v, want the typed ErrNotImplemented", seen)
 	}
 }

@@ -139,7 +139,12 @@ func WithKillTimeout(d time.Duration) Option {
 // binary's file name, or the target.
 func WithName(name string) Option { return hostOption(func(o *options) { o.name = name }) }
 
-// WithDialOptions adds gRPC dial options, such as interceptors.
+// WithDialOptions adds gRPC dial options, such as interceptors (which run
+// outside tether's own, so they see its typed errors) or keepalive
+// parameters. Options that would replace what tether's connection is made
+// of (its resolver, dialer, transport credentials and load-balancing policy)
+// have no effect: the runtime decides where and how each instance is
+// reached.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return hostOption(func(o *options) { o.dialOptions = append(o.dialOptions, opts...) })
 }
