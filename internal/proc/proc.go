@@ -196,6 +196,26 @@ func openChecked(path string, want []byte) (*os.File, error) {
 }
 
 // launch gives cmd tether's pipes, starts it and the stderr forwarder.
+// startBusyRetry starts cmd, trying again a few times while the kernel says
+// the program's file is busy (ETXTBSY). That happens to a program written
+// just before it is run, while another goroutine of the host forks: the
+// child holds the writer's descriptor until it execs. It returns the
+// command that started (an exec.Cmd cannot be started twice).
+func startBusyRetry(cmd *exec.Cmd) (*exec.Cmd, error) {
+	for attempt := 1; ; attempt++ {
+		err := cmd.Start()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == busyRetries {
+			return cmd, err
+		}
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, ExtraFiles: cmd.ExtraFiles,
+			SysProcAttr: cmd.SysProcAttr, Stdout: cmd.Stdout, Stderr: cmd.Stderr}
+	}
+}
+
+// busyRetries bounds startBusyRetry: at most about a quarter of a second.
+const busyRetries = 10
+
 func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -207,7 +227,7 @@ func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	err = cmd.Start()
+	cmd, err = startBusyRetry(cmd)
 	closeAll([]*os.File{outW, errW})
 	if err != nil {
 		closeAll([]*os.File{outR, errR})

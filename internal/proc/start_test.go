@@ -124,3 +124,22 @@ func TestSetpgid(t *testing.T) {
 		t.Errorf("process group %d, want %d", pg, p.Pid())
 	}
 }
+
+// TestStartWhileTheFileIsBusy: a program whose file is still open for
+// writing somewhere (a fork of the host holds the descriptor of the file it
+// has just written) starts once the writer lets go, instead of failing with
+// "text file busy".
+func TestStartWhileTheFileIsBusy(t *testing.T) {
+	t.Parallel()
+	path := script(t, t.TempDir(), "p", "echo hs\n")
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := time.AfterFunc(30*time.Millisecond, func() { w.Close() })
+	defer released.Stop()
+	p := start(t, Spec{Path: path})
+	if l := mustHandshake(t, p); l != "hs\n" {
+		t.Errorf("handshake %q", l)
+	}
+}
