@@ -32,7 +32,7 @@ var listedCommand = regexp.MustCompile(`(?m)^\s*(?:\$ )?(?:\S*/)?tether ([a-z][a
 // the CLI has.
 func checkVerbs(t *testing.T, where, text string, verbs map[string]string) {
 	t.Helper()
-	filler := []string{"command", "tether", "and", "grpc", "plugins", "go-plugin"}
+	filler := []string{"command", "tether", "and", "grpc", "plugins", "go-plugin", "for", "them"}
 	for _, w := range strings.Fields(strings.ToLower(strings.NewReplacer(",", " ", ".", " ").Replace(text))) {
 		if slices.Contains(filler, w) {
 			continue
@@ -53,7 +53,7 @@ func TestPackageDocNamesRealCommands(t *testing.T) {
 	}
 	doc := f.Doc.Text()
 	summary, _, _ := strings.Cut(doc, ".")
-	checkVerbs(t, "the package doc's summary", summary, map[string]string{"inspects": "inspect", "calls": "call", "lists": "ls"})
+	checkVerbs(t, "the package doc's summary", summary, map[string]string{"inspects": "inspect", "calls": "call", "lists": "ls", "issues": "certs", "certificates": "certs"})
 	have := commandNames()
 	var named []string
 	for _, m := range listedCommand.FindAllStringSubmatch(doc, -1) {
@@ -73,7 +73,7 @@ func TestPackageDocNamesRealCommands(t *testing.T) {
 // "tether help", offers only what commands do.
 func TestHelpNamesRealCommands(t *testing.T) {
 	root := newRoot()
-	checkVerbs(t, "the help's summary", root.Short+" "+root.Long, map[string]string{"inspect": "inspect", "call": "call", "list": "ls"})
+	checkVerbs(t, "the help's summary", root.Short+" "+root.Long, map[string]string{"inspect": "inspect", "call": "call", "list": "ls", "issue": "certs", "certificates": "certs"})
 }
 
 // TestExamplesNameRealCommands: every command line in the commands' examples

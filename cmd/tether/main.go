@@ -1,10 +1,12 @@
-// Command tether inspects, calls and lists tether and go-plugin plugins.
+// Command tether inspects, calls and lists tether and go-plugin plugins and
+// issues certificates for them.
 //
 // Its commands:
 //
 //	tether inspect TARGET                  show a plugin's handshake, health, interfaces and services
 //	tether call TARGET SERVICE/METHOD      call one gRPC method with JSON messages
 //	tether ls [DIR|FILE|MANIFEST|TARGET...] list plugins with their interfaces and versions
+//	tether certs ca|server|client          create a CA, issue server and client certificates for mutual TLS
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
 // $PATH), exec:///abs/path, or a target of another registered runtime.
@@ -28,7 +30,7 @@ func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
-		Short:         "Inspect, call and list gRPC plugins",
+		Short:         "Inspect, call and list gRPC plugins and issue certificates for them",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
