@@ -89,9 +89,6 @@ func (r *Reloader) TLSConfig() *tls.Config {
 // Current returns the configuration built from the files last loaded.
 func (r *Reloader) Current() *tls.Config { return r.current.Load() }
 
-// Leaf returns the certificate currently served, parsed.
-func (r *Reloader) Leaf() *x509.Certificate { return r.current.Load().Certificates[0].Leaf }
-
 // maybeReload looks at the files if the interval has passed since the last
 // look, and loads them if they changed.
 func (r *Reloader) maybeReload() {
