@@ -28,7 +28,17 @@ import (
 //
 // Call it last in main. Anything printed to stdout before it corrupts the
 // handshake; after it, stdout and stderr reach the host's sinks.
+//
+// With EnvListen (TETHER_LISTEN) in its environment, Serve serves on that TCP
+// address instead, for hosts that reach the plugin over the network: mutual
+// TLS from the files EnvTLSCert, EnvTLSKey and EnvTLSClientCA name (re-read
+// when they change), or plaintext with EnvInsecure=1. It then needs no magic
+// cookie, prints nothing on stdout, logs the address it listens on and stops
+// gracefully on SIGTERM. See docs/plugins.md, "Serving on the network".
 func Serve(cfg ServeConfig) {
+	if addr := os.Getenv(EnvListen); addr != "" {
+		os.Exit(serveNetwork(cfg, addr))
+	}
 	os.Exit(serveLaunched(cfg, os.Stdout, os.Stderr))
 }
 

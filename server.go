@@ -85,6 +85,8 @@ type Server struct {
 
 	stopOnce sync.Once
 	shutdown chan struct{} // closed when a host asks the plugin to shut down
+	drain    sync.Once
+	draining chan struct{} // closed when the server starts stopping
 }
 
 // NewServer builds a Server from cfg. Extra gRPC server options (such as
@@ -109,6 +111,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 		timeout:  timeout,
 		log:      log,
 		shutdown: make(chan struct{}),
+		draining: make(chan struct{}),
 		host:     host,
 		describe: &tetherv1.DescribeResponse{Name: cfg.Name, TetherProtocol: 1, Features: []string{FeatureCallbacks}},
 	}
@@ -123,7 +126,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 			Name: impl.Interface, Version: uint32(impl.Version), Services: rec.services,
 		})
 	}
-	healthpb.RegisterHealthServer(gs, s.health)
+	healthpb.RegisterHealthServer(gs, drainingHealth{Server: s.health, draining: s.draining})
 	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
 	goplugin.RegisterController(gs, controller{s: s})
 	goplugin.RegisterStdio(gs, stdio{s: s})
@@ -157,6 +160,7 @@ func (s *Server) Stop() { s.stop(nil) }
 // stop is Stop, cut short (no more graceful wait) when abort is closed.
 func (s *Server) stop(abort <-chan struct{}) {
 	s.health.Shutdown()
+	s.drain.Do(func() { close(s.draining) }) // health watches and stdio streams end
 	s.host.closeAll()
 	// GracefulStop returns when every handler has returned, even after the
 	// Stop that aborts it: done tells when nothing runs any more.
@@ -230,6 +234,7 @@ func (st stdio) StreamStdio(_ *emptypb.Empty, stream grpc.ServerStreamingServer[
 	select {
 	case <-stream.Context().Done():
 	case <-st.s.shutdown:
+	case <-st.s.draining:
 	}
 	return nil
 }
