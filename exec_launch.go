@@ -63,7 +63,7 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 		return nil, Endpoint{}, perr(ErrHost, "could not create its socket directory", err)
 	}
 	hs := env.Handshake
-	vars := append(os.Environ(),
+	vars := append(launchEnviron(),
 		hs.MagicCookieKey+"="+hs.MagicCookieValue,
 		EnvProtocolVersions+"="+formatVersions(env.ProtocolVersions),
 		EnvUnixSocketDir+"="+dir,
@@ -100,6 +100,20 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 	}
 	go forwardStdout(inst.p.Stdout(), env)
 	return inst, ep, nil
+}
+
+// networkServing are the variables that make a plugin serve on the network
+// instead of answering its launch: a host that has them in its own
+// environment (a host that is itself served on the network) does not pass
+// them on. WithEnv can still set them on purpose.
+var networkServing = []string{EnvListen, EnvTLSCert, EnvTLSKey, EnvTLSClientCA, EnvTLSNoClientAuth, EnvInsecure, EnvShutdownGrace}
+
+// launchEnviron is the host's environment without networkServing.
+func launchEnviron() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(networkServing, k)
+	})
 }
 
 // socketDir makes the private directory of one plugin's socket, in the

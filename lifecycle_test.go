@@ -188,3 +188,21 @@ func TestWaitForReadyAfterTheEnd(t *testing.T) {
 		t.Errorf("call after the end: %v, want ErrPluginExited saying it was killed", err)
 	}
 }
+
+// TestLaunchIgnoresHostsNetworkEnvironment: a host whose own environment
+// says to serve on the network (it is itself such a plugin) still launches
+// its plugins through the handshake: it does not pass those variables on.
+// (Not parallel: it sets the environment.)
+func TestLaunchIgnoresHostsNetworkEnvironment(t *testing.T) {
+	path := echoPath(t)
+	t.Setenv(tether.EnvListen, "127.0.0.1:0")
+	t.Setenv(tether.EnvInsecure, "1")
+	c, err := tether.Launch(t.Context(), path, tether.WithStartTimeout(10*time.Second))
+	if err != nil {
+		t.Fatalf("Launch with %s in the host's environment: %v", tether.EnvListen, err)
+	}
+	defer c.Close()
+	if c.Handshake().Network != "unix" {
+		t.Errorf("the plugin answered on %q, want its launch socket", c.Handshake().Network)
+	}
+}
