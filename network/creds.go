@@ -73,28 +73,34 @@ func (c *plainCreds) ClientHandshake(ctx context.Context, authority string, raw 
 // Clone returns a copy.
 func (c *plainCreds) Clone() credentials.TransportCredentials { return newPlainCreds() }
 
-// firstBytes waits for the server's first bytes on a new connection (a
-// gRPC server sends its settings at once) and returns the connection with
-// them still to be read, or an error saying the server refused it.
+// firstBytes waits a little for the server's first bytes on a new TLS 1.3
+// connection (a gRPC server sends its settings at once) and returns the
+// connection with them still to be read, or an error saying the server
+// refused it. A server that says nothing within firstReadWait (one that
+// waits for the client's preface) gets the connection as it is.
 func firstBytes(ctx context.Context, conn net.Conn, info credentials.AuthInfo, addr net.Addr, refused string) (net.Conn, credentials.AuthInfo, error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = conn.SetReadDeadline(d)
-	} else {
-		_ = conn.SetReadDeadline(time.Now().Add(firstReadTimeout))
+	if ti, ok := info.(credentials.TLSInfo); !ok || ti.State.Version < tls.VersionTLS13 {
+		return conn, info, nil // before 1.3 a client certificate is refused in the handshake
 	}
+	d := time.Now().Add(firstReadWait)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	_ = conn.SetReadDeadline(d)
 	buf := make([]byte, 512)
 	n, err := conn.Read(buf)
 	_ = conn.SetReadDeadline(time.Time{})
-	if n == 0 && err != nil {
+	var ne net.Error
+	if n == 0 && err != nil && !(errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil) {
 		conn.Close()
 		return nil, nil, fmt.Errorf("%s %s: %w", addr, refused, err)
 	}
 	return &readAhead{Conn: conn, buf: buf[:n]}, info, nil
 }
 
-// firstReadTimeout bounds the wait for a server's first bytes when the
-// handshake has no deadline.
-const firstReadTimeout = 20 * time.Second
+// firstReadWait bounds the wait for a TLS server's first bytes: its
+// refusal of a client certificate comes within a round trip.
+const firstReadWait = time.Second
 
 // plainConn explains a plaintext connection closed before its first byte.
 type plainConn struct {

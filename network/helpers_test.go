@@ -127,10 +127,11 @@ func (e *countingEcho) Unary(ctx context.Context, m *echov1.Message) (*echov1.Me
 
 // plugin is an in-process plugin serving echo on a listener.
 type plugin struct {
-	srv  *tether.Server
-	echo *countingEcho
-	addr string
-	done chan struct{}
+	srv   *tether.Server
+	creds credentials.TransportCredentials // nil: plaintext
+	echo  *countingEcho
+	addr  string
+	done  chan struct{}
 }
 
 // servePlugin serves an echo plugin on lis with the given server options
@@ -171,7 +172,10 @@ func listen(t *testing.T) net.Listener {
 // serveTLS serves an echo plugin with mutual TLS on a new loopback port.
 func serveTLS(t *testing.T, p *pki) *plugin {
 	t.Helper()
-	return servePlugin(t, listen(t), grpc.Creds(credentials.NewTLS(p.serverTLS())))
+	creds := credentials.NewTLS(p.serverTLS())
+	srv := servePlugin(t, listen(t), grpc.Creds(creds))
+	srv.creds = creds
+	return srv
 }
 
 // quietLogger discards what it is given.
