@@ -256,3 +256,21 @@ func TestDNSTarget(t *testing.T) {
 		t.Errorf("an empty answer left %d instances, want the last known 1", len(in))
 	}
 }
+
+// TestDNSUnresolvable: a dns target whose name does not resolve when it is
+// opened fails at once with ErrUnavailable and the lookup error.
+func TestDNSUnresolvable(t *testing.T) {
+	// Not parallel: it replaces the package's lookup.
+	t.Cleanup(network.SetLookupHost(func(context.Context, string) ([]string, error) {
+		return nil, errors.New("no such host")
+	}))
+	start := time.Now()
+	_, err := tether.Open(t.Context(), "dns:///plugins.test:7000", network.WithInsecure(), tether.WithLogger(quietLogger()))
+	if !errors.Is(err, tether.ErrUnavailable) {
+		t.Fatalf("Open: %v, want ErrUnavailable", err)
+	}
+	wantIn(t, err, "plugins.test", "no such host")
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("it took %v to fail", took)
+	}
+}
