@@ -1,0 +1,164 @@
+// Package network is tether's runtime for plugins that already run
+// somewhere on the network: the host connects to them and starts nothing.
+// Importing it registers three target schemes with tether.Open:
+//
+//	tcp://10.0.0.7:7000,10.0.0.8:7000   one or more host:port ([::1]:7000 for IPv6)
+//	unix:///run/plugins/greeter.sock   a Unix socket
+//	dns:///plugins.internal:7000       every address the name resolves to
+//
+// Connections to tcp and dns targets use mutual TLS (WithTLSFiles or
+// WithTLSConfig) unless the host asks for plaintext with WithInsecure; unix
+// targets are plaintext unless given TLS options. Calls are balanced round
+// robin over the instances that answered Describe; see docs/network.md.
+package network
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/credentials"
+
+	"github.com/tetherplug/tether"
+)
+
+func init() {
+	for _, s := range schemes {
+		tether.RegisterRuntime(builder{scheme: s})
+	}
+}
+
+// DefaultResolveInterval is how often a dns target is resolved again.
+const DefaultResolveInterval = 30 * time.Second
+
+// WithResolveInterval sets how often a dns target is resolved again; the
+// default is DefaultResolveInterval. For tcp, unix and dns targets only
+// (tcp and unix targets never re-resolve).
+func WithResolveInterval(d time.Duration) tether.Option {
+	return tether.RuntimeSetting("network.WithResolveInterval", setting{interval: int64(d)}, schemes...)
+}
+
+// lookupHost resolves a dns target's name; tests replace it.
+var lookupHost = net.DefaultResolver.LookupHost
+
+type builder struct{ scheme string }
+
+func (b builder) Scheme() string { return b.scheme }
+
+func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	cfg := configFrom(env.Settings)
+	var addrs []address
+	var name, port string
+	var err error
+	switch b.scheme {
+	case "tcp":
+		addrs, err = parseTCP(t)
+	case "unix":
+		addrs, err = parseUnix(t)
+	default:
+		name, port, err = parseDNS(t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	conf, err := cfg.tlsConfig(t, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	log := env.Logger.With("plugin", env.Name)
+	if conf == nil && b.scheme != "unix" {
+		log.Warn("connecting to the plugin in plaintext (network.WithInsecure): calls are neither encrypted nor authenticated",
+			"target", t.Raw)
+	}
+	r := &runtime{env: env, conf: conf, plain: newPlainCreds(), creds: map[string]credentials.TransportCredentials{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if b.scheme != "dns" {
+		close(r.done)
+		env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
+		return r, nil
+	}
+	r.name, r.port, r.log = name, port, log
+	addrs, err = r.resolve(ctx)
+	if err != nil {
+		return nil, &tether.PluginError{Plugin: env.Name, Kind: tether.ErrUnavailable,
+			Detail: "could not resolve " + name, Err: err}
+	}
+	r.last = addrs
+	env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
+	interval := time.Duration(cfg.interval)
+	if interval <= 0 {
+		interval = DefaultResolveInterval
+	}
+	go r.reresolve(interval)
+	return r, nil
+}
+
+// runtime is one loaded network target.
+type runtime struct {
+	env   tether.RuntimeEnv
+	conf  *tls.Config // nil: plaintext
+	plain credentials.TransportCredentials
+
+	mu    sync.Mutex
+	creds map[string]credentials.TransportCredentials // by TLS server name
+
+	// dns targets only
+	name, port string
+	log        *slog.Logger
+	last       []address // the last set that resolved to something
+	stop       chan struct{}
+	once       sync.Once
+	done       chan struct{} // closed when no re-resolution runs
+}
+
+// endpoints turns addresses into the endpoints reported to the client.
+func (r *runtime) endpoints(addrs []address) []tether.Endpoint {
+	eps := make([]tether.Endpoint, 0, len(addrs))
+	for _, a := range addrs {
+		// No Instance: a remote plugin cannot tell the host when it ends.
+		eps = append(eps, tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.credsFor(a)})
+	}
+	return eps
+}
+
+// credsFor returns the credentials of one address, the same value for every
+// address of one server name (the client compares them by identity).
+func (r *runtime) credsFor(a address) credentials.TransportCredentials {
+	if r.conf == nil {
+		return r.plain
+	}
+	name := r.conf.ServerName
+	if name == "" {
+		name = a.host
+	}
+	if name == "" {
+		name = "localhost" // a Unix socket has no host
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.creds[name]
+	if !ok {
+		c = newTLSCreds(credentials.NewTLS(r.conf), name)
+		r.creds[name] = c
+	}
+	return c
+}
+
+// Close stops re-resolving a dns target. It stops no plugin: the host did
+// not start any. The client reports the end of its endpoints itself.
+func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
+	r.once.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sameAddrs reports whether two resolved sets are equal.
+func sameAddrs(a, b []address) bool { return slices.Equal(a, b) }

@@ -1,0 +1,138 @@
+package network
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/tetherplug/tether"
+)
+
+// schemes are the targets this package's options apply to.
+var schemes = []string{"tcp", "unix", "dns"}
+
+// setting is what this package's options put in tether.RuntimeEnv.Settings.
+type setting struct {
+	tlsFiles   *[3]string // cert, key, CA
+	tlsConfig  *tls.Config
+	serverName string
+	insecure   bool
+	interval   int64 // re-resolution interval of dns targets, in nanoseconds
+}
+
+// WithTLSFiles secures the connections with mutual TLS: certFile and keyFile
+// are the host's client certificate and its key (PEM), caFile the CA
+// certificates (PEM) that signed the plugin's server certificate. The files
+// are read when the plugin is opened. For tcp, unix and dns targets only.
+func WithTLSFiles(certFile, keyFile, caFile string) tether.Option {
+	return tether.RuntimeSetting("network.WithTLSFiles", setting{tlsFiles: &[3]string{certFile, keyFile, caFile}}, schemes...)
+}
+
+// WithTLSConfig secures the connections with conf (cloned; MinVersion is
+// raised to TLS 1.2 if lower). Unless conf sets ServerName (or
+// WithServerName does), each address's host is the name the server
+// certificate must carry. For tcp, unix and dns targets only.
+func WithTLSConfig(conf *tls.Config) tether.Option {
+	return tether.RuntimeSetting("network.WithTLSConfig", setting{tlsConfig: conf}, schemes...)
+}
+
+// WithServerName sets the name every instance's server certificate must
+// carry, instead of each address's host ("localhost" for a Unix socket).
+// For tcp, unix and dns targets only.
+func WithServerName(name string) tether.Option {
+	return tether.RuntimeSetting("network.WithServerName", setting{serverName: name}, schemes...)
+}
+
+// WithInsecure connects without TLS: anyone on the network path can read
+// and change the calls, and any process that can reach the address can
+// pose as the plugin. It must be asked for explicitly, and is logged as a
+// warning, for tcp and dns targets; unix targets are plaintext by default.
+func WithInsecure() tether.Option {
+	return tether.RuntimeSetting("network.WithInsecure", setting{insecure: true}, schemes...)
+}
+
+// config is the settings of one load, merged.
+type config struct {
+	files      *[3]string
+	tls        *tls.Config
+	serverName string
+	insecure   bool
+	interval   int64
+}
+
+func configFrom(settings []any) config {
+	var c config
+	for _, s := range settings {
+		st, ok := s.(setting)
+		if !ok {
+			continue
+		}
+		switch {
+		case st.tlsFiles != nil:
+			c.files = st.tlsFiles
+		case st.tlsConfig != nil:
+			c.tls = st.tlsConfig
+		case st.serverName != "":
+			c.serverName = st.serverName
+		case st.insecure:
+			c.insecure = true
+		case st.interval > 0:
+			c.interval = st.interval
+		}
+	}
+	return c
+}
+
+// tlsConfig returns the TLS configuration of a load, or nil for plaintext.
+// A tcp or dns target needs TLS or an explicit WithInsecure.
+func (c config) tlsConfig(t tether.Target, name string) (*tls.Config, error) {
+	switch {
+	case c.files != nil && c.tls != nil:
+		return nil, badTarget(t, "give network.WithTLSFiles or network.WithTLSConfig, not both", nil)
+	case c.insecure && (c.files != nil || c.tls != nil):
+		return nil, badTarget(t, "network.WithInsecure contradicts the TLS option also given", nil)
+	case c.insecure:
+		return nil, nil
+	case c.files == nil && c.tls == nil:
+		if t.Scheme == "unix" {
+			return nil, nil
+		}
+		return nil, badTarget(t, "a "+t.Scheme+" target requires TLS: give network.WithTLSFiles(cert, key, ca) or "+
+			"network.WithTLSConfig, or network.WithInsecure() to connect in plaintext", nil)
+	}
+	var conf *tls.Config
+	if c.tls != nil {
+		conf = c.tls.Clone()
+	} else {
+		var err error
+		if conf, err = loadFiles(name, *c.files); err != nil {
+			return nil, err
+		}
+	}
+	conf.MinVersion = max(conf.MinVersion, tls.VersionTLS12)
+	if c.serverName != "" {
+		conf.ServerName = c.serverName
+	}
+	return conf, nil
+}
+
+// loadFiles reads a client certificate, its key and the server's CA.
+func loadFiles(name string, f [3]string) (*tls.Config, error) {
+	hostErr := func(detail string, err error) error {
+		return &tether.PluginError{Plugin: name, Kind: tether.ErrHost, Detail: detail, Err: err}
+	}
+	cert, err := tls.LoadX509KeyPair(f[0], f[1])
+	if err != nil {
+		return nil, hostErr(fmt.Sprintf("could not load the client certificate %s and key %s", f[0], f[1]), err)
+	}
+	pem, err := os.ReadFile(f[2])
+	if err != nil {
+		return nil, hostErr("could not read the CA file", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, hostErr(fmt.Sprintf("the CA file %s holds no PEM certificate", f[2]), nil)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
+}
