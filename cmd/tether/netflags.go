@@ -63,6 +63,11 @@ func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
 		}
 		return nil, nil
 	}
+	return f.networkOptions()
+}
+
+// networkOptions are the network runtime's options the flags ask for.
+func (f *tlsFlags) networkOptions() ([]tether.Option, error) {
 	switch {
 	case (f.cert == "") != (f.key == ""):
 		return nil, errors.New("--tls-cert and --tls-key go together: give the client certificate and its key")
@@ -85,6 +90,23 @@ func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
 		return nil, err
 	}
 	return append(opts, network.WithTLSConfig(conf)), nil
+}
+
+// schemeOptions are the network runtime's options for each of its schemes,
+// for commands that load targets of several runtimes at once (ls).
+func (f *tlsFlags) schemeOptions() (map[string][]tether.Option, error) {
+	if f.given() == "" {
+		return nil, nil
+	}
+	opts, err := f.networkOptions()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string][]tether.Option{}
+	for _, s := range networkSchemes {
+		m[s] = opts
+	}
+	return m, nil
 }
 
 // partialConfig is the TLS configuration when not all three files are

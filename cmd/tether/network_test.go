@@ -121,6 +121,32 @@ func TestNetworkTarget(t *testing.T) {
 	}
 }
 
+// TestLsNetworkTarget: ls lists a network target with the TLS flags, beside
+// a local program, which the flags do not concern.
+func TestLsNetworkTarget(t *testing.T) {
+	pki := t.TempDir()
+	makePKI(t, pki)
+	target := "tcp://" + startNetEcho(t, pki)
+	r := run(t, "", nil, "ls", "--json", echo(t), target, "--tls-cert", filepath.Join(pki, "host-1.crt"),
+		"--tls-key", filepath.Join(pki, "host-1.key"), "--tls-ca", filepath.Join(pki, "ca.crt"))
+	requireOK(t, r)
+	var entries []lsEntry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(entries) != 2 {
+		t.Fatalf("got %d entries, want 2:\n%s", len(entries), r.stdout)
+	}
+	for _, e := range entries {
+		if e.Status != "ok" || len(e.Interfaces["echo"]) == 0 {
+			t.Errorf("entry %+v, want ok with interface echo", e)
+		}
+	}
+	if entries[1].Target != target {
+		t.Errorf("second entry's target %q, want %q", entries[1].Target, target)
+	}
+}
+
 // TestNetworkFlagErrors: the TLS flags apply to network targets only, the
 // client certificate needs its key, and a tcp target needs TLS or
 // --insecure; each mistake fails at once naming its cause.
@@ -136,6 +162,7 @@ func TestNetworkFlagErrors(t *testing.T) {
 		{[]string{"inspect", "tcp://127.0.0.1:1", "--insecure", "--tls-ca", "ca.crt"}, []string{"--insecure contradicts --tls-ca"}},
 		{[]string{"inspect", "tcp://127.0.0.1:1"}, []string{"a tcp target requires TLS"}},
 		{[]string{"inspect", "tcp://127.0.0.1:1", "--tls-ca", "/nonexistent/ca.crt"}, []string{"--tls-ca", "/nonexistent/ca.crt"}},
+		{[]string{"ls", "tcp://127.0.0.1:1", "--tls-key", "c.key"}, []string{"--tls-cert and --tls-key go together"}},
 	} {
 		r := run(t, "", nil, tc.args...)
 		if r.code == 0 || r.elapsed > 5*time.Second {
