@@ -45,6 +45,10 @@ type Config struct {
 	// an exec:// target) only, after Options and before the plugin's own:
 	// tether.WithEnv, WithAutoMTLS...
 	ExecOptions []tether.Option
+	// SchemeOptions apply to the plugins whose target has the key's scheme
+	// ("tcp", "dns"...; "exec" for local programs) only, after ExecOptions
+	// and before the plugin's own: a network runtime's TLS options, say.
+	SchemeOptions map[string][]tether.Option
 	// Parallelism bounds how many plugins start at once. Zero means four
 	// per CPU.
 	Parallelism int
@@ -118,6 +122,11 @@ func load(ctx context.Context, p discover.Plugin, cfg Config) (*tether.Client, e
 	if p.IsExec() {
 		opts = append(opts, cfg.ExecOptions...)
 	}
+	scheme := "exec"
+	if t, err := tether.ParseTarget(p.Target); p.Target != "" && err == nil {
+		scheme = t.Scheme
+	}
+	opts = append(opts, cfg.SchemeOptions[scheme]...)
 	opts = append(opts, p.Options(cfg.Handshake)...)
 	var c *tether.Client
 	var err error

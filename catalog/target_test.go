@@ -117,3 +117,26 @@ func TestExecOptionsOnlyForExecTargets(t *testing.T) {
 		t.Errorf("the runtime got %d settings, want none", n)
 	}
 }
+
+// Config.SchemeOptions reach the targets of their scheme only: a runtime
+// setting of the fake runtime's scheme gets to it, and a local program
+// beside it loads without being refused that setting.
+func TestSchemeOptionsOnlyForTheirScheme(t *testing.T) {
+	plugins := []discover.Plugin{{Name: "remote", Target: "catalogtest://somewhere"},
+		{Name: "local", Path: tethertest.Build(t, greeterEn)}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fake.settings.Store(-1)
+	cat := catalog.Load(ctx, plugins, catalog.Config{Handshake: greeterHandshake,
+		SchemeOptions: map[string][]tether.Option{"catalogtest": {tether.RuntimeSetting("test.Setting", 1, "catalogtest")}}})
+	if err := cat.Entries()[0].Err; err == nil || !strings.Contains(err.Error(), "fake runtime reached for somewhere") {
+		t.Errorf("remote: %v, want the fake runtime's own error", err)
+	}
+	if n := fake.settings.Load(); n != 1 {
+		t.Errorf("the runtime got %d settings, want 1", n)
+	}
+	if err := cat.Entries()[1].Err; err != nil {
+		t.Errorf("local: %v", err)
+	}
+	closeAndCheckGone(t, cat)
+}

@@ -29,9 +29,12 @@ func newCallCmd() *cobra.Command {
 		Short: "Load a plugin and call one of its gRPC methods with JSON messages",
 		Long: `Call loads the plugin TARGET names, finds SERVICE/METHOD through server
 reflection and calls it. TARGET is a path to a program (never looked up in
-$PATH), exec:///abs/path, or a target of another runtime (tcp://, unix://...
-once registered); PLUGIN-ARGS and --auto-mtls apply to programs only. The method may be written greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet
-or greeter.v1.Greeter.Greet; a service name may be shortened to its last parts
+$PATH), exec:///abs/path, a plugin serving on the network (tcp://host:port,
+unix:///path.sock, dns:///name:port), or a target of another registered
+runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the TLS flags
+(--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to network
+targets only, as in tether inspect --help. The method may be written
+greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or greeter.v1.Greeter.Greet; a service name may be shortened to its last parts
 (Greeter/Greet) when that is unambiguous.
 
 Requests are JSON (protobuf's JSON mapping), taken from the JSON argument or,
@@ -46,6 +49,7 @@ plugin (exit status 130). A failed call prints its gRPC code and message and
 exits with status 1.`,
 		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
   tether call exec:///opt/app/plugins/greeter-en Greeter/Greet '{"name":"Ada"}'
+  tether call tcp://10.0.0.7:7000 Greeter/Greet '{"name":"Ada"}' --tls-cert host-1.crt --tls-key host-1.key --tls-ca ca.crt
   echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet
   printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi`,
 		RunE: func(cmd *cobra.Command, args []string) error {

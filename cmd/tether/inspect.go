@@ -32,11 +32,17 @@ shows what its handshake said, the protocol version negotiated, its health, the
 interfaces it describes (tether plugins) and every gRPC service and method it
 serves, found through server reflection. Then it stops the plugin.
 
-TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, or
-a target of another runtime (tcp://, unix://... once registered). PLUGIN-ARGS
-and --auto-mtls apply to programs only.`,
+TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, a
+plugin already serving on the network (tcp://host:port[,host:port...],
+unix:///path.sock, dns:///name:port), or a target of another registered
+runtime. PLUGIN-ARGS and --auto-mtls apply to programs only. The TLS flags
+apply to network targets only: tcp and dns targets need --tls-ca (and, for
+mutual TLS, --tls-cert and --tls-key), or --insecure for plaintext; unix
+targets are plaintext unless given TLS flags. A network plugin is not stopped:
+inspect only disconnects.`,
 		Example: `  tether inspect ./bin/plugins/greeter-en
   tether inspect exec:///opt/app/plugins/greeter-en
+  tether inspect tcp://10.0.0.7:7000 --tls-cert pki/host-1.crt --tls-key pki/host-1.key --tls-ca pki/ca.crt
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
@@ -52,7 +58,7 @@ and --auto-mtls apply to programs only.`,
 				return interrupted(err)
 			}
 			defer stop(c)
-			info, err := inspect(ctx, own[0], c)
+			info, err := inspect(ctx, own[0], c, &flags.tls)
 			if err != nil {
 				return interrupted(err)
 			}
@@ -71,14 +77,15 @@ and --auto-mtls apply to programs only.`,
 
 // inspection is what inspect reports; its JSON form is the --json output.
 type inspection struct {
-	Plugin          string        `json:"plugin"`
-	Pid             int           `json:"pid"`
-	Handshake       handshakeInfo `json:"handshake"`
-	ProtocolVersion int           `json:"protocol_version"`
-	Health          string        `json:"health"`
-	Describe        *describeInfo `json:"describe,omitempty"`
-	Services        []serviceInfo `json:"services"`
-	ReflectionError string        `json:"reflection_error,omitempty"`
+	Plugin          string         `json:"plugin"`
+	Pid             int            `json:"pid,omitempty"`
+	Handshake       *handshakeInfo `json:"handshake,omitempty"`
+	Remote          *remoteInfo    `json:"remote,omitempty"`
+	ProtocolVersion int            `json:"protocol_version"`
+	Health          string         `json:"health"`
+	Describe        *describeInfo  `json:"describe,omitempty"`
+	Services        []serviceInfo  `json:"services"`
+	ReflectionError string         `json:"reflection_error,omitempty"`
 }
 
 type handshakeInfo struct {
@@ -88,6 +95,15 @@ type handshakeInfo struct {
 	Address     string `json:"address"`
 	Protocol    string `json:"protocol"`
 	TLS         bool   `json:"tls"`
+}
+
+// remoteInfo describes a plugin served on the network, which printed no
+// handshake line: the addresses the client connects to.
+type remoteInfo struct {
+	Addresses []string `json:"addresses"`
+	TLS       bool     `json:"tls"`
+	// ClientCert: the host presented a client certificate (mutual TLS).
+	ClientCert bool `json:"client_cert"`
 }
 
 type describeInfo struct {
@@ -115,13 +131,18 @@ type methodInfo struct {
 	Response string       `json:"response"`
 }
 
-// inspect asks a loaded plugin everything inspect shows.
-func inspect(ctx context.Context, target string, c *tether.Client) (*inspection, error) {
-	hl := c.Handshake()
-	info := &inspection{
-		Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(),
-		Handshake: handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
-			Address: hl.Address, Protocol: hl.Protocol, TLS: len(hl.ServerCert) > 0},
+// inspect asks a loaded plugin everything inspect shows; tf are the TLS
+// flags a network target was loaded with.
+func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags) (*inspection, error) {
+	info := &inspection{Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion()}
+	if hl := c.Handshake(); hl.CoreVersion != 0 {
+		info.Handshake = &handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
+			Address: hl.Address, Protocol: hl.Protocol, TLS: len(hl.ServerCert) > 0}
+	} else {
+		info.Remote = &remoteInfo{Addresses: []string{}, TLS: tf.secure(c.Target()), ClientCert: tf.cert != ""}
+		for _, in := range c.Instances() {
+			info.Remote.Addresses = append(info.Remote.Addresses, in.Network+" "+in.Address)
+		}
 	}
 	conn := c.Conn()
 	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: tether.HealthService})
@@ -171,17 +192,27 @@ func inspect(ctx context.Context, target string, c *tether.Client) (*inspection,
 	return info, nil
 }
 
+func security(tls, mutual bool) string {
+	switch {
+	case tls && mutual:
+		return "mutual TLS"
+	case tls:
+		return "TLS without a client certificate"
+	}
+	return "plaintext"
+}
+
 // print writes the human form of an inspection.
 func (info *inspection) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	h := info.Handshake
-	security := "plaintext"
-	if h.TLS {
-		security = "mutual TLS"
-	}
 	fmt.Fprintf(tw, "plugin:\t%s\n", info.Plugin)
-	fmt.Fprintf(tw, "pid:\t%d\n", info.Pid)
-	fmt.Fprintf(tw, "handshake:\tcore %d, app %d, %s %s, %s, %s\n", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, security)
+	if h := info.Handshake; h != nil {
+		fmt.Fprintf(tw, "pid:\t%d\n", info.Pid)
+		fmt.Fprintf(tw, "handshake:\tcore %d, app %d, %s %s, %s, %s\n", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, security(h.TLS, true))
+	}
+	if r := info.Remote; r != nil {
+		fmt.Fprintf(tw, "addresses:\t%s, %s\n", strings.Join(r.Addresses, ", "), security(r.TLS, r.ClientCert))
+	}
 	fmt.Fprintf(tw, "protocol version:\t%d\n", info.ProtocolVersion)
 	fmt.Fprintf(tw, "health:\t%s\n", info.Health)
 	if d := info.Describe; d != nil {

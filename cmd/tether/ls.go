@@ -36,6 +36,7 @@ type lsFlags struct {
 	parallel  int
 	timeout   time.Duration
 	verbose   bool
+	tls       tlsFlags
 }
 
 func newLsCmd() *cobra.Command {
@@ -56,11 +57,16 @@ listed with that error.
 
 Plugins refuse to start without their application's magic cookie: pass it
 with --cookie KEY=VALUE (repeat the flag for folders mixing applications).
+The TLS flags (--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure)
+apply to every network target (tcp://, unix://, dns:///) listed, as in tether
+inspect --help.
+
 The exit status is 0 even when some plugins are broken, unless --strict.`,
 		Example: `  tether ls ./bin/plugins
   tether ls plugins.yaml exec:///opt/app/plugins/greeter-en ./bin/plugins/greeter-fr
   tether ls --cookie MYAPP_PLUGIN=secret /usr/lib/myapp/plugins
-  tether ls --manifest plugins.yaml --json`,
+  tether ls --manifest plugins.yaml --json
+  tether ls ./bin/plugins tcp://10.0.0.7:7000 --tls-cert host-1.crt --tls-key host-1.key --tls-ca ca.crt`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)
 		},
@@ -76,6 +82,7 @@ The exit status is 0 even when some plugins are broken, unless --strict.`,
 	fl.IntVar(&f.parallel, "parallel", 0, "plugins started at once (default 4 per CPU)")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long each plugin may take to start")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show what the plugins log")
+	f.tls.add(cmd)
 	return cmd
 }
 
@@ -175,7 +182,12 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	if f.autoMTLS {
 		execOpts = append(execOpts, tether.WithAutoMTLS())
 	}
-	return catalog.Config{Handshake: h, Options: opts, ExecOptions: execOpts, Parallelism: f.parallel}, nil
+	netOpts, err := f.tls.schemeOptions()
+	if err != nil {
+		return catalog.Config{}, fmt.Errorf("ls: %w", err)
+	}
+	return catalog.Config{Handshake: h, Options: opts, ExecOptions: execOpts, SchemeOptions: netOpts,
+		Parallelism: f.parallel}, nil
 }
 
 func lsEntries(cat *catalog.Catalog) []lsEntry {

@@ -9,7 +9,9 @@
 //	tether certs ca|server|client          create a CA, issue server and client certificates for mutual TLS
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
-// $PATH), exec:///abs/path, or a target of another registered runtime.
+// $PATH), exec:///abs/path, a plugin serving on the network (tcp://, unix://,
+// dns:///, with the --tls-* flags or --insecure), or a target of another
+// registered runtime.
 // Run "tether help COMMAND" for a command's flags.
 package main
 

@@ -24,6 +24,7 @@ type pluginFlags struct {
 	timeout  time.Duration
 	autoMTLS bool
 	verbose  bool
+	tls      tlsFlags
 }
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
@@ -36,11 +37,13 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 		"bound on starting the plugin, and on the whole command except streaming calls")
 	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
+	f.tls.add(cmd)
 }
 
 // launch loads the plugin a target names (a path, exec:///abs/path, or a
 // target of another registered runtime) and connects to it; args and
-// --auto-mtls apply to local programs only. What the plugin logs goes to
+// --auto-mtls apply to local programs only, the TLS flags to network
+// targets only. What the plugin logs goes to
 // stderr (warnings and errors, or everything with --verbose), and so does
 // what it prints on stdout, which is kept for the command's own output.
 func (f *pluginFlags) launch(ctx context.Context, target string, args []string) (*tether.Client, error) {
@@ -67,7 +70,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	}
 	opts := []tether.Option{
 		tether.WithHandshake(hs),
-		tether.WithStartTimeout(f.timeout),
+		tether.WithStartTimeout(startTimeout(ctx, f.timeout)),
 		tether.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))),
 		tether.WithStdout(os.Stderr),
 	}
@@ -78,7 +81,12 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := tether.Open(ctx, target, append(opts, execOpts...)...)
+	netOpts, err := f.tls.options(t)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append(opts, execOpts...), netOpts...)
+	c, err := tether.Open(ctx, target, opts...)
 	if err != nil {
 		return nil, explainLaunch(err)
 	}
@@ -103,6 +111,20 @@ func (f *pluginFlags) execOptions(t tether.Target, args []string) ([]tether.Opti
 		opts = append(opts, tether.WithAutoMTLS())
 	}
 	return opts, nil
+}
+
+// startTimeout is the start timeout of a launch within ctx: timeout, or a
+// little less than what ctx has left, so that the load's own timeout fires
+// first and says why it failed (the last connection error: a TLS alert,
+// say) rather than only that ctx ended.
+func startTimeout(ctx context.Context, timeout time.Duration) time.Duration {
+	const margin = 100 * time.Millisecond
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - margin; left > 0 && left < timeout {
+			return left
+		}
+	}
+	return timeout
 }
 
 // explainLaunch adds to a launch error the flag that would fix it.
