@@ -37,6 +37,13 @@ var (
 	// ErrBadTarget: the target cannot be parsed, names a scheme no runtime
 	// is registered for, or comes with an option its runtime does not take.
 	ErrBadTarget = errors.New("bad target")
+	// ErrTLS: the TLS handshake with an instance failed in a way retrying
+	// will not mend: a server certificate that does not verify or names
+	// another host, a client certificate the server refused, TLS spoken to
+	// a plaintext port or the reverse. Err holds the crypto/tls or
+	// crypto/x509 error (errors.As finds *tls.CertificateVerificationError,
+	// tls.AlertError, x509.HostnameError...).
+	ErrTLS = errors.New("TLS handshake failed")
 	// ErrHost: the host's own side failed to prepare the load (its socket
 	// directory, a certificate, its connection): not the plugin's fault.
 	ErrHost = errors.New("host-side failure")

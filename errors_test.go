@@ -69,7 +69,7 @@ func TestLaunchFailures(t *testing.T) {
 		{name: "address elsewhere", mode: "elsewhere", kind: tether.ErrNotPlugin, exitCode: -1, within: 3 * time.Second,
 			contains: []string{"outside this machine", "192.0.2.1:1234 is not a loopback address"}},
 		{name: "wrong certificate", mode: "wrongcert", opts: []tether.Option{tether.WithAutoMTLS(), tether.WithStartTimeout(3 * time.Second)},
-			kind: tether.ErrNotPlugin, exitCode: -1, within: 5 * time.Second,
+			kind: tether.ErrTLS, exitCode: -1, within: 5 * time.Second,
 			contains: []string{"certificate"}},
 		{name: "unasked certificate", mode: "unaskedcert", kind: tether.ErrNotPlugin, exitCode: -1,
 			contains: []string{"the plugin wants TLS but the host did not offer automatic mutual TLS"}},

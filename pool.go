@@ -2,8 +2,11 @@ package tether
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -232,11 +235,18 @@ func (p *pool) subConnLost(key string, err error) {
 	if err != nil {
 		p.lastErr = fmt.Errorf("%s: %w", m.ep.Address, err)
 	}
-	failFast := m.ep.FailFast && !m.extrasOn && err != nil && m.state == memberPending
+	firstTry := !m.extrasOn && err != nil && m.state == memberPending
+	tlsFailed := firstTry && isTLSFailure(err)
+	failFast := firstTry && (m.ep.FailFast || tlsFailed)
 	if m.state == memberAdmitted {
 		m.state = memberPending
 	}
-	if failFast {
+	switch {
+	case tlsFailed:
+		// Retrying will not mend it: the load fails now, saying why.
+		m.state = memberRefused
+		m.why = &PluginError{Plugin: p.c.name, Kind: ErrTLS, Detail: "with " + m.ep.Address, Err: err}
+	case failFast:
 		m.state = memberRefused
 		m.why = &PluginError{Plugin: p.c.name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
 	}
@@ -246,6 +256,25 @@ func (p *pool) subConnLost(key string, err error) {
 	if failFast {
 		p.settleFirst(why)
 	}
+}
+
+// isTLSFailure reports a connection error that is a TLS handshake failing
+// for good: a certificate that does not verify or names another host, an
+// alert from the peer (a refused client certificate), a record that is not
+// TLS (a plaintext port).
+func isTLSFailure(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		alert    tls.AlertError
+		header   tls.RecordHeaderError
+		hostname x509.HostnameError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+	)
+	var op *net.OpError // crypto/tls reports an alert it received so
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header) ||
+		errors.As(err, &hostname) || errors.As(err, &unknown) || errors.As(err, &invalid) ||
+		errors.As(err, &op) && op.Op == "remote error"
 }
 
 // describe asks one instance what it serves and admits or refuses it.
