@@ -39,15 +39,12 @@ type Config struct {
 	Handshake tether.HandshakeConfig
 	// Options apply to every plugin, before the plugin's own (logger,
 	// interfaces asked for, timeouts...). Options of one runtime only
-	// (tether.WithEnv and the other exec options) belong in ExecOptions.
+	// (tether.WithEnv and the other exec options) belong in SchemeOptions.
 	Options []tether.Option
-	// ExecOptions apply to the plugins that are local programs (a path or
-	// an exec:// target) only, after Options and before the plugin's own:
-	// tether.WithEnv, WithAutoMTLS...
-	ExecOptions []tether.Option
 	// SchemeOptions apply to the plugins whose target has the key's scheme
-	// ("tcp", "dns"...; "exec" for local programs) only, after ExecOptions
-	// and before the plugin's own: a network runtime's TLS options, say.
+	// only, after Options and before the plugin's own: under "exec" (local
+	// programs, a path or an exec:// target) tether.WithEnv, WithAutoMTLS...;
+	// under "tcp", "dns"... a network runtime's TLS options.
 	SchemeOptions map[string][]tether.Option
 	// Parallelism bounds how many plugins start at once. Zero means four
 	// per CPU.
@@ -119,9 +116,6 @@ func Load(ctx context.Context, plugins []discover.Plugin, cfg Config) *Catalog {
 // target.
 func load(ctx context.Context, p discover.Plugin, cfg Config) (*tether.Client, error) {
 	opts := slices.Clone(cfg.Options)
-	if p.IsExec() {
-		opts = append(opts, cfg.ExecOptions...)
-	}
 	scheme := "exec"
 	if t, err := tether.ParseTarget(p.Target); p.Target != "" && err == nil {
 		scheme = t.Scheme

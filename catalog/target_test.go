@@ -71,7 +71,7 @@ func TestLoadManifestTargets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cat := catalog.Load(ctx, plugins, catalog.Config{Handshake: greeterHandshake,
-		ExecOptions: []tether.Option{tether.WithEnv("FROM_CONFIG=1")}})
+		SchemeOptions: map[string][]tether.Option{"exec": {tether.WithEnv("FROM_CONFIG=1")}}})
 	defer cat.Close()
 
 	if got := entryNames(cat.Loaded()); !slices.Equal(got, []string{"checked", "plain"}) {
@@ -98,7 +98,7 @@ func TestLoadManifestTargets(t *testing.T) {
 	closeAndCheckGone(t, cat)
 }
 
-// Config.ExecOptions reach exec targets only: a target of another runtime
+// Config.SchemeOptions["exec"] reach exec targets only: a target of another runtime
 // is loaded through that runtime (which here refuses), not refused for an
 // exec option it was never meant to get.
 func TestExecOptionsOnlyForExecTargets(t *testing.T) {
@@ -107,7 +107,7 @@ func TestExecOptionsOnlyForExecTargets(t *testing.T) {
 	defer cancel()
 	fake.settings.Store(-1)
 	cat := catalog.Load(ctx, plugins, catalog.Config{Handshake: greeterHandshake,
-		ExecOptions: []tether.Option{tether.WithEnv("A=1"), tether.WithAutoMTLS()}})
+		SchemeOptions: map[string][]tether.Option{"exec": {tether.WithEnv("A=1"), tether.WithAutoMTLS()}}})
 	defer cat.Close()
 	err := cat.Entries()[0].Err
 	if err == nil || !strings.Contains(err.Error(), "fake runtime reached for somewhere") || !strings.Contains(err.Error(), "plugin remote") {

@@ -186,7 +186,13 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	if err != nil {
 		return catalog.Config{}, fmt.Errorf("ls: %w", err)
 	}
-	return catalog.Config{Handshake: h, Options: opts, ExecOptions: execOpts, SchemeOptions: netOpts,
+	if len(execOpts) > 0 {
+		if netOpts == nil {
+			netOpts = map[string][]tether.Option{}
+		}
+		netOpts["exec"] = execOpts
+	}
+	return catalog.Config{Handshake: h, Options: opts, SchemeOptions: netOpts,
 		Parallelism: f.parallel}, nil
 }
 
