@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -16,27 +15,9 @@ import (
 	"github.com/tetherplug/tether/internal/plugintest"
 )
 
-// sockRuntime is a runtime for benchmarks: "benchsock:///PATH" is a plugin
-// already listening on the Unix socket PATH.
-type sockRuntime struct{}
-
-func (sockRuntime) Scheme() string { return "benchsock" }
-
-func (sockRuntime) Build(_ context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
-	env.Endpoints.UpdateEndpoints([]tether.Endpoint{{Network: "unix", Address: t.Path}})
-	return sockRuntime{}, nil
-}
-
-func (sockRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
-	return nil
-}
-
-var registerSockRuntime sync.Once
-
 // inProcessEcho serves the echo plugin's interfaces with tether.NewServer
 // on a Unix socket in this process and returns the socket's path.
 func inProcessEcho(b *testing.B) string {
-	registerSockRuntime.Do(func() { tether.RegisterRuntime(sockRuntime{}) })
 	dir, err := os.MkdirTemp("", "tether-hostpath-")
 	if err != nil {
 		b.Fatal(err)
@@ -64,7 +45,7 @@ func BenchmarkHostPath(b *testing.B) {
 	b.ReportAllocs()
 	sock := inProcessEcho(b)
 	ctx := context.Background()
-	c, err := tether.Open(ctx, "benchsock://"+sock, tether.WithInterface("echo", 1))
+	c, err := tether.Open(ctx, registerStatic(tether.Endpoint{Network: "unix", Address: sock}), tether.WithInterface("echo", 1))
 	if err != nil {
 		b.Fatal(err)
 	}

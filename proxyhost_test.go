@@ -48,8 +48,8 @@ func TestTwoHostProcessesThroughOneProxyConnection(t *testing.T) {
 
 	bin := tethertest.Build(t, plugintest.SessionHost)
 	hosts := []*hostProc{
-		startSessionHost(t, bin, "static:///"+p.Addr(), "A"),
-		startSessionHost(t, bin, "static:///"+p.Addr(), "B"),
+		startSessionHost(t, bin, p.Target(), "A"),
+		startSessionHost(t, bin, p.Target(), "B"),
 	}
 	// Both hosts have loaded the plugin and had one callback: only now do
 	// their 1,000 calls start, together.

@@ -11,12 +11,11 @@
 // callbacks counts the callbacks this host received. It exits 1 unless W
 // and F are 0 and C is N.
 //
-//	sessionhost -target static:///path/proxy.sock -tag A [-n 1000] [-parallel 4] [-wait]
+//	sessionhost -target unix:///path/proxy.sock -tag A [-n 1000] [-parallel 4] [-wait]
 //
-// The target is any tether target. sessionhost registers, besides the
-// built-in ones, the runtime of scheme "static": static:///path/to.sock is
-// a plugin already listening on that Unix socket (plaintext), which the
-// host did not start and does not stop. With -wait, it loads the plugin,
+// The target is any tether target; the network runtime is linked in, so
+// unix:///path/to.sock is a plugin already listening on that Unix socket
+// (plaintext), which the host did not start and does not stop. With -wait, it loads the plugin,
 // makes one call, prints "ready" and waits for a line on stdin before it
 // starts its N calls, so that a test can run several hosts' calls at once.
 package main
@@ -36,6 +35,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	_ "github.com/tetherplug/tether/network" // unix:// targets
 )
 
 // tagEcho is the host's callback service: it answers TAG:TEXT.
@@ -58,7 +58,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.target, "target", "", "tether target of the plugin, e.g. static:///path/proxy.sock")
+	flag.StringVar(&cfg.target, "target", "", "tether target of the plugin, e.g. unix:///path/proxy.sock")
 	flag.StringVar(&cfg.tag, "tag", "", "this host's tag, in every callback answer")
 	flag.IntVar(&cfg.n, "n", 1000, "calls to make")
 	flag.IntVar(&cfg.parallel, "parallel", 1, "calls in flight at once")
