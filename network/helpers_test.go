@@ -2,19 +2,10 @@ package network_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,93 +16,36 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	testpki "github.com/tetherplug/tether/internal/plugintest/pki"
 )
 
 // pki is a test CA with one server and one client certificate, as PEM files.
 type pki struct {
 	dir                   string
-	ca                    *x509.Certificate
-	caKey                 *ecdsa.PrivateKey
+	ca                    *testpki.CA
 	caFile                string
 	serverCert            tls.Certificate
 	clientCert, clientKey string
-}
-
-var serial atomic.Int64
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func template(cn string) *x509.Certificate {
-	return &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 }
 
 // newPKI makes a CA and a server certificate for 127.0.0.1, ::1 and
 // localhost, and a client certificate, signed by it.
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{dir: t.TempDir(), caKey: newKey(t)}
-	ca := template("test CA")
-	ca.IsCA, ca.BasicConstraintsValid, ca.KeyUsage = true, true, x509.KeyUsageCertSign
-	der, err := x509.CreateCertificate(rand.Reader, ca, ca, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.ca, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
-	srv := template("server")
-	srv.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	srv.DNSNames = []string{"localhost"}
-	srv.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	p.serverCert = p.issue(t, srv)
-	cli := template("host")
-	cli.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	cc := p.issue(t, cli)
-	p.clientCert = p.write(t, "client.pem", "CERTIFICATE", cc.Certificate[0])
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cc.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.clientKey = p.write(t, "client-key.pem", "PRIVATE KEY", keyDER)
+	ca := testpki.NewCA(t, "test CA")
+	p := &pki{dir: t.TempDir(), ca: ca, serverCert: ca.Server(t).TLS(t)}
+	p.caFile = testpki.WriteFile(t, p.dir, "ca.pem", ca.PEM)
+	cli := ca.Client(t, "host")
+	p.clientCert = testpki.WriteFile(t, p.dir, "client.pem", cli.CertPEM)
+	p.clientKey = testpki.WriteFile(t, p.dir, "client-key.pem", cli.KeyPEM)
 	return p
-}
-
-func (p *pki) issue(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
-	t.Helper()
-	k := newKey(t)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &k.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // serverTLS is the plugin's side of mutual TLS: its certificate, and
 // client certificates required and checked against the CA.
 func (p *pki) serverTLS() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca)
 	return &tls.Config{Certificates: []tls.Certificate{p.serverCert}, ClientAuth: tls.RequireAndVerifyClientCert,
-		ClientCAs: pool, MinVersion: tls.VersionTLS12}
+		ClientCAs: p.ca.Pool(), MinVersion: tls.VersionTLS12}
 }
 
 // countingEcho is the echo service counting the calls it answers.
@@ -183,11 +117,9 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // clientTLS is the host's side of mutual TLS.
 func (p *pki) clientTLS() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca)
 	cert, err := tls.LoadX509KeyPair(p.clientCert, p.clientKey)
 	if err != nil {
 		panic(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: p.ca.Pool()}
 }

@@ -1,28 +1,30 @@
-// Package pki makes certificate authorities and certificates for tests
-// (ECDSA P-256, valid for an hour), with the standard library only.
+// Package pki makes certificate authorities and certificates for tests,
+// valid for an hour: internal/certs, with the errors turned into test
+// failures and the results in the shapes tests use (PEM, tls.Certificate,
+// a pool).
 package pki
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tetherplug/tether/internal/certs"
 )
+
+// lifetime is how long test certificates are valid.
+const lifetime = time.Hour
 
 // CA is a certificate authority made up for one test.
 type CA struct {
 	Cert *x509.Certificate
-	Key  *ecdsa.PrivateKey
 	PEM  []byte // the CA certificate, PEM
+	pair *certs.Pair
 }
 
 // Issued is a certificate a CA issued, with its key.
@@ -44,64 +46,38 @@ func (i Issued) TLS(tb testing.TB) tls.Certificate {
 // NewCA makes a self-signed ECDSA P-256 CA.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
-	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber:          newSerial(tb),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	pair, err := certs.NewCA(name, lifetime)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	return &CA{Cert: cert, Key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &CA{Cert: pair.Cert, PEM: pair.CertPEM(), pair: pair}
 }
 
-// Server issues a server certificate, with a fresh key, for localhost and
-// 127.0.0.1.
+// Server issues a server certificate, with a fresh key, for localhost,
+// 127.0.0.1 and ::1.
 func (ca *CA) Server(tb testing.TB) Issued {
 	tb.Helper()
-	return ca.issue(tb, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "localhost"},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
+	p, err := ca.pair.IssueServer("localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, lifetime)
+	return issued(tb, p, err)
 }
 
 // Client issues a client certificate with a fresh key.
 func (ca *CA) Client(tb testing.TB, name string) Issued {
 	tb.Helper()
-	return ca.issue(tb, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: name},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	p, err := ca.pair.IssueClient(name, lifetime)
+	return issued(tb, p, err)
 }
 
-func (ca *CA) issue(tb testing.TB, tmpl *x509.Certificate) Issued {
+func issued(tb testing.TB, p *certs.Pair, err error) Issued {
 	tb.Helper()
-	key := newKey(tb)
-	tmpl.SerialNumber = newSerial(tb)
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	key, err := p.KeyPEM()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Issued{
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		Serial:  tmpl.SerialNumber,
-	}
+	return Issued{CertPEM: p.CertPEM(), KeyPEM: key, Serial: p.Cert.SerialNumber}
 }
 
 // Pool returns a certificate pool holding just the CA.
@@ -119,20 +95,4 @@ func WriteFile(tb testing.TB, dir, name string, data []byte) string {
 		tb.Fatal(err)
 	}
 	return p
-}
-
-func newKey(tb testing.TB) *ecdsa.PrivateKey {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return key
-}
-
-func newSerial(tb testing.TB) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
 }
