@@ -93,7 +93,11 @@ func (p *pool) update(eps []Endpoint) resolver.State {
 		if _, ok := p.members[key]; !ok {
 			p.members[key] = &member{ep: ep}
 		}
-		addrs = append(addrs, resolver.Address{Addr: key, ServerName: "localhost",
+		name := ep.ServerName
+		if name == "" {
+			name = "localhost"
+		}
+		addrs = append(addrs, resolver.Address{Addr: key, ServerName: name,
 			Attributes: attributes.New(credsKey{}, endpointCreds{ep.Creds})})
 	}
 	now := time.Now()

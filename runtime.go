@@ -73,6 +73,10 @@ type Endpoint struct {
 	// offers only for Unix sockets in private directories or on an
 	// explicit opt-in.
 	Creds credentials.TransportCredentials
+	// ServerName is the name the instance's certificate must carry, and the
+	// HTTP/2 authority of its calls; empty means "localhost", the name of
+	// the exec runtime's one-time certificates.
+	ServerName string
 	// ProtocolVersion is the application protocol version when the runtime
 	// learned it (the exec runtime, from the handshake line); 0 otherwise.
 	ProtocolVersion int

@@ -12,34 +12,31 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// tlsCreds is one server name's TLS credentials. It checks the server
-// certificate against that name (grpc-go's TLS credentials would check it
-// against the connection's authority, which tether sets for all its
-// instances alike), and it waits for the server's first bytes before it
-// calls the connection up: with TLS 1.3 a server refuses a client
+// tlsCreds is TLS credentials that wait for the server's first bytes before
+// they call the connection up (the server name they check is the
+// endpoint's, which gRPC passes as the authority): with TLS 1.3 a server refuses a client
 // certificate only after the handshake, and its alert ("tls: certificate
 // required", "tls: unknown certificate authority") would otherwise be lost
 // behind the next write's "broken pipe".
 type tlsCreds struct {
 	credentials.TransportCredentials
-	name string
 }
 
-func newTLSCreds(inner credentials.TransportCredentials, name string) *tlsCreds {
-	return &tlsCreds{TransportCredentials: inner, name: name}
+func newTLSCreds(inner credentials.TransportCredentials) *tlsCreds {
+	return &tlsCreds{TransportCredentials: inner}
 }
 
-// ClientHandshake is the TLS handshake against the runtime's server name,
+// ClientHandshake is the TLS handshake against the endpoint's server name,
 // then the read of the server's first bytes.
-func (c *tlsCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, c.name, raw)
+func (c *tlsCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
 	if err != nil {
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) {
 			return nil, nil, fmt.Errorf("TLS handshake with %s: the server does not speak TLS (is it plaintext? "+
 				"then network.WithInsecure): %w", raw.RemoteAddr(), err)
 		}
-		return nil, nil, fmt.Errorf("TLS handshake with %s (server name %q): %w", raw.RemoteAddr(), c.name, err)
+		return nil, nil, fmt.Errorf("TLS handshake with %s (server name %q): %w", raw.RemoteAddr(), authority, err)
 	}
 	return firstBytes(ctx, conn, info, raw.RemoteAddr(),
 		"refused the connection after the TLS handshake (is the client certificate one it trusts?)")
@@ -47,7 +44,7 @@ func (c *tlsCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn) 
 
 // Clone returns a copy.
 func (c *tlsCreds) Clone() credentials.TransportCredentials {
-	return newTLSCreds(c.TransportCredentials.Clone(), c.name)
+	return newTLSCreds(c.TransportCredentials.Clone())
 }
 
 // plainCreds is plaintext that names the likely cause when a server

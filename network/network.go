@@ -74,8 +74,10 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 		log.Warn("connecting to the plugin in plaintext (network.WithInsecure): calls are neither encrypted nor authenticated",
 			"target", t.Raw)
 	}
-	r := &runtime{env: env, conf: conf, plain: newPlainCreds(), creds: map[string]credentials.TransportCredentials{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	r := &runtime{env: env, conf: conf, plain: newPlainCreds(), stop: make(chan struct{}), done: make(chan struct{})}
+	if conf != nil {
+		r.tls = newTLSCreds(credentials.NewTLS(conf))
+	}
 	if b.scheme != "dns" {
 		close(r.done)
 		env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
@@ -102,9 +104,7 @@ type runtime struct {
 	env   tether.RuntimeEnv
 	conf  *tls.Config // nil: plaintext
 	plain credentials.TransportCredentials
-
-	mu    sync.Mutex
-	creds map[string]credentials.TransportCredentials // by TLS server name
+	tls   credentials.TransportCredentials // nil with plaintext; one for every address
 
 	// dns targets only
 	name, port string
@@ -120,32 +120,18 @@ func (r *runtime) endpoints(addrs []address) []tether.Endpoint {
 	eps := make([]tether.Endpoint, 0, len(addrs))
 	for _, a := range addrs {
 		// No Instance: a remote plugin cannot tell the host when it ends.
-		eps = append(eps, tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.credsFor(a)})
+		ep := tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.plain}
+		if r.conf != nil {
+			// The name the certificate must carry: gRPC checks it against
+			// the address's server name, not tls.Config.ServerName.
+			ep.Creds, ep.ServerName = r.tls, r.conf.ServerName
+			if ep.ServerName == "" {
+				ep.ServerName = a.host // "" for a Unix socket: localhost
+			}
+		}
+		eps = append(eps, ep)
 	}
 	return eps
-}
-
-// credsFor returns the credentials of one address, the same value for every
-// address of one server name (the client compares them by identity).
-func (r *runtime) credsFor(a address) credentials.TransportCredentials {
-	if r.conf == nil {
-		return r.plain
-	}
-	name := r.conf.ServerName
-	if name == "" {
-		name = a.host
-	}
-	if name == "" {
-		name = "localhost" // a Unix socket has no host
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.creds[name]
-	if !ok {
-		c = newTLSCreds(credentials.NewTLS(r.conf), name)
-		r.creds[name] = c
-	}
-	return c
 }
 
 // Close stops re-resolving a dns target. It stops no plugin: the host did
