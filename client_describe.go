@@ -121,12 +121,12 @@ func (c *Client) fits(d described) error {
 // startInstanceExtras starts what each admitted instance gets besides
 // calls: a callback tunnel when the host provides callbacks, the stdio
 // stream of a go-plugin plugin. They run until ctx ends.
-func (c *Client) startInstanceExtras(ctx context.Context, key string, d described) {
+func (c *Client) startInstanceExtras(ctx context.Context, ep Endpoint, d described) {
 	if d.resp == nil {
-		c.startStdio(ctx, key)
+		c.startStdio(ctx, ep)
 		return
 	}
 	if c.callbacks != nil {
-		c.callbacks.serveInstance(ctx, c, key)
+		c.callbacks.serveInstance(ctx, c, ep.key())
 	}
 }

@@ -313,7 +313,7 @@ func (p *pool) describe(key string, gen int) {
 		var mctx context.Context
 		mctx, m.stop = context.WithCancel(context.Background())
 		p.mu.Unlock()
-		p.c.startInstanceExtras(mctx, key, v)
+		p.c.startInstanceExtras(mctx, m.ep, v)
 	} else {
 		p.mu.Unlock()
 	}

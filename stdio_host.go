@@ -19,16 +19,14 @@ type stderrSink interface {
 // startStdio reads a go-plugin plugin instance's stdio stream, which
 // carries what its program printed in chunks of any size, and passes it on
 // line by line until ctx ends or the stream does.
-func (c *Client) startStdio(ctx context.Context, key string) {
-	stream, err := goplugin.StreamStdio(pinTo(ctx, key), c.conn)
+func (c *Client) startStdio(ctx context.Context, ep Endpoint) {
+	stream, err := goplugin.StreamStdio(pinTo(ctx, ep.key()), c.conn)
 	if err != nil {
 		return
 	}
 	stderrLine := func(s string) { c.log.Debug(strings.TrimRight(s, "\r\n"), "stream", "stderr") }
-	for _, in := range c.pool.instances() {
-		if s, ok := in.Instance.(stderrSink); ok && in.Network+":"+in.Address == key {
-			stderrLine = s.stderrLine
-		}
+	if s, ok := ep.Instance.(stderrSink); ok {
+		stderrLine = s.stderrLine
 	}
 	stdout := logfwd.NewLineWriter(func(line string) {
 		if line = strings.TrimRight(line, "\r\n"); strings.TrimSpace(line) != "" {
