@@ -95,7 +95,7 @@ func (r *execRuntime) watch(inst *execInstance) {
 
 // launch starts a replacement, bounded by the start timeout and by Close.
 func (r *execRuntime) launch() (*execInstance, Endpoint, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.env.StartTimeout)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), r.env.StartTimeout, errStartDeadline)
 	defer cancel()
 	go func() {
 		select {
