@@ -45,6 +45,15 @@ func pinTo(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, pinKey{}, key)
 }
 
+// healthKey marks, in an address's attributes, an endpoint whose
+// connection watches the instance's health (Endpoint.HealthChecked).
+type healthKey struct{}
+
+func healthChecked(a resolver.Address) bool {
+	on, _ := a.Attributes.Value(healthKey{}).(bool)
+	return on
+}
+
 type subConn struct {
 	key   string
 	sc    balancer.SubConn
@@ -82,7 +91,8 @@ func (b *instancesBalancer) UpdateClientConnState(s balancer.ClientConnState) er
 		sub := &subConn{key: key, state: connectivity.Idle}
 		//lint:ignore SA1019 the deprecation warns that SubConns will take one address each, as these do
 		sc, err := b.cc.NewSubConn([]resolver.Address{a}, balancer.NewSubConnOptions{
-			StateListener: func(st balancer.SubConnState) { b.subConnState(sub, st) },
+			HealthCheckEnabled: healthChecked(a),
+			StateListener:      func(st balancer.SubConnState) { b.subConnState(sub, st) },
 		})
 		if err != nil {
 			continue

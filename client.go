@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -74,7 +73,11 @@ func newSessionID() string {
 
 // newClient builds the client's connection; nothing is dialled until the
 // runtime reports endpoints.
-func newClient(name string, t Target, o *options) (*Client, error) {
+func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, error) {
+	sc, err := serviceConfigJSON(o.retries)
+	if err != nil {
+		return nil, badTarget(t.Raw, err.Error(), nil)
+	}
 	c := &Client{name: name, target: t, opts: o, log: o.logger.With("plugin", name),
 		session: newSessionID(), ended: make(chan struct{})}
 	if len(o.callbacks) > 0 {
@@ -86,11 +89,16 @@ func newClient(name string, t Target, o *options) (*Client, error) {
 	// The host's own options come first: its interceptors then run outside
 	// tether's (they see typed errors), and tether's transport options
 	// (resolver, dialer, credentials, balancer) are the ones that apply.
-	dialOpts := append(slices.Clone(o.dialOptions),
+	// The runtime's defaults come before them, so the host's win.
+	var dialOpts []grpc.DialOption
+	if d, ok := b.(RuntimeDialOptions); ok {
+		dialOpts = d.DialOptions()
+	}
+	dialOpts = append(append(dialOpts, o.dialOptions...),
 		grpc.WithResolvers(c.res),
 		grpc.WithContextDialer(dialEndpoint),
 		grpc.WithTransportCredentials(perEndpointCreds{}),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"`+balancerName+`":{}}]}`),
+		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithIdleTimeout(0), // the instances' connections are the runtime's to end
 		grpc.WithChainUnaryInterceptor(c.unaryErrors),
 		grpc.WithChainStreamInterceptor(c.streamErrors),

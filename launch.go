@@ -58,7 +58,7 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 			name = filepath.Base(t.Path)
 		}
 	}
-	c, err := newClient(name, t, o)
+	c, err := newClient(name, t, o, b)
 	if err != nil {
 		return nil, err
 	}

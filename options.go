@@ -54,6 +54,7 @@ type options struct {
 	callbacks        []func(grpc.ServiceRegistrar)
 	waitForReady     bool
 	settings         []runtimeSetting
+	retries          []retryRule
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host

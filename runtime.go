@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
@@ -90,6 +91,11 @@ type Endpoint struct {
 	// Instance is the running copy behind the endpoint, nil when the
 	// runtime knows nothing of it (a remote address).
 	Instance Instance
+	// HealthChecked makes the connection watch the instance's
+	// grpc.health.v1 status (gRPC's client-side health checking): while it
+	// is not SERVING (a plugin draining on SIGTERM) it takes no new calls.
+	// For instances whose end the runtime cannot see, such as remote ones.
+	HealthChecked bool
 
 	// described is the instance's Describe answer when its handshake line
 	// carried it (the exec runtime), which spares the Describe call.
@@ -144,6 +150,14 @@ type RuntimeBuilder interface {
 	// through env.Endpoints before it returns, and later as they change.
 	// Errors should be *PluginError values.
 	Build(ctx context.Context, t Target, env RuntimeEnv) (Runtime, error)
+}
+
+// RuntimeDialOptions is implemented by a RuntimeBuilder whose plugins'
+// connections want gRPC dial options of their own, such as keepalive and a
+// reconnection backoff for instances across a network. They apply before
+// the host's WithDialOptions, which thus override them.
+type RuntimeDialOptions interface {
+	DialOptions() []grpc.DialOption
 }
 
 // Runtime is the running side of one loaded plugin.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether/internal/tlsreload"
 )
@@ -100,7 +101,10 @@ func serveNetwork(cfg ServeConfig, addr string) int {
 	if err != nil {
 		return refuse(log, &envError{Var: EnvListen, Reason: "cannot listen on " + addr, Err: err})
 	}
-	srv := NewServer(cfg, grpc.Creds(creds))
+	// Connections of hosts that vanished (no FIN: a dead machine, a cut
+	// route) are pinged and closed, so their calls and tunnels end.
+	srv := NewServer(cfg, grpc.Creds(creds), grpc.KeepaliveParams(keepalive.ServerParameters{
+		Time: 30 * time.Second, Timeout: 10 * time.Second}))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
 	log.Info("listening", "addr", lis.Addr().String(), "tls", creds.Info().SecurityProtocol == "tls")

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/tetherplug/tether/internal/goplugin"
@@ -89,6 +90,11 @@ type Server struct {
 	draining chan struct{} // closed when the server starts stopping
 }
 
+// AcceptedKeepalive is the keepalive policy of every tether plugin's server:
+// it accepts a host's pings every 10 seconds or more, with or without calls
+// in flight.
+var AcceptedKeepalive = keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}
+
 // NewServer builds a Server from cfg. Extra gRPC server options (such as
 // credentials) are appended to cfg.GRPCOptions.
 func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
@@ -104,7 +110,11 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	if host == nil {
 		host = NewHostConn()
 	}
-	gs := grpc.NewServer(append(slices.Clone(cfg.GRPCOptions), opts...)...)
+	// Hosts of network plugins ping idle connections every 30 s (see the
+	// network package); grpc-go's default policy would close them for it.
+	// The host's options come after, so they may say otherwise.
+	gopts := append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(AcceptedKeepalive)}, cfg.GRPCOptions...)
+	gs := grpc.NewServer(append(gopts, opts...)...)
 	s := &Server{
 		grpc:     gs,
 		health:   health.NewServer(),
@@ -139,6 +149,13 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 // GRPCServer returns the underlying gRPC server, for registering services
 // outside any interface.
 func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Health is the plugin's grpc.health.v1 server. A plugin may report
+// itself (service "") or one of its services NOT_SERVING while it cannot
+// do its work; hosts of network plugins then send it no new calls until it
+// is SERVING again (see docs/network.md). On Stop every service turns
+// NOT_SERVING for good.
+func (s *Server) Health() *health.Server { return s.health }
 
 // Host is the plugin's connection to its hosts' callback services.
 func (s *Server) Host() *HostConn { return s.host }

@@ -21,7 +21,10 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether"
 )
@@ -48,6 +51,36 @@ var lookupHost = net.DefaultResolver.LookupHost
 type builder struct{ scheme string }
 
 func (b builder) Scheme() string { return b.scheme }
+
+// Keepalive and reconnection defaults of network plugins' connections; see
+// docs/network.md. A host overrides them with tether.WithDialOptions.
+const (
+	// KeepaliveTime is how long a connection may stay silent before the
+	// host pings the plugin; KeepaliveTimeout how long it then waits for
+	// the answer before it closes the connection as dead. A tether plugin
+	// serving on the network accepts pings this often.
+	KeepaliveTime    = 30 * time.Second
+	KeepaliveTimeout = 10 * time.Second
+	// ReconnectMaxDelay caps the wait between attempts to reach an
+	// instance that went away; attempts start 100 ms apart and grow 1.6
+	// times each, with 20% jitter.
+	ReconnectMaxDelay = time.Second
+)
+
+// DialOptions turns keepalive on (a plugin that vanishes without closing
+// its connections, behind a dead host or a dropped route, is noticed in
+// KeepaliveTime+KeepaliveTimeout) and bounds the reconnection backoff, so
+// an instance that comes back takes calls within about ReconnectMaxDelay.
+func (builder) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: ReconnectMaxDelay},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	}
+}
 
 func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
 	cfg := configFrom(env.Settings)
@@ -120,7 +153,7 @@ func (r *runtime) endpoints(addrs []address) []tether.Endpoint {
 	eps := make([]tether.Endpoint, 0, len(addrs))
 	for _, a := range addrs {
 		// No Instance: a remote plugin cannot tell the host when it ends.
-		ep := tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.plain}
+		ep := tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.plain, HealthChecked: true}
 		if r.conf != nil {
 			// The name the certificate must carry: gRPC checks it against
 			// the address's server name, not tls.Config.ServerName.
