@@ -28,7 +28,7 @@ import (
 	"github.com/tetherplug/tether/tethertest"
 )
 
-const callbackPlugin = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
+const callbackPlugin = plugintest.CallbackPlugin
 
 // hostEcho is the service the test host provides to the plugin. Unary
 // answers "host:TEXT"; with block set it waits for its context instead and

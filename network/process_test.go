@@ -23,7 +23,14 @@ import (
 // environment, no host launching it), and returns the address it logged.
 func servePluginProcess(t *testing.T, env ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(tethertest.Build(t, plugintest.EchoPlugin))
+	return serveProcess(t, plugintest.EchoPlugin, env...)
+}
+
+// serveProcess starts the plugin built from package pkg as a network
+// service, as servePluginProcess does.
+func serveProcess(t *testing.T, pkg string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(tethertest.Build(t, pkg))
 	cmd.Env = append(os.Environ(), append([]string{tether.EnvListen + "=127.0.0.1:0"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

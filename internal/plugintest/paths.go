@@ -7,6 +7,10 @@ package plugintest
 // EchoPlugin is the import path of the echo test plugin.
 const EchoPlugin = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
 
+// CallbackPlugin is the import path of a plugin that answers every Echo
+// call by calling the Echo service its host provides.
+const CallbackPlugin = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
+
 // RawPlugin is the import path of a bare gRPC program that passes the
 // launch handshake but serves neither Describe nor reflection.
 const RawPlugin = "github.com/tetherplug/tether/internal/plugintest/rawplugin"
