@@ -21,13 +21,20 @@
 //	            although the host did not ask for TLS
 //	stuck       on each Unary call, log "stuck in handler" and then sleep 60 s,
 //	            ignoring the call's context
+//
+// In every mode, a Unary call with text "exit:N" makes the process exit
+// with status N, and one with text "freeze" makes it stop itself
+// (SIGSTOP): a hung plugin that answers nothing, health checks included.
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -36,6 +43,20 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
 )
+
+// controlled obeys the "exit:N" and "freeze" calls, and passes the others on.
+type controlled struct{ echov1.EchoServer }
+
+func (c controlled) Unary(ctx context.Context, m *echov1.Message) (*echov1.Message, error) {
+	if code, ok := strings.CutPrefix(m.GetText(), "exit:"); ok {
+		n, _ := strconv.Atoi(code)
+		os.Exit(n)
+	}
+	if m.GetText() == "freeze" {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
+	return c.EchoServer.Unary(ctx, m)
+}
 
 // panicky panics in its calls, after logging logFirst lines.
 type panicky struct {
@@ -120,6 +141,7 @@ func main() {
 	case "v3":
 		cfg.ProtocolVersions = []int{3}
 	}
+	impl = controlled{impl}
 	register := func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, impl) }
 	cfg.Implementations = []tether.Implementation{
 		tether.Implement("echo", 1, register),

@@ -1,0 +1,248 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tetherplug/tether"
+)
+
+// Config configures a Supervisor.
+type Config struct {
+	// Logger receives the supervisor's records and the plugins' own,
+	// re-levelled; nil means slog.Default().
+	Logger *slog.Logger
+	// OnEvent, if set, is called with every event, in order for each
+	// instance, from that instance's goroutine: it must not block long.
+	OnEvent func(Event)
+	// QuietPeriod is how long Propose waits for the desired set to stop
+	// changing before it applies it; 0 means 500 ms.
+	QuietPeriod time.Duration
+}
+
+// Supervisor keeps a set of named instances running. Its methods are safe
+// for concurrent use.
+type Supervisor struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	instances map[string]*instance
+	closed    bool
+
+	applyMu  sync.Mutex // one Apply at a time
+	proposed chan []Spec
+	applies  int // how many applies ran, for Status callers and tests
+	stopProp chan struct{}
+	propDone chan struct{}
+}
+
+// New returns a Supervisor running nothing yet; Apply gives it instances.
+func New(cfg Config) *Supervisor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.QuietPeriod <= 0 {
+		cfg.QuietPeriod = 500 * time.Millisecond
+	}
+	s := &Supervisor{cfg: cfg, log: cfg.Logger, instances: map[string]*instance{},
+		proposed: make(chan []Spec, 1), stopProp: make(chan struct{}), propDone: make(chan struct{})}
+	go s.coalesce()
+	return s
+}
+
+// ErrClosed is returned by the methods of a closed Supervisor.
+var ErrClosed = errors.New("supervise: the supervisor is closed")
+
+// Apply makes specs the desired set: instances not in it are stopped,
+// instances whose spec changed (see Spec.Hash) are restarted with the new
+// one, new ones are started, and unchanged ones are left running. Specs
+// are all checked first; if one is invalid, nothing changes. Apply returns
+// once every change is under way, without waiting for new instances to be
+// ready.
+func (s *Supervisor) Apply(ctx context.Context, specs []Spec) error {
+	want := map[string]Spec{}
+	for _, sp := range specs {
+		sp, err := sp.withDefaults()
+		if err != nil {
+			return err
+		}
+		if _, dup := want[sp.Name]; dup {
+			return fmt.Errorf("supervise: instance %s is named twice", sp.Name)
+		}
+		want[sp.Name] = sp
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.applies++
+	var gone []*instance
+	for name, in := range s.instances {
+		if sp, ok := want[name]; !ok || sp.Hash() != in.spec.Hash() {
+			gone = append(gone, in)
+			delete(s.instances, name)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, in := range gone {
+		errs = append(errs, in.halt(ctx, false))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := s.instances[name]; ok {
+			continue
+		}
+		in := newInstance(s, want[name])
+		s.instances[name] = in
+		go in.run(nil)
+	}
+	return errors.Join(errs...)
+}
+
+// Propose is Apply for bursts of changes: the set is applied once no other
+// Propose came for the quiet period, so five edits in a row make one apply.
+// An invalid set is logged and not applied.
+func (s *Supervisor) Propose(specs []Spec) {
+	select {
+	case <-s.proposed: // replace a set not applied yet
+	default:
+	}
+	s.proposed <- specs
+}
+
+func (s *Supervisor) coalesce() {
+	defer close(s.propDone)
+	var pending []Spec
+	var quiet <-chan time.Time
+	for {
+		select {
+		case specs := <-s.proposed:
+			pending, quiet = specs, time.After(s.cfg.QuietPeriod)
+		case <-quiet:
+			quiet = nil
+			if err := s.Apply(context.Background(), pending); err != nil {
+				s.log.Error("the new plugin set was not applied; the running set is kept", "err", err)
+			}
+		case <-s.stopProp:
+			return
+		}
+	}
+}
+
+// Applies is how many times the desired set was applied.
+func (s *Supervisor) Applies() int {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	return s.applies
+}
+
+// Restart restarts the named instance now, whatever its state; a failed
+// instance gets its restart budget back.
+func (s *Supervisor) Restart(name string) error {
+	in, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	in.requestRestart()
+	return nil
+}
+
+// Conn is a connection to the named instance that follows it across
+// restarts: calls go to whichever incarnation is running. While none is,
+// calls fail at once with tether.ErrUnavailable, or wait for one with
+// grpc.WaitForReady(true).
+func (s *Supervisor) Conn(name string) (*Conn, error) {
+	in, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{in: in}, nil
+}
+
+// Client is the named instance's current incarnation, nil while it is not
+// running.
+func (s *Supervisor) Client(name string) (*tether.Client, error) {
+	in, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.client, nil
+}
+
+func (s *Supervisor) lookup(name string) (*instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	in, ok := s.instances[name]
+	if !ok {
+		return nil, fmt.Errorf("supervise: no instance named %q", name)
+	}
+	return in, nil
+}
+
+// Close stops every instance, except those whose spec says OutliveHost:
+// they are left running, to be re-adopted by a later supervisor.
+func (s *Supervisor) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	all := slices.Collect(maps.Values(s.instances))
+	s.mu.Unlock()
+	close(s.stopProp)
+	<-s.propDone
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, in := range all {
+		wg.Go(func() { errs[i] = in.halt(ctx, true) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// report logs an event and passes it on.
+func (s *Supervisor) report(e Event) {
+	s.log.Log(context.Background(), e.level(), "plugin "+string(e.Kind), e.logAttrs()...)
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(e)
+	}
+}
+
+// changed is called whenever an instance's state changes.
+func (s *Supervisor) changed() {}
+
+// optionsFor builds the tether options of one start.
+func (s *Supervisor) optionsFor(sp Spec) []tether.Option {
+	opts := []tether.Option{tether.WithName(sp.Name), tether.WithLogger(s.log.With("instance", sp.Name))}
+	for _, w := range sp.Interfaces {
+		opts = append(opts, tether.WithInterface(w.Interface, w.Versions...))
+	}
+	if sp.StartTimeout > 0 {
+		opts = append(opts, tether.WithStartTimeout(sp.StartTimeout))
+	}
+	if t, _ := tether.ParseTarget(sp.Target); t.Scheme == "exec" {
+		opts = append(opts, tether.WithArgs(sp.Args...), tether.WithEnv(sp.Env...))
+		if sp.OutliveHost {
+			opts = append(opts, tether.WithOutliveHost())
+		}
+	}
+	return append(opts, sp.Options...)
+}
