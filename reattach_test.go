@@ -221,7 +221,10 @@ func TestAttachWithWrongVersionsLeavesPluginAlone(t *testing.T) {
 			[]tether.Option{tether.WithProtocolVersions(1, 5)}, ""},
 	}
 	for _, tc := range cases {
-		_, err := tether.Attach(t.Context(), tc.cfg, tc.opts...)
+		a, err := tether.Attach(t.Context(), tc.cfg, tc.opts...)
+		if a != nil {
+			_ = a.Close()
+		}
 		var ve *tether.VersionError
 		if !errors.As(err, &ve) || ve.Interface != tc.iface {
 			t.Errorf("%s: Attach: %v, want a *VersionError for %q", tc.name, err, tc.iface)
@@ -256,7 +259,10 @@ func TestAttachToDeadOrReusedPidFailsFast(t *testing.T) {
 		want string
 	}{"dead": {dead, "is gone"}, "reused": {reused, "another process"}} {
 		start := time.Now()
-		_, err := tether.Attach(t.Context(), tc.cfg, tether.WithStartTimeout(20*time.Second))
+		a, err := tether.Attach(t.Context(), tc.cfg, tether.WithStartTimeout(20*time.Second))
+		if a != nil {
+			_ = a.Close()
+		}
 		if !errors.Is(err, tether.ErrUnavailable) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s pid: Attach: %v, want ErrUnavailable saying %q", name, err, tc.want)
 		}
