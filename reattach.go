@@ -244,8 +244,11 @@ func (cfg ReattachConfig) check() (credentials.TransportCredentials, error) {
 			return nil, bad("interfaces", fmt.Sprintf("has %q: %d, not an interface and its version", name, v), nil)
 		}
 	}
-	if cfg.Pid < 0 || cfg.Pid == 0 && cfg.StartTime != 0 {
+	if cfg.Pid < 0 {
 		return nil, bad("pid", fmt.Sprintf("is %d, not a process id", cfg.Pid), nil)
+	}
+	if cfg.Pid == 0 && cfg.StartTime != 0 {
+		return nil, bad("start_time", "is set without a pid", nil)
 	}
 	if cfg.TLS == nil {
 		return nil, nil
