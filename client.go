@@ -251,7 +251,8 @@ func (c *Client) ExitError() error {
 // waits, and has the runtime end what it started (for a launched process:
 // SIGTERM, wait, SIGKILL to its process group, each wait bounded by the kill
 // timeout, and the process reaped). It closes the connection in any case and
-// is safe to call more than once. It returns nil once everything is gone;
+// is safe to call more than once. A Client from Attach only disconnects:
+// the plugin is not its to stop. It returns nil once everything is gone;
 // an error wrapping ctx's when ctx ended first (what the runtime started is
 // then killed without grace), or the runtime's own failure.
 func (c *Client) Kill(ctx context.Context) error {

@@ -150,3 +150,44 @@ func ExampleRegisterRuntime() {
 	}
 	defer client.Close()
 }
+
+// A host exports what another host process needs to attach to the plugin
+// it launched; the other process attaches, calls it, and on Close only
+// disconnects: the plugin keeps serving its launching host.
+func ExampleClient_ReattachConfig() {
+	ctx := context.Background()
+	client, err := tether.Launch(ctx, "./bin/plugins/greeter-en",
+		tether.WithHandshake(handshake), tether.WithAutoMTLS(), tether.WithInterface("greeter", 1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close() // stops the plugin, for every attached host too
+	cfg, err := client.ReattachConfig()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Holds a private key: WriteFile makes it readable by its owner only.
+	if err := cfg.WriteFile("/run/greeter/reattach.json"); err != nil {
+		log.Fatal(err)
+	}
+
+	// In the other host process:
+	cfg, err = tether.ReadReattachConfig("/run/greeter/reattach.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	attached, err := tether.Attach(ctx, cfg, tether.WithHandshake(handshake), tether.WithInterface("greeter", 1))
+	if err != nil {
+		log.Fatal(err) // ErrUnavailable when the plugin is gone; the plugin is never touched
+	}
+	defer attached.Close() // disconnects only
+	greeter, err := tether.Dispense(attached, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := greeter.Greet(ctx, &greeterv1.GreetRequest{Name: "again"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.GetMessage())
+}

@@ -27,6 +27,10 @@ type execInstance struct {
 	p    *proc.Process
 	fwd  *logfwd.Forwarder // its stderr, re-levelled, with the last lines kept
 	hs   HandshakeLine
+	// hostCert is the host's one-time certificate with automatic mutual
+	// TLS (nil without): the one the plugin trusts, which a reattach
+	// config carries.
+	hostCert *tls.Certificate
 }
 
 func (i *execInstance) Pid() int                 { return i.p.Pid() }
@@ -84,6 +88,9 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 	}
 	vars = append(vars, cfg.env...)
 	inst := &execInstance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20)}
+	if cfg.autoMTLS {
+		inst.hostCert = &hostCert
+	}
 	inst.p, err = proc.Start(proc.Spec{Path: path, Args: cfg.args, Env: vars, Checksum: cfg.checksum,
 		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.fwd.Line, KillTimeout: env.KillTimeout})
 	if err != nil {

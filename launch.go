@@ -42,11 +42,17 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 }
 
 func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
-	o := buildOptions(opts)
 	b, why := lookupRuntime(t.Scheme)
 	if b == nil {
 		return nil, badTarget(t.Raw, why, nil)
 	}
+	return load(ctx, b, t, opts)
+}
+
+// load is open with the runtime given: a registered one, or one that is
+// not reachable by scheme (Attach's).
+func load(ctx context.Context, b RuntimeBuilder, t Target, opts []Option) (*Client, error) {
+	o := buildOptions(opts)
 	settings, err := o.settingsFor(t)
 	if err != nil {
 		return nil, err

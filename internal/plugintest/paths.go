@@ -22,3 +22,7 @@ const HostProg = "github.com/tetherplug/tether/internal/plugintest/hostprog"
 // SessionHost is the import path of a host that calls a callback plugin at
 // a target N times and counts the callbacks answered by another host.
 const SessionHost = "github.com/tetherplug/tether/internal/plugintest/sessionhost"
+
+// AttachHost is the import path of a host that attaches to a running echo
+// plugin from a reattach config file and calls it for each line on stdin.
+const AttachHost = "github.com/tetherplug/tether/internal/plugintest/attachhost"
