@@ -66,7 +66,9 @@ plaintext with --insecure, logged as a warning. Serve logs one "listening"
 line with the bound address (so --listen 127.0.0.1:0 picks a free port). On
 SIGTERM or SIGINT it stops accepting calls, lets calls in flight finish for
 up to --grace, stops the plugin and exits 0.`,
-		Example: `  tether certs ca --dir pki && tether certs server --dir pki --name greeter --ip 127.0.0.1 && tether certs client --dir pki --name host-1
+		Example: `  tether certs ca --dir pki
+  tether certs server --dir pki --ca-dir pki --name greeter --ip 127.0.0.1
+  tether certs client --dir pki --ca-dir pki --name host-1
   tether serve ./bin/plugins/greeter-en --listen 0.0.0.0:7000 --tls-cert pki/greeter.crt --tls-key pki/greeter.key --client-ca pki/ca.crt
   tether serve ./terraform-provider-null --listen 127.0.0.1:7000 --insecure --cookie TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2 --protocol-version 5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
