@@ -142,6 +142,14 @@ func TestServeGreeter(t *testing.T) {
 	if !strings.Contains(r.stdout, "Hello, Ada!") {
 		t.Errorf("call through serve: %s", r.stdout)
 	}
+	r = run(t, "", nil, append([]string{"call", target, "plugin.GRPCController/Shutdown", `{}`}, clientTLS...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "PermissionDenied") || !strings.Contains(r.stderr, "only the launching host") {
+		t.Errorf("Shutdown through serve: exit %d, stderr %q; want PermissionDenied saying why", r.code, r.stderr)
+	}
+	r = run(t, "", nil, append([]string{"call", target, "greeter.v1.Greeter/Greet", `{"name":"Bob"}`}, clientTLS...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Hello, Bob!") {
+		t.Errorf("call after a refused Shutdown: exit %d, %s %s; the plugin must still serve", r.code, r.stdout, r.stderr)
+	}
 }
 
 // openThrough opens the plugin behind serve as a network host does.
