@@ -15,6 +15,9 @@ import (
 type described struct {
 	resp     *tetherv1.DescribeResponse // nil for a go-plugin plugin
 	protocol int
+	// proxied: a go-plugin plugin behind tether serve, which answered
+	// Describe for it (FeatureGoPlugin). It has no stdio stream for us.
+	proxied bool
 }
 
 // describeInstance asks the instance behind ctx's pinned endpoint what it
@@ -39,6 +42,14 @@ func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, 
 				return d, &VersionError{Plugin: c.name, HostVersions: c.opts.protocolVersions, PluginVersions: vs}
 			}
 		}
+		if slices.Contains(resp.GetFeatures(), FeatureGoPlugin) {
+			// A proxy answered for a go-plugin plugin, from its handshake:
+			// the one protocol version stands for every interface.
+			d.resp, d.proxied = nil, true
+			if err := c.goPluginFits(); err != nil {
+				return d, err
+			}
+		}
 	case codes.Unimplemented:
 		// A go-plugin plugin: it knows only the global protocol version,
 		// which stands for the version of every interface.
@@ -47,9 +58,8 @@ func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, 
 			return d, &PluginError{Plugin: c.name, Kind: ErrNotPlugin,
 				Detail: "it serves no tether.v1.Plugin/Describe, and its runtime knows no protocol version for it"}
 		}
-		if len(c.opts.callbacks) > 0 {
-			return d, &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
-				Detail: "the host provides callbacks but the plugin is not a tether plugin"}
+		if err := c.goPluginFits(); err != nil {
+			return d, err
 		}
 	default:
 		e := &PluginError{Plugin: c.name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
@@ -68,6 +78,16 @@ func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, 
 		return d, c.negotiate(d, ep)
 	}
 	return d, c.fits(d)
+}
+
+// goPluginFits says why a go-plugin plugin does not fit this host: it
+// serves no callbacks.
+func (c *Client) goPluginFits() error {
+	if len(c.opts.callbacks) > 0 {
+		return &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
+			Detail: "the host provides callbacks but the plugin is not a tether plugin"}
+	}
+	return nil
 }
 
 // served lists the versions of each interface an instance serves.
@@ -120,10 +140,13 @@ func (c *Client) fits(d described) error {
 
 // startInstanceExtras starts what each admitted instance gets besides
 // calls: a callback tunnel when the host provides callbacks, the stdio
-// stream of a go-plugin plugin. They run until ctx ends.
+// stream of a go-plugin plugin (not through tether serve, which keeps it
+// for its own log). They run until ctx ends.
 func (c *Client) startInstanceExtras(ctx context.Context, ep Endpoint, d described) {
 	if d.resp == nil {
-		c.startStdio(ctx, ep)
+		if !d.proxied {
+			c.startStdio(ctx, ep)
+		}
 		return
 	}
 	if c.callbacks != nil {

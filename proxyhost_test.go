@@ -20,7 +20,6 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
-	"github.com/tetherplug/tether/internal/plugintest/proxy"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -40,11 +39,7 @@ func TestTwoHostProcessesThroughOneProxyConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	p, err := proxy.Listen(filepath.Join(dir, "proxy.sock"), "unix://"+addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	p := listenProxy(t, filepath.Join(dir, "proxy.sock"), "unix://"+addr)
 
 	bin := tethertest.Build(t, plugintest.SessionHost)
 	hosts := []*hostProc{

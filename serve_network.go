@@ -46,8 +46,9 @@ const (
 	EnvShutdownGrace = "TETHER_SHUTDOWN_GRACE"
 )
 
-// certCheckInterval is how often, at most, a network plugin looks at its
-// certificate files for a rotation (on a new connection only).
+// certCheckInterval is how often, at most, a network plugin (or tether
+// serve) looks at its certificate files for a rotation (on a new connection
+// only).
 const certCheckInterval = 500 * time.Millisecond
 
 // envError is why a network plugin refuses to start: a variable of its
@@ -165,13 +166,7 @@ func networkCredentials(log *slog.Logger) (credentials.TransportCredentials, err
 			return nil, &envError{Var: f[0], Reason: "cannot read the file", Err: err}
 		}
 	}
-	r, err := tlsreload.New(tlsreload.Config{
-		CertFile: cert, KeyFile: key, ClientCAFile: ca, Interval: certCheckInterval,
-		OnError: func(err error) {
-			log.Error("new certificate files do not load; still serving the old ones", "error", err.Error())
-		},
-		OnReload: func() { log.Info("certificate files changed; serving the new ones", "cert", cert) },
-	})
+	r, err := tlsreload.NewLogged(tlsreload.Config{CertFile: cert, KeyFile: key, ClientCAFile: ca, Interval: certCheckInterval}, log)
 	if err != nil {
 		return nil, &envError{Var: EnvTLSCert, Reason: "cannot load the TLS files", Err: err}
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/plugintest"
-	"github.com/tetherplug/tether/internal/plugintest/proxy"
 	"github.com/tetherplug/tether/internal/tunnel"
 )
 
@@ -202,11 +201,7 @@ func TestCallbacksGoToTheirOwnSession(t *testing.T) {
 // only their own callbacks.
 func TestCallbacksThroughAProxy(t *testing.T) {
 	hc, direct, _ := sessionPlugin(t)
-	p, err := proxy.Listen(filepath.Join(filepath.Dir(strings.TrimPrefix(direct.Target(), "unix://")), "proxy.sock"), direct.Target())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	p := listenProxy(t, filepath.Join(filepath.Dir(strings.TrimPrefix(direct.Target(), "unix://")), "proxy.sock"), direct.Target())
 	var hosts []*testHost
 	for _, tag := range []string{"A", "B"} {
 		cc, err := grpc.NewClient(p.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))

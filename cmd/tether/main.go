@@ -1,5 +1,5 @@
-// Command tether inspects, calls and lists tether and go-plugin plugins and
-// issues certificates for them.
+// Command tether inspects, calls, lists and serves tether and go-plugin
+// plugins and issues certificates for them.
 //
 // Its commands:
 //
@@ -7,6 +7,7 @@
 //	tether call TARGET SERVICE/METHOD      call one gRPC method with JSON messages
 //	tether ls [DIR|FILE|MANIFEST|TARGET...] list plugins with their interfaces and versions
 //	tether certs ca|server|client          create a CA, issue server and client certificates for mutual TLS
+//	tether serve TARGET --listen ADDR      expose a local plugin on the network through a transparent proxy
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
 // $PATH), exec:///abs/path, a plugin serving on the network (tcp://, unix://,
@@ -32,7 +33,7 @@ func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
-		Short:         "Inspect, call and list gRPC plugins and issue certificates for them",
+		Short:         "Inspect, call, list and serve gRPC plugins and issue certificates for them",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -25,9 +25,19 @@ type pluginFlags struct {
 	autoMTLS bool
 	verbose  bool
 	tls      tlsFlags
+	// log, if set, is the logger the plugin's logs and output go to
+	// instead of the default text log of warnings on stderr.
+	log *slog.Logger
 }
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
+	f.addLaunch(cmd)
+	f.tls.add(cmd)
+}
+
+// addLaunch adds the flags of a local plugin's launch alone, without the
+// client TLS flags of network targets.
+func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.cookie, "cookie", "",
 		"magic cookie KEY=VALUE the plugin expects (default tether's own, "+tether.DefaultMagicCookieKey+")")
@@ -37,7 +47,6 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 		"bound on starting the plugin, and on the whole command except streaming calls")
 	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
-	f.tls.add(cmd)
 }
 
 // launch loads the plugin a target names (a path, exec:///abs/path, or a
@@ -68,10 +77,14 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if f.verbose {
 		level = slog.LevelDebug
 	}
+	log := f.log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
 	opts := []tether.Option{
 		tether.WithHandshake(hs),
 		tether.WithStartTimeout(startTimeout(ctx, f.timeout)),
-		tether.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))),
+		tether.WithLogger(log),
 		tether.WithStdout(os.Stderr),
 	}
 	if len(f.versions) > 0 {

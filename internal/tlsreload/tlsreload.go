@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -178,4 +179,21 @@ func sameStamps(a, b []fileStamp) bool {
 		}
 	}
 	return true
+}
+
+// NewLogged is New with OnError and OnReload, unless cfg sets them, logging
+// to log: an error for files that do not load (the old ones still served),
+// an info line for a rotation. It is what a server started from flags or
+// environment variables uses, so that every one of them says the same.
+func NewLogged(cfg Config, log *slog.Logger) (*Reloader, error) {
+	if cfg.OnError == nil {
+		cfg.OnError = func(err error) {
+			log.Error("new certificate files do not load; still serving the old ones", "error", err.Error())
+		}
+	}
+	if cfg.OnReload == nil {
+		cert := cfg.CertFile
+		cfg.OnReload = func() { log.Info("certificate files changed; serving the new ones", "cert", cert) }
+	}
+	return New(cfg)
 }

@@ -1,0 +1,77 @@
+package tether_test
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
+
+	"github.com/tetherplug/tether/internal/grpcproxy"
+)
+
+// testProxy is a transparent proxy on a Unix socket, forwarding every call
+// over ONE plaintext connection to an upstream target, as hosts behind a
+// real proxy share one HTTP/2 connection to the server.
+type testProxy struct {
+	target string
+	conns  connCounter
+}
+
+// Target is the gRPC target of the proxy's socket.
+func (p *testProxy) Target() string { return p.target }
+
+// UpstreamConns is how many connections to the upstream the proxy opened.
+func (p *testProxy) UpstreamConns() int64 { return p.conns.n.Load() }
+
+// listenProxy starts a proxy on the socket path, forwarding to upstream; it
+// is stopped at cleanup, which fails the test if it does not stop in 5 s.
+func listenProxy(t *testing.T, path, upstream string) *testProxy {
+	t.Helper()
+	p := &testProxy{target: "unix://" + path}
+	up, err := grpc.NewClient(upstream, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(&p.conns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := grpcproxy.New(grpcproxy.Config{Upstream: up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		_ = up.Close()
+		t.Fatal(err)
+	}
+	srv := px.NewServer()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		select {
+		case <-served:
+		case <-time.After(5 * time.Second):
+			t.Error("the proxy did not stop within 5 s")
+		}
+		_ = up.Close()
+	})
+	return p
+}
+
+// connCounter counts the connections a grpc.ClientConn starts.
+type connCounter struct{ n atomic.Int64 }
+
+func (c *connCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (c *connCounter) HandleRPC(context.Context, stats.RPCStats) {}
+
+func (c *connCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (c *connCounter) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnBegin); ok {
+		c.n.Add(1)
+	}
+}
