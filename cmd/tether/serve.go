@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/grpcproxy"
@@ -204,7 +205,10 @@ func newProxyServer(c *tether.Client, creds credentials.TransportCredentials) (*
 	if err != nil {
 		return nil, err
 	}
-	return px.NewServer(grpc.Creds(creds)), nil
+	// Network hosts ping idle connections (see the network package); the
+	// proxy pings its hosts in turn, so a vanished host's calls end.
+	return px.NewServer(grpc.Creds(creds), grpc.KeepaliveEnforcementPolicy(tether.AcceptedKeepalive),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})), nil
 }
 
 // describeAs answers Describe with resp.
