@@ -14,6 +14,8 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether"
@@ -67,6 +69,7 @@ func serveProxiedGoPlugin(t *testing.T, p *proxiedGoPlugin) string {
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(p.refuse))
 	tetherv1.RegisterPluginServer(srv, p)
 	echov1.RegisterEchoServer(srv, plugintest.EchoServer{})
+	healthpb.RegisterHealthServer(srv, health.NewServer()) // tether serve passes the plugin's own
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
