@@ -303,3 +303,19 @@ func (cfg ReattachConfig) name() string {
 	}
 	return "reattach:" + cfg.Network + ":" + cfg.Address
 }
+
+// Endpoint is the endpoint the plugin answers on, with the credentials the
+// config's certificate material makes, for a runtime that follows a plugin
+// through configs handed to it (as the run:// runtime does from the tether
+// run daemon). Its Instance is nil: the runtime reports the plugin's end.
+func (cfg ReattachConfig) Endpoint() (Endpoint, error) {
+	creds, err := cfg.check()
+	if err != nil {
+		return Endpoint{}, err
+	}
+	ep := Endpoint{Network: cfg.Network, Address: cfg.Address, Creds: creds, ProtocolVersion: cfg.ProtocolVersion}
+	if cfg.TLS != nil {
+		ep.ServerName = cfg.TLS.ServerName
+	}
+	return ep, nil
+}

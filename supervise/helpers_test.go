@@ -99,7 +99,10 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // newSupervisor starts a supervisor closed at the end of the test.
 func newSupervisor(t *testing.T) (*supervise.Supervisor, *events) {
 	ev := newEvents(t)
-	s := supervise.New(supervise.Config{Logger: quiet(), OnEvent: ev.on, QuietPeriod: 300 * time.Millisecond})
+	s, err := supervise.New(supervise.Config{Logger: quiet(), OnEvent: ev.on, QuietPeriod: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -71,6 +71,10 @@ type Spec struct {
 	// dies or closes; a later supervisor with the same data directory
 	// re-adopts it.
 	OutliveHost bool `json:"outlive_host,omitempty"`
+	// AutoMTLS secures the connection to a local instance with one-time
+	// certificates (tether.WithAutoMTLS); their keys are kept, owner-only,
+	// in the state file so that a later host can reconnect.
+	AutoMTLS bool `json:"auto_mtls,omitempty"`
 	// StartTimeout bounds each start; 0 means tether's default.
 	StartTimeout time.Duration `json:"start_timeout,omitempty"`
 

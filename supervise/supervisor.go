@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +16,10 @@ import (
 
 // Config configures a Supervisor.
 type Config struct {
+	// Dir is the data directory for durable state (pid files, log files,
+	// the state file; see docs/supervision.md), created 0700 if missing.
+	// Empty: nothing is kept, and nothing is re-adopted.
+	Dir string
 	// Logger receives the supervisor's records and the plugins' own,
 	// re-levelled; nil means slog.Default().
 	Logger *slog.Logger
@@ -43,8 +48,9 @@ type Supervisor struct {
 	propDone chan struct{}
 }
 
-// New returns a Supervisor running nothing yet; Apply gives it instances.
-func New(cfg Config) *Supervisor {
+// New returns a Supervisor running nothing yet; Apply gives it instances,
+// re-adopting those the state in cfg.Dir records as still running.
+func New(cfg Config) (*Supervisor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -54,7 +60,7 @@ func New(cfg Config) *Supervisor {
 	s := &Supervisor{cfg: cfg, log: cfg.Logger, instances: map[string]*instance{},
 		proposed: make(chan []Spec, 1), stopProp: make(chan struct{}), propDone: make(chan struct{})}
 	go s.coalesce()
-	return s
+	return s, nil
 }
 
 // ErrClosed is returned by the methods of a closed Supervisor.
@@ -171,6 +177,31 @@ func (s *Supervisor) Conn(name string) (*Conn, error) {
 	return &Conn{in: in}, nil
 }
 
+// ReattachConfig is what another process needs to attach to the named
+// instance's current incarnation (see tether.Attach); it holds key
+// material when the instance uses automatic mutual TLS.
+func (s *Supervisor) ReattachConfig(name string) (tether.ReattachConfig, error) {
+	c, err := s.Client(name)
+	if err != nil {
+		return tether.ReattachConfig{}, err
+	}
+	if c == nil {
+		in, _ := s.lookup(name)
+		return tether.ReattachConfig{}, unavailable(name, in.status().State, nil)
+	}
+	return c.ReattachConfig()
+}
+
+// LogPath is the file where the named instance's stream ("stdout" or
+// "stderr") is kept, rotated to LogPath.1, .2...; "" without a data
+// directory.
+func (s *Supervisor) LogPath(name, stream string) string {
+	if s.cfg.Dir == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.Dir, "logs", name+"."+stream+".log")
+}
+
 // Client is the named instance's current incarnation, nil while it is not
 // running.
 func (s *Supervisor) Client(name string) (*tether.Client, error) {
@@ -242,6 +273,9 @@ func (s *Supervisor) optionsFor(sp Spec) []tether.Option {
 		opts = append(opts, tether.WithArgs(sp.Args...), tether.WithEnv(sp.Env...))
 		if sp.OutliveHost {
 			opts = append(opts, tether.WithOutliveHost())
+		}
+		if sp.AutoMTLS {
+			opts = append(opts, tether.WithAutoMTLS())
 		}
 	}
 	return append(opts, sp.Options...)
