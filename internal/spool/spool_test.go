@@ -332,3 +332,35 @@ func cpuTime(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// Followers leave no descriptor behind, whether stopped, drained to the
+// end, or never able to open their file; the shared inotify instance goes
+// with the last of them.
+func TestNoFDLeak(t *testing.T) {
+	path, w := newSpool(t)
+	fmt.Fprint(w, "x\n")
+	before := openFDs(t)
+	for range 20 {
+		a := Follow(path, 0)
+		b := Follow(path, 0)
+		c := Follow(path+".none", 0)
+		a.Stop()
+		b.Drain()
+		if _, err := io.ReadAll(b); err != nil {
+			t.Fatal(err)
+		}
+		c.Stop()
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after", before, after)
+	}
+}
