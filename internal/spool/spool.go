@@ -41,7 +41,7 @@ const PunchChunk = 64 << 10
 
 // Poll intervals: safetyPoll with inotify, fallbackPoll without.
 var (
-	safetyPoll   = time.Second
+	safetyPoll   = 5 * time.Second
 	fallbackPoll = 25 * time.Millisecond
 )
 
