@@ -368,3 +368,21 @@ func TestNoFDLeak(t *testing.T) {
 		t.Errorf("%d descriptors open before, %d after", before, after)
 	}
 }
+
+// Without inotify (no instance to be had) appends are still seen, within
+// the fallback poll.
+func TestFallbackPoll(t *testing.T) {
+	useInotify = false
+	defer func() { useInotify = true }()
+	path, w := newSpool(t)
+	fl := Follow(path, 0)
+	defer fl.Stop()
+	if fl.wd >= 0 {
+		t.Fatal("watching despite useInotify = false")
+	}
+	ch := readAsync(fl, 100)
+	fmt.Fprint(w, "polled\n")
+	if r := recv(t, ch, time.Second); r.s != "polled\n" || r.err != nil {
+		t.Errorf("Read = %q, %v", r.s, r.err)
+	}
+}
