@@ -92,7 +92,7 @@ func TestFollowWakesOnAppend(t *testing.T) {
 	if r.s != "hello\n" || r.err != nil {
 		t.Fatalf("Read = %q, %v", r.s, r.err)
 	}
-	if d := time.Since(t0); d > safetyPoll/2 {
+	if d := time.Since(t0); d > 500*time.Millisecond {
 		t.Errorf("append seen after %v: not woken by inotify", d)
 	}
 	if fl.Offset() != 6 {
@@ -139,7 +139,7 @@ func TestDrainWakesBlockedRead(t *testing.T) {
 	defer fl.Stop()
 	ch := readAsync(fl, 10)
 	time.AfterFunc(50*time.Millisecond, fl.Drain)
-	if r := recv(t, ch, safetyPoll/2); r.err != io.EOF {
+	if r := recv(t, ch, time.Second); r.err != io.EOF {
 		t.Errorf("Read = %q, %v, want io.EOF", r.s, r.err)
 	}
 }
@@ -149,7 +149,7 @@ func TestStopEndsBlockedRead(t *testing.T) {
 	fl := Follow(path, 0)
 	ch := readAsync(fl, 10)
 	time.AfterFunc(50*time.Millisecond, fl.Stop)
-	if r := recv(t, ch, safetyPoll/2); !errors.Is(r.err, ErrStopped) {
+	if r := recv(t, ch, time.Second); !errors.Is(r.err, ErrStopped) {
 		t.Errorf("Read = %q, %v, want ErrStopped", r.s, r.err)
 	}
 	fmt.Fprint(w, "late\n")
@@ -291,8 +291,12 @@ func TestPunchUnsupportedReportedOnce(t *testing.T) {
 	}
 }
 
-// Many idle Followers cost next to no CPU.
+// Many idle Followers cost next to no CPU. The window is longer than the
+// safety poll, so every Follower wakes in it at least once.
 func TestIdleCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes over 5s")
+	}
 	const n = 400
 	dir := t.TempDir()
 	var fls []*Follower
@@ -310,7 +314,7 @@ func TestIdleCPU(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // let every Read block
 	cpu0, t0 := cpuTime(t), time.Now()
-	time.Sleep(2 * time.Second)
+	time.Sleep(safetyPoll + time.Second)
 	used, wall := cpuTime(t)-cpu0, time.Since(t0)
 	frac := float64(used) / float64(wall)
 	t.Logf("%d idle followers: %.2f%% of one core", n, 100*frac)
@@ -331,4 +335,54 @@ func cpuTime(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// Followers leave no descriptor behind, whether stopped, drained to the
+// end, or never able to open their file; the shared inotify instance goes
+// with the last of them.
+func TestNoFDLeak(t *testing.T) {
+	path, w := newSpool(t)
+	fmt.Fprint(w, "x\n")
+	before := openFDs(t)
+	for range 20 {
+		a := Follow(path, 0)
+		b := Follow(path, 0)
+		c := Follow(path+".none", 0)
+		a.Stop()
+		b.Drain()
+		if _, err := io.ReadAll(b); err != nil {
+			t.Fatal(err)
+		}
+		c.Stop()
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after", before, after)
+	}
+}
+
+// Without inotify (no instance to be had) appends are still seen, within
+// the fallback poll.
+func TestFallbackPoll(t *testing.T) {
+	useInotify = false
+	defer func() { useInotify = true }()
+	path, w := newSpool(t)
+	fl := Follow(path, 0)
+	defer fl.Stop()
+	if fl.wd >= 0 {
+		t.Fatal("watching despite useInotify = false")
+	}
+	ch := readAsync(fl, 100)
+	fmt.Fprint(w, "polled\n")
+	if r := recv(t, ch, time.Second); r.s != "polled\n" || r.err != nil {
+		t.Errorf("Read = %q, %v", r.s, r.err)
+	}
 }
