@@ -52,5 +52,11 @@ func (r *execRuntime) detach() error {
 		return errors.New("only a plugin launched WithOutliveHost can be left running")
 	}
 	r.once.Do(func() { close(r.closing) }) // no restart after this
+	r.mu.Lock()
+	inst := r.cur
+	r.mu.Unlock()
+	if inst != nil {
+		inst.p.ReleaseSpool() // a later host reads on from the reattach config
+	}
 	return nil
 }

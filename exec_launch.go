@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +29,9 @@ type execInstance struct {
 	fwd  *logfwd.Forwarder // its stderr, re-levelled, with the last lines kept
 	// stderr receives a copy of each raw stderr line (WithStderr); nil: none.
 	stderr io.Writer
-	hs     HandshakeLine
+	// spool names its spool files (WithSpool); nil: pipes.
+	spool *proc.SpoolFiles
+	hs    HandshakeLine
 	// hostCert is the host's one-time certificate with automatic mutual
 	// TLS (nil without): the one the plugin trusts, which a reattach
 	// config carries.
@@ -98,8 +101,13 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 	if cfg.autoMTLS {
 		inst.hostCert = &hostCert
 	}
-	inst.p, err = proc.Start(proc.Spec{Path: path, Args: cfg.args, Env: vars, Checksum: cfg.checksum,
-		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.stderrLine, KillTimeout: env.KillTimeout})
+	spec := proc.Spec{Path: path, Args: cfg.args, Env: vars, Checksum: cfg.checksum,
+		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.stderrLine, KillTimeout: env.KillTimeout}
+	if cfg.spoolDir != "" {
+		inst.spool = &proc.SpoolFiles{Stdout: filepath.Join(cfg.spoolDir, "stdout"), Stderr: filepath.Join(cfg.spoolDir, "stderr")}
+		spec.Spool = inst.spool
+	}
+	inst.p, err = proc.Start(spec)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		if errors.Is(err, proc.ErrChecksumMismatch) {
@@ -112,7 +120,7 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 		_ = inst.p.Terminate(context.Background(), env.KillTimeout)
 		return nil, Endpoint{}, err
 	}
-	go forwardStdout(inst.p.Stdout(), env)
+	go inst.forwardStdout(env)
 	return inst, ep, nil
 }
 
@@ -296,13 +304,17 @@ func isCookieMessage(s string) bool {
 
 // forwardStdout sends what the plugin prints after its handshake to the
 // host's stdout sink, line by line.
-func forwardStdout(r io.Reader, env RuntimeEnv) {
+func (i *execInstance) forwardStdout(env RuntimeEnv) {
+	i.p.ForwardStdout(stdoutLine(env))
+}
+
+// stdoutLine passes a line of a plugin's stdout to env.Stdout, or logs it.
+func stdoutLine(env RuntimeEnv) func(string) {
 	if w := env.Stdout; w != nil {
-		_, _ = io.Copy(w, r)
-		return
+		return func(s string) { _, _ = io.WriteString(w, s) }
 	}
 	log := env.Logger.With("plugin", env.Name)
-	proc.ForwardLines(r, func(s string) { log.Info(strings.TrimRight(s, "\r\n"), "stream", "stdout") })
+	return func(s string) { log.Info(strings.TrimRight(s, "\r\n"), "stream", "stdout") }
 }
 
 func firstBytes(s string) string {

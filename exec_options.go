@@ -10,6 +10,7 @@ type execConfig struct {
 	autoMTLS bool
 	outlive  bool
 	restart  bool
+	spoolDir string
 }
 
 // execSetting is how exec options reach the exec runtime through
@@ -60,6 +61,18 @@ func WithAutoMTLS() Option {
 // for hosts that re-adopt their plugins after a restart. Exec targets only.
 func WithOutliveHost() Option {
 	return execOption("WithOutliveHost", func(c *execConfig) { c.outlive = true })
+}
+
+// WithSpool sends the plugin's stdout and stderr to spool files in dir
+// (dir/stdout and dir/stderr, created 0600; dir must exist) instead of
+// pipes, appending to what earlier processes left there. The host follows
+// them as it would follow the pipes. Nothing the plugin prints is lost
+// while no host reads, and a plugin that outlives its host does not die of
+// SIGPIPE: a host that attaches later (Attach, with the ReattachConfig,
+// which records how far its output was read) goes on from there. Meant
+// with WithOutliveHost. Exec targets only.
+func WithSpool(dir string) Option {
+	return execOption("WithSpool", func(c *execConfig) { c.spoolDir = dir })
 }
 
 // WithRestart has the exec runtime start the plugin again whenever its

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/tetherplug/tether/internal/autotls"
+	"github.com/tetherplug/tether/internal/proc"
 )
 
 // ReattachConfig is what another host process needs to attach to a plugin
@@ -52,6 +53,9 @@ type ReattachConfig struct {
 	// TLS is the certificate material of automatic mutual TLS; nil when
 	// the plugin's socket is plaintext.
 	TLS *ReattachTLS `json:"tls,omitempty"`
+	// Spool names the files a plugin launched WithSpool prints to, and how
+	// far its output was read; nil when its output goes to pipes.
+	Spool *ReattachSpool `json:"spool,omitempty"`
 }
 
 // ReattachTLS is the certificate material of a plugin launched with
@@ -85,7 +89,9 @@ const reattachDoc = "reattach is for local plugins this host launched (exec targ
 // WithOutliveHost for it to survive its host's exit.
 func (c *Client) ReattachConfig() (ReattachConfig, error) {
 	if rt, ok := c.runtime.(*reattachRuntime); ok {
-		return rt.cfg.clone(), nil
+		cfg := rt.cfg.clone()
+		rt.spool.offsets(cfg.Spool)
+		return cfg, nil
 	}
 	if c.target.Scheme != execScheme {
 		return ReattachConfig{}, &PluginError{Plugin: c.name, Kind: ErrBadTarget,
@@ -103,9 +109,9 @@ func (c *Client) ReattachConfig() (ReattachConfig, error) {
 	}
 	ei := live[0]
 	cfg := ReattachConfig{Plugin: c.name, Network: ei.hs.Network, Address: ei.hs.Address, Protocol: "grpc",
-		ProtocolVersion: c.protocol, Interfaces: c.Interfaces(), Pid: ei.Pid()}
-	if st, err := readProcStat(cfg.Pid); err == nil {
-		cfg.StartTime = st.start
+		ProtocolVersion: c.protocol, Interfaces: c.Interfaces(), Pid: ei.Pid(), Spool: ei.spoolConfig()}
+	if start, err := proc.StartTime(cfg.Pid); err == nil {
+		cfg.StartTime = start
 	}
 	if ei.hostCert != nil {
 		key, err := x509.MarshalPKCS8PrivateKey(ei.hostCert.PrivateKey)
@@ -127,6 +133,10 @@ func (cfg ReattachConfig) clone() ReattachConfig {
 	if cfg.TLS != nil {
 		t := *cfg.TLS
 		cfg.TLS = &t
+	}
+	if cfg.Spool != nil {
+		sp := *cfg.Spool
+		cfg.Spool = &sp
 	}
 	return cfg
 }
@@ -249,6 +259,9 @@ func (cfg ReattachConfig) check() (credentials.TransportCredentials, error) {
 	}
 	if cfg.Pid == 0 && cfg.StartTime != 0 {
 		return nil, bad("start_time", "is set without a pid", nil)
+	}
+	if sp := cfg.Spool; sp != nil && (!filepath.IsAbs(sp.Stdout) || !filepath.IsAbs(sp.Stderr) || sp.StdoutOffset < 0 || sp.StderrOffset < 0) {
+		return nil, bad("spool", "does not name two absolute paths and offsets from 0", nil)
 	}
 	if cfg.TLS == nil {
 		return nil, nil

@@ -1,19 +1,19 @@
 package tether
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/tetherplug/tether/internal/proc"
 )
 
 // reattachScheme is the scheme of attached clients' targets. No runtime is
@@ -120,17 +120,21 @@ func (b reattachBuilder) Build(_ context.Context, _ Target, env RuntimeEnv) (Run
 	} else {
 		close(r.done)
 	}
+	if cfg.Spool != nil {
+		r.spool = followSpool(cfg.Spool, env)
+	}
 	env.Endpoints.UpdateEndpoints([]Endpoint{ep})
 	return r, nil
 }
 
 // reattachRuntime is an attached plugin's runtime.
 type reattachRuntime struct {
-	cfg  ReattachConfig
-	inst *attachedInstance // nil without a pid
-	once sync.Once
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when watch returns
+	cfg   ReattachConfig
+	inst  *attachedInstance // nil without a pid
+	spool *spoolReader      // nil unless the plugin prints to spool files
+	once  sync.Once
+	stop  chan struct{} // closed by Close
+	done  chan struct{} // closed when watch returns
 }
 
 // processPoll is how often an attached plugin's process is looked at.
@@ -148,6 +152,10 @@ func (r *reattachRuntime) watch(sink EndpointSink) {
 		case <-tick.C:
 		}
 		if err := checkProcess(r.inst.pid, r.inst.start); err != nil {
+			if r.spool != nil {
+				r.spool.drain()
+				r.inst.output = r.spool.fwd.Tail()
+			}
 			r.inst.end(err)
 			sink.UpdateEndpoints(nil)
 			sink.Ended(r.inst.ExitError())
@@ -160,6 +168,9 @@ func (r *reattachRuntime) watch(sink EndpointSink) {
 func (r *reattachRuntime) Close(context.Context, func(context.Context, Endpoint) error) error {
 	r.once.Do(func() { close(r.stop) })
 	<-r.done
+	if r.spool != nil {
+		r.spool.stop()
+	}
 	return nil
 }
 
@@ -170,6 +181,7 @@ type attachedInstance struct {
 	pid    int
 	start  uint64
 	exited chan struct{}
+	output string // its last stderr lines, when they came through a spool
 	mu     sync.Mutex
 	err    error
 }
@@ -185,40 +197,10 @@ func (a *attachedInstance) ExitError() error {
 
 func (a *attachedInstance) end(why error) {
 	a.mu.Lock()
-	a.err = &PluginError{Plugin: a.name, Kind: ErrPluginExited,
+	a.err = &PluginError{Plugin: a.name, Kind: ErrPluginExited, Output: a.output,
 		Detail: why.Error() + " (it is not this host's child, so its exit status is unknown)"}
 	a.mu.Unlock()
 	close(a.exited)
-}
-
-// procStat is what /proc/PID/stat says of a process.
-type procStat struct {
-	start  uint64 // clock ticks after boot
-	zombie bool   // exited, not yet reaped by its parent
-}
-
-// readProcStat reads /proc/PID/stat; the error wraps fs.ErrNotExist when
-// there is no such process (or no /proc).
-func readProcStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	// PID (COMM) STATE PPID ...: COMM may hold anything, the rest follows
-	// the last ')'. The start time is field 22 of the line, 20th after it.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat does not parse", pid)
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 20 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat has %d fields after the command", pid, len(f))
-	}
-	start, err := strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
-	}
-	return procStat{start: start, zombie: f[0][0] == 'Z' || f[0][0] == 'X'}, nil
 }
 
 // checkProcess says why process pid is not the plugin's any more: gone,
@@ -226,7 +208,7 @@ func readProcStat(pid int) (procStat, error) {
 // start, when start is known). It sends no signal: without /proc it asks
 // kill(2) with signal 0, which only checks the process exists.
 func checkProcess(pid int, start uint64) error {
-	st, err := readProcStat(pid)
+	st, err := proc.ReadStat(pid)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if _, serr := os.Stat("/proc/self/stat"); serr == nil {
@@ -238,10 +220,10 @@ func checkProcess(pid int, start uint64) error {
 		return nil
 	case err != nil:
 		return nil // unreadable: the connection will tell
-	case st.zombie:
+	case st.Exited():
 		return fmt.Errorf("its process %d has exited", pid)
-	case start != 0 && st.start != start:
-		return fmt.Errorf("its pid %d now belongs to another process (started at tick %d, the config says %d)", pid, st.start, start)
+	case start != 0 && st.StartTime != start:
+		return fmt.Errorf("its pid %d now belongs to another process (started at tick %d, the config says %d)", pid, st.StartTime, start)
 	}
 	return nil
 }

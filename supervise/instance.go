@@ -223,6 +223,24 @@ func (in *instance) becameUp(c *tether.Client, adopted bool) {
 	in.sup.changed()
 }
 
+// refreshReattach updates the running incarnation's reattach config (how
+// far its spooled output has been read moves on).
+func (in *instance) refreshReattach() {
+	in.mu.Lock()
+	c := in.client
+	in.mu.Unlock()
+	if c == nil || !in.local {
+		return
+	}
+	if cfg, err := c.ReattachConfig(); err == nil {
+		in.mu.Lock()
+		if in.client == c {
+			in.reattach = &cfg
+		}
+		in.mu.Unlock()
+	}
+}
+
 // wentDown takes the current incarnation out of use; gone says its
 // process will not run on (false: it is left running for a later host).
 func (in *instance) wentDown(gone bool) {
@@ -300,7 +318,9 @@ func (in *instance) end(c *tether.Client, why ending) *Exit {
 	in.adoptProc = nil
 	in.mu.Unlock()
 	if why == endStopped && in.detaching() {
-		// Left running, and recorded so (reattach is kept) for the next host.
+		// Left running, and recorded so (reattach is kept, with how far its
+		// output was read) for the next host.
+		in.refreshReattach()
 		if err := c.Detach(); err != nil {
 			in.sup.log.Warn("could not leave the plugin running", "instance", in.spec.Name, "err", err)
 		}

@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/statefile"
@@ -44,6 +47,8 @@ type store struct {
 	stop  chan struct{}
 	done  chan struct{}
 	warn  func(msg string, args ...any)
+
+	last []byte // what was last written, encoded
 
 	mu   sync.Mutex
 	pids map[string]int // pid files written
@@ -84,17 +89,24 @@ func (st *store) path() string { return filepath.Join(st.dir, "state.json") }
 
 func (st *store) pidPath(name string) string { return filepath.Join(st.dir, "run", name+".pid") }
 
+// refreshEvery is how often the state is looked at even if nothing
+// changed: how far spooled output was read moves on by itself.
+const refreshEvery = 5 * time.Second
+
 // run writes the state whenever marked dirty, until closed.
 func (st *store) run(snap func() map[string]record) {
 	defer close(st.done)
+	tick := time.NewTicker(refreshEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-st.dirty:
-			st.write(snap())
+		case <-tick.C:
 		case <-st.stop:
 			st.write(snap())
 			return
 		}
+		st.write(snap())
 	}
 }
 
@@ -114,8 +126,13 @@ func (st *store) close() {
 
 // write stores the state file and brings the pid files in line with it.
 func (st *store) write(recs map[string]record) {
-	if err := statefile.Write(st.path(), stateFile{Version: stateVersion, Instances: recs}); err != nil {
+	f := stateFile{Version: stateVersion, Instances: recs}
+	if b, err := json.Marshal(f); err == nil && bytes.Equal(b, st.last) {
+		return // unchanged: no write, no fsync
+	} else if err := statefile.Write(st.path(), f); err != nil {
 		st.warn("could not write the state file", "err", err)
+	} else {
+		st.last = b
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

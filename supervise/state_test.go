@@ -194,3 +194,46 @@ func TestCorruptStateFile(t *testing.T) {
 	apply(t, s, echoSpec(t, "echo"))
 	ev.next("echo", 10*time.Second, supervise.Started)
 }
+
+// TestOutputWhileNoHostIsKept: an outliving plugin keeps printing while
+// no host runs (it does not die of SIGPIPE), and the host that adopts it
+// reads on from where the last one stopped: the log file has every line,
+// none missing.
+func TestOutputWhileNoHostIsKept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, ev := newDurable(t, dir, nil)
+	spec := echoSpec(t, "chatty", "ECHO_MODE=chatty")
+	spec.OutliveHost = true
+	apply(t, first, spec)
+	pid := ev.next("chatty", 10*time.Second, supervise.Ready).Pid
+	call(t, echoOf(t, first, "chatty"), "start chattering")
+	logFile := first.LogPath("chatty", "stderr")
+	hasLine := func(n int) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(logFile)
+			return bytes.Contains(b, []byte("stderr line "+strconv.Itoa(n)+"\n"))
+		}
+	}
+	eventually(t, 5*time.Second, "line 5 in the log file", hasLine(5))
+	closeSupervisor(t, first)
+	time.Sleep(300 * time.Millisecond) // the plugin prints about 15 lines with no host to read them
+	if !alive(pid) {
+		t.Fatal("the plugin died while no host was there")
+	}
+	second, ev2 := newDurable(t, dir, nil)
+	apply(t, second, spec)
+	if got := ev2.next("chatty", 10*time.Second, supervise.Adopted, supervise.Started); got.Kind != supervise.Adopted {
+		t.Fatalf("%s, want adopted", got.Kind)
+	}
+	b, _ := os.ReadFile(logFile)
+	last := strings.Count(string(b), "\n") + 30
+	eventually(t, 10*time.Second, "lines printed after the adoption in the log file", hasLine(last))
+	apply(t, second)
+	b, _ = os.ReadFile(logFile)
+	for i := 0; i <= last; i++ {
+		if !bytes.Contains(b, []byte("stderr line "+strconv.Itoa(i)+"\n")) {
+			t.Fatalf("line %d of %d is missing from the log file", i, last)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -184,6 +185,7 @@ func (s *Supervisor) snapshot() map[string]record {
 	s.mu.Unlock()
 	recs := map[string]record{}
 	for _, in := range all {
+		in.refreshReattach()
 		in.mu.Lock()
 		recs[in.spec.Name] = record{Hash: in.spec.Hash(), Target: in.spec.Target, State: in.state,
 			Restarts: in.restarts, Outlive: in.spec.OutliveHost, Reattach: in.reattach}
@@ -277,6 +279,21 @@ func (s *Supervisor) LogPath(name, stream string) string {
 	return filepath.Join(s.cfg.Dir, "logs", name+"."+stream+".log")
 }
 
+// spoolDir is the directory of an outliving instance's spool files,
+// created owner-only; "" without a data directory (or if it cannot be
+// made: the instance then prints to pipes).
+func (s *Supervisor) spoolDir(name string) string {
+	if s.cfg.Dir == "" {
+		return ""
+	}
+	dir := filepath.Join(s.cfg.Dir, "spool", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.log.Warn("no spool directory: the plugin's output will not outlive this host", "instance", name, "err", err)
+		return ""
+	}
+	return dir
+}
+
 // Client is the named instance's current incarnation, nil while it is not
 // running.
 func (s *Supervisor) Client(name string) (*tether.Client, error) {
@@ -352,6 +369,10 @@ func (s *Supervisor) optionsFor(sp Spec, logs *instanceLogs) []tether.Option {
 		opts = append(opts, tether.WithArgs(sp.Args...), tether.WithEnv(sp.Env...))
 		if sp.OutliveHost {
 			opts = append(opts, tether.WithOutliveHost())
+			if dir := s.spoolDir(sp.Name); dir != "" {
+				// Its output outlives this host too, for the next to read on.
+				opts = append(opts, tether.WithSpool(dir))
+			}
 		}
 		if sp.AutoMTLS {
 			opts = append(opts, tether.WithAutoMTLS())

@@ -148,3 +148,12 @@ func (sp *spooled) stop() {
 	sp.out.Stop()
 	sp.err.Stop()
 }
+
+// ReleaseSpool stops reading the spool files (no-op without spool): the
+// host lets the program go on printing there for a later reader, which
+// resumes at SpoolOffsets. The program is not affected.
+func (p *Process) ReleaseSpool() {
+	if p.spool != nil {
+		p.spool.stop()
+	}
+}

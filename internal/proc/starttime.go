@@ -17,37 +17,60 @@ var ErrBadStat = errors.New("malformed /proc/PID/stat")
 // machine's uptime: a reused pid has another start time. A missing process
 // gives an error wrapping fs.ErrNotExist.
 func StartTime(pid int) (uint64, error) {
+	st, err := ReadStat(pid)
+	return st.StartTime, err
+}
+
+// Stat is what /proc/PID/stat says of a process.
+type Stat struct {
+	State     byte   // field 3: R, S, D, T, Z (zombie), X (dead)...
+	StartTime uint64 // field 22, in clock ticks since boot
+}
+
+// Exited reports a process that has ended and awaits (or is past) its
+// parent's wait.
+func (s Stat) Exited() bool { return s.State == 'Z' || s.State == 'X' }
+
+// ReadStat reads /proc/PID/stat. A missing process gives an error
+// wrapping fs.ErrNotExist.
+func ReadStat(pid int) (Stat, error) {
 	if pid <= 0 {
-		return 0, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+		return Stat{}, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return Stat{}, err
 	}
-	st, err := parseStartTime(b)
+	st, err := parseStat(b)
 	if err != nil {
-		return 0, fmt.Errorf("pid %d: %w", pid, err)
+		return Stat{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	return st, nil
 }
 
-// parseStartTime reads field 22 from the content of a /proc/PID/stat. The
-// command name, field 2, is in parentheses and may itself hold spaces and
-// parentheses, so the fields are counted from the last ')'.
+// parseStartTime reads field 22 from the content of a /proc/PID/stat.
 func parseStartTime(stat []byte) (uint64, error) {
+	st, err := parseStat(stat)
+	return st.StartTime, err
+}
+
+// parseStat reads fields 3 and 22 from the content of a /proc/PID/stat.
+// The command name, field 2, is in parentheses and may itself hold spaces
+// and parentheses, so the fields are counted from the last ')'.
+func parseStat(stat []byte) (Stat, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 || bytes.IndexByte(stat, '(') < 0 || bytes.IndexByte(stat, '(') > i {
-		return 0, fmt.Errorf("%w: no command name in parentheses", ErrBadStat)
+		return Stat{}, fmt.Errorf("%w: no command name in parentheses", ErrBadStat)
 	}
 	// After ')' come fields 3 (state) onwards: field 22 is the 20th.
 	f := bytes.Fields(stat[i+1:])
 	const idx = 22 - 3
 	if len(f) <= idx {
-		return 0, fmt.Errorf("%w: %d fields after the command name, want at least %d", ErrBadStat, len(f), idx+1)
+		return Stat{}, fmt.Errorf("%w: %d fields after the command name, want at least %d", ErrBadStat, len(f), idx+1)
 	}
 	v, err := strconv.ParseUint(string(f[idx]), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: start time %q", ErrBadStat, f[idx])
+		return Stat{}, fmt.Errorf("%w: start time %q", ErrBadStat, f[idx])
 	}
-	return v, nil
+	return Stat{State: f[0][0], StartTime: v}, nil
 }
