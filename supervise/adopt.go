@@ -28,7 +28,7 @@ func (s *Supervisor) adopt(spec Spec, rec record, logs *instanceLogs) (*tether.C
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adoptTimeout)
 	defer cancel()
-	c, err := tether.Attach(ctx, *rc, append(s.attachOptions(spec), logs.options()...)...)
+	c, err := tether.Attach(ctx, *rc, append(append(s.attachOptions(spec), logs.options()...), spec.Options...)...)
 	if err != nil {
 		a.Release()
 		return nil, nil, fmt.Errorf("pid %d did not answer as the instance: %w", rc.Pid, err)

@@ -13,8 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/internal/proc"
 	"github.com/tetherplug/tether/supervise"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // newDurable starts a supervisor keeping its state in dir; it is closed at
@@ -236,4 +242,46 @@ func TestOutputWhileNoHostIsKept(t *testing.T) {
 			t.Fatalf("line %d of %d is missing from the log file", i, last)
 		}
 	}
+}
+
+// tagged is a host's callback service: it answers with its tag.
+type tagged struct {
+	echov1.UnimplementedEchoServer
+	tag string
+}
+
+func (h tagged) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
+	return &echov1.Message{Text: h.tag + ":" + m.GetText()}, nil
+}
+
+// TestCallbacksReachTheAdoptingHost: after re-adoption, the plugin's
+// callbacks go to the new host's services.
+func TestCallbacksReachTheAdoptingHost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spec := func(tag string) supervise.Spec {
+		return supervise.Spec{Name: "cb", Target: tethertest.Build(t, plugintest.CallbackPlugin), OutliveHost: true,
+			Options: []tether.Option{tether.WithCallbacks(func(r grpc.ServiceRegistrar) {
+				echov1.RegisterEchoServer(r, tagged{tag: tag})
+			})}}
+	}
+	first, ev := newDurable(t, dir, nil)
+	apply(t, first, spec("first"))
+	pid := ev.next("cb", 10*time.Second, supervise.Ready).Pid
+	echo := echoOf(t, first, "cb")
+	if r, err := echo.Unary(t.Context(), &echov1.Message{Text: "a"}); err != nil || r.GetText() != "plugin:first:a" {
+		t.Fatalf("first host: %q, %v", r.GetText(), err)
+	}
+	closeSupervisor(t, first)
+	second, ev2 := newDurable(t, dir, nil)
+	apply(t, second, spec("second"))
+	if got := ev2.next("cb", 10*time.Second, supervise.Adopted, supervise.Started); got.Kind != supervise.Adopted || got.Pid != pid {
+		t.Fatalf("%s pid %d, want %d adopted", got.Kind, got.Pid, pid)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if r, err := echoOf(t, second, "cb").Unary(ctx, &echov1.Message{Text: "b"}); err != nil || r.GetText() != "plugin:second:b" {
+		t.Fatalf("after adoption: %q, %v, want the new host's callback", r.GetText(), err)
+	}
+	apply(t, second)
 }
