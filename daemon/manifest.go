@@ -123,7 +123,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	}
 	var raw rawManifest
 	if err := strictJSON(js, &raw); err != nil {
-		return nil, fail("", jsonField(err), err)
+		return nil, fail("", jsonField(err), plainJSON(err))
 	}
 	dir, err := filepath.Abs(filepath.Dir(file))
 	if err != nil {
@@ -151,7 +151,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 			return nil, err
 		}
 		if seen[sp.Name] {
-			return nil, fail(sp.Name, "name", errors.New("named twice"))
+			return nil, fail(fmt.Sprintf("%q", sp.Name), "name", errors.New("named twice"))
 		}
 		seen[sp.Name] = true
 		m.Specs = append(m.Specs, sp)
@@ -184,6 +184,18 @@ func jsonField(err error) string {
 		return m[1]
 	}
 	return ""
+}
+
+// plainJSON rewords a decoding error without Go's names for the fields.
+func plainJSON(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("want a %s value, got a %s", te.Type, te.Value)
+	}
+	if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("unknown field %q", m[1])
+	}
+	return err
 }
 
 // dataDir is the data directory: given (relative to dir), else
@@ -248,7 +260,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, error
 	}
 	var p rawPlugin
 	if err := strictJSON(data, &p); err != nil {
-		return fail(jsonField(err), err)
+		return fail(jsonField(err), plainJSON(err))
 	}
 	if !validName.MatchString(p.Name) {
 		return fail("name", fmt.Errorf("%q: want 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", p.Name))
