@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -211,5 +213,31 @@ func TestRunTargetFollowsRestarts(t *testing.T) {
 	}
 	if a := d.status().plugin(t, "a"); a.Restarts != 1 || a.State != "running" {
 		t.Errorf("a: state %s, %d restarts; want running after 1 (closing the run:// client stops nothing)", a.State, a.Restarts)
+	}
+}
+
+// TestLogsReadsRotatedFiles: tether logs prints the log files of the data
+// directory through the control socket, oldest rotated file first, and
+// -n the last lines only.
+func TestLogsReadsRotatedFiles(t *testing.T) {
+	d := startDaemon(t, echoPlugin(t, "a", ""))
+	logs := filepath.Join(filepath.Dir(d.sock), "logs")
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(logs, "ghost.stderr.log")
+	for name, text := range map[string]string{base + ".2": "l1\nl2\n", base + ".1": "l3\n", base: "l4\nl5\n"} {
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := run(t, "", nil, "logs", "ghost", "--socket", d.sock); r.code != 0 || r.stdout != "l1\nl2\nl3\nl4\nl5\n" {
+		t.Errorf("logs ghost: exit %d, %q; stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "", nil, "logs", "ghost", "-n", "2", "--socket", d.sock); r.code != 0 || r.stdout != "l4\nl5\n" {
+		t.Errorf("logs ghost -n 2: exit %d, %q; stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "", nil, "logs", "nosuch", "--socket", d.sock); r.code == 0 || !strings.Contains(r.stderr, `"nosuch"`) {
+		t.Errorf("logs of an unknown plugin: exit %d, stderr %q; want an error naming it", r.code, r.stderr)
 	}
 }
