@@ -26,7 +26,9 @@ type execInstance struct {
 	name string
 	p    *proc.Process
 	fwd  *logfwd.Forwarder // its stderr, re-levelled, with the last lines kept
-	hs   HandshakeLine
+	// stderr receives a copy of each raw stderr line (WithStderr); nil: none.
+	stderr io.Writer
+	hs     HandshakeLine
 	// hostCert is the host's one-time certificate with automatic mutual
 	// TLS (nil without): the one the plugin trusts, which a reattach
 	// config carries.
@@ -36,7 +38,12 @@ type execInstance struct {
 func (i *execInstance) Pid() int                 { return i.p.Pid() }
 func (i *execInstance) Exited() <-chan struct{}  { return i.p.Exited() }
 func (i *execInstance) Handshake() HandshakeLine { return i.hs }
-func (i *execInstance) stderrLine(line string)   { i.fwd.Line(line) }
+func (i *execInstance) stderrLine(line string) {
+	i.fwd.Line(line)
+	if i.stderr != nil {
+		_, _ = io.WriteString(i.stderr, line)
+	}
+}
 func (i *execInstance) exitFields(e *PluginError) {
 	e.Exited, e.ExitCode = i.p.HasExited(), i.p.ExitCode()
 }
@@ -87,12 +94,12 @@ func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path st
 		vars = append(vars, EnvOutlive+"=1")
 	}
 	vars = append(vars, cfg.env...)
-	inst := &execInstance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20)}
+	inst := &execInstance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20), stderr: env.Stderr}
 	if cfg.autoMTLS {
 		inst.hostCert = &hostCert
 	}
 	inst.p, err = proc.Start(proc.Spec{Path: path, Args: cfg.args, Env: vars, Checksum: cfg.checksum,
-		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.fwd.Line, KillTimeout: env.KillTimeout})
+		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.stderrLine, KillTimeout: env.KillTimeout})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		if errors.Is(err, proc.ErrChecksumMismatch) {

@@ -76,7 +76,7 @@ func load(ctx context.Context, b RuntimeBuilder, t Target, opts []Option) (*Clie
 	ctx, cancel := context.WithTimeoutCause(ctx, o.startTimeout, errStartDeadline)
 	defer cancel()
 	rt, err := b.Build(ctx, t, RuntimeEnv{
-		Name: name, Logger: o.logger, Stdout: o.stdout, Handshake: o.handshake,
+		Name: name, Logger: o.logger, Stdout: o.stdout, Stderr: o.stderr, Handshake: o.handshake,
 		ProtocolVersions: o.protocolVersions, StartTimeout: o.startTimeout, KillTimeout: o.killTimeout,
 		Settings: settings, Endpoints: sink{c},
 	})

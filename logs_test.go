@@ -105,3 +105,28 @@ func TestPluginDiesWithHost(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 }
+
+// TestWithStderrCopiesRawLines: WithStderr receives the plugin's stderr
+// lines as printed, newline included, while the logger still gets them
+// re-levelled.
+func TestWithStderrCopiesRawLines(t *testing.T) {
+	t.Parallel()
+	log, rec := newRecorder()
+	var raw syncBuffer
+	c := launchEcho(t, "logs", tether.WithLogger(log), tether.WithStderr(&raw))
+	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	if _, err := echo.Unary(t.Context(), &echov1.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	want := `"@message":"hclog line"`
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(raw.String(), "plain line\n") || !strings.Contains(raw.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("WithStderr got %q, want the raw hclog and plain lines", raw.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ok := rec.find("plain line"); !ok {
+		t.Error("the logger no longer gets the lines")
+	}
+}

@@ -47,6 +47,7 @@ type options struct {
 	wants            []Want
 	logger           *slog.Logger
 	stdout           io.Writer
+	stderr           io.Writer
 	startTimeout     time.Duration
 	killTimeout      time.Duration
 	name             string
@@ -123,6 +124,11 @@ func WithLogger(l *slog.Logger) Option { return hostOption(func(o *options) { o.
 // go (for go-plugin plugins, what their stdio stream carries). The default
 // logs each at info with stream=stdout.
 func WithStdout(w io.Writer) Option { return hostOption(func(o *options) { o.stdout = w }) }
+
+// WithStderr copies each line the plugin prints on stderr, as printed and
+// newline included, to w (a log file, say), besides logging it re-levelled
+// as always. Writes come from one goroutine per instance, in order.
+func WithStderr(w io.Writer) Option { return hostOption(func(o *options) { o.stderr = w }) }
 
 // WithStartTimeout bounds a load, from the start to the first instance that
 // answers Describe with fitting versions. The default is 1 minute.

@@ -131,6 +131,7 @@ type RuntimeEnv struct {
 	Name             string // the plugin's name in logs and errors
 	Logger           *slog.Logger
 	Stdout           io.Writer // where a plugin's stdout goes; nil: logged
+	Stderr           io.Writer // where a copy of a plugin's raw stderr lines goes; nil: none
 	Handshake        HandshakeConfig
 	ProtocolVersions []int
 	StartTimeout     time.Duration

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/proc"
 )
 
 // State is where an instance is in its life.
@@ -42,6 +43,13 @@ type instance struct {
 	lastExit *Exit
 	lastErr  error
 	adopted  bool
+	// adoptProc holds the process of an adopted incarnation (not this
+	// host's child), to stop it; nil otherwise.
+	adoptProc *proc.Adopted
+	// reattach is how another host reaches the current process (local
+	// instances), kept in the state file; nil while none runs.
+	reattach *tether.ReattachConfig
+	logs     *instanceLogs // the log files; nil without a data directory
 
 	kick   chan struct{} // Restart requests
 	stop   chan struct{} // closed to stop; detach says how
@@ -59,11 +67,19 @@ const (
 	endStopped
 )
 
-func newInstance(s *Supervisor, spec Spec) *instance {
+func (s *Supervisor) newInstance(spec Spec) *instance {
 	t, _ := tether.ParseTarget(spec.Target)
-	return &instance{sup: s, spec: spec, local: t.Scheme == "exec", up: make(chan struct{}),
+	in := &instance{sup: s, spec: spec, local: t.Scheme == "exec", up: make(chan struct{}),
 		state: StateStarting, since: time.Now(), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	if s.cfg.Dir != "" {
+		logs, err := openLogs(s, spec.Name)
+		if err != nil {
+			s.log.Warn("the instance's output goes to the log only", "instance", spec.Name, "err", err)
+		}
+		in.logs = logs
+	}
+	return in
 }
 
 // run keeps the instance alive until stopped. adopted, if not nil, is the
@@ -71,6 +87,7 @@ func newInstance(s *Supervisor, spec Spec) *instance {
 // incarnation.
 func (in *instance) run(adopted *tether.Client) {
 	defer close(in.done)
+	defer in.logs.close()
 	r := newRestarts(in.spec.Backoff, in.spec.Budget)
 	for {
 		c, why := adopted, ending(endExited)
@@ -174,7 +191,7 @@ func (in *instance) start() *tether.Client {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := tether.Open(ctx, in.spec.Target, in.sup.optionsFor(in.spec)...)
+	c, err := tether.Open(ctx, in.spec.Target, in.sup.optionsFor(in.spec, in.logs)...)
 	if err != nil {
 		exit := exitOf(err)
 		in.mu.Lock()
@@ -191,7 +208,14 @@ func (in *instance) start() *tether.Client {
 
 // becameUp makes c the current incarnation.
 func (in *instance) becameUp(c *tether.Client, adopted bool) {
+	var rc *tether.ReattachConfig
+	if in.local {
+		if cfg, err := c.ReattachConfig(); err == nil {
+			rc = &cfg
+		}
+	}
 	in.mu.Lock()
+	in.reattach = rc
 	in.client, in.pid, in.adopted, in.lastErr = c, c.Pid(), adopted, nil
 	in.state, in.since = StateRunning, time.Now()
 	close(in.up)
@@ -199,11 +223,15 @@ func (in *instance) becameUp(c *tether.Client, adopted bool) {
 	in.sup.changed()
 }
 
-// wentDown takes the current incarnation out of use.
-func (in *instance) wentDown() {
+// wentDown takes the current incarnation out of use; gone says its
+// process will not run on (false: it is left running for a later host).
+func (in *instance) wentDown(gone bool) {
 	in.mu.Lock()
 	if in.client != nil {
 		in.client, in.up = nil, make(chan struct{})
+	}
+	if gone {
+		in.reattach = nil
 	}
 	in.mu.Unlock()
 	in.sup.changed()
@@ -267,10 +295,22 @@ func (in *instance) healthy(ok bool, err error) {
 // end finishes an incarnation: it is killed unless it already exited (or
 // left running when the supervisor detaches), and its exit is recorded.
 func (in *instance) end(c *tether.Client, why ending) *Exit {
-	in.wentDown()
+	in.mu.Lock()
+	a := in.adoptProc
+	in.adoptProc = nil
+	in.mu.Unlock()
 	if why == endStopped && in.detaching() {
+		// Left running, and recorded so (reattach is kept) for the next host.
+		if err := c.Detach(); err != nil {
+			in.sup.log.Warn("could not leave the plugin running", "instance", in.spec.Name, "err", err)
+		}
+		if a != nil {
+			a.Release()
+		}
+		in.wentDown(false)
 		return nil
 	}
+	in.wentDown(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Kill(ctx); err != nil && why != endExited {
@@ -280,6 +320,15 @@ func (in *instance) end(c *tether.Client, why ending) *Exit {
 		return nil
 	}
 	exit := exitOf(c.ExitError())
+	if a != nil {
+		// Adopted: Kill only disconnected, and the exit status is the
+		// parent's to know.
+		if err := a.Terminate(ctx, 2*time.Second); err != nil && why != endExited {
+			in.sup.log.Warn("stopping the adopted plugin", "instance", in.spec.Name, "err", err)
+		}
+		a.Release()
+		exit = &Exit{Code: -1}
+	}
 	in.mu.Lock()
 	in.lastExit = exit
 	if why == endExited {

@@ -26,6 +26,11 @@ type Config struct {
 	// OnEvent, if set, is called with every event, in order for each
 	// instance, from that instance's goroutine: it must not block long.
 	OnEvent func(Event)
+	// LogMaxBytes and LogKeep bound each instance's log files (see
+	// LogPath): a file is rotated before it passes LogMaxBytes, and LogKeep
+	// rotated files are kept. 0 means 10 MiB and 5.
+	LogMaxBytes int64
+	LogKeep     int
 	// QuietPeriod is how long Propose waits for the desired set to stop
 	// changing before it applies it; 0 means 500 ms.
 	QuietPeriod time.Duration
@@ -41,6 +46,9 @@ type Supervisor struct {
 	instances map[string]*instance
 	closed    bool
 
+	store    *store            // nil without a data directory
+	recorded map[string]record // what an earlier host left running, until the first Apply
+
 	applyMu  sync.Mutex // one Apply at a time
 	proposed chan []Spec
 	applies  int // how many applies ran, for Status callers and tests
@@ -54,11 +62,25 @@ func New(cfg Config) (*Supervisor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.LogMaxBytes <= 0 {
+		cfg.LogMaxBytes = 10 << 20
+	}
+	if cfg.LogKeep <= 0 {
+		cfg.LogKeep = 5
+	}
 	if cfg.QuietPeriod <= 0 {
 		cfg.QuietPeriod = 500 * time.Millisecond
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Logger, instances: map[string]*instance{},
 		proposed: make(chan []Spec, 1), stopProp: make(chan struct{}), propDone: make(chan struct{})}
+	if cfg.Dir != "" {
+		st, recs, err := openStore(cfg.Dir, s.log.Warn)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.recorded = st, recs
+		go st.run(s.snapshot)
+	}
 	go s.coalesce()
 	return s, nil
 }
@@ -105,16 +127,69 @@ func (s *Supervisor) Apply(ctx context.Context, specs []Spec) error {
 		errs = append(errs, in.halt(ctx, false))
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var added []*instance
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := s.instances[name]; ok {
-			continue
+		if _, ok := s.instances[name]; !ok {
+			in := s.newInstance(want[name])
+			s.instances[name] = in
+			added = append(added, in)
 		}
-		in := newInstance(s, want[name])
-		s.instances[name] = in
-		go in.run(nil)
+	}
+	recorded := s.recorded
+	s.recorded = nil
+	s.mu.Unlock()
+	for _, in := range added {
+		rec, ok := recorded[in.spec.Name]
+		delete(recorded, in.spec.Name)
+		var c *tether.Client
+		if ok {
+			c = s.readopt(in, rec)
+		}
+		go in.run(c)
+	}
+	for name, rec := range recorded {
+		s.stopRecorded(name, rec)
 	}
 	return errors.Join(errs...)
+}
+
+// readopt takes over the process rec says runs in's instance, or stops it
+// when the spec changed; it returns the adopted client, or nil to start
+// the instance anew.
+func (s *Supervisor) readopt(in *instance, rec record) *tether.Client {
+	if rec.Hash != in.spec.Hash() || !in.local {
+		s.stopRecorded(in.spec.Name, rec)
+		return nil
+	}
+	c, a, err := s.adopt(in.spec, rec, in.logs)
+	if err != nil {
+		if rec.Reattach != nil {
+			s.log.Warn("not re-adopting the recorded process; starting the instance anew",
+				"instance", in.spec.Name, "pid", rec.Reattach.Pid, "err", err)
+		}
+		return nil
+	}
+	in.mu.Lock()
+	in.adoptProc, in.restarts = a, rec.Restarts
+	in.mu.Unlock()
+	in.becameUp(c, true)
+	in.emit(Event{Kind: Adopted, Pid: c.Pid()})
+	return c
+}
+
+// snapshot is the state file's view of the instances.
+func (s *Supervisor) snapshot() map[string]record {
+	s.mu.Lock()
+	all := slices.Collect(maps.Values(s.instances))
+	s.mu.Unlock()
+	recs := map[string]record{}
+	for _, in := range all {
+		in.mu.Lock()
+		recs[in.spec.Name] = record{Hash: in.spec.Hash(), Target: in.spec.Target, State: in.state,
+			Restarts: in.restarts, Outlive: in.spec.OutliveHost, Reattach: in.reattach}
+		in.mu.Unlock()
+	}
+	return recs
 }
 
 // Propose is Apply for bursts of changes: the set is applied once no other
@@ -246,6 +321,9 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		wg.Go(func() { errs[i] = in.halt(ctx, true) })
 	}
 	wg.Wait()
+	if s.store != nil {
+		s.store.close()
+	}
 	return errors.Join(errs...)
 }
 
@@ -258,14 +336,15 @@ func (s *Supervisor) report(e Event) {
 }
 
 // changed is called whenever an instance's state changes.
-func (s *Supervisor) changed() {}
+func (s *Supervisor) changed() {
+	if s.store != nil {
+		s.store.mark()
+	}
+}
 
 // optionsFor builds the tether options of one start.
-func (s *Supervisor) optionsFor(sp Spec) []tether.Option {
-	opts := []tether.Option{tether.WithName(sp.Name), tether.WithLogger(s.log.With("instance", sp.Name))}
-	for _, w := range sp.Interfaces {
-		opts = append(opts, tether.WithInterface(w.Interface, w.Versions...))
-	}
+func (s *Supervisor) optionsFor(sp Spec, logs *instanceLogs) []tether.Option {
+	opts := append(s.attachOptions(sp), logs.options()...)
 	if sp.StartTimeout > 0 {
 		opts = append(opts, tether.WithStartTimeout(sp.StartTimeout))
 	}

@@ -39,4 +39,20 @@
 // open cannot stall it), the process reaped and Spec.Dir removed. After the
 // reap nothing is ever signalled, so a process tether did not start never
 // is. The pipes are closed KillTimeout after the exit.
+//
+// # Spool files
+//
+// With Spec.Spool the program's descriptors 1 and 2 are append-only files
+// (package spool) instead of pipes, read by followers from where the files
+// ended at Start. A program meant to outlive its host then neither dies of
+// SIGPIPE nor loses output while no host reads; SpoolOffsets says how far
+// output was handed on, for a later host to resume there. At the exit both
+// files are read to their end, with the same bounds as pipes.
+//
+// # Adoption
+//
+// Adopt takes hold of a process an earlier host started, identified by pid
+// and StartTime (checked before and after a pidfd is opened). It is then
+// signalled only through the pidfd, so a process that later got the same
+// pid never is; a pid whose start time differs is refused, unsignalled.
 package proc

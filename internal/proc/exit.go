@@ -31,6 +31,9 @@ func (p *Process) wait() {
 		case <-grace:
 		}
 	}
+	if exitSeen {
+		p.spool.drain() // files never close: read to their end, then stop
+	}
 	if p.dieWithHost && exitSeen {
 		p.Signal(syscall.SIGTERM)
 		drained() // those holding stderr go; others get no more time
@@ -50,6 +53,10 @@ func (p *Process) wait() {
 	// Whatever still holds the pipes (a process that left the group) must
 	// not keep the readers, and their goroutines, forever.
 	time.AfterFunc(p.killTimeout, func() {
+		if p.spool != nil {
+			p.spool.stop()
+			return
+		}
 		_ = p.outR.Close()
 		_ = p.errR.Close()
 	})

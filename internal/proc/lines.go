@@ -14,13 +14,15 @@ import (
 // to it; Stdout is then empty.
 func (p *Process) ReadHandshake() (string, error) {
 	var buf []byte
+	defer func() { p.spool.countStdout(len(buf)) }()
 	for {
 		chunk, err := p.stdout.ReadSlice('\n')
 		buf = append(buf, chunk...)
 		switch {
 		case len(buf) > MaxLine || (len(buf) == MaxLine && err != nil):
+			rest := p.stdoutRest()
 			p.stdoutGone.Store(true)
-			go func() { _, _ = io.Copy(io.Discard, p.stdout) }()
+			go func() { _, _ = io.Copy(io.Discard, rest) }()
 			return string(buf[:MaxLine]), ErrLineTooLong
 		case err == nil:
 			return string(buf), nil
@@ -35,6 +37,15 @@ func (p *Process) ReadHandshake() (string, error) {
 func (p *Process) Stdout() io.Reader {
 	if p.stdoutGone.Load() {
 		return strings.NewReader("")
+	}
+	return p.stdoutRest()
+}
+
+// stdoutRest is what follows the handshake line; with spool files, reading
+// it counts in the stdout offset.
+func (p *Process) stdoutRest() io.Reader {
+	if p.spool != nil {
+		return p.spool.stdoutReader(p.stdout)
 	}
 	return p.stdout
 }

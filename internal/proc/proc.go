@@ -79,6 +79,9 @@ type Spec struct {
 	// the rest of its process group has after SIGTERM before SIGKILL);
 	// in Terminate, part of the bound on the reap after SIGKILL. 0 means 2s.
 	KillTimeout time.Duration
+	// Spool, if set, gives the program files instead of pipes for its
+	// stdout and stderr (see SpoolFiles).
+	Spool *SpoolFiles
 }
 
 // Process is one started program. Its methods are safe for concurrent use,
@@ -93,6 +96,7 @@ type Process struct {
 	outR, errR *os.File
 	stdoutGone atomic.Bool // stdout is being discarded after ErrLineTooLong
 	stderrDone chan struct{}
+	spool      *spooled // nil with pipes
 
 	hostW    *os.File // write end of the host pipe, never written
 	hostOnce sync.Once
@@ -217,6 +221,9 @@ func startBusyRetry(cmd *exec.Cmd) (*exec.Cmd, error) {
 const busyRetries = 10
 
 func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
+	if s.Spool != nil {
+		return launchSpooled(cmd, s)
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -233,12 +240,22 @@ func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
 		closeAll([]*os.File{outR, errR})
 		return nil, err
 	}
+	p := newProcess(cmd, s, outR, errR, nil)
+	p.outR, p.errR = outR, errR
+	return p, nil
+}
+
+// newProcess makes the Process for the started cmd, reading stdout from
+// out and forwarding stderr lines from errs, and starts the forwarder.
+// With spool, the forwarded bytes are counted in its stderr offset.
+func newProcess(cmd *exec.Cmd, s Spec, out, errs io.Reader, sp *spooled) *Process {
 	p := &Process{
 		cmd: cmd, dir: s.Dir, dieWithHost: s.DieWithHost, killTimeout: s.KillTimeout,
-		stdout: bufio.NewReaderSize(outR, 4096), outR: outR, errR: errR,
+		stdout:     bufio.NewReaderSize(out, 4096),
 		stderrDone: make(chan struct{}),
 		exited:     make(chan struct{}),
 		exitCode:   -1,
+		spool:      sp,
 	}
 	if p.killTimeout <= 0 {
 		p.killTimeout = defaultKillTimeout
@@ -247,11 +264,14 @@ func launch(cmd *exec.Cmd, s Spec) (*Process, error) {
 	if line == nil {
 		line = func(string) {}
 	}
+	if sp != nil {
+		line = sp.countStderr(line)
+	}
 	go func() {
 		defer close(p.stderrDone)
-		ForwardLines(errR, line)
+		ForwardLines(errs, line)
 	}()
-	return p, nil
+	return p
 }
 
 func closeAll(files []*os.File) {

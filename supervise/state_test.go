@@ -1,0 +1,196 @@
+package supervise_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetherplug/tether/internal/proc"
+	"github.com/tetherplug/tether/supervise"
+)
+
+// newDurable starts a supervisor keeping its state in dir; it is closed at
+// the end of the test unless the test closes it first.
+func newDurable(t *testing.T, dir string, log *slog.Logger) (*supervise.Supervisor, *events) {
+	t.Helper()
+	ev := newEvents(t)
+	if log == nil {
+		log = quiet()
+	}
+	s, err := supervise.New(supervise.Config{Dir: dir, Logger: log, OnEvent: ev.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSupervisor(t, s) })
+	return s, ev
+}
+
+func closeSupervisor(t *testing.T, s *supervise.Supervisor) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+// TestDataDirectory: the state file, pid file and log files of a running
+// instance, all owner-only.
+func TestDataDirectory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, ev := newDurable(t, dir, nil)
+	apply(t, s, echoSpec(t, "echo", "ECHO_MODE=logs"))
+	pid := ev.next("echo", 10*time.Second, supervise.Ready).Pid
+	call(t, echoOf(t, s, "echo"), "x")
+	eventually(t, 5*time.Second, "the pid file written", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "run", "echo.pid"))
+		return strings.TrimSpace(string(b)) == strconv.Itoa(pid)
+	})
+	eventually(t, 5*time.Second, "stderr in the log file", func() bool {
+		b, _ := os.ReadFile(s.LogPath("echo", "stderr"))
+		return bytes.Contains(b, []byte("plain line\n"))
+	})
+	var st struct {
+		Instances map[string]struct {
+			Reattach struct{ Pid int }
+		}
+	}
+	eventually(t, 5*time.Second, "the state file recording the pid", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+		return json.Unmarshal(b, &st) == nil && st.Instances["echo"].Reattach.Pid == pid
+	})
+	for _, p := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
+		if m := mode(t, p); m != 0o700 {
+			t.Errorf("%s: mode %v, want 0700", p, m)
+		}
+	}
+	for _, p := range []string{filepath.Join(dir, "state.json"), filepath.Join(dir, "run", "echo.pid"), s.LogPath("echo", "stderr")} {
+		if m := mode(t, p); m != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", p, m)
+		}
+	}
+}
+
+// TestReadoptAfterClose: an instance marked to outlive its host keeps
+// running when the supervisor closes, and a new supervisor with the same
+// data directory adopts it without a restart: same pid, calls work (over
+// its automatic mutual TLS, whose keys the state file kept). One not so
+// marked is stopped.
+func TestReadoptAfterClose(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, ev := newDurable(t, dir, nil)
+	keep := echoSpec(t, "keep")
+	keep.OutliveHost, keep.AutoMTLS = true, true
+	apply(t, first, keep, echoSpec(t, "drop"))
+	pid := ev.next("keep", 10*time.Second, supervise.Ready).Pid
+	dropPid := ev.next("drop", 10*time.Second, supervise.Ready).Pid
+	closeSupervisor(t, first)
+	if !alive(pid) {
+		t.Fatal("the outliving plugin died with its supervisor")
+	}
+	eventually(t, 5*time.Second, "the other plugin stopped", func() bool { return !alive(dropPid) })
+
+	second, ev2 := newDurable(t, dir, nil)
+	apply(t, second, keep, echoSpec(t, "drop"))
+	if got := ev2.next("keep", 10*time.Second, supervise.Adopted, supervise.Started).Pid; got != pid {
+		t.Fatalf("after the restart of the host: pid %d, want %d adopted", got, pid)
+	}
+	call(t, echoOf(t, second, "keep"), "adopted")
+	if st := second.Status(); !st[1].Adopted || st[1].Pid != pid {
+		t.Errorf("status %+v, want keep adopted with pid %d", st[1], pid)
+	}
+	// An adopted instance is supervised like the others: killed, restarted.
+	kill9(t, pid)
+	if again := ev2.next("keep", 10*time.Second, supervise.Ready).Pid; again == pid {
+		t.Fatal("not restarted")
+	}
+	apply(t, second) // stops it: Close would leave it running
+}
+
+// TestReusedPidIsNotAdopted: a recorded pid that now belongs to another
+// process (its start time differs) is neither adopted nor signalled: the
+// instance is started anew.
+func TestReusedPidIsNotAdopted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- other.Wait() }()
+	t.Cleanup(func() { _ = other.Process.Kill(); <-exited })
+	start, err := proc.StartTime(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := echoSpec(t, "echo")
+	writeState(t, dir, spec, other.Process.Pid, start+1)
+
+	s, ev := newDurable(t, dir, nil)
+	apply(t, s, spec)
+	got := ev.next("echo", 10*time.Second, supervise.Adopted, supervise.Started)
+	if got.Kind != supervise.Started || got.Pid == other.Process.Pid {
+		t.Fatalf("event %s pid %d: want a new process, not the recorded %d", got.Kind, got.Pid, other.Process.Pid)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the unrelated process was signalled: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// writeState writes a state file recording spec's instance as running
+// with pid and start time.
+func writeState(t *testing.T, dir string, spec supervise.Spec, pid int, start uint64) {
+	t.Helper()
+	st := map[string]any{"version": 1, "instances": map[string]any{spec.Name: map[string]any{
+		"hash": spec.Hash(), "target": spec.Target, "state": "running",
+		"reattach": map[string]any{"plugin": spec.Name, "network": "unix", "address": "/nonexistent/plugin.sock",
+			"protocol": "grpc", "protocol_version": 1, "pid": pid, "start_time": start},
+	}}}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCorruptStateFile: a truncated state file is reported with its name
+// and ignored; the supervisor starts clean.
+func TestCorruptStateFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(path, []byte(`{"version": 1, "instances": {"echo": {"ha`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s, ev := newDurable(t, dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if !strings.Contains(logs.String(), "corrupt") || !strings.Contains(logs.String(), path) {
+		t.Errorf("log %q: want a warning naming %s", logs.String(), path)
+	}
+	apply(t, s, echoSpec(t, "echo"))
+	ev.next("echo", 10*time.Second, supervise.Started)
+}
