@@ -53,7 +53,7 @@ func (c *control) Logs(req *tetherv1.LogsRequest, stream tetherv1.Daemon_LogsSer
 		}
 		return nil
 	}
-	data, err := tail(path, int(req.GetTail()))
+	data, size, err := tail(path, int(req.GetTail()))
 	if err != nil {
 		return status.Errorf(codes.Internal, "reading %s: %v", path, err)
 	}
@@ -69,7 +69,7 @@ func (c *control) Logs(req *tetherv1.LogsRequest, stream tetherv1.Daemon_LogsSer
 		case <-ctx.Done():
 		}
 	}()
-	return follow(ctx, path, send)
+	return follow(ctx, path, size, send)
 }
 
 // rotated lists path's files oldest first: path.N ... path.1, path (those
@@ -87,10 +87,15 @@ func rotated(path string) []string {
 }
 
 // tail returns the last n lines of path and its rotated files (all of
-// them for n 0, none for n < 0).
-func tail(path string, n int) ([]byte, error) {
+// them for n 0, none for n < 0), and how much of path it read: where
+// following it starts.
+func tail(path string, n int) ([]byte, int64, error) {
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
 	if n < 0 {
-		return nil, nil
+		return nil, size, nil
 	}
 	files := rotated(path)
 	var chunks [][]byte
@@ -101,7 +106,10 @@ func tail(path string, n int) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if i == len(files)-1 {
+			b = b[:min(int64(len(b)), size)]
 		}
 		chunks = append([][]byte{b}, chunks...)
 		lines += bytes.Count(b, []byte("\n"))
@@ -111,9 +119,9 @@ func tail(path string, n int) ([]byte, error) {
 	}
 	all := bytes.Join(chunks, nil)
 	if n == 0 {
-		return all, nil
+		return all, size, nil
 	}
-	return lastLines(all, n), nil
+	return lastLines(all, n), size, nil
 }
 
 // lastLines is the last n lines of b; an unfinished last line counts.
@@ -133,9 +141,9 @@ func lastLines(b []byte, n int) []byte {
 	return b
 }
 
-// follow sends what is appended to path until ctx ends, reopening it when
-// it is rotated (replaced) or truncated. It starts from path's current end.
-func follow(ctx context.Context, path string, send func([]byte) error) error {
+// follow sends what is appended to path past offset until ctx ends,
+// reopening it when it is rotated (replaced) or truncated.
+func follow(ctx context.Context, path string, offset int64, send func([]byte) error) error {
 	var f *os.File
 	defer func() {
 		if f != nil {
@@ -144,7 +152,10 @@ func follow(ctx context.Context, path string, send func([]byte) error) error {
 	}()
 	if fi, err := os.Open(path); err == nil {
 		f = fi
-		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		if st, err := f.Stat(); err == nil && st.Size() < offset {
+			offset = 0 // truncated since
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			return status.Errorf(codes.Internal, "reading %s: %v", path, err)
 		}
 	}

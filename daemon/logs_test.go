@@ -24,12 +24,12 @@ func TestTailReadsRotatedFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.stderr.log")
 	writeLogs(t, path)
 	for n, want := range map[int]string{0: "l1\nl2\nl3\nl4\nl5\nl6\n", 3: "l4\nl5\nl6\n", 1: "l6\n", 9: "l1\nl2\nl3\nl4\nl5\nl6\n", -1: ""} {
-		got, err := tail(path, n)
+		got, _, err := tail(path, n)
 		if err != nil || string(got) != want {
 			t.Errorf("tail %d: %q, %v; want %q", n, got, err, want)
 		}
 	}
-	if got, err := tail(filepath.Join(t.TempDir(), "none.log"), 5); err != nil || len(got) != 0 {
+	if got, _, err := tail(filepath.Join(t.TempDir(), "none.log"), 5); err != nil || len(got) != 0 {
 		t.Errorf("tail of a log not written yet: %q, %v; want nothing, no error", got, err)
 	}
 }
@@ -44,7 +44,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- follow(ctx, path, func(b []byte) error {
+		done <- follow(ctx, path, 0, func(b []byte) error {
 			mu.Lock()
 			defer mu.Unlock()
 			got.Write(b)
