@@ -19,15 +19,15 @@ import (
 
 // daemonProc is one `tether run` the test started.
 type daemonProc struct {
-	t          *testing.T
-	cmd        *exec.Cmd
-	stderr     *lockedBuffer
-	manifest   string
-	sock       string
-	mark, tmp  string
-	done       chan struct{}
-	stopped    bool
-	waitErr    error
+	t         *testing.T
+	cmd       *exec.Cmd
+	stderr    *lockedBuffer
+	manifest  string
+	sock      string
+	mark, tmp string
+	done      chan struct{}
+	stopped   bool
+	waitErr   error
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and readers.
