@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHandshake -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./discover
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./daemon
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools

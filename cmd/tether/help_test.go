@@ -53,7 +53,7 @@ func TestPackageDocNamesRealCommands(t *testing.T) {
 	}
 	doc := f.Doc.Text()
 	summary, _, _ := strings.Cut(doc, ".")
-	checkVerbs(t, "the package doc's summary", summary, map[string]string{"inspects": "inspect", "calls": "call", "lists": "ls", "issues": "certs", "certificates": "certs", "serves": "serve"})
+	checkVerbs(t, "the package doc's summary", summary, map[string]string{"inspects": "inspect", "calls": "call", "lists": "ls", "issues": "certs", "certificates": "certs", "serves": "serve", "supervises": "run"})
 	have := commandNames()
 	var named []string
 	for _, m := range listedCommand.FindAllStringSubmatch(doc, -1) {
@@ -73,7 +73,7 @@ func TestPackageDocNamesRealCommands(t *testing.T) {
 // "tether help", offers only what commands do.
 func TestHelpNamesRealCommands(t *testing.T) {
 	root := newRoot()
-	checkVerbs(t, "the help's summary", root.Short+" "+root.Long, map[string]string{"inspect": "inspect", "call": "call", "list": "ls", "issue": "certs", "certificates": "certs", "serve": "serve"})
+	checkVerbs(t, "the help's summary", root.Short+" "+root.Long, map[string]string{"inspect": "inspect", "call": "call", "list": "ls", "issue": "certs", "certificates": "certs", "serve": "serve", "supervise": "run"})
 }
 
 // TestExamplesNameRealCommands: every command line in the commands' examples

@@ -1,5 +1,5 @@
-// Command tether inspects, calls, lists and serves tether and go-plugin
-// plugins and issues certificates for them.
+// Command tether inspects, calls, lists, serves and supervises tether and
+// go-plugin plugins and issues certificates for them.
 //
 // Its commands:
 //
@@ -8,6 +8,10 @@
 //	tether ls [DIR|FILE|MANIFEST|TARGET...] list plugins with their interfaces and versions
 //	tether certs ca|server|client          create a CA, issue server and client certificates for mutual TLS
 //	tether serve TARGET --listen ADDR      expose a local plugin on the network through a transparent proxy
+//	tether run FILE.yaml                   supervise a manifest's plugins, with a control socket
+//	tether status [--json]                 show the plugins a tether run daemon supervises
+//	tether restart NAME                    restart one of them (a failed one gets its budget back)
+//	tether logs NAME [-f]                  print one's log files
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
 // $PATH), exec:///abs/path, a plugin serving on the network (tcp://, unix://,
@@ -33,7 +37,7 @@ func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
-		Short:         "Inspect, call, list and serve gRPC plugins and issue certificates for them",
+		Short:         "Inspect, call, list, serve and supervise gRPC plugins and issue certificates for them",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -26,3 +26,7 @@ const SessionHost = "github.com/tetherplug/tether/internal/plugintest/sessionhos
 // AttachHost is the import path of a host that attaches to a running echo
 // plugin from a reattach config file and calls it for each line on stdin.
 const AttachHost = "github.com/tetherplug/tether/internal/plugintest/attachhost"
+
+// RunHost is the import path of a host that opens the echo plugin at a
+// target (run://NAME) and calls it for each line on stdin.
+const RunHost = "github.com/tetherplug/tether/internal/plugintest/runhost"

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tetherplug/tether/daemon"
+)
+
+func init() { register(newRunCmd) }
+
+func newRunCmd() *cobra.Command {
+	var plainLog, verbose bool
+	cmd := &cobra.Command{
+		Use:   "run FILE.yaml",
+		Short: "Supervise the plugins of a manifest, with a control socket for status, restart and logs",
+		Long: `Run is the plugin host daemon: it starts the local plugins the manifest
+FILE.yaml lists and restarts them under their restart policy (with backoff
+and a restart budget, after which a plugin is failed until "tether restart"),
+watches the health of its network plugins, and serves a control socket
+(owner-only) for "tether status", "tether restart" and "tether logs". Other
+host programs reach its plugins with the target run://NAME.
+
+SIGHUP reloads the manifest: only plugins whose entry changed are restarted,
+and reloads in a burst are applied once; a manifest that does not parse is
+refused with the error and the running set is kept. SIGTERM or SIGINT stops
+the plugins (except those marked outlive) and exits 0. It logs JSON lines on
+stderr (text with --log-text). See docs/supervision.md for the manifest.`,
+		Example: `  tether run plugins.yaml
+  tether status
+  tether logs greeter -f`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+			if verbose {
+				opts.Level = slog.LevelDebug
+			}
+			var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+			if plainLog {
+				h = slog.NewTextHandler(os.Stderr, opts)
+			}
+			return runDaemon(cmd.Context(), args[0], slog.New(h))
+		},
+	}
+	cmd.Flags().BoolVar(&plainLog, "log-text", false, "log plain text lines instead of JSON")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines too")
+	return cmd
+}
+
+// runDaemon runs the daemon until SIGTERM or SIGINT, reloading on SIGHUP.
+func runDaemon(parent context.Context, file string, log *slog.Logger) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 8)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	err := daemon.Run(ctx, file, daemon.Options{Logger: log, Reload: reload})
+	if errors.Is(err, daemon.ErrRunning) {
+		return &exitError{code: 2, err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("run %s: %w", file, err)
+	}
+	return nil
+}

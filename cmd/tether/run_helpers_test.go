@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemonProc is one `tether run` the test started.
+type daemonProc struct {
+	t         *testing.T
+	cmd       *exec.Cmd
+	stderr    *lockedBuffer
+	manifest  string
+	sock      string
+	mark, tmp string
+	done      chan struct{}
+	stopped   bool
+	waitErr   error
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDaemon writes the manifest (data_dir and socket are added) into a
+// directory of its own and runs `tether run` on it until the test ends,
+// when it is stopped with SIGTERM and checked to exit 0 leaving nothing.
+func startDaemon(t *testing.T, plugins string) *daemonProc {
+	t.Helper()
+	dir := t.TempDir()
+	d := &daemonProc{t: t, manifest: filepath.Join(dir, "plugins.yaml"), sock: filepath.Join(dir, "state", "control.sock"),
+		mark: newMark(t), tmp: t.TempDir(), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	d.write(plugins)
+	d.cmd = exec.Command(cli(t), "run", d.manifest)
+	d.cmd.Env = cliEnv(d.mark, d.tmp)
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		if !d.stopped {
+			d.stop()
+		}
+	})
+	waitFor(t, func() bool {
+		_, err := os.Stat(d.sock)
+		return err == nil
+	})
+	return d
+}
+
+// write replaces the manifest's plugins.
+func (d *daemonProc) write(plugins string) {
+	d.t.Helper()
+	doc := "data_dir: state\nquiet_period: 1s\nplugins:\n" + plugins
+	if err := os.WriteFile(d.manifest, []byte(doc), 0o600); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// signal sends sig to the daemon.
+func (d *daemonProc) signal(sig syscall.Signal) {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and checks the daemon exits 0 within 15 s, its socket
+// removed and no process it started left running.
+func (d *daemonProc) stop() {
+	d.t.Helper()
+	d.stopped = true
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		d.t.Fatalf("tether run did not exit within 15 s of SIGTERM; stderr:\n%s", d.stderr)
+	}
+	if d.waitErr != nil {
+		d.t.Errorf("tether run after SIGTERM: %v; stderr:\n%s", d.waitErr, d.stderr)
+	}
+	if _, err := os.Stat(d.sock); !errors.Is(err, os.ErrNotExist) {
+		d.t.Errorf("the control socket %s is still there after SIGTERM (%v)", d.sock, err)
+	}
+	assertNoneLeft(d.t, d.mark, d.tmp)
+}
+
+// status runs `tether status --json` against the daemon.
+func (d *daemonProc) status() statusJSON {
+	d.t.Helper()
+	r := run(d.t, "", nil, "status", "--json", "--socket", d.sock)
+	requireOK(d.t, r)
+	var st statusJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		d.t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+// plugin is the named plugin's entry in st.
+func (st statusJSON) plugin(t *testing.T, name string) instanceJSON {
+	t.Helper()
+	for _, p := range st.Plugins {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("status has no plugin %q: %+v", name, st.Plugins)
+	return instanceJSON{}
+}
+
+// waitStatus polls status until cond holds, failing after 15 s with the
+// last status and the daemon's log.
+func (d *daemonProc) waitStatus(what string, cond func(statusJSON) bool) statusJSON {
+	d.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := d.status()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: not within 15 s; last status: %+v\ndaemon log:\n%s", what, st, d.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// events are the daemon's JSON log records with the given event and
+// instance.
+func (d *daemonProc) events(event, instance string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(d.stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec["event"] == event && rec["instance"] == instance {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// lines reads r's lines into a channel.
+func lines(r io.Reader) <-chan string {
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+// nextLine is the next line of ch, failing the test after 25 s.
+func nextLine(t *testing.T, ch <-chan string, what string) string {
+	t.Helper()
+	select {
+	case l, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: the output ended", what)
+		}
+		return l
+	case <-time.After(25 * time.Second):
+		t.Fatalf("%s: no line within 25 s", what)
+	}
+	return ""
+}
+
+// echoPlugin is a manifest entry for the echo plugin.
+func echoPlugin(t *testing.T, name, extra string) string {
+	return fmt.Sprintf("  - name: %s\n    path: %s\n    backoff: {initial: 200ms}\n%s", name, echo(t), extra)
+}
