@@ -15,6 +15,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/proc"
 	"github.com/tetherplug/tether/supervise"
 	"github.com/tetherplug/tether/tethertest"
 )
@@ -177,4 +178,18 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// reapAtEnd kills pid when the test ends if it still runs as the same
+// process: an outliving plugin a failed test left behind.
+func reapAtEnd(t *testing.T, pid int) {
+	start, err := proc.StartTime(pid)
+	if err != nil {
+		return
+	}
+	t.Cleanup(func() {
+		if now, err := proc.StartTime(pid); err == nil && now == start {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 }

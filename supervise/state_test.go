@@ -108,6 +108,7 @@ func TestReadoptAfterClose(t *testing.T) {
 	keep.OutliveHost, keep.AutoMTLS = true, true
 	apply(t, first, keep, echoSpec(t, "drop"))
 	pid := ev.next("keep", 10*time.Second, supervise.Ready).Pid
+	reapAtEnd(t, pid)
 	dropPid := ev.next("drop", 10*time.Second, supervise.Ready).Pid
 	closeSupervisor(t, first)
 	if !alive(pid) {
@@ -126,7 +127,9 @@ func TestReadoptAfterClose(t *testing.T) {
 	}
 	// An adopted instance is supervised like the others: killed, restarted.
 	kill9(t, pid)
-	if again := ev2.next("keep", 10*time.Second, supervise.Ready).Pid; again == pid {
+	again := ev2.next("keep", 10*time.Second, supervise.Ready).Pid
+	reapAtEnd(t, again)
+	if again == pid {
 		t.Fatal("not restarted")
 	}
 	apply(t, second) // stops it: Close would leave it running
@@ -213,6 +216,7 @@ func TestOutputWhileNoHostIsKept(t *testing.T) {
 	spec.OutliveHost = true
 	apply(t, first, spec)
 	pid := ev.next("chatty", 10*time.Second, supervise.Ready).Pid
+	reapAtEnd(t, pid)
 	call(t, echoOf(t, first, "chatty"), "start chattering")
 	logFile := first.LogPath("chatty", "stderr")
 	hasLine := func(n int) func() bool {
@@ -268,6 +272,7 @@ func TestCallbacksReachTheAdoptingHost(t *testing.T) {
 	first, ev := newDurable(t, dir, nil)
 	apply(t, first, spec("first"))
 	pid := ev.next("cb", 10*time.Second, supervise.Ready).Pid
+	reapAtEnd(t, pid)
 	echo := echoOf(t, first, "cb")
 	if r, err := echo.Unary(t.Context(), &echov1.Message{Text: "a"}); err != nil || r.GetText() != "plugin:first:a" {
 		t.Fatalf("first host: %q, %v", r.GetText(), err)
