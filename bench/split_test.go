@@ -71,3 +71,41 @@ func BenchmarkSelfPaired(b *testing.B) {
 		b.Run(s.Name()+"/throughput16", func(b *testing.B) { ThroughputPaired(b, s, renamed{s, "again"}) })
 	}
 }
+
+// plainToTetherTLS runs the tether echo plugin as a network plugin with
+// mutual TLS (as TetherTLS does) but calls it through a plain
+// grpc.NewClient with the raw side's TLS client: TetherTLS's plugin side,
+// RawTLS's host side.
+type plainToTetherTLS struct{ TetherTLS }
+
+func (plainToTetherTLS) Name() string { return "plain-host-tls" }
+
+func (p plainToTetherTLS) Start(ctx context.Context) (*Instance, error) {
+	conf, err := RawTLS{Files: p.Files}.clientTLS()
+	if err != nil {
+		return nil, err
+	}
+	proc, err := p.serve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return dialTLS(proc, conf)
+}
+
+// BenchmarkSplitHostTLS is BenchmarkSplitHost over mutual TLS: tether's
+// network runtime against a plain grpc-go client of the same network plugin.
+func BenchmarkSplitHostTLS(b *testing.B) {
+	s := bothTLSSides(b)
+	plain := plainToTetherTLS{s[0].(TetherTLS)}
+	b.Run("unary", func(b *testing.B) { UnaryLatencyPaired(b, s[0], plain) })
+	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, s[0], plain) })
+}
+
+// BenchmarkSplitPluginTLS is BenchmarkSplitPlugin over mutual TLS: a plain
+// grpc-go client of a tether network plugin against one of rawecho.
+func BenchmarkSplitPluginTLS(b *testing.B) {
+	s := bothTLSSides(b)
+	plain := plainToTetherTLS{s[0].(TetherTLS)}
+	b.Run("unary", func(b *testing.B) { UnaryLatencyPaired(b, plain, s[1]) })
+	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, plain, s[1]) })
+}

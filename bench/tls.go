@@ -121,16 +121,11 @@ func (TetherTLS) StartRelay(context.Context, echov1.EchoServer) (*Instance, erro
 // Start runs the plugin, waits for its "listening" log line and opens a
 // client for its address.
 func (t TetherTLS) Start(ctx context.Context) (*Instance, error) {
-	cmd := exec.Command(t.Path)
-	cmd.Env = append(os.Environ(),
-		tether.EnvListen+"=127.0.0.1:0",
-		tether.EnvTLSCert+"="+t.Files.ServerCert,
-		tether.EnvTLSKey+"="+t.Files.ServerKey,
-		tether.EnvTLSClientCA+"="+t.Files.CA)
-	p, err := startServer(ctx, cmd, true, listeningAddr)
+	p, err := t.serve(ctx)
 	if err != nil {
 		return nil, err
 	}
+	cmd := p.cmd
 	c, err := tether.Open(ctx, "tcp://"+p.addr,
 		network.WithTLSFiles(t.Files.ClientCert, t.Files.ClientKey, t.Files.CA),
 		tether.WithInterface("echo", 1), tether.WithLogger(slog.New(slog.DiscardHandler)))
@@ -143,6 +138,17 @@ func (t TetherTLS) Start(ctx context.Context) (*Instance, error) {
 	}
 	return &Instance{Echo: echo, Pid: cmd.Process.Pid, Addr: p.addr,
 		stop: func() error { return errors.Join(c.Close(), p.stop()) }}, nil
+}
+
+// serve runs the plugin as a network plugin and waits for its address.
+func (t TetherTLS) serve(ctx context.Context) (*serverProc, error) {
+	cmd := exec.Command(t.Path)
+	cmd.Env = append(os.Environ(),
+		tether.EnvListen+"=127.0.0.1:0",
+		tether.EnvTLSCert+"="+t.Files.ServerCert,
+		tether.EnvTLSKey+"="+t.Files.ServerKey,
+		tether.EnvTLSClientCA+"="+t.Files.CA)
+	return startServer(ctx, cmd, true, listeningAddr)
 }
 
 // listeningAddr returns the address of a tether plugin's JSON "listening"
@@ -188,11 +194,16 @@ func (r RawTLS) Start(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	return dialTLS(p, conf)
+}
+
+// dialTLS dials the server p with plain grpc.NewClient and conf.
+func dialTLS(p *serverProc, conf *tls.Config) (*Instance, error) {
 	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
 	if err != nil {
 		return nil, errors.Join(err, p.stop())
 	}
-	return &Instance{Echo: echov1.NewEchoClient(conn), Pid: cmd.Process.Pid, Addr: p.addr,
+	return &Instance{Echo: echov1.NewEchoClient(conn), Pid: p.cmd.Process.Pid, Addr: p.addr,
 		stop: func() error { return errors.Join(conn.Close(), p.stop()) }}, nil
 }
 
