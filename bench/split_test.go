@@ -3,10 +3,13 @@ package bench
 import (
 	"context"
 	"log/slog"
+	"math"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
@@ -108,4 +111,23 @@ func BenchmarkSplitPluginTLS(b *testing.B) {
 	plain := plainToTetherTLS{s[0].(TetherTLS)}
 	b.Run("unary", func(b *testing.B) { UnaryLatencyPaired(b, plain, s[1]) })
 	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, plain, s[1]) })
+}
+
+// BenchmarkTLSKeepalive pairs the tether TLS side with itself without the
+// network runtime's keepalive (a host's tether.WithDialOptions with an
+// infinite keepalive time turns it off; grpc-go raises a zero time to 10s):
+// calls/s-ratio below 1 is what keepalive costs the host per call.
+func BenchmarkTLSKeepalive(b *testing.B) {
+	s := bothTLSSides(b)
+	off := s[0].(TetherTLS)
+	off.Options = []tether.Option{tether.WithDialOptions(grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Duration(math.MaxInt64)}))}
+	b.Run("throughput16", func(b *testing.B) { ThroughputPaired(b, s[0], renamed{off, "no-keepalive"}) })
+}
+
+// BenchmarkSelfPairedTLS is BenchmarkSelfPaired for the TLS sides'
+// 16-caller throughput: how far a ratio strays by noise alone.
+func BenchmarkSelfPairedTLS(b *testing.B) {
+	for _, s := range bothTLSSides(b) {
+		b.Run(s.Name()+"/throughput16", func(b *testing.B) { ThroughputPaired(b, s, renamed{s, "again"}) })
+	}
 }

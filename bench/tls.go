@@ -106,6 +106,8 @@ func TLSSides(dir string, t Tether, r Raw) (tetherSide, rawSide Side, err error)
 type TetherTLS struct {
 	Path  string
 	Files TLSFiles
+	// Options are more options for tether.Open, after the side's own.
+	Options []tether.Option
 }
 
 func (t TetherTLS) tlsFiles() TLSFiles { return t.Files }
@@ -126,9 +128,9 @@ func (t TetherTLS) Start(ctx context.Context) (*Instance, error) {
 		return nil, err
 	}
 	cmd := p.cmd
-	c, err := tether.Open(ctx, "tcp://"+p.addr,
-		network.WithTLSFiles(t.Files.ClientCert, t.Files.ClientKey, t.Files.CA),
-		tether.WithInterface("echo", 1), tether.WithLogger(slog.New(slog.DiscardHandler)))
+	opts := append([]tether.Option{network.WithTLSFiles(t.Files.ClientCert, t.Files.ClientKey, t.Files.CA),
+		tether.WithInterface("echo", 1), tether.WithLogger(slog.New(slog.DiscardHandler))}, t.Options...)
+	c, err := tether.Open(ctx, "tcp://"+p.addr, opts...)
 	if err != nil {
 		return nil, errors.Join(err, p.stop())
 	}
