@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -14,6 +15,7 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	sides     []Side
+	tlsSides  []Side
 	buildErr  error
 )
 
@@ -34,14 +36,27 @@ func bothSides(tb testing.TB) []Side {
 		if buildDir, buildErr = os.MkdirTemp("", "tether-bench-bin-"); buildErr != nil {
 			return
 		}
-		var t, r Side
-		t, r, buildErr = Build(buildDir)
+		var t, r, tt, rt Side
+		if t, r, buildErr = Build(buildDir); buildErr != nil {
+			return
+		}
 		sides = []Side{t, r}
+		tt, rt, buildErr = TLSSides(filepath.Join(buildDir, "tls"), t.(Tether), r.(Raw))
+		tlsSides = []Side{tt, rt}
 	})
 	if buildErr != nil {
 		tb.Fatal(buildErr)
 	}
 	return sides
+}
+
+// bothTLSSides is bothSides over loopback TCP with mutual TLS: the tether
+// network plugin side then the raw grpc-go side, with the same
+// certificates.
+func bothTLSSides(tb testing.TB) []Side {
+	tb.Helper()
+	bothSides(tb)
+	return tlsSides
 }
 
 // onRunning starts one server of each side, runs f against each as a
@@ -111,5 +126,20 @@ func BenchmarkUnaryLatencyPaired(b *testing.B) {
 // tether and grpc in one run and reports both rates and their ratio.
 func BenchmarkThroughput16Paired(b *testing.B) {
 	s := bothSides(b)
+	ThroughputPaired(b, s[0], s[1])
+}
+
+// BenchmarkUnaryLatencyPairedTLS is BenchmarkUnaryLatencyPaired over
+// loopback TCP with mutual TLS: tether's network runtime against plain
+// grpc-go with the same certificates.
+func BenchmarkUnaryLatencyPairedTLS(b *testing.B) {
+	s := bothTLSSides(b)
+	UnaryLatencyPaired(b, s[0], s[1])
+}
+
+// BenchmarkThroughput16PairedTLS is BenchmarkThroughput16Paired over
+// loopback TCP with mutual TLS.
+func BenchmarkThroughput16PairedTLS(b *testing.B) {
+	s := bothTLSSides(b)
 	ThroughputPaired(b, s[0], s[1])
 }

@@ -6,6 +6,12 @@
 // therefore pay the same process boundary, and what differs is what tether
 // adds.
 //
+// The TLS sides (TLSSides) compare the same way over loopback TCP with
+// mutual TLS: the echo plugin run as a network plugin (TETHER_LISTEN and
+// its TLS variables) reached with tether.Open on a tcp:// target, against
+// rawecho -listen dialled with grpc.NewClient and credentials.NewTLS, both
+// with the same certificates.
+//
 // The measurements are functions of a *testing.B so that the package's
 // benchmarks (go test -bench . ./bench/) and the benchreport program, which
 // prints a Markdown table of both sides and their ratio, run the same code.

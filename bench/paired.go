@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,7 +138,15 @@ func ThroughputPaired(b *testing.B, first, second Side) {
 		n := min(chunk, b.N-done)
 		for _, p := range inTurn(ps, round) {
 			start := time.Now()
-			if err := p.measureBlock(func() error { return parallelCalls(p.inst.Echo, msg, n) }); err != nil {
+			// The callers carry the side's name as a profile label
+			// (go tool pprof -tagfocus side=NAME).
+			call := func() (err error) {
+				pprof.Do(context.Background(), pprof.Labels("side", p.name), func(context.Context) {
+					err = parallelCalls(p.inst.Echo, msg, n)
+				})
+				return err
+			}
+			if err := p.measureBlock(call); err != nil {
 				b.Fatal(err)
 			}
 			p.rates = append(p.rates, float64(n)/time.Since(start).Seconds())

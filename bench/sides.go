@@ -61,6 +61,7 @@ type Side interface {
 type Instance struct {
 	Echo echov1.EchoClient
 	Pid  int
+	Addr string // the TCP address it serves on, for the TLS sides
 	stop func() error
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"sync/atomic"
 	"syscall"
@@ -10,6 +11,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
@@ -19,7 +25,7 @@ import (
 // process and that Close leaves no process or goroutine behind: a benchmark that leaked
 // would skew the ones after it.
 func TestSidesEchoAndStop(t *testing.T) {
-	for _, side := range bothSides(t) {
+	for _, side := range append(bothSides(t), bothTLSSides(t)...) {
 		t.Run(side.Name(), func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -97,4 +103,55 @@ func TestPercentile(t *testing.T) {
 	if ds[0] != 5 {
 		t.Error("percentile reordered its argument")
 	}
+}
+
+// TestTLSSidesRequireClientCertificates checks that both TLS sides serve
+// TLS 1.3 and refuse a client without a certificate, so the TLS benchmarks
+// measure mutual TLS on both sides.
+func TestTLSSidesRequireClientCertificates(t *testing.T) {
+	for _, side := range bothTLSSides(t) {
+		t.Run(side.Name(), func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			inst, err := side.Start(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := inst.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			full, err := RawTLS{Files: side.(interface{ tlsFiles() TLSFiles }).tlsFiles()}.clientTLS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p peer.Peer
+			if err := callOnce(ctx, inst.Addr, full, grpc.Peer(&p)); err != nil {
+				t.Fatalf("call with the client certificate: %v", err)
+			}
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); !ok || ti.State.Version != tls.VersionTLS13 {
+				t.Errorf("connection security %#v, want TLS 1.3", p.AuthInfo)
+			}
+			noCert := full.Clone()
+			noCert.Certificates = nil
+			if err := callOnce(ctx, inst.Addr, noCert); status.Code(err) != codes.Unavailable {
+				t.Errorf("call without a client certificate: %v, want it refused (Unavailable)", err)
+			}
+		})
+	}
+}
+
+// callOnce dials addr with conf and makes one Unary call, within 5s.
+func callOnce(ctx context.Context, addr string, conf *tls.Config, opts ...grpc.CallOption) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = echov1.NewEchoClient(conn).Unary(ctx, &echov1.Message{Text: "hi"}, opts...)
+	return err
 }

@@ -1,6 +1,8 @@
 // Command benchreport runs tether's benchmarks (package bench) for tether and
 // for raw grpc-go, alternating the two sides, and prints a Markdown table of
 // the median of each figure over the rounds, with the ratio tether ÷ grpc-go.
+// The "mutual TLS over TCP" rows compare a tether network plugin with
+// rawecho over loopback TCP, both with the same mutual TLS certificates.
 // Run it from the tether module:
 //
 //	go run ./bench/cmd/benchreport [-rounds 3]
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -37,6 +40,7 @@ type figure struct {
 type measurement struct {
 	run     func(b *testing.B, side bench.Side)
 	pair    func(b *testing.B, first, second bench.Side)
+	tls     bool // over loopback TCP with mutual TLS (bench.TLSSides)
 	figures []figure
 }
 
@@ -72,6 +76,14 @@ var measurements = []measurement{
 		{"unary 64 B, server process CPU per call (µs)", "plugin-cpu-us"},
 	}},
 	{pair: bench.ThroughputPaired, figures: []figure{{"unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
+	{pair: bench.UnaryLatencyPaired, tls: true, figures: []figure{
+		{"mutual TLS over TCP: unary 64 B, p50 latency (µs)", "p50-us"},
+		{"mutual TLS over TCP: unary 64 B, p99 latency (µs)", "p99-us"},
+		{"mutual TLS over TCP: unary 64 B, host CPU per call (µs)", "host-cpu-us"},
+		{"mutual TLS over TCP: unary 64 B, server process CPU per call (µs)", "plugin-cpu-us"},
+	}},
+	{pair: bench.ThroughputPaired, tls: true, figures: []figure{
+		{"mutual TLS over TCP: unary 64 B, 16 callers on one connection (calls/s)", "calls/s"}}},
 	{run: onRunning(bench.LargeEcho), figures: []figure{{"unary 1 MiB echo (MB/s)", "MB/s"}}},
 	{run: onRunning(bench.Stream), figures: []figure{{"bidi stream of 64 KiB messages (MB/s)", "MB/s"}}},
 	{run: onRelaying(bench.UnaryLatency), figures: []figure{
@@ -105,13 +117,23 @@ func run(w io.Writer, rounds int) error {
 	if err != nil {
 		return err
 	}
-	sides := []bench.Side{tetherSide, rawSide}
+	tlsTether, tlsRaw, err := bench.TLSSides(filepath.Join(dir, "tls"), tetherSide.(bench.Tether), rawSide.(bench.Raw))
+	if err != nil {
+		return err
+	}
+	plainSides := []bench.Side{tetherSide, rawSide}
+	tlsSides := []bench.Side{tlsTether, tlsRaw}
 
-	// values[figure label][side] holds one value per round.
-	values := map[string]map[string][]float64{}
+	// values[figure label][column] holds one value per round; column 0 is
+	// tether's, 1 grpc-go's.
+	values := map[string]*[2][]float64{}
 	for _, m := range measurements {
 		for _, f := range m.figures {
-			values[f.label] = map[string][]float64{}
+			values[f.label] = &[2][]float64{}
+		}
+		sides := plainSides
+		if m.tls {
+			sides = tlsSides
 		}
 		for round := range rounds {
 			fmt.Fprintf(os.Stderr, "%s: round %d of %d\n", m.figures[0].label, round+1, rounds)
@@ -121,19 +143,19 @@ func run(w io.Writer, rounds int) error {
 					return fmt.Errorf("%s failed", m.figures[0].label)
 				}
 				for _, f := range m.figures {
-					for _, side := range sides {
-						values[f.label][side.Name()] = append(values[f.label][side.Name()], r.Extra[side.Name()+"-"+f.key])
+					for i, side := range sides {
+						values[f.label][i] = append(values[f.label][i], r.Extra[side.Name()+"-"+f.key])
 					}
 				}
 				continue
 			}
-			for _, side := range sides {
+			for i, side := range sides {
 				r := testing.Benchmark(func(b *testing.B) { m.run(b, side) })
 				if r.N == 0 {
 					return fmt.Errorf("%s failed on %s", m.figures[0].label, side.Name())
 				}
 				for _, f := range m.figures {
-					values[f.label][side.Name()] = append(values[f.label][side.Name()], metric(r, f.key))
+					values[f.label][i] = append(values[f.label][i], metric(r, f.key))
 				}
 			}
 		}
@@ -145,7 +167,7 @@ func run(w io.Writer, rounds int) error {
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: |")
 	for _, m := range measurements {
 		for _, f := range m.figures {
-			t, g := median(values[f.label]["tether"]), median(values[f.label]["grpc"])
+			t, g := median(values[f.label][0]), median(values[f.label][1])
 			ratio := "–"
 			if g != 0 {
 				ratio = fmt.Sprintf("%.2f", t/g)

@@ -8,16 +8,27 @@
 // Echo, it relays every call to the host over a second connection of its
 // own (plugintest.Relay): the way a plain gRPC plugin calls back its host.
 //
+// With -listen it serves on that TCP address instead, with mutual TLS: the
+// server certificate and key of -tls-cert and -tls-key, and client
+// certificates verified against the CA bundle of -client-ca (all required).
+// It then prints "ready ADDR", the address it listens on.
+//
 //	rawecho /tmp/dir/echo.sock [/tmp/dir/host.sock]
+//	rawecho -listen 127.0.0.1:0 -tls-cert server.crt -tls-key server.key -client-ca ca.crt
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
@@ -25,18 +36,31 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 && len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: rawecho SOCKET [HOST-SOCKET]")
+	listen := flag.String("listen", "", "serve on this TCP address with mutual TLS instead of a Unix socket")
+	certFile := flag.String("tls-cert", "", "server certificate (PEM), with -listen")
+	keyFile := flag.String("tls-key", "", "server private key (PEM), with -listen")
+	caFile := flag.String("client-ca", "", "CA bundle client certificates must chain to (PEM), with -listen")
+	flag.Parse()
+	if *listen != "" {
+		if err := serveTLS(*listen, *certFile, *keyFile, *caFile); err != nil {
+			fmt.Fprintln(os.Stderr, "rawecho:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	args := flag.Args()
+	if len(args) != 1 && len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: rawecho SOCKET [HOST-SOCKET] | rawecho -listen ADDR -tls-cert F -tls-key F -client-ca F")
 		os.Exit(2)
 	}
-	lis, err := net.Listen("unix", os.Args[1])
+	lis, err := net.Listen("unix", args[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawecho:", err)
 		os.Exit(1)
 	}
 	var impl echov1.EchoServer = plugintest.EchoServer{}
-	if len(os.Args) == 3 {
-		conn, err := grpc.NewClient("unix://"+os.Args[2], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if len(args) == 2 {
+		conn, err := grpc.NewClient("unix://"+args[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rawecho:", err)
 			os.Exit(1)
@@ -51,4 +75,37 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rawecho:", err)
 		os.Exit(1)
 	}
+}
+
+// serveTLS serves Echo on addr with mutual TLS until the process is
+// signalled.
+func serveTLS(addr, certFile, keyFile, caFile string) error {
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return errors.New("-listen needs -tls-cert, -tls-key and -client-ca")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+	})))
+	echov1.RegisterEchoServer(srv, plugintest.EchoServer{})
+	fmt.Println("ready", lis.Addr().String())
+	return srv.Serve(lis)
 }
