@@ -137,6 +137,17 @@ func BenchmarkUnaryLatencyPairedTLS(b *testing.B) {
 	UnaryLatencyPaired(b, s[0], s[1])
 }
 
+// BenchmarkThroughput16PairedTLSKeepalive is BenchmarkThroughput16PairedTLS
+// against a raw side with the same keepalive as tether's network runtime
+// and plugins (both ends), so that both sides run the same transport
+// settings.
+func BenchmarkThroughput16PairedTLSKeepalive(b *testing.B) {
+	s := bothTLSSides(b)
+	raw := s[1].(RawTLS)
+	raw.Keepalive = true
+	ThroughputPaired(b, s[0], renamed{raw, "grpc-tls-keepalive"})
+}
+
 // BenchmarkThroughput16PairedTLS is BenchmarkThroughput16Paired over
 // loopback TCP with mutual TLS.
 func BenchmarkThroughput16PairedTLS(b *testing.B) {

@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/certs"
@@ -169,6 +170,9 @@ func listeningAddr(line string) string {
 type RawTLS struct {
 	Path  string
 	Files TLSFiles
+	// Keepalive gives both ends the keepalive of tether's network
+	// runtime and plugins, for a baseline with the same transport settings.
+	Keepalive bool
 }
 
 func (r RawTLS) tlsFiles() TLSFiles { return r.Files }
@@ -187,8 +191,14 @@ func (r RawTLS) Start(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(r.Path, "-listen", "127.0.0.1:0",
-		"-tls-cert", r.Files.ServerCert, "-tls-key", r.Files.ServerKey, "-client-ca", r.Files.CA)
+	args := []string{"-listen", "127.0.0.1:0", "-tls-cert", r.Files.ServerCert, "-tls-key", r.Files.ServerKey, "-client-ca", r.Files.CA}
+	var dialOpts []grpc.DialOption
+	if r.Keepalive {
+		args = append(args, "-keepalive")
+		dialOpts = append(dialOpts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time: network.KeepaliveTime, Timeout: network.KeepaliveTimeout, PermitWithoutStream: true}))
+	}
+	cmd := exec.Command(r.Path, args...)
 	p, err := startServer(ctx, cmd, false, func(line string) string {
 		addr, _ := strings.CutPrefix(line, "ready ")
 		return addr
@@ -196,12 +206,12 @@ func (r RawTLS) Start(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dialTLS(p, conf)
+	return dialTLS(p, conf, dialOpts...)
 }
 
 // dialTLS dials the server p with plain grpc.NewClient and conf.
-func dialTLS(p *serverProc, conf *tls.Config) (*Instance, error) {
-	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
+func dialTLS(p *serverProc, conf *tls.Config, opts ...grpc.DialOption) (*Instance, error) {
+	conn, err := grpc.NewClient(p.addr, append(opts, grpc.WithTransportCredentials(credentials.NewTLS(conf)))...)
 	if err != nil {
 		return nil, errors.Join(err, p.stop())
 	}

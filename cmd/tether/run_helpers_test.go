@@ -57,7 +57,24 @@ func startDaemon(t *testing.T, plugins string) *daemonProc {
 	d := &daemonProc{t: t, manifest: filepath.Join(dir, "plugins.yaml"), sock: filepath.Join(dir, "state", "control.sock"),
 		mark: newMark(t), tmp: t.TempDir(), stderr: &lockedBuffer{}, done: make(chan struct{})}
 	d.write(plugins)
-	d.cmd = exec.Command(cli(t), "run", d.manifest)
+	d.launch()
+	return d
+}
+
+// again starts another `tether run` on d's manifest and data directory
+// (after d was killed, say), with d's mark and TMPDIR.
+func (d *daemonProc) again(args ...string) *daemonProc {
+	n := &daemonProc{t: d.t, manifest: d.manifest, sock: d.sock, mark: d.mark, tmp: d.tmp,
+		stderr: &lockedBuffer{}, done: make(chan struct{})}
+	n.launch(args...)
+	return n
+}
+
+// launch runs `tether run [args] MANIFEST` until the test ends, and waits
+// for its control socket to answer.
+func (d *daemonProc) launch(args ...string) {
+	t := d.t
+	d.cmd = exec.Command(cli(t), append(append([]string{"run"}, args...), d.manifest)...)
 	d.cmd.Env = cliEnv(d.mark, d.tmp)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
@@ -73,10 +90,20 @@ func startDaemon(t *testing.T, plugins string) *daemonProc {
 		}
 	})
 	waitFor(t, func() bool {
-		_, err := os.Stat(d.sock)
-		return err == nil
+		return exec.Command(cli(t), "status", "--socket", d.sock).Run() == nil
 	})
-	return d
+}
+
+// kill9 kills the daemon with SIGKILL, as a crash would.
+func (d *daemonProc) kill9() {
+	d.t.Helper()
+	d.stopped = true
+	_ = d.cmd.Process.Kill()
+	select {
+	case <-d.done:
+	case <-time.After(5 * time.Second):
+		d.t.Fatal("tether run not reaped 5 s after SIGKILL")
+	}
 }
 
 // write replaces the manifest's plugins.

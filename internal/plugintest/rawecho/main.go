@@ -11,7 +11,9 @@
 // With -listen it serves on that TCP address instead, with mutual TLS: the
 // server certificate and key of -tls-cert and -tls-key, and client
 // certificates verified against the CA bundle of -client-ca (all required).
-// It then prints "ready ADDR", the address it listens on.
+// It then prints "ready ADDR", the address it listens on. With -keepalive
+// as well it pings its clients and accepts their pings as a tether network
+// plugin does (the same transport settings, for a like-for-like baseline).
 //
 //	rawecho /tmp/dir/echo.sock [/tmp/dir/host.sock]
 //	rawecho -listen 127.0.0.1:0 -tls-cert server.crt -tls-key server.key -client-ca ca.crt
@@ -26,10 +28,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
@@ -40,9 +44,10 @@ func main() {
 	certFile := flag.String("tls-cert", "", "server certificate (PEM), with -listen")
 	keyFile := flag.String("tls-key", "", "server private key (PEM), with -listen")
 	caFile := flag.String("client-ca", "", "CA bundle client certificates must chain to (PEM), with -listen")
+	alive := flag.Bool("keepalive", false, "with -listen, keepalive as a tether network plugin has it")
 	flag.Parse()
 	if *listen != "" {
-		if err := serveTLS(*listen, *certFile, *keyFile, *caFile); err != nil {
+		if err := serveTLS(*listen, *certFile, *keyFile, *caFile, *alive); err != nil {
 			fmt.Fprintln(os.Stderr, "rawecho:", err)
 			os.Exit(1)
 		}
@@ -79,7 +84,7 @@ func main() {
 
 // serveTLS serves Echo on addr with mutual TLS until the process is
 // signalled.
-func serveTLS(addr, certFile, keyFile, caFile string) error {
+func serveTLS(addr, certFile, keyFile, caFile string, alive bool) error {
 	if certFile == "" || keyFile == "" || caFile == "" {
 		return errors.New("-listen needs -tls-cert, -tls-key and -client-ca")
 	}
@@ -99,12 +104,17 @@ func serveTLS(addr, certFile, keyFile, caFile string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
+	opts := []grpc.ServerOption{grpc.Creds(credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
-	})))
+	}))}
+	if alive {
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+			grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
+	}
+	srv := grpc.NewServer(opts...)
 	echov1.RegisterEchoServer(srv, plugintest.EchoServer{})
 	fmt.Println("ready", lis.Addr().String())
 	return srv.Serve(lis)
