@@ -123,18 +123,6 @@ func envOf(t *testing.T, pid int, key string) string {
 	return ""
 }
 
-// eventually polls cond every 10 ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // record is one log record a recorder saw, with its attributes flattened
 // (groups joined with dots) and the handler's own attributes included.
 type record struct {
@@ -212,20 +200,8 @@ func (r *recorder) find(msg string) (record, bool) {
 	return record{}, false
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// eventually is plugintest.Eventually.
+var eventually = plugintest.Eventually
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is plugintest.SyncBuffer.
+type syncBuffer = plugintest.SyncBuffer

@@ -113,15 +113,15 @@ func (b reattachBuilder) Build(_ context.Context, _ Target, env RuntimeEnv) (Run
 	if cfg.TLS != nil {
 		ep.ServerName = cfg.TLS.ServerName
 	}
+	if cfg.Spool != nil {
+		r.spool = followSpool(cfg.Spool, env)
+	}
 	if cfg.Pid > 0 {
 		r.inst = &attachedInstance{name: env.Name, pid: cfg.Pid, start: cfg.StartTime, exited: make(chan struct{})}
 		ep.Instance = r.inst
 		go r.watch(env.Endpoints)
 	} else {
 		close(r.done)
-	}
-	if cfg.Spool != nil {
-		r.spool = followSpool(cfg.Spool, env)
 	}
 	env.Endpoints.UpdateEndpoints([]Endpoint{ep})
 	return r, nil

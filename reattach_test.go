@@ -361,22 +361,12 @@ func TestReattachConfigOfNonLocalPlugin(t *testing.T) {
 	}
 }
 
-// tagEcho is a host's callback service answering TAG:TEXT.
-type tagEcho struct {
-	echov1.UnimplementedEchoServer
-	tag string
-}
-
-func (e tagEcho) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
-	return &echov1.Message{Text: e.tag + ":" + m.GetText()}, nil
-}
-
 // TestAttachedHostGetsItsOwnCallbacks: the plugin's callbacks for a call of
 // the attached host reach that host, those of the launching host reach it.
 func TestAttachedHostGetsItsOwnCallbacks(t *testing.T) {
 	t.Parallel()
 	withTag := func(tag string) tether.Option {
-		return tether.WithCallbacks(func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, tagEcho{tag: tag}) })
+		return tether.WithCallbacks(func(r grpc.ServiceRegistrar) { echov1.RegisterEchoServer(r, plugintest.TaggedEcho{Tag: tag}) })
 	}
 	c, err := tether.Launch(t.Context(), tethertest.Build(t, callbackPlugin), tether.WithAutoMTLS(), withTag("A"))
 	if err != nil {

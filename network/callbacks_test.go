@@ -16,16 +16,6 @@ import (
 	"github.com/tetherplug/tether/network"
 )
 
-// taggedEcho is a host's callback service: it answers with its tag.
-type taggedEcho struct {
-	echov1.UnimplementedEchoServer
-	tag string
-}
-
-func (h taggedEcho) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
-	return &echov1.Message{Text: h.tag + ":" + m.GetText()}, nil
-}
-
 // TestCallbacksOverMutualTLS: two hosts load one callback plugin serving
 // on TCP with mutual TLS, and call it at the same time; the plugin answers
 // each call by calling back the host that made it, over that host's own
@@ -46,7 +36,7 @@ func TestCallbacksOverMutualTLS(t *testing.T) {
 	errs := make(chan error, 2*200)
 	for _, tag := range []string{"A", "B"} {
 		c := open(t, "tcp://"+addr, tlsOpt, tether.WithCallbacks(func(r grpc.ServiceRegistrar) {
-			echov1.RegisterEchoServer(r, taggedEcho{tag: tag})
+			echov1.RegisterEchoServer(r, plugintest.TaggedEcho{Tag: tag})
 		}))
 		echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
 		for i := range 200 {

@@ -15,20 +15,12 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/network"
 )
 
-// eventually polls cond until it holds or d passes, then fails the test.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: not %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// eventually is plugintest.Eventually.
+var eventually = plugintest.Eventually
 
 func admitted(c *tether.Client) int {
 	n := 0

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -162,24 +161,6 @@ func kill9(t *testing.T, pid int) {
 	}
 }
 
-// syncBuffer is a strings.Builder safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // reapAtEnd kills pid when the test ends if it still runs as the same
 // process: an outliving plugin a failed test left behind.
 func reapAtEnd(t *testing.T, pid int) {
@@ -193,3 +174,9 @@ func reapAtEnd(t *testing.T, pid int) {
 		}
 	})
 }
+
+// syncBuffer is plugintest.SyncBuffer.
+type syncBuffer = plugintest.SyncBuffer
+
+// eventually is plugintest.Eventually.
+var eventually = plugintest.Eventually

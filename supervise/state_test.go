@@ -248,16 +248,6 @@ func TestOutputWhileNoHostIsKept(t *testing.T) {
 	}
 }
 
-// tagged is a host's callback service: it answers with its tag.
-type tagged struct {
-	echov1.UnimplementedEchoServer
-	tag string
-}
-
-func (h tagged) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
-	return &echov1.Message{Text: h.tag + ":" + m.GetText()}, nil
-}
-
 // TestCallbacksReachTheAdoptingHost: after re-adoption, the plugin's
 // callbacks go to the new host's services.
 func TestCallbacksReachTheAdoptingHost(t *testing.T) {
@@ -266,7 +256,7 @@ func TestCallbacksReachTheAdoptingHost(t *testing.T) {
 	spec := func(tag string) supervise.Spec {
 		return supervise.Spec{Name: "cb", Target: tethertest.Build(t, plugintest.CallbackPlugin), OutliveHost: true,
 			Options: []tether.Option{tether.WithCallbacks(func(r grpc.ServiceRegistrar) {
-				echov1.RegisterEchoServer(r, tagged{tag: tag})
+				echov1.RegisterEchoServer(r, plugintest.TaggedEcho{Tag: tag})
 			})}}
 	}
 	first, ev := newDurable(t, dir, nil)

@@ -200,14 +200,3 @@ func TestConnWhileStopped(t *testing.T) {
 		t.Fatalf("call while stopped: %v after %v, want ErrUnavailable at once", err, time.Since(start))
 	}
 }
-
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: not %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // daemonProc is one `tether run` the test started.
@@ -30,23 +30,8 @@ type daemonProc struct {
 	waitErr   error
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is plugintest.SyncBuffer.
+type lockedBuffer = plugintest.SyncBuffer
 
 // startDaemon writes the manifest (data_dir and socket are added) into a
 // directory of its own and runs `tether run` on it until the test ends,
