@@ -1,14 +1,24 @@
 package supervise_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/network"
 	"github.com/tetherplug/tether/supervise"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestKilledInstanceIsRestarted: an instance killed with SIGKILL is
@@ -199,4 +209,61 @@ func TestConnWhileStopped(t *testing.T) {
 	if !errors.Is(err, tether.ErrUnavailable) || time.Since(start) > time.Second {
 		t.Fatalf("call while stopped: %v after %v, want ErrUnavailable at once", err, time.Since(start))
 	}
+}
+
+// TestNetworkInstanceIsWatched: a network target is not restarted but
+// watched: reported unreachable while its health checks fail, running
+// again once it answers.
+func TestNetworkInstanceIsWatched(t *testing.T) {
+	t.Parallel()
+	path := tethertest.Build(t, plugintest.EchoPlugin)
+	// serve starts the plugin on addr and returns it with the address it
+	// listens on (addr may end in :0).
+	serve := func(addr string) (*exec.Cmd, string) {
+		cmd := exec.Command(path)
+		cmd.Env = append(os.Environ(), tether.EnvListen+"="+addr, tether.EnvInsecure+"=1")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		listening := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				var rec struct{ Msg, Addr string }
+				if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
+					listening <- rec.Addr
+				}
+			}
+		}()
+		select {
+		case a := <-listening:
+			return cmd, a
+		case <-time.After(10 * time.Second):
+			t.Fatal("the plugin logged no listening address")
+			return nil, ""
+		}
+	}
+	plugin, addr := serve("127.0.0.1:0")
+	s, ev := newSupervisor(t)
+	apply(t, s, supervise.Spec{Name: "remote", Target: "tcp://" + addr,
+		Interfaces: []tether.Want{{Interface: "echo", Versions: []int{1}}},
+		Health:     supervise.Health{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond},
+		Options: []tether.Option{network.WithInsecure(), tether.WithStartTimeout(10 * time.Second),
+			tether.WithDialOptions(grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.2, MaxDelay: 200 * time.Millisecond}}))}})
+	ev.next("remote", 10*time.Second, supervise.Ready)
+	_ = plugin.Process.Kill()
+	_ = plugin.Wait()
+	ev.next("remote", 5*time.Second, supervise.Unhealthy)
+	if st := s.Status(); st[0].State != supervise.StateUnreachable || st[0].Restarts != 0 {
+		t.Errorf("status %+v, want unreachable and never restarted", st[0])
+	}
+	serve(addr) // the same address again
+	ev.next("remote", 10*time.Second, supervise.Ready)
+	call(t, echoOf(t, s, "remote"), "back")
 }
