@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -64,10 +65,9 @@ func notFound(name string) error {
 
 // Restart restarts one instance.
 func (c *control) Restart(_ context.Context, req *tetherv1.RestartRequest) (*tetherv1.RestartResponse, error) {
-	if !c.d.known(req.GetName()) {
+	if err := c.d.sup.Restart(req.GetName()); errors.Is(err, supervise.ErrNoInstance) {
 		return nil, notFound(req.GetName())
-	}
-	if err := c.d.sup.Restart(req.GetName()); err != nil {
+	} else if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
 	c.d.log.Info("restart requested over the control socket", "instance", req.GetName())

@@ -86,6 +86,10 @@ func New(cfg Config) (*Supervisor, error) {
 	return s, nil
 }
 
+// ErrNoInstance is wrapped by the error of a method given a name the
+// supervisor has no instance of.
+var ErrNoInstance = errors.New("supervise: no such instance")
+
 // ErrClosed is returned by the methods of a closed Supervisor.
 var ErrClosed = errors.New("supervise: the supervisor is closed")
 
@@ -314,7 +318,7 @@ func (s *Supervisor) lookup(name string) (*instance, error) {
 	}
 	in, ok := s.instances[name]
 	if !ok {
-		return nil, fmt.Errorf("supervise: no instance named %q", name)
+		return nil, fmt.Errorf("%w: %q", ErrNoInstance, name)
 	}
 	return in, nil
 }
