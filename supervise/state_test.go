@@ -116,6 +116,7 @@ func TestReadoptAfterClose(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "the other plugin stopped", func() bool { return !alive(dropPid) })
 
+	adoptedAt := time.Now()
 	second, ev2 := newDurable(t, dir, nil)
 	apply(t, second, keep, echoSpec(t, "drop"))
 	if got := ev2.next("keep", 10*time.Second, supervise.Adopted, supervise.Started).Pid; got != pid {
@@ -124,6 +125,8 @@ func TestReadoptAfterClose(t *testing.T) {
 	call(t, echoOf(t, second, "keep"), "adopted")
 	if st := second.Status(); !st[1].Adopted || st[1].Pid != pid {
 		t.Errorf("status %+v, want keep adopted with pid %d", st[1], pid)
+	} else if st[1].Since.After(adoptedAt) {
+		t.Errorf("adopted instance running since %v, after the new host started (%v): want the process's start", st[1].Since, adoptedAt)
 	}
 	// An adopted instance is supervised like the others: killed, restarted.
 	kill9(t, pid)

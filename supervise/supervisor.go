@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/proc"
 )
 
 // Config configures a Supervisor.
@@ -178,6 +179,11 @@ func (s *Supervisor) readopt(in *instance, rec record) *tether.Client {
 	in.adoptProc, in.restarts = a, rec.Restarts
 	in.mu.Unlock()
 	in.becameUp(c, true)
+	if t, err := proc.Started(a.StartTime()); err == nil {
+		in.mu.Lock()
+		in.since = t // its uptime is the process's, not this host's
+		in.mu.Unlock()
+	}
 	in.emit(Event{Kind: Adopted, Pid: c.Pid()})
 	return c
 }

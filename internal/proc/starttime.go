@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // ErrBadStat is wrapped by StartTime's error when /proc/PID/stat does not
@@ -73,4 +75,26 @@ func parseStat(stat []byte) (Stat, error) {
 		return Stat{}, fmt.Errorf("%w: start time %q", ErrBadStat, f[idx])
 	}
 	return Stat{State: f[0][0], StartTime: v}, nil
+}
+
+// userHZ is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux.
+const userHZ = 100
+
+// Started is when the process that started at ticks (a StartTime) began,
+// in wall-clock time: the boot time from /proc/stat plus the ticks.
+func Started(ticks uint64) (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "btime "); ok {
+			boot, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("/proc/stat btime: %w", err)
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / userHZ), nil
+		}
+	}
+	return time.Time{}, errors.New("/proc/stat has no btime")
 }
