@@ -19,6 +19,7 @@ import (
 type follower struct {
 	factory informers.SharedInformerFactory
 	store   cache.Store
+	name    string
 	port    int32
 	report  func(addrs []string)
 	mu      sync.Mutex
@@ -29,7 +30,7 @@ type follower struct {
 // follow starts watching Service name's slices in ns; report gets every new
 // set of "ip:port" addresses, sorted.
 func follow(c kubernetes.Interface, ns, name string, port int32, report func([]string)) *follower {
-	f := &follower{port: port, report: report, stop: make(chan struct{}), last: []string{}}
+	f := &follower{name: name, port: port, report: report, stop: make(chan struct{}), last: []string{}}
 	f.factory = informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelServiceName + "=" + name }))
 	inf := f.factory.Discovery().V1().EndpointSlices().Informer()
@@ -54,13 +55,13 @@ func (f *follower) synced() bool {
 
 // update recomputes the set and reports it if it changed.
 func (f *follower) update() {
-	var slices_ []*discoveryv1.EndpointSlice
+	var list []*discoveryv1.EndpointSlice
 	for _, o := range f.store.List() {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			slices_ = append(slices_, s)
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok && s.Labels[labelServiceName] == f.name {
+			list = append(list, s)
 		}
 	}
-	addrs := readyAddresses(slices_, f.port)
+	addrs := readyAddresses(list, f.port)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if slices.Equal(addrs, f.last) {

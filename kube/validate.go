@@ -122,7 +122,8 @@ func (s *Spec) validateObjects() error {
 	if len(svc.Spec.Ports) == 0 {
 		return badField(s.Name, "service.spec.ports", "the Service has no port", nil)
 	}
-	if p := svc.Spec.Ports[0].TargetPort; p.IntValue() == 0 && s.Port == 0 {
+	// An unset targetPort is the Service's port; a named one says nothing here.
+	if p := svc.Spec.Ports[0]; p.TargetPort.IntValue() == 0 && p.TargetPort.StrVal != "" && s.Port == 0 {
 		return badField(s.Name, "service.spec.ports[0].targetPort",
 			"give the plugin's port as a number here or in spec.port", nil)
 	}
