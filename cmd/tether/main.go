@@ -12,6 +12,7 @@
 //	tether status [--json]                 show the plugins a tether run daemon supervises
 //	tether restart NAME                    restart one of them (a failed one gets its budget back)
 //	tether logs NAME [-f]                  print one's log files
+//	tether kube deploy|ls|rm               deploy plugins to Kubernetes, list and remove them
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
 // $PATH), exec:///abs/path, a plugin serving on the network (tcp://, unix://,
