@@ -184,7 +184,7 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 func goBuild(ctx context.Context, name, pkg, out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return &BuildError{Binary: name, Err: fmt.Errorf("no go command to build with: %w", err)}
 	}
 	dir := BuildModuleDir()
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {

@@ -140,7 +140,7 @@ func TestNamespaceNameIsValid(t *testing.T) {
 			t.Errorf("namespaceName(%q) = %q: not a DNS label", in, n)
 		}
 	}
-	if namespaceName("TestX") == namespaceName("TestX") {
+	if a, b := namespaceName("TestX"), namespaceName("TestX"); a == b {
 		t.Error("two namespaces for one test name are equal")
 	}
 }
