@@ -2,6 +2,7 @@ package kubeenv
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -257,3 +258,65 @@ func errString(err error) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestAgentRunsWhileTheControlPlaneDoesAndStopLeavesNothing(t *testing.T) {
+	t.Parallel()
+	Start(t) // the shared one first, so the binaries are there
+	type call struct {
+		node Node
+		err  error // of a request made with the agent's config
+	}
+	called := make(chan call, 1)
+	stopped := make(chan struct{})
+	agent := func(ctx context.Context, cfg *rest.Config, n Node) error {
+		c, err := kubernetes.NewForConfig(cfg)
+		if err == nil {
+			_, err = c.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+		}
+		called <- call{n, err}
+		<-ctx.Done()
+		close(stopped)
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	images := map[string]string{"greeter:1": "/bin/true"}
+	env, err := Up(ctx, Options{Images: images, Agent: agent})
+	if err != nil {
+		t.Fatalf("a second control plane: %v", err)
+	}
+	defer env.Stop()
+	var got Node
+	select {
+	case c := <-called:
+		got = c.node
+		if c.err != nil {
+			t.Errorf("the agent's config does not reach the API server: %v", c.err)
+		}
+		if c.node.Name == "" || c.node.Images["greeter:1"] != "/bin/true" || c.node.Logger == nil {
+			t.Errorf("the agent got %+v, want a node name, the images and a logger", c.node)
+		}
+		if st, err := os.Stat(c.node.WorkDir); err != nil || !st.IsDir() {
+			t.Errorf("the agent's work dir %q: %v", c.node.WorkDir, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent was not started")
+	}
+	images["greeter:1"] = "changed"
+	if got.Images["greeter:1"] != "/bin/true" {
+		t.Error("the agent's images change with the caller's map; want a copy")
+	}
+	dir := env.Dir()
+	env.Stop()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not cancel the agent's context")
+	}
+	if left := env.Leftovers(); len(left) > 0 {
+		t.Fatalf("processes left after Stop: %v", left)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the environment's directory %s is still there after Stop (%v)", dir, err)
+	}
+}
