@@ -129,6 +129,13 @@ func ensure(ctx context.Context, dir string, build func(name, pkg, out string) e
 		return err
 	}
 	defer unlock()
+	// Temporary files of a build that was killed: no one else can be
+	// writing them while the lock is held.
+	if stale, err := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); err == nil {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	for _, b := range binaryPackages {
 		final := filepath.Join(dir, b.name)
 		if _, err := os.Stat(final); err == nil {

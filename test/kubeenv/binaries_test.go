@@ -84,6 +84,18 @@ func TestEnsureFailedBuildLeavesNoBinary(t *testing.T) {
 	}
 }
 
+func TestEnsureRemovesTheTempFilesOfAKilledBuild(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".kube-apiserver.tmp-123")
+	if err := os.WriteFile(stale, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensure(context.Background(), dir, fakeBuild(newCounts(), ""), nil); err != nil {
+		t.Fatal(err)
+	}
+	assertNoTempFiles(t, dir)
+}
+
 func TestEnsureWaitingForTheLockEndsWithTheContext(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := lockFile(context.Background(), filepath.Join(dir, ".lock"))
