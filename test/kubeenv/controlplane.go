@@ -43,8 +43,11 @@ type Agent func(ctx context.Context, cfg *rest.Config, node Node) error
 // run (image name → local binary path), a directory of its own, and a
 // logger writing to the environment's log directory.
 type Node struct {
-	Name    string
-	Images  map[string]string
+	Name string
+	// Images is a copy of Options.Images.
+	Images map[string]string
+	// Resolve finds images registered later with Env.RegisterImage.
+	Resolve func(image string) (path string, ok bool)
 	WorkDir string
 	Logger  *slog.Logger
 }
@@ -76,6 +79,9 @@ type Env struct {
 	procs      []*proc // in start order
 	secrets    *secrets
 
+	imagesMu sync.Mutex
+	images   map[string]string // from RegisterImage
+
 	agentStop context.CancelFunc
 	agentDone chan struct{}
 
@@ -95,7 +101,7 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{dir: opts.Dir}
+	e := &Env{dir: opts.Dir, images: map[string]string{}}
 	if e.dir == "" {
 		if e.dir, err = os.MkdirTemp("", "kubeenv-"); err != nil {
 			return nil, fmt.Errorf("kubeenv: %w", err)
@@ -241,7 +247,8 @@ func (e *Env) startAgent(opts Options) {
 	for k, v := range opts.Images {
 		images[k] = v
 	}
-	node := Node{Name: "kubeenv-node", Images: images, WorkDir: filepath.Join(e.dir, "agent"), Logger: logger}
+	node := Node{Name: "kubeenv-node", Images: images, Resolve: e.resolveImage,
+		WorkDir: filepath.Join(e.dir, "agent"), Logger: logger}
 	go func() {
 		defer close(e.agentDone)
 		if f != nil {
@@ -251,6 +258,23 @@ func (e *Env) startAgent(opts Options) {
 			logger.Error("node agent ended", "err", err)
 		}
 	}()
+}
+
+// RegisterImage makes image (a container image name as pods name it) run
+// the local binary at path, for the node agent, from now on. Tests sharing
+// the control plane should use image names of their own.
+func (e *Env) RegisterImage(image, path string) {
+	e.imagesMu.Lock()
+	defer e.imagesMu.Unlock()
+	e.images[image] = path
+}
+
+// resolveImage returns the binary registered for image.
+func (e *Env) resolveImage(image string) (string, bool) {
+	e.imagesMu.Lock()
+	defer e.imagesMu.Unlock()
+	p, ok := e.images[image]
+	return p, ok
 }
 
 // Stop stops the node agent, then kube-scheduler, kube-controller-manager,

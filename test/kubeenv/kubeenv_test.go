@@ -302,6 +302,13 @@ func TestAgentRunsWhileTheControlPlaneDoesAndStopLeavesNothing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the agent was not started")
 	}
+	if _, ok := got.Resolve("late:1"); ok {
+		t.Error("Resolve finds an image no one registered")
+	}
+	env.RegisterImage("late:1", "/bin/false")
+	if p, ok := got.Resolve("late:1"); !ok || p != "/bin/false" {
+		t.Errorf("Resolve after RegisterImage: %q, %v; want /bin/false", p, ok)
+	}
 	images["greeter:1"] = "changed"
 	if got.Images["greeter:1"] != "/bin/true" {
 		t.Error("the agent's images change with the caller's map; want a copy")
