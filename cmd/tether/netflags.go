@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/kube"
 	"github.com/tetherplug/tether/network"
 )
 
@@ -26,7 +27,7 @@ type tlsFlags struct {
 
 func (f *tlsFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.cert, "tls-cert", "", "client certificate (PEM) for a network target's mutual TLS; needs --tls-key")
+	fs.StringVar(&f.cert, "tls-cert", "", "client certificate (PEM) for a network or kube target's mutual TLS; needs --tls-key")
 	fs.StringVar(&f.key, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&f.ca, "tls-ca", "", "CA certificates (PEM) that signed the plugin's server certificate (default the system's)")
 	fs.StringVar(&f.serverName, "tls-server-name", "",
@@ -57,6 +58,9 @@ func (f *tlsFlags) secure(t tether.Target) bool {
 // options turns the flags into the network runtime's options for target t.
 // For a target of any other runtime, a flag given is an error naming it.
 func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
+	if t.Scheme == "kube" {
+		return f.kubeOptions()
+	}
 	if !slices.Contains(networkSchemes, t.Scheme) {
 		if flag := f.given(); flag != "" {
 			return nil, fmt.Errorf("%s is for network targets (tcp://, unix://, dns:///), not %s", flag, t)
@@ -64,6 +68,26 @@ func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
 		return nil, nil
 	}
 	return f.networkOptions()
+}
+
+// kubeOptions are the kube runtime's options the flags ask for: its pods
+// are network plugins, reached with the same client TLS.
+func (f *tlsFlags) kubeOptions() ([]tether.Option, error) {
+	switch {
+	case f.insecure && f.given() != "--insecure":
+		return nil, fmt.Errorf("--insecure contradicts %s: give TLS flags or --insecure, not both", f.given())
+	case f.insecure:
+		return []tether.Option{kube.WithInsecure()}, nil
+	case f.given() == "":
+		return nil, nil
+	case f.cert == "" || f.key == "" || f.ca == "":
+		return nil, errors.New("a kube:// target's mutual TLS needs --tls-cert, --tls-key and --tls-ca")
+	}
+	opts := []tether.Option{kube.WithTLSFiles(f.cert, f.key, f.ca)}
+	if f.serverName != "" {
+		opts = append(opts, kube.WithServerName(f.serverName))
+	}
+	return opts, nil
 }
 
 // networkOptions are the network runtime's options the flags ask for.
