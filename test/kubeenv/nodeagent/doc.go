@@ -41,8 +41,9 @@
 // are written to volumes/VOLUME/ there; files are 0600 and directories 0700 whatever modes the
 // spec asks for. A volumeMount at mountPath M (with its subPath) appears at root/M in the pod
 // directory, the absolute path of which is $NODEAGENT_POD_ROOT. Env values and arguments that
-// are M or start with M/ are rewritten to the real path, so a plugin started with
-// --tls-dir=/etc/tls reads its Secret's files. Other volume types are empty directories.
+// are M or start with M/, and the values of flags written -name=VALUE or --name=VALUE that do,
+// are rewritten to the real path, so a plugin started with --tls-dir=/etc/tls reads its
+// Secret's files. Other volume types are empty directories.
 // The pod directory is removed when the pod object is gone; logs are kept.
 //
 // # Probes

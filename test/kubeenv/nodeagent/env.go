@@ -256,8 +256,14 @@ func (w *podWorker) argv(c *corev1.Container, vals map[string]string) []string {
 	return args
 }
 
-// mapPath rewrites s when it is one of c's mount paths or below one, to the path under the pod root.
+// mapPath rewrites s when it is one of c's mount paths or below one, to the path under the pod
+// root; for a flag (-name=value or --name=value) the value is rewritten.
 func (w *podWorker) mapPath(c *corev1.Container, s string) string {
+	if strings.HasPrefix(s, "-") {
+		if name, val, ok := strings.Cut(s, "="); ok {
+			return name + "=" + w.mapPath(c, val)
+		}
+	}
 	for _, m := range c.VolumeMounts {
 		mp := path.Clean(m.MountPath)
 		if s == mp || strings.HasPrefix(s, mp+"/") {

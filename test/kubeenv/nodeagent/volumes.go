@@ -44,7 +44,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context) error {
 func (w *podWorker) mount(m corev1.VolumeMount) error {
 	target := filepath.Join(w.dir, "volumes", m.Name)
 	if m.SubPath != "" {
-		target = filepath.Join(target, filepath.FromSlash(path.Clean("/" + m.SubPath)))
+		target = filepath.Join(target, filepath.FromSlash(path.Clean("/"+m.SubPath)))
 	}
 	link := filepath.Join(w.root(), filepath.FromSlash(path.Clean("/"+m.MountPath)))
 	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
