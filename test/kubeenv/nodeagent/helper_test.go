@@ -61,11 +61,12 @@ func helperMain(mode string) int {
 		code, _ := strconv.Atoi(os.Getenv("EXIT_CODE"))
 		return code
 	case "serve":
+		term := make(chan os.Signal, 1)
 		if os.Getenv("IGNORE_TERM") != "" {
 			signal.Ignore(syscall.SIGTERM)
+		} else {
+			signal.Notify(term, syscall.SIGTERM)
 		}
-		term := make(chan os.Signal, 1)
-		signal.Notify(term, syscall.SIGTERM)
 		lis, err := net.Listen("tcp", os.Getenv("LISTEN"))
 		if err != nil {
 			fmt.Println("listen:", err)
@@ -176,7 +177,6 @@ func (e *testEnv) createPod(t *testing.T, name, mode string, edit func(*corev1.P
 	}
 	return pod
 }
-
 
 // waitPod polls the pod until cond holds, failing the test after timeout with the last status.
 func (e *testEnv) waitPod(t *testing.T, name string, timeout time.Duration, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
