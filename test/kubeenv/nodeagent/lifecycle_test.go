@@ -42,7 +42,7 @@ func TestReadinessFollowsGRPCHealth(t *testing.T) {
 	if err := os.WriteFile(readyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p = e.waitPod(t, "ready", 10*time.Second, "Ready", func(p *corev1.Pod) bool {
+	e.waitPod(t, "ready", 10*time.Second, "Ready", func(p *corev1.Pod) bool {
 		return cond(p, corev1.PodReady) && cond(p, corev1.ContainersReady) && p.Status.ContainerStatuses[0].Ready
 	})
 	os.Remove(readyFile)
