@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-.PHONY: all build demo test test-short generate check-generated tools lint bench bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-kube kube-binaries kube-up test-short generate check-generated tools lint bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -38,6 +38,19 @@ demo: build
 test: check-generated lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) test-kube
+
+## test-kube: the Kubernetes test environment's tests against a real control plane (builds it first)
+test-kube: kube-binaries
+	cd test/kubeenv && $(GO) test -race -count=1 -timeout 15m ./...
+
+## kube-binaries: build etcd and the Kubernetes control plane once into the user cache directory
+kube-binaries:
+	cd test/kubeenv && $(GO) run ./cmd/kube-binaries
+
+## kube-up: start a control plane on loopback and leave it running; prints KUBECONFIG
+kube-up: kube-binaries
+	cd test/kubeenv && $(GO) run ./cmd/kube-up
 
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
@@ -88,6 +101,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	cd compat && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd test/kubeenv && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
 	rm -rf $(BIN)
