@@ -1,0 +1,82 @@
+// Package nodeagent is a small stand-in for the kubelet in tether's Kubernetes tests.
+//
+// The test control plane (package kubeenv) has no kubelet and no container runtime, so this
+// agent registers a Node, heartbeats it through a Lease in kube-node-lease, and runs every pod
+// the scheduler binds to it as local processes. It watches its pods with a client-go informer
+// (field selector spec.nodeName) and writes their status back with retry on conflict, so the
+// real controllers (ReplicaSet, EndpointSlice, garbage collector) behave as in a cluster.
+//
+// # Images
+//
+// An image is a local binary: Options.Images maps an image name to a path, and Options.Resolve,
+// when set, is asked for names the map lacks. A pod's image is looked up as written, then
+// without its digest, then without its tag ("greeter:v1@sha256:…", "greeter:v1", "greeter").
+// An image that maps to nothing leaves the container waiting with reason ErrImagePull, then
+// ImagePullBackOff, and a message naming the image.
+//
+// The process runs the image's binary. Its arguments are command[1:] followed by args when the
+// container sets a command (command[0] stands for the image's entrypoint), else args. $(VAR)
+// references in env values, command and args are expanded as Kubernetes does ($$ is a literal $).
+//
+// # Environment
+//
+// A container gets PATH, HOME (its pod directory), HOSTNAME (the pod name),
+// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (the API server the agent talks to, since
+// there is no Service routing here), NODEAGENT_POD_ROOT (see Volumes), then its env and envFrom:
+// literal values, fieldRef (metadata.name, metadata.namespace, metadata.uid, spec.nodeName,
+// spec.serviceAccountName, status.podIP, status.hostIP), secretKeyRef and configMapKeyRef.
+//
+// # Pod IPs
+//
+// Each pod gets its own loopback address, 127.0.0.2 to 127.0.0.254 by default (Options.PodIPs
+// changes the range), reported as status.podIP and status.podIPs. The process is expected to
+// bind it, for example TETHER_LISTEN=$(POD_IP):8443 with POD_IP from fieldRef status.podIP.
+// Addresses are locked with flock(2) on files in the system temporary directory, so agents in
+// different test binaries on one machine never hand out the same address.
+//
+// # Volumes
+//
+// A pod's files live in WorkDir/pods/NAMESPACE/NAME/. Volumes (secret, configMap, projected
+// with serviceAccountToken, secret, configMap and downwardAPI sources, downwardAPI, emptyDir)
+// are written to volumes/VOLUME/ there; files are 0600 and directories 0700 whatever modes the
+// spec asks for. A volumeMount at mountPath M (with its subPath) appears at root/M in the pod
+// directory, the absolute path of which is $NODEAGENT_POD_ROOT. Env values and arguments that
+// are M or start with M/, and the values of flags written -name=VALUE or --name=VALUE that do,
+// are rewritten to the real path, so a plugin started with --tls-dir=/etc/tls reads its
+// Secret's files. Other volume types are empty directories.
+// The pod directory is removed when the pod object is gone; logs are kept.
+//
+// # Probes
+//
+// Readiness, liveness and startup probes of type grpc (grpc.health.v1 Check, plaintext),
+// tcpSocket and httpGet are run against the pod IP with initialDelaySeconds, periodSeconds,
+// timeoutSeconds, successThreshold and failureThreshold (Kubernetes defaults when unset). exec
+// probes are not supported and always fail. Readiness drives containerStatuses[].ready and the
+// ContainersReady and Ready conditions; a container without a readiness probe is ready while it
+// runs. A failing liveness probe stops the container (SIGTERM, then SIGKILL after the grace
+// period), and restartPolicy decides what follows.
+//
+// # Restarts
+//
+// restartPolicy Always, OnFailure and Never are honoured with restartCount and
+// lastState.terminated (exitCode, reason Completed or Error, 128+signal for a killed process).
+// Between restarts the container waits with reason CrashLoopBackOff for 1 s, doubling to at
+// most 30 s (Kubernetes uses 10 s to 5 min); the back-off starts again once a container has run
+// for 60 s. Init containers are not run.
+//
+// # Logs
+//
+// A container's stdout and stderr go to WorkDir/logs/NAMESPACE/POD/CONTAINER.log (LogPath),
+// appended across restarts; LogTail reads its last lines. When terminationMessagePolicy is
+// FallbackToLogsOnError, a failed container's terminated.message is the end of its log;
+// otherwise it is the file at terminationMessagePath (under the pod root) if the process wrote it.
+//
+// # Deletion
+//
+// When a pod gets a deletionTimestamp the agent sends SIGTERM to each container's process group,
+// waits the pod's grace period (deletionGracePeriodSeconds, else terminationGracePeriodSeconds),
+// sends SIGKILL, then deletes the pod object with grace 0, as the kubelet does. When Run's
+// context ends every pod is stopped the same way, but the pod objects are left.
+//
+// Capacity (cpu, memory, pods) is declared for the scheduler, never enforced.
+package nodeagent
