@@ -121,45 +121,7 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	if e.secrets, err = makeSecrets(e.dir); err != nil {
 		return nil, fmt.Errorf("kubeenv: credentials: %w", err)
 	}
-	ports, err := freePorts(5)
-	if err != nil {
-		return nil, err
-	}
-	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	say("starting etcd on " + etcdURL)
-	if err := e.start(ctx, "etcd", bins.Etcd, "-data-dir", filepath.Join(e.dir, "etcd"),
-		"-listen-client-urls", etcdURL, "-listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1])); err != nil {
-		return nil, err
-	}
-	if err := waitHTTP(ctx, e.procs[0], etcdURL+"/health", nil); err != nil {
-		return nil, err
-	}
-	e.cfg = &rest.Config{
-		Host:            "https://127.0.0.1:" + strconv.Itoa(ports[2]),
-		BearerToken:     e.secrets.adminToken,
-		TLSClientConfig: rest.TLSClientConfig{CAData: e.secrets.caPEM},
-		QPS:             50,
-		Burst:           100,
-	}
-	if e.kubeconfig, err = writeKubeconfig(e.dir, e.cfg); err != nil {
-		return nil, err
-	}
-	say("starting kube-apiserver on " + e.cfg.Host)
-	if err := e.start(ctx, "kube-apiserver", bins.APIServer, e.apiserverArgs(etcdURL, ports[2])...); err != nil {
-		return nil, err
-	}
-	if err := e.waitAPI(ctx); err != nil {
-		return nil, err
-	}
-	say("starting kube-controller-manager and kube-scheduler")
-	if err := e.start(ctx, "kube-controller-manager", bins.ControllerManager, e.controllerManagerArgs(ports[3])...); err != nil {
-		return nil, err
-	}
-	if err := e.start(ctx, "kube-scheduler", bins.Scheduler,
-		"--kubeconfig", e.kubeconfig, "--leader-elect=false",
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[4]),
-		"--cert-dir", filepath.Join(e.dir, "scheduler"),
-		"--authentication-kubeconfig", e.kubeconfig, "--authorization-kubeconfig", e.kubeconfig); err != nil {
+	if err := e.launch(ctx, bins, say); err != nil {
 		return nil, err
 	}
 	if e.client, err = kubernetes.NewForConfig(e.cfg); err != nil {
@@ -173,6 +135,53 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	say("control plane ready; kubeconfig " + e.kubeconfig)
 	return e, nil
+}
+
+// launch starts etcd, kube-apiserver (waiting for each to be ready),
+// kube-controller-manager and kube-scheduler on free loopback ports.
+func (e *Env) launch(ctx context.Context, bins Binaries, say func(string)) error {
+	ports, err := freePorts(5)
+	if err != nil {
+		return err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	say("starting etcd on " + etcdURL)
+	if err := e.start(ctx, "etcd", bins.Etcd, "-data-dir", filepath.Join(e.dir, "etcd"),
+		"-listen-client-urls", etcdURL, "-listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1])); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, e.procs[0], etcdURL+"/health", nil); err != nil {
+		return err
+	}
+	e.cfg = &rest.Config{
+		Host:            "https://127.0.0.1:" + strconv.Itoa(ports[2]),
+		BearerToken:     e.secrets.adminToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: e.secrets.caPEM},
+		QPS:             50,
+		Burst:           100,
+	}
+	if e.kubeconfig, err = writeKubeconfig(e.dir, e.cfg); err != nil {
+		return err
+	}
+	say("starting kube-apiserver on " + e.cfg.Host)
+	if err := e.start(ctx, "kube-apiserver", bins.APIServer, e.apiserverArgs(etcdURL, ports[2])...); err != nil {
+		return err
+	}
+	if err := e.waitAPI(ctx); err != nil {
+		return err
+	}
+	say("starting kube-controller-manager and kube-scheduler")
+	if err := e.start(ctx, "kube-controller-manager", bins.ControllerManager, e.controllerManagerArgs(ports[3])...); err != nil {
+		return err
+	}
+	if err := e.start(ctx, "kube-scheduler", bins.Scheduler,
+		"--kubeconfig", e.kubeconfig, "--leader-elect=false",
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[4]),
+		"--cert-dir", filepath.Join(e.dir, "scheduler"),
+		"--authentication-kubeconfig", e.kubeconfig, "--authorization-kubeconfig", e.kubeconfig); err != nil {
+		return err
+	}
+	return nil
 }
 
 // start starts one process and records it for Stop. A process that exits

@@ -24,7 +24,7 @@ func TestProcessesDieWithTheTestBinary(t *testing.T) {
 		// healthy, until the parent kills this process.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_, _ = Up(ctx, Options{})
+		_, _ = Up(ctx, Options{Dir: os.Getenv(childEnv)})
 		return
 	}
 	dir := t.TempDir()
@@ -36,7 +36,10 @@ func TestProcessesDieWithTheTestBinary(t *testing.T) {
 		}
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProcessesDieWithTheTestBinary$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", BinDirEnv+"="+dir)
+	// The child's environment directory is under this test's, so the
+	// killed child leaves nothing behind.
+	envDir := filepath.Join(dir, "env")
+	cmd.Env = append(os.Environ(), childEnv+"="+envDir, BinDirEnv+"="+dir)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
