@@ -68,6 +68,8 @@ type agent struct {
 	apiHost string // KUBERNETES_SERVICE_HOST for containers
 	apiPort string // KUBERNETES_SERVICE_PORT for containers
 	ips     *ipPool
+	// kubeletPort is the log server's port, published as the Node's kubelet endpoint.
+	kubeletPort int32
 
 	mu   sync.Mutex
 	pods map[types.UID]*podWorker
@@ -125,6 +127,12 @@ func run(ctx context.Context, client kubernetes.Interface, apiURL string, opts O
 	if err != nil {
 		return err
 	}
+	logs, err := a.startLogServer()
+	if err != nil {
+		return err
+	}
+	defer logs.stop()
+	a.kubeletPort = logs.port()
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}

@@ -77,6 +77,9 @@
 // appended across restarts; LogTail reads its last lines. When terminationMessagePolicy is
 // FallbackToLogsOnError, a failed container's terminated.message is the end of its log;
 // otherwise it is the file at terminationMessagePath (under the pod root) if the process wrote it.
+// The agent also serves the kubelet's /containerLogs endpoint on 127.0.0.1 (HTTPS, self-signed,
+// published as the Node's kubelet endpoint), so the pods/log subresource (GetLogs in client-go,
+// with tailLines and limitBytes) returns the same lines; previous and follow are not supported.
 //
 // # Deletion
 //

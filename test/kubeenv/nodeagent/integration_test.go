@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,12 @@ func TestDeploymentOnRealControlPlane(t *testing.T) {
 	for name := range ips {
 		victim = name
 		break
+	}
+	// pods/log reaches the agent's log server through the API server.
+	tail := int64(5)
+	out, err := c.CoreV1().Pods(ns).GetLogs(victim, &corev1.PodLogOptions{Container: "main", TailLines: &tail}).DoRaw(ctx)
+	if err != nil || !strings.Contains(string(out), "listening on "+ips[victim]+":7000") {
+		t.Errorf("pods/log of %s: %q, %v", victim, out, err)
 	}
 	if err := c.CoreV1().Pods(ns).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

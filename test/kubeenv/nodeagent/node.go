@@ -60,10 +60,10 @@ func (a *agent) nodeStatus(now metav1.Time) corev1.NodeStatus {
 			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "declared, not measured"),
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "declared, not measured"),
 		},
-		Addresses: []corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
-			{Type: corev1.NodeHostName, Address: a.opts.NodeName},
-		},
+		// No Hostname address: the API server would dial it first for pods/log and the node's
+		// name does not resolve.
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.kubeletPort}},
 		NodeInfo: corev1.NodeSystemInfo{
 			KubeletVersion:          "v1.36.3",
 			OperatingSystem:         runtime.GOOS,
