@@ -36,8 +36,10 @@ type Options struct {
 	WorkDir string
 	// Logger receives the agent's own log lines; nil discards them.
 	Logger *slog.Logger
-	// PodIPs is the range pod addresses are taken from; the zero value means 127.0.0.0/24,
-	// of which 127.0.0.2 to 127.0.0.254 are used.
+	// PodIPs is the IPv4 range pod addresses are taken from (all but the first two and the
+	// last). A range outside 127.0.0.0/8 is made local with a route on the loopback interface,
+	// which needs CAP_NET_ADMIN. The zero value means 198.51.100.0/24 (TEST-NET-2) when that
+	// route can be added, else 127.0.0.0/24. See the package documentation.
 	PodIPs netip.Prefix
 }
 
@@ -66,6 +68,8 @@ type agent struct {
 	apiHost string // KUBERNETES_SERVICE_HOST for containers
 	apiPort string // KUBERNETES_SERVICE_PORT for containers
 	ips     *ipPool
+	// kubeletPort is the log server's port, published as the Node's kubelet endpoint.
+	kubeletPort int32
 
 	mu   sync.Mutex
 	pods map[types.UID]*podWorker
@@ -83,16 +87,21 @@ func newAgent(client kubernetes.Interface, apiURL string, opts Options) (*agent,
 	if len(opts.Images) == 0 && opts.Resolve == nil {
 		return nil, fmt.Errorf("%w: neither Images nor Resolve is set", ErrOptions)
 	}
-	pool, err := newIPPool(opts.PodIPs)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	log = log.With("node", opts.NodeName)
+	ipRange, err := podIPRange(opts.PodIPs, log)
 	if err != nil {
 		return nil, err
 	}
-	a := &agent{client: client, opts: opts, log: opts.Logger, ips: pool,
-		pods: map[types.UID]*podWorker{}, stop: make(chan struct{})}
-	if a.log == nil {
-		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool, err := newIPPool(ipRange)
+	if err != nil {
+		return nil, err
 	}
-	a.log = a.log.With("node", opts.NodeName)
+	a := &agent{client: client, opts: opts, log: log, ips: pool,
+		pods: map[types.UID]*podWorker{}, stop: make(chan struct{})}
 	a.apiHost, a.apiPort = splitAPIURL(apiURL)
 	return a, nil
 }
@@ -118,6 +127,12 @@ func run(ctx context.Context, client kubernetes.Interface, apiURL string, opts O
 	if err != nil {
 		return err
 	}
+	logs, err := a.startLogServer()
+	if err != nil {
+		return err
+	}
+	defer logs.stop()
+	a.kubeletPort = logs.port()
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}

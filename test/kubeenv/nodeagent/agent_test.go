@@ -19,7 +19,8 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{WorkDir: "/tmp", Images: map[string]string{"a": "b"}},
 		{NodeName: "n", Images: map[string]string{"a": "b"}},
 		{NodeName: "n", WorkDir: "/tmp"},
-		{NodeName: "n", WorkDir: "/tmp", Images: map[string]string{"a": "b"}, PodIPs: netip.MustParsePrefix("10.0.0.0/24")},
+		{NodeName: "n", WorkDir: "/tmp", Images: map[string]string{"a": "b"}, PodIPs: netip.MustParsePrefix("169.254.0.0/24")},
+		{NodeName: "n", WorkDir: "/tmp", Images: map[string]string{"a": "b"}, PodIPs: netip.MustParsePrefix("::1/120")},
 	} {
 		err := run(context.Background(), fake.NewClientset(), "", o)
 		if !errors.Is(err, ErrOptions) {
@@ -32,7 +33,11 @@ func TestRunRejectsBadOptions(t *testing.T) {
 }
 
 func TestNodeRegisteredWithLease(t *testing.T) {
-	e := startAgent(t)
+	// As the API server's TaintNodesByCondition admission does for a new Node.
+	tainted := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + strings.ToLower(t.Name())},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule},
+			{Key: "keep", Effect: corev1.TaintEffectNoSchedule}}}}
+	e := startAgent(t, tainted)
 	ctx := context.Background()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -48,6 +53,9 @@ func TestNodeRegisteredWithLease(t *testing.T) {
 			}
 			if n.Status.Allocatable.Pods().Value() != 253 || n.Status.Capacity.Cpu().IsZero() {
 				t.Errorf("node capacity %v", n.Status.Capacity)
+			}
+			if len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != "keep" {
+				t.Errorf("taints %v: want only the not-ready taint removed", n.Spec.Taints)
 			}
 			if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != e.node || l.Spec.RenewTime == nil {
 				t.Errorf("lease spec %+v", l.Spec)
@@ -90,8 +98,8 @@ func TestEnvArgsAndSecretVolume(t *testing.T) {
 	})
 	p := e.waitPod(t, "envpod", 20*time.Second, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
 	ip := p.Status.PodIP
-	if a, err := netip.ParseAddr(ip); err != nil || !a.IsLoopback() || a == netip.MustParseAddr("127.0.0.1") {
-		t.Fatalf("podIP %q is not a pod loopback address", ip)
+	if a, err := netip.ParseAddr(ip); err != nil || !(defaultPodIPs.Contains(a) || fallbackPodIPs.Contains(a)) || a.As4()[3] < 2 {
+		t.Fatalf("podIP %q is not a pod address", ip)
 	}
 	log := e.log("envpod")
 	root := e.workDir + "/pods/ns/envpod/root"

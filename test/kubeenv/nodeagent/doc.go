@@ -28,11 +28,18 @@
 //
 // # Pod IPs
 //
-// Each pod gets its own loopback address, 127.0.0.2 to 127.0.0.254 by default (Options.PodIPs
-// changes the range), reported as status.podIP and status.podIPs. The process is expected to
-// bind it, for example TETHER_LISTEN=$(POD_IP):8443 with POD_IP from fieldRef status.podIP.
-// Addresses are locked with flock(2) on files in the system temporary directory, so agents in
-// different test binaries on one machine never hand out the same address.
+// Each pod gets its own address, reported as status.podIP and status.podIPs; the process is
+// expected to bind it, for example TETHER_LISTEN=$(POD_IP):8443 with POD_IP from fieldRef
+// status.podIP. The API server rejects loopback addresses (127.0.0.0/8) in EndpointSlices and
+// Endpoints ("may not be in the loopback range"), so by default the agent takes addresses from
+// 198.51.100.0/24 (TEST-NET-2, reserved for documentation, never routed) and makes the whole
+// range local to this machine with one route, as `ip route add local 198.51.100.0/24 dev lo
+// table local` does (netlink; needs CAP_NET_ADMIN; the route is left in place, and
+// `ip route del local 198.51.100.0/24 dev lo table local` removes it). Without that privilege
+// it falls back to 127.0.0.2 to 127.0.0.254 with a warning in its log: pods run and become
+// Ready, but the EndpointSlice controller cannot publish them. Options.PodIPs picks another
+// range. Addresses are locked with flock(2) on files in the system temporary directory, so
+// agents in different test binaries on one machine never hand out the same address.
 //
 // # Volumes
 //
@@ -70,6 +77,9 @@
 // appended across restarts; LogTail reads its last lines. When terminationMessagePolicy is
 // FallbackToLogsOnError, a failed container's terminated.message is the end of its log;
 // otherwise it is the file at terminationMessagePath (under the pod root) if the process wrote it.
+// The agent also serves the kubelet's /containerLogs endpoint on 127.0.0.1 (HTTPS, self-signed,
+// published as the Node's kubelet endpoint), so the pods/log subresource (GetLogs in client-go,
+// with tailLines and limitBytes) returns the same lines; previous and follow are not supported.
 //
 // # Deletion
 //

@@ -23,6 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
+
+	"github.com/tetherplug/tether/test/kubeenv"
 )
 
 // helperEnv selects the test binary's helper mode: it then acts as a container process.
@@ -32,7 +35,17 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}
-	goleak.VerifyTestMain(m)
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	kubeenv.Main(m, kubeenv.Options{Images: map[string]string{"helper": exe}, Agent: kubeenvAgent})
+}
+
+// kubeenvAgent runs this package's agent as the test control plane's node agent.
+func kubeenvAgent(ctx context.Context, cfg *rest.Config, n kubeenv.Node) error {
+	return Run(ctx, cfg, Options{NodeName: n.Name, Images: n.Images, WorkDir: n.WorkDir, Logger: n.Logger})
 }
 
 // helperMain is a container process. Modes:
@@ -113,6 +126,8 @@ func startAgent(t *testing.T, objs ...runtime.Object) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	leaks := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
 	env := &testEnv{client: fake.NewClientset(objs...), workDir: t.TempDir(), node: "node-" + strings.ToLower(t.Name())}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -130,15 +145,16 @@ func startAgent(t *testing.T, objs ...runtime.Object) *testEnv {
 		case <-time.After(40 * time.Second):
 			t.Fatal("Run did not return 40 s after its context ended")
 		}
-		if kids := childPids(t); len(kids) > 0 {
+		if kids := childPids(t, env.workDir); len(kids) > 0 {
 			t.Errorf("child processes left after Run returned: %v", kids)
 		}
 	})
 	return env
 }
 
-// childPids lists the live (non-zombie) children of this process.
-func childPids(t *testing.T) []int {
+// childPids lists the live (non-zombie) children of this process that are containers of the
+// agent with workDir.
+func childPids(t *testing.T, workDir string) []int {
 	t.Helper()
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var kids []int
@@ -149,7 +165,11 @@ func childPids(t *testing.T) []int {
 		}
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 2 && f[1] == strconv.Itoa(os.Getpid()) && f[0] != "Z" {
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) || f[0] == "Z" {
+			continue
+		}
+		environ, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
+		if strings.Contains(string(environ), "NODEAGENT_POD_ROOT="+workDir+"/") {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			kids = append(kids, pid)
 		}

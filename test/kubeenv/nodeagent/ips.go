@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,14 +24,36 @@ type ipPool struct {
 	taken map[netip.Addr]*os.File
 }
 
-func newIPPool(p netip.Prefix) (*ipPool, error) {
+// Pod address ranges: the default, made local with a route, and the fallback when it cannot be.
+var (
+	defaultPodIPs  = netip.MustParsePrefix("198.51.100.0/24")
+	fallbackPodIPs = netip.MustParsePrefix("127.0.0.0/24")
+)
+
+// podIPRange checks or chooses the pod address range and makes it local to this machine.
+func podIPRange(p netip.Prefix, log *slog.Logger) (netip.Prefix, error) {
 	if !p.IsValid() {
-		p = netip.MustParsePrefix("127.0.0.0/24")
+		if err := addLocalRoute(defaultPodIPs); err != nil {
+			log.Warn("pod IPs fall back to loopback addresses, which EndpointSlices reject",
+				"range", fallbackPodIPs, "cause", err)
+			return fallbackPodIPs, nil
+		}
+		return defaultPodIPs, nil
 	}
 	p = p.Masked()
-	if !p.Addr().Is4() || !p.Addr().IsLoopback() || p.Bits() < 8 || p.Bits() > 30 {
-		return nil, fmt.Errorf("%w: PodIPs %s is not an IPv4 loopback range of 4 to 2^24 addresses", ErrOptions, p)
+	a := p.Addr()
+	if !a.Is4() || p.Bits() < 8 || p.Bits() > 30 || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
+		return p, fmt.Errorf("%w: PodIPs %s is not an IPv4 unicast range of 4 to 2^24 addresses", ErrOptions, p)
 	}
+	if !a.IsLoopback() {
+		if err := addLocalRoute(p); err != nil {
+			return p, fmt.Errorf("%w: PodIPs %s cannot be made local (needs CAP_NET_ADMIN): %w", ErrOptions, p, err)
+		}
+	}
+	return p, nil
+}
+
+func newIPPool(p netip.Prefix) (*ipPool, error) {
 	first := p.Addr().Next().Next() // skip the network address and .1, the node's
 	last := first
 	for n := last.Next(); p.Contains(n) && p.Contains(n.Next()); n = n.Next() {

@@ -60,10 +60,10 @@ func (a *agent) nodeStatus(now metav1.Time) corev1.NodeStatus {
 			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "declared, not measured"),
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "declared, not measured"),
 		},
-		Addresses: []corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
-			{Type: corev1.NodeHostName, Address: a.opts.NodeName},
-		},
+		// No Hostname address: the API server would dial it first for pods/log and the node's
+		// name does not resolve.
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.kubeletPort}},
 		NodeInfo: corev1.NodeSystemInfo{
 			KubeletVersion:          "v1.36.3",
 			OperatingSystem:         runtime.GOOS,
@@ -83,10 +83,37 @@ func (a *agent) registerNode(ctx context.Context) error {
 	if err := a.postNodeStatus(ctx); err != nil {
 		return fmt.Errorf("nodeagent: node %s status: %w", a.opts.NodeName, err)
 	}
+	if err := a.untaint(ctx); err != nil {
+		return fmt.Errorf("nodeagent: node %s taints: %w", a.opts.NodeName, err)
+	}
 	if err := a.renewLease(ctx); err != nil {
 		return fmt.Errorf("nodeagent: node %s lease: %w", a.opts.NodeName, err)
 	}
 	return nil
+}
+
+// untaint removes the not-ready and unreachable taints the API server puts on a new Node
+// (admission TaintNodesByCondition): the node lifecycle controller that would remove them once
+// the node is Ready is not part of the test control plane.
+func (a *agent) untaint(ctx context.Context) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		n, err := a.client.CoreV1().Nodes().Get(ctx, a.opts.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var keep []corev1.Taint
+		for _, t := range n.Spec.Taints {
+			if t.Key != corev1.TaintNodeNotReady && t.Key != corev1.TaintNodeUnreachable {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == len(n.Spec.Taints) {
+			return nil
+		}
+		n.Spec.Taints = keep
+		_, err = a.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // postNodeStatus writes a fresh Ready status, keeping the transition times of unchanged conditions.
