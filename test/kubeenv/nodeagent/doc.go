@@ -53,6 +53,14 @@
 // Secret's files. Other volume types are empty directories.
 // The pod directory is removed when the pod object is gone; logs are kept.
 //
+// The service account volume the API server adds to pods (kube-api-access-…, mounted at
+// /var/run/secrets/kubernetes.io/serviceaccount) is written like any projected volume: a token
+// from a TokenRequest bound to the pod, ca.crt from the kube-root-ca.crt ConfigMap, namespace.
+// Since a process cannot see it at the fixed path rest.InClusterConfig reads, a host that wants
+// in-cluster configuration in a pod here reads
+// $NODEAGENT_POD_ROOT/var/run/secrets/kubernetes.io/serviceaccount/ instead, with
+// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT as set by the agent.
+//
 // # Probes
 //
 // Readiness, liveness and startup probes of type grpc (grpc.health.v1 Check, plaintext),

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,15 @@ func TestDeploymentOnRealControlPlane(t *testing.T) {
 	for name := range ips {
 		victim = name
 		break
+	}
+	// The service account's projected volume (added by the ServiceAccount admission plugin) is
+	// written under the pod root: token (from a TokenRequest), ca.crt and namespace.
+	sa := env.Dir() + "/agent/pods/" + ns + "/" + victim + "/root/var/run/secrets/kubernetes.io/serviceaccount/"
+	for file, want := range map[string]string{"token": "", "ca.crt": "-----BEGIN CERTIFICATE-----", "namespace": ns} {
+		b, err := os.ReadFile(sa + file)
+		if err != nil || len(b) == 0 || !strings.HasPrefix(string(b), want) {
+			t.Errorf("service account %s: %.40q, %v", file, b, err)
+		}
 	}
 	// pods/log reaches the agent's log server through the API server.
 	tail := int64(5)

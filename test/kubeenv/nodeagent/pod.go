@@ -139,7 +139,7 @@ func (w *podWorker) run() {
 	go func() { defer close(writerDone); w.statusWriter(ctx) }()
 	w.markDirty()
 
-	if w.setup(ctx) {
+	if w.setup(ctx) && !w.stopping() {
 		var wg sync.WaitGroup
 		for i := range w.cs {
 			wg.Add(1)
@@ -155,6 +155,16 @@ func (w *podWorker) run() {
 	w.mu.Unlock()
 	if del {
 		w.a.deletePod(pod)
+	}
+}
+
+// stopping reports whether a stop was requested.
+func (w *podWorker) stopping() bool {
+	select {
+	case <-w.stopReq:
+		return true
+	default:
+		return false
 	}
 }
 
