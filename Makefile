@@ -35,7 +35,8 @@ demo: build
 	$(BIN)/greeter-host $(PLUGINS)/greeter-en $(PLUGINS)/greeter-fr
 
 ## test: every test, with the race detector, after checking generated code is current and lint is clean
-test: check-generated lint
+## (the Kubernetes binaries are built first, once per machine: the kube tests run a real control plane)
+test: check-generated lint kube-binaries
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
 	$(MAKE) test-kube
