@@ -1,8 +1,6 @@
 package kube
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -11,8 +9,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/tetherplug/tether"
 )
 
 // NewClient makes a client of the API server: from the kubeconfig file at
@@ -70,25 +66,4 @@ func inCluster() (*rest.Config, error) {
 	}
 	return &rest.Config{Host: "https://" + net.JoinHostPort(host, port), BearerTokenFile: token,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(dir, "ca.crt")}}, nil
-}
-
-// loadTLSFiles reads the host's client certificate, its key and the pods'
-// CA.
-func loadTLSFiles(name string, f [3]string) (*tls.Config, error) {
-	hostErr := func(detail string, err error) error {
-		return &tether.PluginError{Plugin: name, Kind: tether.ErrHost, Detail: detail, Err: err}
-	}
-	cert, err := tls.LoadX509KeyPair(f[0], f[1])
-	if err != nil {
-		return nil, hostErr(fmt.Sprintf("could not load the client certificate %s and key %s", f[0], f[1]), err)
-	}
-	pem, err := os.ReadFile(f[2])
-	if err != nil {
-		return nil, hostErr("could not read the CA file", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, hostErr(fmt.Sprintf("the CA file %s holds no PEM certificate", f[2]), nil)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -223,7 +223,7 @@ func (c config) creds(name, ns string) (credentials.TransportCredentials, string
 		conf = c.tlsConfig.Clone()
 	} else {
 		var err error
-		if conf, err = loadTLSFiles(name, *c.tlsFiles); err != nil {
+		if conf, err = network.ClientTLSFromFiles(name, c.tlsFiles[0], c.tlsFiles[1], c.tlsFiles[2]); err != nil {
 			return nil, "", err
 		}
 	}

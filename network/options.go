@@ -106,7 +106,8 @@ func (c config) tlsConfig(t tether.Target, name string) (*tls.Config, error) {
 		conf = c.tls.Clone()
 	} else {
 		var err error
-		if conf, err = loadFiles(name, *c.files); err != nil {
+		f := *c.files
+		if conf, err = ClientTLSFromFiles(name, f[0], f[1], f[2]); err != nil {
 			return nil, err
 		}
 	}
@@ -117,8 +118,14 @@ func (c config) tlsConfig(t tether.Target, name string) (*tls.Config, error) {
 	return conf, nil
 }
 
-// loadFiles reads a client certificate, its key and the server's CA.
-func loadFiles(name string, f [3]string) (*tls.Config, error) {
+// ClientTLSFromFiles reads a host's client certificate and key and the CA
+// certificates that signed the plugin's server certificate (PEM files)
+// into the client side of mutual TLS, TLS 1.2 at least. Errors are
+// *tether.PluginError values of kind tether.ErrHost, for plugin name,
+// naming the file. Other runtimes whose instances are network plugins (the
+// kube runtime) share it.
+func ClientTLSFromFiles(name, certFile, keyFile, caFile string) (*tls.Config, error) {
+	f := [3]string{certFile, keyFile, caFile}
 	hostErr := func(detail string, err error) error {
 		return &tether.PluginError{Plugin: name, Kind: tether.ErrHost, Detail: detail, Err: err}
 	}
@@ -134,5 +141,5 @@ func loadFiles(name string, f [3]string) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, hostErr(fmt.Sprintf("the CA file %s holds no PEM certificate", f[2]), nil)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -1,10 +1,7 @@
 package network_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -30,33 +27,7 @@ func servePluginProcess(t *testing.T, env ...string) (*exec.Cmd, string) {
 // service, as servePluginProcess does.
 func serveProcess(t *testing.T, pkg string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(tethertest.Build(t, pkg))
-	cmd.Env = append(os.Environ(), append([]string{tether.EnvListen + "=127.0.0.1:0"}, env...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return cmd, a
-	case <-time.After(10 * time.Second):
-		t.Fatal("the plugin logged no listening address in 10s")
-		return nil, ""
-	}
+	return plugintest.ServeNetwork(t, tethertest.Build(t, pkg), env...)
 }
 
 // TestPluginProcessOverMutualTLS: the same plugin binary that a host

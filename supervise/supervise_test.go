@@ -1,11 +1,8 @@
 package supervise_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -217,36 +214,8 @@ func TestConnWhileStopped(t *testing.T) {
 func TestNetworkInstanceIsWatched(t *testing.T) {
 	t.Parallel()
 	path := tethertest.Build(t, plugintest.EchoPlugin)
-	// serve starts the plugin on addr and returns it with the address it
-	// listens on (addr may end in :0).
 	serve := func(addr string) (*exec.Cmd, string) {
-		cmd := exec.Command(path)
-		cmd.Env = append(os.Environ(), tether.EnvListen+"="+addr, tether.EnvInsecure+"=1")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		listening := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				var rec struct{ Msg, Addr string }
-				if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-					listening <- rec.Addr
-				}
-			}
-		}()
-		select {
-		case a := <-listening:
-			return cmd, a
-		case <-time.After(10 * time.Second):
-			t.Fatal("the plugin logged no listening address")
-			return nil, ""
-		}
+		return plugintest.ServeNetwork(t, path, tether.EnvListen+"="+addr, tether.EnvInsecure+"=1")
 	}
 	plugin, addr := serve("127.0.0.1:0")
 	s, ev := newSupervisor(t)

@@ -1,7 +1,11 @@
 package plugintest
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -54,4 +58,40 @@ type TaggedEcho struct {
 // Unary answers with the tag.
 func (h TaggedEcho) Unary(_ context.Context, m *echov1.Message) (*echov1.Message, error) {
 	return &echov1.Message{Text: h.Tag + ":" + m.GetText()}, nil
+}
+
+// ServeNetwork starts the plugin program at path as a network plugin, the
+// way a deployment would (no host launching it): TETHER_LISTEN=127.0.0.1:0
+// and env (later entries win, so env may set another address) in its
+// environment. It returns the process and the address the plugin logged
+// it listens on; the process is killed when the test ends.
+func ServeNetwork(t testing.TB, path string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), append([]string{"TETHER_LISTEN=127.0.0.1:0"}, env...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return cmd, a
+	case <-time.After(10 * time.Second):
+		t.Fatal("the plugin logged no listening address in 10s")
+		return nil, ""
+	}
 }
