@@ -8,12 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tetherplug/tether/internal/logrotate"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -72,20 +72,6 @@ func (c *control) Logs(req *tetherv1.LogsRequest, stream tetherv1.Daemon_LogsSer
 	return follow(ctx, path, size, send)
 }
 
-// rotated lists path's files oldest first: path.N ... path.1, path (those
-// that exist).
-func rotated(path string) []string {
-	var older []string
-	for i := 1; ; i++ {
-		p := path + "." + strconv.Itoa(i)
-		if _, err := os.Stat(p); err != nil {
-			break
-		}
-		older = append([]string{p}, older...)
-	}
-	return append(older, path)
-}
-
 // tail returns the last n lines of path and its rotated files (all of
 // them for n 0, none for n < 0), and how much of path it read: where
 // following it starts.
@@ -97,7 +83,7 @@ func tail(path string, n int) ([]byte, int64, error) {
 	if n < 0 {
 		return nil, size, nil
 	}
-	files := rotated(path)
+	files := logrotate.Files(path)
 	var chunks [][]byte
 	lines := 0
 	for i := len(files) - 1; i >= 0; i-- {

@@ -21,10 +21,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -42,16 +40,7 @@ func (builder) Scheme() string { return scheme }
 
 // DialOptions are the network runtime's keepalive and reconnection
 // backoff: pods are network plugins.
-func (builder) DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time: network.KeepaliveTime, Timeout: network.KeepaliveTimeout, PermitWithoutStream: true}),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: network.ReconnectMaxDelay},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-	}
-}
+func (builder) DialOptions() []grpc.DialOption { return network.DialOptions() }
 
 // ParseTarget splits kube://NAMESPACE/NAME into its namespace and name.
 func ParseTarget(t tether.Target) (ns, name string, err error) {

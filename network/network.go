@@ -52,6 +52,9 @@ type builder struct{ scheme string }
 
 func (b builder) Scheme() string { return b.scheme }
 
+// DialOptions makes the builder a tether.RuntimeDialOptions.
+func (builder) DialOptions() []grpc.DialOption { return DialOptions() }
+
 // Keepalive and reconnection defaults of network plugins' connections; see
 // docs/network.md. A host overrides them with tether.WithDialOptions.
 const (
@@ -67,11 +70,14 @@ const (
 	ReconnectMaxDelay = time.Second
 )
 
-// DialOptions turns keepalive on (a plugin that vanishes without closing
-// its connections, behind a dead host or a dropped route, is noticed in
-// KeepaliveTime+KeepaliveTimeout) and bounds the reconnection backoff, so
-// an instance that comes back takes calls within about ReconnectMaxDelay.
-func (builder) DialOptions() []grpc.DialOption {
+// DialOptions are the network runtime's dial options (its
+// tether.RuntimeDialOptions), for other runtimes whose instances are
+// network plugins too: keepalive on (a plugin that vanishes without
+// closing its connections, behind a dead host or a dropped route, is
+// noticed in KeepaliveTime+KeepaliveTimeout) and a bounded reconnection
+// backoff, so an instance that comes back takes calls within about
+// ReconnectMaxDelay.
+func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),

@@ -155,6 +155,21 @@ func (w *Writer) rotate() error {
 // rotated is the name of the i-th rotated file of path.
 func rotated(path string, i int) string { return path + "." + strconv.Itoa(i) }
 
+// Files lists the files of the log at path, oldest first: path.N ...
+// path.1, path (the rotated ones that exist, then path itself), for a
+// reader of the whole log.
+func Files(path string) []string {
+	var older []string
+	for i := 1; ; i++ {
+		p := rotated(path, i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		older = append([]string{p}, older...)
+	}
+	return append(older, path)
+}
+
 // Close closes the file. Later writes return ErrClosed.
 func (w *Writer) Close() error {
 	w.mu.Lock()

@@ -1,7 +1,6 @@
 package logrotate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 )
@@ -142,10 +140,7 @@ func TestConcurrentWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	lines, err := ReadTail(path, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := allLines(t, path)
 	if len(lines) != 1600 {
 		t.Errorf("%d lines, want 1600", len(lines))
 	}
@@ -156,79 +151,16 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 }
 
-func TestReadTail(t *testing.T) {
-	w, path := newWriter(t, 20, 3)
-	for i := range 10 {
-		fmt.Fprintf(w, "line %d\n", i)
-	}
-	got, err := ReadTail(path, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "line 5,line 6,line 7,line 8,line 9"; strings.Join(got, ",") != want {
-		t.Errorf("ReadTail 5 = %q", got)
-	}
-	got, _ = ReadTail(path, 100) // as far as the kept files go: 4 files of 2 lines
-	if len(got) != 8 || got[0] != "line 2" {
-		t.Errorf("ReadTail 100 = %q", got)
-	}
-	if _, err := ReadTail(filepath.Join(t.TempDir(), "none"), 3); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadTail of a missing log = %v", err)
-	}
-}
-
-// Follow sees new lines, also across a rotation, in order, and stops with
-// the context.
-func TestFollow(t *testing.T) {
-	w, path := newWriter(t, 150, 2)
-	fmt.Fprint(w, "old\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan string, 100)
-	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, path, func(l string) { got <- l }) }()
-	// Follow starts at the end: wait until it has opened the file by
-	// writing until the first line arrives.
-	deadline := time.After(10 * time.Second)
-	var first string
-	for first == "" {
-		fmt.Fprint(w, "probe\n")
-		select {
-		case first = <-got:
-		case <-time.After(300 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("Follow saw nothing within 10s")
+// allLines reads the whole log at path, rotated files first.
+func allLines(t *testing.T, path string) []string {
+	t.Helper()
+	var lines []string
+	for _, f := range Files(path) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
 	}
-	if first != "probe" {
-		t.Fatalf("first line %q", first)
-	}
-	for len(got) > 0 {
-		<-got
-	}
-	// 200 bytes: one rotation.
-	for i := range 10 {
-		fmt.Fprintf(w, "line %d %s\n", i, strings.Repeat("-", 11))
-	}
-	if _, err := os.Stat(path + ".1"); err != nil {
-		t.Fatalf("no rotation: %v", err)
-	}
-	for i := range 10 {
-		select {
-		case l := <-got:
-			if want := fmt.Sprintf("line %d %s", i, strings.Repeat("-", 11)); l != want {
-				t.Fatalf("got %q, want %q", l, want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("line %d not seen within 5s", i)
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Follow = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Follow did not return within 5s of the cancel")
-	}
+	return lines
 }
