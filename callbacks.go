@@ -18,17 +18,6 @@ import (
 	"github.com/tetherplug/tether/internal/tunnel"
 )
 
-// FeatureCallbacks is the Describe feature of plugins that serve
-// tether.v1.Callbacks/Tunnel.
-const FeatureCallbacks = "callbacks"
-
-// SessionMetadataKey is the gRPC metadata key under which a host that
-// provides callbacks sends its session id on every call it makes to a
-// plugin, the Callbacks/Tunnel stream included (a host without callbacks
-// sends none: there is nothing to route to it). A session id is 32 lowercase hexadecimal characters (128
-// random bits) and names one host client for as long as it is open.
-const SessionMetadataKey = "tether-session"
-
 // HostConn is a plugin's connection to the services its hosts provide
 // (callbacks). It is a grpc.ClientConnInterface: pass it to generated
 // NewXxxClient functions. Create one with NewHostConn, give it to

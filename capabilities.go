@@ -11,15 +11,6 @@ import (
 	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
-// FeatureGoPlugin is the Describe feature of a go-plugin plugin behind a
-// proxy (tether serve), which answers Describe for it from its handshake:
-// protocol_versions holds the handshake's one application protocol
-// version, which stands for the version of every interface, and the answer
-// lists no interfaces. A host treats such an instance exactly as a
-// go-plugin plugin it launched itself, except that it opens no stdio
-// stream (the proxy keeps the plugin's output).
-const FeatureGoPlugin = "goplugin"
-
 // ErrCapabilitiesUnknown means the plugin can say neither through tether's
 // Describe nor through gRPC server reflection which methods it implements.
 var ErrCapabilitiesUnknown = errors.New("capabilities unknown")

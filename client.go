@@ -189,7 +189,7 @@ func (c *Client) Instances() []InstanceInfo { return c.pool.instances() }
 // launched. It is the zero HandshakeLine for a plugin the host did not
 // launch.
 func (c *Client) Handshake() HandshakeLine {
-	if h, ok := c.first.Instance.(interface{ Handshake() HandshakeLine }); ok {
+	if h, ok := c.first.Instance.(HandshakeReporter); ok {
 		return h.Handshake()
 	}
 	return HandshakeLine{}
@@ -282,6 +282,17 @@ func (c *Client) shutdown(ctx context.Context) error {
 		return fmt.Errorf("plugin %s: kill: %w", c.name, err)
 	}
 	return nil
+}
+
+// disconnect closes the client's side only: callbacks, streams and the
+// connection, leaving the runtime's instances as they are.
+func (c *Client) disconnect() error {
+	if c.callbacks != nil {
+		c.callbacks.close()
+	}
+	sink{c}.Ended(nil)
+	c.pool.stopAll()
+	return c.conn.Close()
 }
 
 // stopInstance asks one instance's controller to shut down.

@@ -7,8 +7,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/wire"
 )
 
 // described is what one instance said of itself.
@@ -26,8 +28,14 @@ type described struct {
 // the same versions. The returned error says which interface does not fit
 // and why.
 func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, error) {
-	resp, err := ep.described, error(nil)
-	if resp == nil {
+	var resp *tetherv1.DescribeResponse
+	var err error
+	if len(ep.Describe) > 0 {
+		resp = &tetherv1.DescribeResponse{}
+		if uerr := proto.Unmarshal(ep.Describe, resp); uerr != nil {
+			return described{}, &PluginError{Plugin: c.name, Kind: ErrNotPlugin, Detail: "its Describe answer is not a tether.v1.DescribeResponse", Err: uerr}
+		}
+	} else {
 		resp, err = tetherv1.NewPluginClient(c.conn).Describe(ctx, &tetherv1.DescribeRequest{}, grpc.WaitForReady(true))
 	}
 	d := described{resp: resp, protocol: ep.ProtocolVersion}
@@ -38,7 +46,7 @@ func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, 
 			for i, v := range resp.ProtocolVersions {
 				vs[i] = int(v)
 			}
-			if d.protocol = highestShared(c.opts.protocolVersions, vs); d.protocol == 0 {
+			if d.protocol = wire.HighestShared(c.opts.protocolVersions, vs); d.protocol == 0 {
 				return d, &VersionError{Plugin: c.name, HostVersions: c.opts.protocolVersions, PluginVersions: vs}
 			}
 		}
@@ -114,7 +122,7 @@ func (c *Client) negotiate(d described, ep Endpoint) error {
 		chosen[name] = slices.Max(vs)
 	}
 	for _, w := range c.opts.wants {
-		v := highestShared(w.Versions, served[w.Interface])
+		v := wire.HighestShared(w.Versions, served[w.Interface])
 		if v == 0 {
 			return &VersionError{Plugin: c.name, Interface: w.Interface, HostVersions: w.Versions, PluginVersions: served[w.Interface]}
 		}

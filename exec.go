@@ -3,143 +3,244 @@ package tether
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"sync"
+	"io"
+	"slices"
 	"time"
+
+	"github.com/tetherplug/tether/internal/execruntime"
 )
+
+// The exec runtime: a path or exec:///path launches a local program. Its
+// implementation is package internal/execruntime; this file is its adapter
+// to the public runtime seams (RegisterRuntime, EndpointSink and the
+// optional Detacher, Reattacher, HandshakeReporter and OutputSink), its
+// options, and the mapping of its failures to tether's typed errors.
 
 // execScheme is the scheme of local programs: a bare path, or exec:///path.
 const execScheme = "exec"
 
+// reattachScheme is the scheme of Attach's targets, reattach:///socket or
+// reattach://127.0.0.1:PORT. No runtime is registered under it: Attach
+// gives Open the runtime of its config with WithRuntime.
+const reattachScheme = "reattach"
+
 func init() { RegisterRuntime(execBuilder{}) }
 
-// execBuilder is the exec runtime: it launches the plugin as a local
-// process, reads its go-plugin handshake line, and reports the Unix socket
-// (or loopback address) it printed. With WithRestart it launches it again
-// whenever it exits.
+// execOption is an option of exec targets only.
+func execOption(name string, f func(*execruntime.Config)) Option {
+	return RuntimeOption(name, f, execScheme)
+}
+
+// outputOption is an option of where a local plugin's output goes: exec
+// targets, and Attach's, whose output may come through spool files.
+func outputOption(name string, f func(*execruntime.Config)) Option {
+	return RuntimeOption(name, f, execScheme, reattachScheme)
+}
+
+// execConfig reads a load's exec settings, with their defaults.
+func execConfig(env RuntimeEnv, path string) execruntime.Config {
+	cfg := execruntime.Config{Path: path, KillTimeout: 2 * time.Second,
+		CookieKey: DefaultMagicCookieKey, CookieValue: DefaultMagicCookieValue}
+	ApplyRuntimeOptions(env, &cfg)
+	return cfg
+}
+
+// execEnv is what the exec runtime needs of a load.
+func execEnv(env RuntimeEnv) execruntime.Env {
+	return execruntime.Env{Name: env.Name, Logger: env.Logger, ProtocolVersions: env.ProtocolVersions,
+		StartTimeout: env.StartTimeout, StartDeadline: ErrStartTimeout,
+		Report: func(eps []execruntime.Endpoint) { env.Endpoints.UpdateEndpoints(execEndpoints(env.Name, eps)) },
+		Ended:  func(err error) { env.Endpoints.Ended(execError(err)) },
+	}
+}
+
+// execBuilder is the exec runtime's RuntimeBuilder.
 type execBuilder struct{}
 
 func (execBuilder) Scheme() string { return execScheme }
 
 func (execBuilder) Build(ctx context.Context, t Target, env RuntimeEnv) (Runtime, error) {
-	r := &execRuntime{path: t.Path, env: env, cfg: execConfigFrom(env.Settings),
-		closing: make(chan struct{}), done: make(chan struct{})}
-	inst, ep, err := launchInstance(ctx, env, r.cfg, r.path)
+	cfg := execConfig(env, t.Path)
+	rt, err := execruntime.Start(ctx, execEnv(env), cfg)
 	if err != nil {
-		return nil, err
+		return nil, execError(err)
 	}
-	r.cur, r.ep = inst, ep
-	env.Endpoints.UpdateEndpoints([]Endpoint{ep})
-	go r.watch(inst)
-	return r, nil
+	return execRuntime{rt, cfg.Restart}, nil
 }
 
+// execRuntime is a launched plugin's Runtime; it can be detached and
+// reattached to.
 type execRuntime struct {
-	path string
-	env  RuntimeEnv
-	cfg  execConfig
-
-	mu      sync.Mutex
-	cur     *execInstance // nil while restarting
-	ep      Endpoint
-	closing chan struct{} // closed by Close
-	once    sync.Once
-	done    chan struct{} // closed once no instance runs or will
+	rt      *execruntime.Runtime
+	restart bool
 }
 
-// watch waits for an instance's exit, removes its endpoint at once (so no
-// call goes to its dead socket), and restarts it when asked to.
-func (r *execRuntime) watch(inst *execInstance) {
-	<-inst.Exited()
-	r.env.Endpoints.UpdateEndpoints(nil)
-	r.mu.Lock()
-	r.cur = nil
-	r.mu.Unlock()
-	if !r.cfg.restart || r.isClosing() {
-		r.env.Endpoints.Ended(inst.ExitError())
-		close(r.done)
-		return
-	}
-	log := r.env.Logger.With("plugin", r.env.Name)
-	backoff := 50 * time.Millisecond
-	for {
-		delay := backoff/2 + rand.N(backoff/2+1) // jitter
-		log.Warn("plugin exited; restarting", "error", inst.ExitError(), "in", delay)
-		select {
-		case <-r.closing:
-			r.env.Endpoints.Ended(inst.ExitError())
-			close(r.done)
-			return
-		case <-time.After(delay):
-		}
-		next, ep, err := r.launch()
-		if err == nil {
-			r.mu.Lock()
-			r.cur, r.ep = next, ep
-			r.mu.Unlock()
-			if r.isClosing() {
-				_ = next.p.Terminate(context.Background(), r.env.KillTimeout)
-				r.env.Endpoints.Ended(inst.ExitError())
-				close(r.done)
-				return
-			}
-			r.env.Endpoints.UpdateEndpoints([]Endpoint{ep})
-			go r.watch(next)
-			return
-		}
-		log.Warn("plugin restart failed", "error", err)
-		backoff = min(2*backoff, 5*time.Second)
-	}
+func (r execRuntime) Close(ctx context.Context, stop func(context.Context, Endpoint) error) error {
+	return r.rt.Close(ctx, func(ctx context.Context, ep execruntime.Endpoint) error {
+		return stop(ctx, Endpoint{Network: ep.Network, Address: ep.Address})
+	})
 }
 
-// launch starts a replacement, bounded by the start timeout and by Close.
-func (r *execRuntime) launch() (*execInstance, Endpoint, error) {
-	ctx, cancel := context.WithTimeoutCause(context.Background(), r.env.StartTimeout, errStartDeadline)
-	defer cancel()
-	go func() {
-		select {
-		case <-r.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return launchInstance(ctx, r.env, r.cfg, r.path)
+func (r execRuntime) Detach() error { return r.rt.Detach() }
+
+func (r execRuntime) ReattachConfig(n Negotiated) (ReattachConfig, error) {
+	cfg, err := r.rt.ReattachConfig(n.Plugin, n.ProtocolVersion, n.Interfaces)
+	return cfg, execError(err)
 }
 
-func (r *execRuntime) isClosing() bool {
-	select {
-	case <-r.closing:
-		return true
-	default:
-		return false
+// execEndpoints turns the exec runtime's endpoints into the client's.
+func execEndpoints(name string, eps []execruntime.Endpoint) []Endpoint {
+	out := make([]Endpoint, len(eps))
+	for i, ep := range eps {
+		out[i] = Endpoint{Network: ep.Network, Address: ep.Address, Creds: ep.Creds, ServerName: ep.ServerName,
+			ProtocolVersion: ep.ProtocolVersion, Describe: ep.Describe,
+			// A launched plugin listens before it prints its handshake, so
+			// a failed first connection will not get better.
+			FailFast: true,
+		}
+		switch in := ep.Instance.(type) {
+		case *execruntime.Instance:
+			out[i].Instance = launched{in}
+			out[i].Replaceable = in.Restarts()
+		case *execruntime.Attached:
+			out[i].Instance = attached{in}
+		}
 	}
+	return out
 }
 
-// Close asks the running process to shut down through stop, waits up to
-// the kill timeout, then SIGTERM, wait, SIGKILL; it returns once the
-// process is reaped.
-func (r *execRuntime) Close(ctx context.Context, stop func(context.Context, Endpoint) error) error {
-	r.once.Do(func() { close(r.closing) })
-	r.mu.Lock()
-	inst, ep := r.cur, r.ep
-	r.mu.Unlock()
-	var err error
-	if inst != nil && !inst.p.HasExited() {
-		sctx, cancel := context.WithTimeout(ctx, r.env.KillTimeout)
-		if stop(sctx, ep) == nil {
-			select {
-			case <-inst.Exited():
-			case <-sctx.Done():
-			}
-		}
-		cancel()
-		err = inst.p.Terminate(ctx, r.env.KillTimeout)
+// launched is a process this host launched: it reports its handshake line
+// and takes the output of go-plugin's stdio stream.
+type launched struct{ *execruntime.Instance }
+
+func (l launched) ExitError() error { return execError(l.Instance.ExitError()) }
+
+// attached is a process another host launched.
+type attached struct{ *execruntime.Attached }
+
+func (a attached) ExitError() error { return execError(a.Attached.ExitError()) }
+
+var (
+	_ HandshakeReporter = launched{}
+	_ OutputSink        = launched{}
+	_ Detacher          = execRuntime{}
+	_ Reattacher        = execRuntime{}
+)
+
+// execKinds maps the exec runtime's kinds of failure to tether's.
+var execKinds = map[execruntime.Kind]error{
+	execruntime.KindHost:         ErrHost,
+	execruntime.KindNotPlugin:    ErrNotPlugin,
+	execruntime.KindWrongCookie:  ErrWrongCookie,
+	execruntime.KindVersion:      ErrIncompatibleVersion,
+	execruntime.KindStartTimeout: ErrStartTimeout,
+	execruntime.KindPluginExited: ErrPluginExited,
+	execruntime.KindChecksum:     ErrChecksumMismatch,
+	execruntime.KindUnavailable:  ErrUnavailable,
+	execruntime.KindBadTarget:    ErrBadTarget,
+}
+
+// execError turns an *execruntime.Error into a *PluginError or, for
+// versions that do not fit, a *VersionError; other errors pass as they are.
+func execError(err error) error {
+	var e *execruntime.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	select {
-	case <-r.done:
-	case <-time.After(processExitGrace + r.env.KillTimeout):
-		err = errors.Join(err, fmt.Errorf("the exec runtime did not stop"))
+	if e.Kind == execruntime.KindVersion {
+		return &VersionError{Plugin: e.Plugin, HostVersions: e.HostVersions, PluginVersions: e.PluginVersions}
 	}
-	return err
+	detail := e.Detail
+	if e.Kind == execruntime.KindPluginExited && detail == "it exited" {
+		detail = ""
+	}
+	return &PluginError{Plugin: e.Plugin, Kind: execKinds[e.Kind], Detail: detail, Output: e.Output,
+		Exited: e.Exited, ExitCode: e.ExitCode, Err: e.Err}
+}
+
+// WithStdout sets where lines the plugin prints on stdout after its handshake
+// go (for go-plugin plugins, what their stdio stream carries). The default
+// logs each at info with stream=stdout. Exec targets (and Attach) only.
+func WithStdout(w io.Writer) Option {
+	return outputOption("WithStdout", func(c *execruntime.Config) { c.Stdout = w })
+}
+
+// WithStderr copies each line the plugin prints on stderr, as printed and
+// newline included, to w (a log file, say), besides logging it re-levelled
+// as always. Writes come from one goroutine per instance, in order. Exec
+// targets (and Attach) only.
+func WithStderr(w io.Writer) Option {
+	return outputOption("WithStderr", func(c *execruntime.Config) { c.Stderr = w })
+}
+
+// WithKillTimeout bounds each step of Kill: the graceful shutdown, then
+// SIGTERM, before SIGKILL. The default is 2 seconds. Exec targets only.
+func WithKillTimeout(d time.Duration) Option {
+	return execOption("WithKillTimeout", func(c *execruntime.Config) { c.KillTimeout = d })
+}
+
+// cookieOption passes WithHandshake's magic cookie to the exec runtime. It
+// is taken by every target: a plugin reached over the network has no
+// environment from its host to check a cookie in (mutual TLS says who may
+// call it there), while the protocol version applies everywhere.
+func cookieOption(h HandshakeConfig) Option {
+	return runtimeSetting{name: "WithHandshake", any: true, set: func(c *execruntime.Config) {
+		c.CookieKey, c.CookieValue = h.MagicCookieKey, h.MagicCookieValue
+	}}
+}
+
+// WithArgs sets a launched plugin's command-line arguments. Exec targets
+// only.
+func WithArgs(args ...string) Option {
+	return execOption("WithArgs", func(c *execruntime.Config) { c.Args = slices.Clone(args) })
+}
+
+// WithEnv adds KEY=VALUE entries to a launched plugin's environment, which
+// otherwise is the host's. Exec targets only.
+func WithEnv(env ...string) Option {
+	return execOption("WithEnv", func(c *execruntime.Config) { c.Env = append(c.Env, env...) })
+}
+
+// WithChecksum refuses to run the binary unless its SHA-256 is sum. The file
+// that was hashed is the file executed, even if another is renamed over its
+// path in between. Exec targets only.
+func WithChecksum(sum []byte) Option {
+	return execOption("WithChecksum", func(c *execruntime.Config) { c.Checksum = slices.Clone(sum) })
+}
+
+// WithAutoMTLS turns on automatic mutual TLS: one-time certificates on each
+// side, exchanged through the environment and the handshake line, new for
+// every launched process. Exec targets only.
+func WithAutoMTLS() Option {
+	return execOption("WithAutoMTLS", func(c *execruntime.Config) { c.AutoMTLS = true })
+}
+
+// WithOutliveHost lets a launched plugin keep running after the host exits,
+// for hosts that re-adopt their plugins after a restart. Exec targets only.
+func WithOutliveHost() Option {
+	return execOption("WithOutliveHost", func(c *execruntime.Config) { c.Outlive = true })
+}
+
+// WithSpool sends the plugin's stdout and stderr to spool files in dir
+// (dir/stdout and dir/stderr, created 0600; dir must exist) instead of
+// pipes, appending to what earlier processes left there. The host follows
+// them as it would follow the pipes. Nothing the plugin prints is lost
+// while no host reads, and a plugin that outlives its host does not die of
+// SIGPIPE: a host that attaches later (Attach, with the ReattachConfig,
+// which records how far its output was read) goes on from there. Meant
+// with WithOutliveHost. Exec targets only.
+func WithSpool(dir string) Option {
+	return execOption("WithSpool", func(c *execruntime.Config) { c.SpoolDir = dir })
+}
+
+// WithRestart has the exec runtime start the plugin again whenever its
+// process exits while the client is open, with a backoff from 50 ms
+// doubling to 5 s. The client, and every stub dispensed from it, keeps
+// working: the new process's socket is fed to the same connection, and it
+// takes calls once it has answered Describe with the versions negotiated
+// at the start. Meanwhile calls fail fast with ErrUnavailable, or wait
+// with WithWaitForReady. (Restart budgets, health-based restarts and
+// re-adoption are the supervise package's.) Exec targets only.
+func WithRestart() Option {
+	return execOption("WithRestart", func(c *execruntime.Config) { c.Restart = true })
 }

@@ -42,17 +42,11 @@ func Launch(ctx context.Context, path string, opts ...Option) (*Client, error) {
 }
 
 func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
-	b, why := lookupRuntime(t.Scheme)
+	o := buildOptions(opts)
+	b, why := o.runtimeFor(t)
 	if b == nil {
 		return nil, badTarget(t.Raw, why, nil)
 	}
-	return load(ctx, b, t, opts)
-}
-
-// load is open with the runtime given: a registered one, or one that is
-// not reachable by scheme (Attach's).
-func load(ctx context.Context, b RuntimeBuilder, t Target, opts []Option) (*Client, error) {
-	o := buildOptions(opts)
 	settings, err := o.settingsFor(t)
 	if err != nil {
 		return nil, err
@@ -73,13 +67,10 @@ func load(ctx context.Context, b RuntimeBuilder, t Target, opts []Option) (*Clie
 	}
 	// One deadline for the whole start: the runtime's launch, the
 	// connection and Describe together.
-	ctx, cancel := context.WithTimeoutCause(ctx, o.startTimeout, errStartDeadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, o.startTimeout, ErrStartTimeout)
 	defer cancel()
-	rt, err := b.Build(ctx, t, RuntimeEnv{
-		Name: name, Logger: o.logger, Stdout: o.stdout, Stderr: o.stderr, Handshake: o.handshake,
-		ProtocolVersions: o.protocolVersions, StartTimeout: o.startTimeout, KillTimeout: o.killTimeout,
-		Settings: settings, Endpoints: sink{c},
-	})
+	rt, err := b.Build(ctx, t, RuntimeEnv{Name: name, Logger: o.logger, ProtocolVersions: o.protocolVersions,
+		StartTimeout: o.startTimeout, Endpoints: sink{c}, settings: settings})
 	if err != nil {
 		c.abort(nil)
 		return nil, err
@@ -104,7 +95,7 @@ func load(ctx context.Context, b RuntimeBuilder, t Target, opts []Option) (*Clie
 func (c *Client) startTimeout(ctx context.Context) error {
 	e := &PluginError{Plugin: c.name, Kind: ErrStartTimeout, Err: c.pool.lastError()}
 	switch {
-	case context.Cause(ctx) != errStartDeadline:
+	case context.Cause(ctx) != ErrStartTimeout:
 		e.Detail, e.Err = "gave up waiting for it to answer", ctx.Err()
 	case !c.pool.everConnected():
 		e.Detail = "it accepted no gRPC connection in time"
@@ -140,7 +131,7 @@ func (c *Client) abort(rt Runtime) {
 		c.callbacks.close()
 	}
 	if rt != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*c.opts.killTimeout+time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
 		_ = rt.Close(ctx, func(context.Context, Endpoint) error { return errNoGrace })
 		cancel()
 	}
@@ -148,8 +139,8 @@ func (c *Client) abort(rt Runtime) {
 	_ = c.conn.Close()
 }
 
-// errStartDeadline is the cause of a load's context ending at the start
-// timeout, told apart from the caller's own deadline.
-var errStartDeadline = fmt.Errorf("tether: start timeout")
+// abortTimeout bounds how long a failed load waits for its runtime to
+// undo what it started (which bounds its own steps).
+const abortTimeout = 10 * time.Second
 
 var errNoGrace = fmt.Errorf("tether: no graceful shutdown for a load that failed")

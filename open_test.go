@@ -3,6 +3,7 @@ package tether_test
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +17,15 @@ import (
 // each Build and fails it, so Open returns its error.
 type fakeBuilder struct {
 	mu       sync.Mutex
-	settings [][]any // of each Build
+	settings [][]int // of each Build
+}
+
+// fakeConfig is the fake runtime's own configuration, set by its options.
+type fakeConfig struct{ values []int }
+
+// withFake is an option of the fake runtime only.
+func withFake(v int) tether.Option {
+	return tether.RuntimeOption("WithFake", func(c *fakeConfig) { c.values = append(c.values, v) }, "fake")
 }
 
 var errFake = &tether.PluginError{Plugin: "fake", Kind: tether.ErrNotPlugin, Detail: "the fake runtime runs nothing"}
@@ -30,12 +39,14 @@ func (*fakeBuilder) Scheme() string { return "fake" }
 func (f *fakeBuilder) Build(_ context.Context, _ tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.settings = append(f.settings, env.Settings)
+	var cfg fakeConfig
+	tether.ApplyRuntimeOptions(env, &cfg)
+	f.settings = append(f.settings, cfg.values)
 	return nil, errFake
 }
 
 // builds returns the settings of the Builds since the last call.
-func (f *fakeBuilder) builds() [][]any {
+func (f *fakeBuilder) builds() [][]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b := f.settings
@@ -55,6 +66,8 @@ func TestOpenRefusesExecOptionsForOtherRuntimes(t *testing.T) {
 		"WithArgs": tether.WithArgs("-v"), "WithEnv": tether.WithEnv("A=1"),
 		"WithChecksum": tether.WithChecksum(make([]byte, 32)), "WithAutoMTLS": tether.WithAutoMTLS(),
 		"WithOutliveHost": tether.WithOutliveHost(), "WithRestart": tether.WithRestart(),
+		"WithStderr": tether.WithStderr(io.Discard), "WithStdout": tether.WithStdout(io.Discard),
+		"WithKillTimeout": tether.WithKillTimeout(time.Second), "WithSpool": tether.WithSpool(t.TempDir()),
 	} {
 		_, err := tether.Open(ctx, "fake:///p", tether.WithName("p"), opt)
 		var pe *tether.PluginError
@@ -66,14 +79,14 @@ func TestOpenRefusesExecOptionsForOtherRuntimes(t *testing.T) {
 		}
 	}
 	_, err := tether.Open(ctx, "fake:///p", tether.WithName("p"), tether.WithStartTimeout(time.Second),
-		tether.RuntimeSetting("WithFake", 42, "fake"))
+		tether.WithHandshake(tether.HandshakeConfig{ProtocolVersion: 1}), withFake(42), withFake(7))
 	if !errors.Is(err, errFake) {
 		t.Errorf("Open(fake:///p) with options for every runtime: %v, want the runtime's own error", err)
 	}
-	if b := fakeRuntime.builds(); len(b) != 1 || !slices.Equal(b[0], []any{42}) {
-		t.Errorf("the runtime was built with settings %v, want once with [42]", b)
+	if b := fakeRuntime.builds(); len(b) != 1 || !slices.Equal(b[0], []int{42, 7}) {
+		t.Errorf("the runtime was built with settings %v, want once with [42 7], in the order given", b)
 	}
-	_, err = tether.Open(ctx, "/nonexistent/plugin", tether.RuntimeSetting("WithFake", 42, "fake"))
+	_, err = tether.Open(ctx, "/nonexistent/plugin", withFake(42))
 	if err == nil || !strings.Contains(err.Error(), "WithFake") {
 		t.Errorf("Open(/nonexistent/plugin, WithFake): %v, want an error naming WithFake", err)
 	}

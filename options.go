@@ -2,7 +2,6 @@ package tether
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -24,21 +23,39 @@ type hostOption func(*options)
 
 func (f hostOption) apply(o *options) { f(o) }
 
-// runtimeSetting is an option of the runtimes of some schemes only.
+// runtimeSetting is an option of some runtimes only: set is a func(*C)
+// for the configuration type C of the runtimes that read it.
 type runtimeSetting struct {
 	name    string   // the option's name, for errors: "WithArgs"
 	schemes []string // the schemes it applies to
-	value   any      // what the runtime reads from RuntimeEnv.Settings
+	any     bool     // every scheme takes it (WithHandshake's cookie)
+	set     any
 }
 
 func (r runtimeSetting) apply(o *options) { o.settings = append(o.settings, r) }
 
-// RuntimeSetting returns an option for the runtimes of the given schemes
-// only: Open passes value to such a runtime in RuntimeEnv.Settings, and
-// refuses the option, naming it by name, for a target of any other scheme.
-// Runtime packages use it to offer options of their own.
-func RuntimeSetting(name string, value any, schemes ...string) Option {
-	return runtimeSetting{name: name, schemes: slices.Clone(schemes), value: value}
+// RuntimeOption returns an option of the runtimes of the given schemes
+// only: set changes such a runtime's configuration, of a type C of the
+// runtime's own, which the runtime reads back with ApplyRuntimeOptions.
+// Open refuses the option for a target of any other scheme, with an error
+// naming it by name ("kube.WithDeploy"). One option may set several fields;
+// options apply in the order the host gave them. Runtime packages use it
+// to offer options of their own.
+func RuntimeOption[C any](name string, set func(*C), schemes ...string) Option {
+	return runtimeSetting{name: name, schemes: slices.Clone(schemes), set: set}
+}
+
+// ApplyRuntimeOptions applies to cfg, in the order the host gave them,
+// the options of configuration type C (see RuntimeOption) among those Open
+// passed to the runtime in env. Options of other types are left alone: a
+// runtime may read several configuration types, such as one of its own and
+// one it shares with other runtimes.
+func ApplyRuntimeOptions[C any](env RuntimeEnv, cfg *C) {
+	for _, s := range env.settings {
+		if set, ok := s.set.(func(*C)); ok {
+			set(cfg)
+		}
+	}
 }
 
 type options struct {
@@ -46,15 +63,13 @@ type options struct {
 	protocolVersions []int
 	wants            []Want
 	logger           *slog.Logger
-	stdout           io.Writer
-	stderr           io.Writer
 	startTimeout     time.Duration
-	killTimeout      time.Duration
 	name             string
 	dialOptions      []grpc.DialOption
 	callbacks        []func(grpc.ServiceRegistrar)
 	waitForReady     bool
 	settings         []runtimeSetting
+	runtimes         []RuntimeBuilder // WithRuntime's, before the registry
 	retries          []retryRule
 }
 
@@ -66,7 +81,7 @@ type Want struct {
 }
 
 func buildOptions(opts []Option) *options {
-	o := &options{startTimeout: time.Minute, killTimeout: 2 * time.Second}
+	o := &options{startTimeout: time.Minute}
 	for _, opt := range opts {
 		opt.apply(o)
 	}
@@ -80,23 +95,56 @@ func buildOptions(opts []Option) *options {
 	return o
 }
 
-// settingsFor returns the runtime settings for scheme, or an error naming
-// the first one given that does not apply to it.
-func (o *options) settingsFor(t Target) ([]any, error) {
-	var out []any
+// settingsFor returns the runtime settings for t's scheme, or an error
+// naming the first one given that does not apply to it.
+func (o *options) settingsFor(t Target) ([]runtimeSetting, error) {
 	for _, s := range o.settings {
-		if !slices.Contains(s.schemes, t.Scheme) {
+		if !s.any && !slices.Contains(s.schemes, t.Scheme) {
 			return nil, badTarget(t.Raw, fmt.Sprintf("option %s applies to %s targets only",
 				s.name, strings.Join(s.schemes, ", ")), nil)
 		}
-		out = append(out, s.value)
 	}
-	return out, nil
+	return o.settings, nil
+}
+
+// runtimeFor returns the builder for t's scheme: one given WithRuntime, or
+// the registered one.
+func (o *options) runtimeFor(t Target) (RuntimeBuilder, string) {
+	for _, b := range slices.Backward(o.runtimes) {
+		if strings.EqualFold(b.Scheme(), t.Scheme) {
+			return b, ""
+		}
+	}
+	return lookupRuntime(t.Scheme)
+}
+
+// WithRuntime makes Open use b for targets of b's scheme, for this load
+// only, before any runtime registered under that scheme: in the spirit of
+// grpc.WithResolvers. Attach is Open with the runtime of one reattach
+// config given so.
+func WithRuntime(b RuntimeBuilder) Option {
+	return hostOption(func(o *options) { o.runtimes = append(o.runtimes, b) })
 }
 
 // WithHandshake sets the magic cookie and protocol version; it must match the
 // plugin's ServeConfig.Handshake.
-func WithHandshake(h HandshakeConfig) Option { return hostOption(func(o *options) { o.handshake = h }) }
+//
+// The protocol version applies to every target. The magic cookie is what a
+// plugin launched by the host checks in its environment (exec targets); a
+// plugin reached over the network has no environment from its host, and
+// mutual TLS says who may call it there.
+func WithHandshake(h HandshakeConfig) Option {
+	return optionList{hostOption(func(o *options) { o.handshake = h }), cookieOption(h.withDefaults())}
+}
+
+// optionList applies several options as one.
+type optionList []Option
+
+func (l optionList) apply(o *options) {
+	for _, opt := range l {
+		opt.apply(o)
+	}
+}
 
 // WithProtocolVersions offers several application protocol versions; the
 // plugin picks the highest it also serves.
@@ -120,26 +168,10 @@ func WithInterface(name string, versions ...int) Option {
 // attribute plugin=NAME. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return hostOption(func(o *options) { o.logger = l }) }
 
-// WithStdout sets where lines the plugin prints on stdout after its handshake
-// go (for go-plugin plugins, what their stdio stream carries). The default
-// logs each at info with stream=stdout.
-func WithStdout(w io.Writer) Option { return hostOption(func(o *options) { o.stdout = w }) }
-
-// WithStderr copies each line the plugin prints on stderr, as printed and
-// newline included, to w (a log file, say), besides logging it re-levelled
-// as always. Writes come from one goroutine per instance, in order.
-func WithStderr(w io.Writer) Option { return hostOption(func(o *options) { o.stderr = w }) }
-
 // WithStartTimeout bounds a load, from the start to the first instance that
 // answers Describe with fitting versions. The default is 1 minute.
 func WithStartTimeout(d time.Duration) Option {
 	return hostOption(func(o *options) { o.startTimeout = d })
-}
-
-// WithKillTimeout bounds each step of Kill: the graceful shutdown, then
-// SIGTERM, before SIGKILL. The default is 2 seconds.
-func WithKillTimeout(d time.Duration) Option {
-	return hostOption(func(o *options) { o.killTimeout = d })
 }
 
 // WithName sets the plugin's name in logs and errors. The default is the

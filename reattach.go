@@ -1,77 +1,53 @@
 package tether
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
+	"context"
 	"fmt"
-	"io"
-	"maps"
-	"os"
-	"path/filepath"
-	"strings"
+	"slices"
 
-	"google.golang.org/grpc/credentials"
-
-	"github.com/tetherplug/tether/internal/autotls"
-	"github.com/tetherplug/tether/internal/proc"
+	"github.com/tetherplug/tether/internal/execruntime"
 )
 
 // ReattachConfig is what another host process needs to attach to a plugin
 // this host launched and that is still running (see Client.ReattachConfig
 // and Attach), in the spirit of go-plugin's ReattachConfig and Terraform's
-// TF_REATTACH_PROVIDERS. It marshals to JSON with the field names below,
-// which are stable.
+// TF_REATTACH_PROVIDERS. It marshals to JSON with stable field names.
 //
 // With automatic mutual TLS it holds key material: the private key of the
 // client certificate the plugin trusts, which lets whoever reads it call the
 // plugin as this host. Store it readable by its owner only (WriteFile does),
 // and never log it.
-type ReattachConfig struct {
-	// Plugin is the plugin's name in logs and errors.
-	Plugin string `json:"plugin"`
-	// Network is "unix" or "tcp"; Address is the socket's path, or a
-	// loopback host:port.
-	Network string `json:"network"`
-	Address string `json:"address"`
-	// Protocol is the wire protocol, always "grpc".
-	Protocol string `json:"protocol"`
-	// ProtocolVersion is the application protocol version the plugin
-	// speaks with its host.
-	ProtocolVersion int `json:"protocol_version"`
-	// Interfaces are the interfaces negotiated by the host that launched
-	// it, with their versions. An attaching host refuses a plugin that no
-	// longer serves them.
-	Interfaces map[string]int `json:"interfaces,omitempty"`
-	// Pid is the plugin's process id (0: not checked). StartTime is that
-	// process's start time in clock ticks after boot, field 22 of
-	// /proc/PID/stat (0: unknown), so that a reused pid is noticed.
-	Pid       int    `json:"pid,omitempty"`
-	StartTime uint64 `json:"start_time,omitempty"`
-	// TLS is the certificate material of automatic mutual TLS; nil when
-	// the plugin's socket is plaintext.
-	TLS *ReattachTLS `json:"tls,omitempty"`
-	// Spool names the files a plugin launched WithSpool prints to, and how
-	// far its output was read; nil when its output goes to pipes.
-	Spool *ReattachSpool `json:"spool,omitempty"`
-}
+type ReattachConfig = execruntime.ReattachConfig
 
 // ReattachTLS is the certificate material of a plugin launched with
 // WithAutoMTLS, PEM encoded.
-type ReattachTLS struct {
-	// ClientCert and ClientKey are the host's one-time certificate and its
-	// private key (PKCS #8): the only client certificate the plugin
-	// accepts.
-	ClientCert string `json:"client_cert"`
-	ClientKey  string `json:"client_key"`
-	// ServerCert is the plugin's own certificate, the only one trusted for
-	// its side (it is its own CA).
-	ServerCert string `json:"server_cert"`
-	// ServerName is the name the plugin's certificate carries; empty means
-	// "localhost".
-	ServerName string `json:"server_name,omitempty"`
+type ReattachTLS = execruntime.ReattachTLS
+
+// ReattachSpool is where a plugin launched WithSpool prints, and how far
+// the host that made the config had passed its output on.
+type ReattachSpool = execruntime.ReattachSpool
+
+// ReadReattachConfig reads and checks a config ReattachConfig.WriteFile
+// wrote. A file that is not a valid config, or that holds a private key and
+// is readable by others than its owner, is an ErrBadTarget *PluginError
+// naming the cause.
+func ReadReattachConfig(path string) (ReattachConfig, error) {
+	cfg, err := execruntime.ReadReattachConfig(path)
+	return cfg, execError(err)
+}
+
+// ReattachEndpoint is the endpoint cfg's plugin answers on, with the
+// credentials its certificate material makes, for a runtime that follows a
+// plugin through configs handed to it (as the run:// runtime does from the
+// tether run daemon). Its Instance is nil: the runtime reports the
+// plugin's end.
+func ReattachEndpoint(cfg ReattachConfig) (Endpoint, error) {
+	ep, err := execruntime.ReattachEndpoint(cfg)
+	if err != nil {
+		return Endpoint{}, execError(err)
+	}
+	return Endpoint{Network: ep.Network, Address: ep.Address, Creds: ep.Creds, ServerName: ep.ServerName,
+		ProtocolVersion: ep.ProtocolVersion}, nil
 }
 
 // reattachDoc is the detail of ReattachConfig's errors for other runtimes.
@@ -81,254 +57,135 @@ const reattachDoc = "reattach is for local plugins this host launched (exec targ
 // ReattachConfig returns what another host process needs to attach to this
 // plugin with Attach: its socket, versions, process id and start time, and
 // with WithAutoMTLS the certificate material (which is secret; see
-// ReattachConfig). The plugin must be a local one this host launched (or
+// ReattachConfig). The plugin's runtime must be able to say it (a Runtime
+// that implements Reattacher: a local plugin this host launched or
 // attached to), with one running instance.
 //
 // A launched plugin dies with the host that launched it, and Close or Kill
 // on that host's Client stops it, whoever is attached; launch it with
 // WithOutliveHost for it to survive its host's exit.
 func (c *Client) ReattachConfig() (ReattachConfig, error) {
-	if rt, ok := c.runtime.(*reattachRuntime); ok {
-		cfg := rt.cfg.clone()
-		rt.spool.offsets(cfg.Spool)
-		return cfg, nil
-	}
-	if c.target.Scheme != execScheme {
+	r, ok := c.runtime.(Reattacher)
+	if !ok {
 		return ReattachConfig{}, &PluginError{Plugin: c.name, Kind: ErrBadTarget,
 			Detail: reattachDoc + ", and this one's target is " + c.target.Raw}
 	}
-	var live []*execInstance
-	for _, in := range c.pool.instances() {
-		if ei, ok := in.Instance.(*execInstance); ok && in.Admitted && ei.ExitError() == nil {
-			live = append(live, ei)
-		}
-	}
-	if len(live) != 1 {
-		return ReattachConfig{}, &PluginError{Plugin: c.name, Kind: ErrUnavailable,
-			Detail: fmt.Sprintf("reattach needs one running instance, and it has %d", len(live))}
-	}
-	ei := live[0]
-	cfg := ReattachConfig{Plugin: c.name, Network: ei.hs.Network, Address: ei.hs.Address, Protocol: "grpc",
-		ProtocolVersion: c.protocol, Interfaces: c.Interfaces(), Pid: ei.Pid(), Spool: ei.spoolConfig()}
-	if start, err := proc.StartTime(cfg.Pid); err == nil {
-		cfg.StartTime = start
-	}
-	if ei.hostCert != nil {
-		key, err := x509.MarshalPKCS8PrivateKey(ei.hostCert.PrivateKey)
-		if err != nil {
-			return ReattachConfig{}, &PluginError{Plugin: c.name, Kind: ErrHost, Detail: "could not encode its TLS key", Err: err}
-		}
-		cfg.TLS = &ReattachTLS{
-			ClientCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ei.hostCert.Certificate[0]})),
-			ClientKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})),
-			ServerCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ei.hs.ServerCert})),
-			ServerName: autotls.ServerName,
-		}
-	}
-	return cfg, nil
+	return r.ReattachConfig(Negotiated{Plugin: c.name, ProtocolVersion: c.protocol, Interfaces: c.Interfaces()})
 }
 
-func (cfg ReattachConfig) clone() ReattachConfig {
-	cfg.Interfaces = maps.Clone(cfg.Interfaces)
-	if cfg.TLS != nil {
-		t := *cfg.TLS
-		cfg.TLS = &t
+// Detach disconnects from the plugin and leaves it running, for a later
+// host to attach to (see ReattachConfig and Attach): a plugin launched
+// WithOutliveHost, or one this client attached to; in general, one whose
+// Runtime implements Detacher. Detach fails, and the client stays as it
+// was, for any other plugin. After Detach the client is closed: calls
+// fail, and Kill and Close do nothing.
+//
+// A detached plugin launched by this host remains its child until the
+// host exits; its stderr is still logged until then.
+func (c *Client) Detach() error {
+	d, ok := c.runtime.(Detacher)
+	if !ok {
+		return &PluginError{Plugin: c.name, Kind: ErrBadTarget,
+			Detail: fmt.Sprintf("the %s runtime cannot leave its plugin running", c.target.Scheme)}
 	}
-	if cfg.Spool != nil {
-		sp := *cfg.Spool
-		cfg.Spool = &sp
+	if err := d.Detach(); err != nil {
+		return &PluginError{Plugin: c.name, Kind: ErrBadTarget, Detail: err.Error()}
 	}
-	return cfg
+	c.closeOnce.Do(func() { c.closeErr = c.disconnect() })
+	return nil
 }
 
-// WriteFile writes the config as JSON to path, atomically (a temporary file
-// in the same directory, renamed over path) and readable by its owner only
-// (mode 0600), since it may hold a private key.
-func (cfg ReattachConfig) WriteFile(path string) (err error) {
-	data, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return err
+// Attach returns a Client of a running local plugin that another host
+// launched, from the config that host's Client.ReattachConfig returned (see
+// ReadReattachConfig). It is Open of a reattach:// target with the runtime
+// of that config given by WithRuntime. Like Open it returns once the
+// plugin has answered Describe with versions that fit the host's
+// WithInterface; the plugin must also still speak the config's protocol
+// version and serve its interfaces, or Attach fails with a *VersionError.
+// The attaching host has a session of its own: WithCallbacks works, and
+// the plugin's callbacks for this host reach this host only. Exec options
+// (WithArgs, WithAutoMTLS...) are refused; WithStdout and WithStderr take
+// the output of a plugin that prints to spool files.
+//
+// Attaching never stops or signals the plugin: not when Attach fails, and
+// not on Close or Kill, which only disconnect this host. The plugin lives as
+// long as its launching host lets it (see Client.ReattachConfig); when its
+// process ends (when the config has its pid), the Client's Exited is closed.
+//
+// Errors: a config that cannot be used (no address, a protocol other than
+// grpc, bad PEM) is ErrBadTarget naming the field; a plugin whose process
+// is gone, or whose pid now belongs to another process (its start time
+// differs), or whose socket is gone is ErrUnavailable, at once.
+func Attach(ctx context.Context, cfg ReattachConfig, opts ...Option) (*Client, error) {
+	if _, err := execruntime.ReattachEndpoint(cfg); err != nil {
+		return nil, execError(err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(append(data, '\n')); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// maxReattachFile bounds what ReadReattachConfig reads: a config with
-// certificates is about 2 KiB.
-const maxReattachFile = 1 << 20
-
-// ReadReattachConfig reads and checks a config WriteFile wrote. A file that
-// is not a valid config, or that holds a private key and is readable by
-// others than its owner, is an ErrBadTarget *PluginError naming the cause.
-func ReadReattachConfig(path string) (ReattachConfig, error) {
-	bad := func(detail string, err error) (ReattachConfig, error) {
-		return ReattachConfig{}, &PluginError{Plugin: path, Kind: ErrBadTarget, Detail: detail, Err: err}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return bad("cannot read the reattach config", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return bad("cannot read the reattach config", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxReattachFile+1))
-	if err != nil {
-		return bad("cannot read the reattach config", err)
-	}
-	if len(data) > maxReattachFile {
-		return bad(fmt.Sprintf("the reattach config is larger than %d KiB", maxReattachFile>>10), nil)
-	}
-	cfg, err := parseReattachConfig(path, data)
-	if err != nil {
-		return ReattachConfig{}, err
-	}
-	if cfg.TLS != nil && info.Mode().Perm()&0o077 != 0 {
-		return bad(fmt.Sprintf("the reattach config holds a private key but its mode is %v: make it readable by its owner only (chmod 600)",
-			info.Mode().Perm()), nil)
-	}
-	return cfg, nil
-}
-
-// parseReattachConfig decodes and checks a config; name is for errors.
-func parseReattachConfig(name string, data []byte) (ReattachConfig, error) {
-	var cfg ReattachConfig
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return ReattachConfig{}, &PluginError{Plugin: name, Kind: ErrBadTarget, Detail: "the reattach config is not valid JSON", Err: err}
-	}
-	if _, err := cfg.check(); err != nil {
-		return ReattachConfig{}, err
-	}
-	return cfg, nil
-}
-
-// check validates the config and returns the transport credentials it
-// describes (nil: plaintext). Errors are ErrBadTarget naming the field.
-func (cfg ReattachConfig) check() (credentials.TransportCredentials, error) {
-	bad := func(field, detail string, err error) error {
-		return &PluginError{Plugin: cfg.name(), Kind: ErrBadTarget,
-			Detail: fmt.Sprintf("reattach config field %q %s", field, detail), Err: err}
-	}
-	switch cfg.Network {
-	case "unix":
-		if !filepath.IsAbs(cfg.Address) {
-			return nil, bad("address", fmt.Sprintf("is %q, not the absolute path of a Unix socket", cfg.Address), nil)
-		}
-	case "tcp":
-		if err := checkLocal(HandshakeLine{Network: "tcp", Address: cfg.Address}); err != nil {
-			return nil, bad("address", "is not a loopback host:port (a local plugin's)", err)
-		}
-	default:
-		return nil, bad("network", fmt.Sprintf("is %q, neither unix nor tcp", cfg.Network), nil)
-	}
-	if cfg.Protocol != "grpc" {
-		return nil, bad("protocol", fmt.Sprintf("is %q, not grpc", cfg.Protocol), nil)
-	}
-	if cfg.ProtocolVersion <= 0 {
-		return nil, bad("protocol_version", fmt.Sprintf("is %d, not a version", cfg.ProtocolVersion), nil)
-	}
-	for name, v := range cfg.Interfaces {
-		if name == "" || v <= 0 {
-			return nil, bad("interfaces", fmt.Sprintf("has %q: %d, not an interface and its version", name, v), nil)
-		}
-	}
-	if cfg.Pid < 0 {
-		return nil, bad("pid", fmt.Sprintf("is %d, not a process id", cfg.Pid), nil)
-	}
-	if cfg.Pid == 0 && cfg.StartTime != 0 {
-		return nil, bad("start_time", "is set without a pid", nil)
-	}
-	if sp := cfg.Spool; sp != nil && (!filepath.IsAbs(sp.Stdout) || !filepath.IsAbs(sp.Stderr) || sp.StdoutOffset < 0 || sp.StderrOffset < 0) {
-		return nil, bad("spool", "does not name two absolute paths and offsets from 0", nil)
-	}
-	if cfg.TLS == nil {
-		return nil, nil
-	}
-	return cfg.TLS.creds(bad)
-}
-
-// creds builds the client side of the plugin's mutual TLS.
-func (t *ReattachTLS) creds(bad func(field, detail string, err error) error) (credentials.TransportCredentials, error) {
-	if _, err := pemCert(t.ClientCert); err != nil {
-		return nil, bad("tls.client_cert", "is not a PEM certificate", err)
-	}
-	own, err := tls.X509KeyPair([]byte(t.ClientCert), []byte(t.ClientKey))
-	if err != nil {
-		return nil, bad("tls.client_key", "is not the PEM private key of tls.client_cert", err)
-	}
-	server, err := pemCert(t.ServerCert)
-	if err != nil {
-		return nil, bad("tls.server_cert", "is not a PEM certificate", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(server)
-	name := t.ServerName
-	if name == "" {
-		name = autotls.ServerName
-	}
-	if strings.ContainsAny(name, "/ \t\r\n") {
-		return nil, bad("tls.server_name", fmt.Sprintf("is %q, not a host name", name), nil)
-	}
-	return credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{own}, RootCAs: pool,
-		MinVersion: tls.VersionTLS12, ServerName: name}), nil
-}
-
-// pemCert parses the one certificate of a PEM text.
-func pemCert(s string) (*x509.Certificate, error) {
-	block, rest := pem.Decode([]byte(s))
-	switch {
-	case block == nil:
-		return nil, errors.New("no PEM block")
-	case block.Type != "CERTIFICATE":
-		return nil, fmt.Errorf("a PEM %q block, not a CERTIFICATE", block.Type)
-	case strings.TrimSpace(string(rest)) != "":
-		return nil, errors.New("text after the certificate")
-	}
-	return x509.ParseCertificate(block.Bytes)
-}
-
-// name is the plugin's name for errors.
-func (cfg ReattachConfig) name() string {
+	// reattach:///abs/socket/path, or reattach://127.0.0.1:PORT
+	target := reattachScheme + "://" + cfg.Address
 	if cfg.Plugin != "" {
-		return cfg.Plugin
+		opts = append([]Option{WithName(cfg.Plugin)}, opts...)
 	}
-	return "reattach:" + cfg.Network + ":" + cfg.Address
+	opts = append(opts, WithRuntime(reattachBuilder{cfg}))
+	c, err := Open(ctx, target, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.matchesReattach(cfg); err != nil {
+		_ = c.Close() // disconnects only
+		return nil, err
+	}
+	return c, nil
 }
 
-// Endpoint is the endpoint the plugin answers on, with the credentials the
-// config's certificate material makes, for a runtime that follows a plugin
-// through configs handed to it (as the run:// runtime does from the tether
-// run daemon). Its Instance is nil: the runtime reports the plugin's end.
-func (cfg ReattachConfig) Endpoint() (Endpoint, error) {
-	creds, err := cfg.check()
+// matchesReattach checks that the plugin still serves what the config says
+// it negotiated: otherwise another plugin answers at its address.
+func (c *Client) matchesReattach(cfg ReattachConfig) error {
+	if c.describe == nil {
+		return nil // a go-plugin plugin: its protocol version was all there was to check
+	}
+	vs := make([]int, len(c.describe.ProtocolVersions))
+	for i, v := range c.describe.ProtocolVersions {
+		vs[i] = int(v)
+	}
+	if !slices.Contains(vs, cfg.ProtocolVersion) {
+		return &VersionError{Plugin: c.name, HostVersions: []int{cfg.ProtocolVersion}, PluginVersions: vs}
+	}
+	served := described{resp: c.describe}.served(nil)
+	for iface, v := range cfg.Interfaces {
+		if !slices.Contains(served[iface], v) {
+			return &VersionError{Plugin: c.name, Interface: iface, HostVersions: []int{v}, PluginVersions: served[iface]}
+		}
+	}
+	return nil
+}
+
+// reattachBuilder is the runtime of one attached plugin, given to Open by
+// Attach: it reports the config's endpoint, watches its process, and never
+// stops it.
+type reattachBuilder struct{ cfg ReattachConfig }
+
+func (reattachBuilder) Scheme() string { return reattachScheme }
+
+func (b reattachBuilder) Build(_ context.Context, _ Target, env RuntimeEnv) (Runtime, error) {
+	var out execruntime.Config
+	ApplyRuntimeOptions(env, &out)
+	rt, err := execruntime.Attach(execEnv(env), b.cfg, out)
 	if err != nil {
-		return Endpoint{}, err
+		return nil, execError(err)
 	}
-	ep := Endpoint{Network: cfg.Network, Address: cfg.Address, Creds: creds, ProtocolVersion: cfg.ProtocolVersion}
-	if cfg.TLS != nil {
-		ep.ServerName = cfg.TLS.ServerName
-	}
-	return ep, nil
+	return reattachRuntime{rt}, nil
+}
+
+// reattachRuntime is an attached plugin's Runtime: Close and Detach only
+// disconnect.
+type reattachRuntime struct{ rt *execruntime.AttachedRuntime }
+
+func (r reattachRuntime) Close(context.Context, func(context.Context, Endpoint) error) error {
+	return r.rt.Close()
+}
+
+func (r reattachRuntime) Detach() error { return r.rt.Close() }
+
+func (r reattachRuntime) ReattachConfig(Negotiated) (ReattachConfig, error) {
+	return r.rt.ReattachConfig(), nil
 }

@@ -3,7 +3,6 @@ package tether
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -14,8 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-
-	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
 // A runtime starts or finds the instances of a plugin and reports the
@@ -97,9 +94,11 @@ type Endpoint struct {
 	// For instances whose end the runtime cannot see, such as remote ones.
 	HealthChecked bool
 
-	// described is the instance's Describe answer when its handshake line
-	// carried it (the exec runtime), which spares the Describe call.
-	described *tetherv1.DescribeResponse
+	// Describe is the instance's Describe answer (a serialized
+	// tether.v1.DescribeResponse) when the runtime already has it, as the
+	// exec runtime does from the handshake line: the client then spares the
+	// Describe call. Empty: the client asks.
+	Describe []byte
 }
 
 // key identifies an endpoint in the client's connection.
@@ -126,21 +125,23 @@ type EndpointSink interface {
 	Ended(err error)
 }
 
-// RuntimeEnv is what Open gives a runtime to build with.
+// RuntimeEnv is what Open gives a runtime to build with. What only some
+// runtimes use (a launched program's arguments, where its output goes, a
+// cluster's credentials) is not here: it comes as the runtime's own
+// options, read with ApplyRuntimeOptions.
 type RuntimeEnv struct {
 	Name             string // the plugin's name in logs and errors
 	Logger           *slog.Logger
-	Stdout           io.Writer // where a plugin's stdout goes; nil: logged
-	Stderr           io.Writer // where a copy of a plugin's raw stderr lines goes; nil: none
-	Handshake        HandshakeConfig
-	ProtocolVersions []int
-	StartTimeout     time.Duration
-	KillTimeout      time.Duration
-	// Settings are the runtime's own options (see RuntimeSetting), in the
-	// order given.
-	Settings []any
+	ProtocolVersions []int // the application protocol versions the host accepts
+	// StartTimeout bounds a load; the context given to Build ends with
+	// cause ErrStartTimeout when it passes (context.Cause tells it from the
+	// caller's own deadline). A runtime that starts instances later (a
+	// restart) bounds each start by it.
+	StartTimeout time.Duration
 	// Endpoints receives the runtime's endpoints for as long as it runs.
 	Endpoints EndpointSink
+
+	settings []runtimeSetting // the runtime's own options, in the order given
 }
 
 // RuntimeBuilder makes runtimes for the targets of one scheme.
@@ -205,4 +206,48 @@ func lookupRuntime(scheme string) (RuntimeBuilder, string) {
 // badTarget is the error of a target that cannot be loaded as given.
 func badTarget(target, detail string, err error) *PluginError {
 	return &PluginError{Plugin: target, Kind: ErrBadTarget, Detail: detail, Err: err}
+}
+
+// Optional capabilities, in the manner of net/http's Flusher and Hijacker:
+// a Runtime or an Instance implements them when it can, and the Client
+// finds them with a type assertion to the interface, never to a concrete
+// type. The exec runtime implements all of them; other runtimes may.
+
+// Detacher is implemented by a Runtime that can let go of its plugin
+// without stopping it (Client.Detach).
+type Detacher interface {
+	// Detach stops watching and restarting, leaving what runs running. It
+	// fails, changing nothing, when the runtime was not asked to let its
+	// plugin outlive the host.
+	Detach() error
+}
+
+// Reattacher is implemented by a Runtime whose running plugin another host
+// process can attach to (Client.ReattachConfig, Attach).
+type Reattacher interface {
+	// ReattachConfig describes how to attach to the running plugin, which
+	// the client has admitted with the versions of n.
+	ReattachConfig(n Negotiated) (ReattachConfig, error)
+}
+
+// Negotiated is what a Client settled with its plugin's first instance.
+type Negotiated struct {
+	Plugin          string         // the plugin's name in logs and errors
+	ProtocolVersion int            // the application protocol version
+	Interfaces      map[string]int // each interface served, with the version in use
+}
+
+// HandshakeReporter is implemented by an Instance that printed a go-plugin
+// handshake line when it was launched (Client.Handshake).
+type HandshakeReporter interface {
+	Handshake() HandshakeLine
+}
+
+// OutputSink is implemented by an Instance that takes what its plugin
+// sends over go-plugin's stdio stream (plugin.GRPCStdio), line by line,
+// newline included, so that it goes where the plugin's own stdout and
+// stderr go. Without it the client logs the lines.
+type OutputSink interface {
+	StdoutLine(line string)
+	StderrLine(line string)
 }

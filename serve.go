@@ -18,6 +18,7 @@ import (
 
 	"github.com/tetherplug/tether/internal/autotls"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/wire"
 )
 
 // Serve runs a plugin program launched by a host. It checks the magic cookie,
@@ -45,7 +46,7 @@ func Serve(cfg ServeConfig) {
 func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 	hs := cfg.Handshake.withDefaults()
 	if os.Getenv(hs.MagicCookieKey) != hs.MagicCookieValue {
-		fmt.Fprint(stderr, cookieMessage(hs.MagicCookieKey))
+		fmt.Fprint(stderr, wire.CookieMessage(hs.MagicCookieKey))
 		return 1
 	}
 	go warmDescribe()
@@ -57,8 +58,8 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 
 	served := cfg.versions()
 	version := served[0] // a host that offers nothing gets our highest
-	if offered := parseVersions(os.Getenv(EnvProtocolVersions)); len(offered) > 0 {
-		if v := highestShared(served, offered); v > 0 {
+	if offered := wire.ParseVersions(os.Getenv(EnvProtocolVersions)); len(offered) > 0 {
+		if v := wire.HighestShared(served, offered); v > 0 {
 			version = v
 		} else {
 			// Say so, then print the handshake with our highest version:

@@ -18,34 +18,6 @@ import (
 	"github.com/tetherplug/tether/internal/tlsreload"
 )
 
-// Environment variables that make Serve serve on the network instead of
-// answering a launching host. They are read at start; none is needed by a
-// launched plugin.
-const (
-	// EnvListen, when set, is the TCP address Serve listens on
-	// ("0.0.0.0:7000", "127.0.0.1:0" for any free port). Serve then skips the
-	// launch handshake (no magic cookie, nothing on stdout) and logs the
-	// address it listens on.
-	EnvListen = "TETHER_LISTEN"
-	// EnvTLSCert and EnvTLSKey name the PEM files of the server's
-	// certificate chain and private key. Required unless EnvInsecure is 1.
-	EnvTLSCert = "TETHER_TLS_CERT"
-	EnvTLSKey  = "TETHER_TLS_KEY"
-	// EnvTLSClientCA names a PEM bundle of the CAs client certificates must
-	// chain to: every client must present a certificate that verifies.
-	// Required unless EnvTLSNoClientAuth or EnvInsecure is 1.
-	EnvTLSClientCA = "TETHER_TLS_CLIENT_CA"
-	// EnvTLSNoClientAuth, when 1, serves TLS without asking clients for a
-	// certificate (anyone who reaches the port may call).
-	EnvTLSNoClientAuth = "TETHER_TLS_NO_CLIENT_AUTH"
-	// EnvInsecure, when 1, serves plaintext gRPC and ignores the TLS
-	// variables.
-	EnvInsecure = "TETHER_INSECURE"
-	// EnvShutdownGrace overrides ServeConfig.ShutdownTimeout with a Go
-	// duration ("10s"): how long calls in flight may finish after SIGTERM.
-	EnvShutdownGrace = "TETHER_SHUTDOWN_GRACE"
-)
-
 // certCheckInterval is how often, at most, a network plugin (or tether
 // serve) looks at its certificate files for a rotation (on a new connection
 // only).

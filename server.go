@@ -18,10 +18,6 @@ import (
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
-// HealthService is the name under which a plugin reports its health through
-// grpc.health.v1, as go-plugin hosts expect.
-const HealthService = "plugin"
-
 // Implementation is one version of one interface a plugin serves: the name
 // and version hosts ask for, and a function that registers the gRPC services
 // making up that version.

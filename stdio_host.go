@@ -9,13 +9,6 @@ import (
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
-// stderrSink is an instance that takes stderr lines sent over the stdio
-// stream, so that they are re-levelled and kept for its exit error like the
-// lines of its own stderr pipe.
-type stderrSink interface {
-	stderrLine(line string)
-}
-
 // startStdio reads a go-plugin plugin instance's stdio stream, which
 // carries what its program printed in chunks of any size, and passes it on
 // line by line until ctx ends or the stream does.
@@ -24,15 +17,16 @@ func (c *Client) startStdio(ctx context.Context, ep Endpoint) {
 	if err != nil {
 		return
 	}
-	stderrLine := func(s string) { c.log.Debug(strings.TrimRight(s, "\r\n"), "stream", "stderr") }
-	if s, ok := ep.Instance.(stderrSink); ok {
-		stderrLine = s.stderrLine
-	}
-	stdout := logfwd.NewLineWriter(func(line string) {
+	stdoutLine := func(line string) {
 		if line = strings.TrimRight(line, "\r\n"); strings.TrimSpace(line) != "" {
 			c.log.Info(line, "stream", "stdout")
 		}
-	})
+	}
+	stderrLine := func(s string) { c.log.Debug(strings.TrimRight(s, "\r\n"), "stream", "stderr") }
+	if s, ok := ep.Instance.(OutputSink); ok {
+		stdoutLine, stderrLine = s.StdoutLine, s.StderrLine
+	}
+	stdout := logfwd.NewLineWriter(stdoutLine)
 	stderr := logfwd.NewLineWriter(stderrLine)
 	go func() {
 		defer stdout.Close()
@@ -42,12 +36,9 @@ func (c *Client) startStdio(ctx context.Context, ep Endpoint) {
 			if err != nil {
 				return
 			}
-			switch {
-			case d.Channel == tetherv1.StdioData_STDOUT && c.opts.stdout != nil:
-				_, _ = c.opts.stdout.Write(d.Data)
-			case d.Channel == tetherv1.StdioData_STDOUT:
+			if d.Channel == tetherv1.StdioData_STDOUT {
 				_, _ = stdout.Write(d.Data)
-			default:
+			} else {
 				_, _ = stderr.Write(d.Data)
 			}
 		}

@@ -29,11 +29,17 @@ type fakeRuntime struct{ settings atomic.Int64 }
 func (*fakeRuntime) Scheme() string { return "catalogtest" }
 
 func (f *fakeRuntime) Build(_ context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
-	f.settings.Store(int64(len(env.Settings)))
+	var cfg catalogConfig
+	tether.ApplyRuntimeOptions(env, &cfg)
+	f.settings.Store(int64(cfg.n))
 	return nil, fmt.Errorf("fake runtime reached for %s", t.Authority)
 }
 
 var fake = &fakeRuntime{}
+
+// catalogConfig is the fake runtime's configuration: how many of its
+// options it was given.
+type catalogConfig struct{ n int }
 
 func init() { tether.RegisterRuntime(fake) }
 
@@ -128,7 +134,7 @@ func TestSchemeOptionsOnlyForTheirScheme(t *testing.T) {
 	defer cancel()
 	fake.settings.Store(-1)
 	cat := catalog.Load(ctx, plugins, catalog.Config{Handshake: greeterHandshake,
-		SchemeOptions: map[string][]tether.Option{"catalogtest": {tether.RuntimeSetting("test.Setting", 1, "catalogtest")}}})
+		SchemeOptions: map[string][]tether.Option{"catalogtest": {tether.RuntimeOption("test.Setting", func(c *catalogConfig) { c.n++ }, "catalogtest")}}})
 	if err := cat.Entries()[0].Err; err == nil || !strings.Contains(err.Error(), "fake runtime reached for somewhere") {
 		t.Errorf("remote: %v, want the fake runtime's own error", err)
 	}

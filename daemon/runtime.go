@@ -169,7 +169,7 @@ func (r *runRuntime) endpoints(msg *tetherv1.WatchResponse) ([]tether.Endpoint, 
 	if err := json.Unmarshal(msg.GetReattachConfig(), &cfg); err != nil {
 		return nil, err
 	}
-	ep, err := cfg.Endpoint()
+	ep, err := tether.ReattachEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,8 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 	if err != nil {
 		return nil, err
 	}
-	cfg := configFrom(env.Settings)
+	var cfg config
+	tether.ApplyRuntimeOptions(env, &cfg)
 	creds, serverName, err := cfg.creds(name, ns)
 	if err != nil {
 		return nil, err
@@ -199,11 +200,11 @@ func (c config) creds(name, ns string) (credentials.TransportCredentials, string
 	switch {
 	case c.tlsFiles != nil && c.tlsConfig != nil:
 		return nil, "", bad("give kube.WithTLSFiles or kube.WithTLSConfig, not both")
-	case c.insecure && c.hasTLS:
+	case c.insecure && c.hasTLS():
 		return nil, "", bad("kube.WithInsecure contradicts the TLS option also given")
 	case c.insecure:
 		return insecure.NewCredentials(), "", nil
-	case !c.hasTLS:
+	case !c.hasTLS():
 		return nil, "", bad("a kube target requires TLS: give kube.WithTLSFiles(cert, key, ca) or kube.WithTLSConfig, " +
 			"or kube.WithInsecure() to connect in plaintext")
 	}

@@ -42,7 +42,7 @@ const DefaultResolveInterval = 30 * time.Second
 // default is DefaultResolveInterval. For tcp, unix and dns targets only
 // (tcp and unix targets never re-resolve).
 func WithResolveInterval(d time.Duration) tether.Option {
-	return tether.RuntimeSetting("network.WithResolveInterval", setting{interval: int64(d)}, schemes...)
+	return option("WithResolveInterval", func(c *config) { c.interval = d })
 }
 
 // lookupHost resolves a dns target's name; tests replace it.
@@ -89,7 +89,8 @@ func DialOptions() []grpc.DialOption {
 }
 
 func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
-	cfg := configFrom(env.Settings)
+	var cfg config
+	tether.ApplyRuntimeOptions(env, &cfg)
 	var addrs []address
 	var name, port string
 	var err error
@@ -130,7 +131,7 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 	}
 	r.last = addrs
 	env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
-	interval := time.Duration(cfg.interval)
+	interval := cfg.interval
 	if interval <= 0 {
 		interval = DefaultResolveInterval
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/tetherplug/tether"
 )
@@ -12,13 +13,19 @@ import (
 // schemes are the targets this package's options apply to.
 var schemes = []string{"tcp", "unix", "dns"}
 
-// setting is what this package's options put in tether.RuntimeEnv.Settings.
-type setting struct {
-	tlsFiles   *[3]string // cert, key, CA
-	tlsConfig  *tls.Config
+// config is the settings of one load, as this package's options set them
+// (tether.RuntimeOption), applied in the order given.
+type config struct {
+	files      *[3]string // cert, key, CA
+	tls        *tls.Config
 	serverName string
 	insecure   bool
-	interval   int64 // re-resolution interval of dns targets, in nanoseconds
+	interval   time.Duration // re-resolution interval of dns targets
+}
+
+// option is an option of this package's runtimes.
+func option(name string, set func(*config)) tether.Option {
+	return tether.RuntimeOption("network."+name, set, schemes...)
 }
 
 // WithTLSFiles secures the connections with mutual TLS: certFile and keyFile
@@ -26,7 +33,7 @@ type setting struct {
 // certificates (PEM) that signed the plugin's server certificate. The files
 // are read when the plugin is opened. For tcp, unix and dns targets only.
 func WithTLSFiles(certFile, keyFile, caFile string) tether.Option {
-	return tether.RuntimeSetting("network.WithTLSFiles", setting{tlsFiles: &[3]string{certFile, keyFile, caFile}}, schemes...)
+	return option("WithTLSFiles", func(c *config) { c.files = &[3]string{certFile, keyFile, caFile} })
 }
 
 // WithTLSConfig secures the connections with conf (cloned; MinVersion is
@@ -34,14 +41,14 @@ func WithTLSFiles(certFile, keyFile, caFile string) tether.Option {
 // WithServerName does), each address's host is the name the server
 // certificate must carry. For tcp, unix and dns targets only.
 func WithTLSConfig(conf *tls.Config) tether.Option {
-	return tether.RuntimeSetting("network.WithTLSConfig", setting{tlsConfig: conf}, schemes...)
+	return option("WithTLSConfig", func(c *config) { c.tls = conf })
 }
 
 // WithServerName sets the name every instance's server certificate must
 // carry, instead of each address's host ("localhost" for a Unix socket).
 // For tcp, unix and dns targets only.
 func WithServerName(name string) tether.Option {
-	return tether.RuntimeSetting("network.WithServerName", setting{serverName: name}, schemes...)
+	return option("WithServerName", func(c *config) { c.serverName = name })
 }
 
 // WithInsecure connects without TLS: anyone on the network path can read
@@ -49,39 +56,7 @@ func WithServerName(name string) tether.Option {
 // pose as the plugin. It must be asked for explicitly, and is logged as a
 // warning, for tcp and dns targets; unix targets are plaintext by default.
 func WithInsecure() tether.Option {
-	return tether.RuntimeSetting("network.WithInsecure", setting{insecure: true}, schemes...)
-}
-
-// config is the settings of one load, merged.
-type config struct {
-	files      *[3]string
-	tls        *tls.Config
-	serverName string
-	insecure   bool
-	interval   int64
-}
-
-func configFrom(settings []any) config {
-	var c config
-	for _, s := range settings {
-		st, ok := s.(setting)
-		if !ok {
-			continue
-		}
-		switch {
-		case st.tlsFiles != nil:
-			c.files = st.tlsFiles
-		case st.tlsConfig != nil:
-			c.tls = st.tlsConfig
-		case st.serverName != "":
-			c.serverName = st.serverName
-		case st.insecure:
-			c.insecure = true
-		case st.interval > 0:
-			c.interval = st.interval
-		}
-	}
-	return c
+	return option("WithInsecure", func(c *config) { c.insecure = true })
 }
 
 // tlsConfig returns the TLS configuration of a load, or nil for plaintext.

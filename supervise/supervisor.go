@@ -371,11 +371,13 @@ func (s *Supervisor) changed() {
 
 // optionsFor builds the tether options of one start.
 func (s *Supervisor) optionsFor(sp Spec, logs *instanceLogs) []tether.Option {
-	opts := append(s.attachOptions(sp), logs.options()...)
+	opts := s.attachOptions(sp)
 	if sp.StartTimeout > 0 {
 		opts = append(opts, tether.WithStartTimeout(sp.StartTimeout))
 	}
 	if t, _ := tether.ParseTarget(sp.Target); t.Scheme == "exec" {
+		// Only a local process has output of its own to keep.
+		opts = append(opts, logs.options()...)
 		opts = append(opts, tether.WithArgs(sp.Args...), tether.WithEnv(sp.Env...))
 		if sp.OutliveHost {
 			opts = append(opts, tether.WithOutliveHost())

@@ -167,10 +167,9 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	}
 	opts := []tether.Option{
 		tether.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
-		tether.WithStdout(io.Discard),
 		tether.WithStartTimeout(f.timeout),
 	}
-	execOpts := []tether.Option{tether.WithEnv(env...)}
+	execOpts := []tether.Option{tether.WithEnv(env...), tether.WithStdout(io.Discard)}
 	for _, v := range f.versions {
 		if v <= 0 {
 			return catalog.Config{}, fmt.Errorf("ls: --protocol-version %d is not positive", v)

@@ -85,7 +85,6 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 		tether.WithHandshake(hs),
 		tether.WithStartTimeout(startTimeout(ctx, f.timeout)),
 		tether.WithLogger(log),
-		tether.WithStdout(os.Stderr),
 	}
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
@@ -119,7 +118,8 @@ func (f *pluginFlags) execOptions(t tether.Target, args []string) ([]tether.Opti
 		}
 		return nil, nil
 	}
-	opts := []tether.Option{tether.WithArgs(args...)}
+	// A local plugin's stdout would mix with the command's output.
+	opts := []tether.Option{tether.WithArgs(args...), tether.WithStdout(os.Stderr)}
 	if f.autoMTLS {
 		opts = append(opts, tether.WithAutoMTLS())
 	}

@@ -1,4 +1,4 @@
-package tether
+package execruntime
 
 import (
 	"io"
@@ -22,7 +22,7 @@ type ReattachSpool struct {
 }
 
 // spoolConfig is the spool part of a launched instance's reattach config.
-func (i *execInstance) spoolConfig() *ReattachSpool {
+func (i *Instance) spoolConfig() *ReattachSpool {
 	if i.spool == nil {
 		return nil
 	}
@@ -31,8 +31,8 @@ func (i *execInstance) spoolConfig() *ReattachSpool {
 }
 
 // spoolReader follows an attached plugin's spool files: its stderr is
-// re-levelled into the host's logger (and WithStderr), its stdout goes to
-// WithStdout or the logger, as for a launched plugin.
+// re-levelled into the host's logger (and Config.Stderr), its stdout goes to
+// Config.Stdout or the logger, as for a launched plugin.
 type spoolReader struct {
 	out, err       *spool.Follower
 	outOff, errOff atomic.Int64
@@ -40,18 +40,18 @@ type spoolReader struct {
 	wg             sync.WaitGroup
 }
 
-func followSpool(sp *ReattachSpool, env RuntimeEnv) *spoolReader {
+func followSpool(sp *ReattachSpool, env Env, out Config) *spoolReader {
 	r := &spoolReader{out: spool.Follow(sp.Stdout, sp.StdoutOffset), err: spool.Follow(sp.Stderr, sp.StderrOffset),
 		fwd: logfwd.New(env.Logger.With("plugin", env.Name), 20)}
 	r.outOff.Store(sp.StdoutOffset)
 	r.errOff.Store(sp.StderrOffset)
-	stdout := stdoutLine(env)
+	stdout := stdoutLine(env, out.Stdout)
 	r.wg.Go(func() { proc.ForwardLines(r.out, counted(&r.outOff, stdout)) })
 	r.wg.Go(func() {
 		proc.ForwardLines(r.err, counted(&r.errOff, func(line string) {
 			r.fwd.Line(line)
-			if env.Stderr != nil {
-				_, _ = io.WriteString(env.Stderr, line)
+			if out.Stderr != nil {
+				_, _ = io.WriteString(out.Stderr, line)
 			}
 		}))
 	})

@@ -1,4 +1,4 @@
-package tether
+package execruntime
 
 import (
 	"context"
@@ -20,44 +20,59 @@ import (
 	"github.com/tetherplug/tether/internal/logfwd"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/proc"
+	"github.com/tetherplug/tether/internal/wire"
 )
 
-// execInstance is one launched plugin process.
-type execInstance struct {
+// Instance is one launched plugin process.
+type Instance struct {
 	name string
 	p    *proc.Process
 	fwd  *logfwd.Forwarder // its stderr, re-levelled, with the last lines kept
-	// stderr receives a copy of each raw stderr line (WithStderr); nil: none.
+	// stderr receives a copy of each raw stderr line (Config.Stderr); nil: none.
 	stderr io.Writer
-	// spool names its spool files (WithSpool); nil: pipes.
+	stdout func(string) // where its stdout lines go
+	// spool names its spool files (Config.SpoolDir); nil: pipes.
 	spool *proc.SpoolFiles
-	hs    HandshakeLine
+	hs    wire.HandshakeLine
 	// hostCert is the host's one-time certificate with automatic mutual
 	// TLS (nil without): the one the plugin trusts, which a reattach
 	// config carries.
 	hostCert *tls.Certificate
+	restarts bool // the runtime starts another when it exits
 }
 
-func (i *execInstance) Pid() int                 { return i.p.Pid() }
-func (i *execInstance) Exited() <-chan struct{}  { return i.p.Exited() }
-func (i *execInstance) Handshake() HandshakeLine { return i.hs }
-func (i *execInstance) stderrLine(line string) {
+// Restarts reports whether the runtime starts another instance when this
+// one exits (Config.Restart), so that a call cut off by its end is worth
+// no more than a retry.
+func (i *Instance) Restarts() bool { return i.restarts }
+
+func (i *Instance) Pid() int                      { return i.p.Pid() }
+func (i *Instance) Exited() <-chan struct{}       { return i.p.Exited() }
+func (i *Instance) Handshake() wire.HandshakeLine { return i.hs }
+
+// StdoutLine passes on a line the plugin sent over go-plugin's stdio
+// stream as it does the lines of its stdout.
+func (i *Instance) StdoutLine(line string) { i.stdout(line) }
+
+// StderrLine re-levels a line of the plugin's stderr into the host's
+// logger, keeps it for the exit error, and copies it to Config.Stderr.
+func (i *Instance) StderrLine(line string) {
 	i.fwd.Line(line)
 	if i.stderr != nil {
 		_, _ = io.WriteString(i.stderr, line)
 	}
 }
-func (i *execInstance) exitFields(e *PluginError) {
+func (i *Instance) exitFields(e *Error) {
 	e.Exited, e.ExitCode = i.p.HasExited(), i.p.ExitCode()
 }
 
-// ExitError is the process's exit as an ErrPluginExited error with its
+// ExitError is the process's exit as an KindPluginExited error with its
 // status and last stderr lines, nil while it runs.
-func (i *execInstance) ExitError() error {
+func (i *Instance) ExitError() error {
 	if !i.p.HasExited() {
 		return nil
 	}
-	e := &PluginError{Plugin: i.name, Kind: ErrPluginExited, Output: i.fwd.Tail()}
+	e := &Error{Plugin: i.name, Kind: KindPluginExited, Detail: "it exited", Output: i.fwd.Tail()}
 	i.exitFields(e)
 	if e.ExitCode < 0 {
 		e.Err = i.p.WaitErr() // "signal: killed", which ExitCode -1 does not say
@@ -65,76 +80,73 @@ func (i *execInstance) ExitError() error {
 	return e
 }
 
-// launchInstance starts the program, reads its handshake and returns the
+// Launch starts the program, reads its handshake and returns the
 // endpoint it answers on. On failure nothing is left running.
-func launchInstance(ctx context.Context, env RuntimeEnv, cfg execConfig, path string) (*execInstance, Endpoint, error) {
+func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, error) {
+	path := cfg.Path
 	name := env.Name
-	perr := func(kind error, detail string, err error) *PluginError {
-		return &PluginError{Plugin: name, Kind: kind, Detail: detail, Err: err}
+	perr := func(kind Kind, detail string, err error) *Error {
+		return &Error{Plugin: name, Kind: kind, Detail: detail, Err: err}
 	}
 	dir, err := socketDir()
 	if err != nil {
-		return nil, Endpoint{}, perr(ErrHost, "could not create its socket directory", err)
+		return nil, Endpoint{}, perr(KindHost, "could not create its socket directory", err)
 	}
-	hs := env.Handshake
 	vars := append(launchEnviron(),
-		hs.MagicCookieKey+"="+hs.MagicCookieValue,
-		EnvProtocolVersions+"="+formatVersions(env.ProtocolVersions),
-		EnvUnixSocketDir+"="+dir,
-		EnvOwnSocketDir+"="+dir,
-		EnvDescribeInHandshake+"=1",
+		cfg.CookieKey+"="+cfg.CookieValue,
+		wire.EnvProtocolVersions+"="+wire.FormatVersions(env.ProtocolVersions),
+		wire.EnvUnixSocketDir+"="+dir,
+		wire.EnvOwnSocketDir+"="+dir,
+		wire.EnvDescribeInHandshake+"=1",
 	)
 	var hostCert tls.Certificate
-	if cfg.autoMTLS {
+	if cfg.AutoMTLS {
 		var certPEM []byte
 		if hostCert, certPEM, err = autotls.Generate(); err != nil {
 			_ = os.RemoveAll(dir)
-			return nil, Endpoint{}, perr(ErrHost, "could not make a TLS certificate", err)
+			return nil, Endpoint{}, perr(KindHost, "could not make a TLS certificate", err)
 		}
-		vars = append(vars, EnvClientCert+"="+string(certPEM))
+		vars = append(vars, wire.EnvClientCert+"="+string(certPEM))
 	}
-	if cfg.outlive {
-		vars = append(vars, EnvOutlive+"=1")
+	if cfg.Outlive {
+		vars = append(vars, wire.EnvOutlive+"=1")
 	}
-	vars = append(vars, cfg.env...)
-	inst := &execInstance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20), stderr: env.Stderr}
-	if cfg.autoMTLS {
+	vars = append(vars, cfg.Env...)
+	inst := &Instance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20), stderr: cfg.Stderr,
+		stdout: stdoutLine(env, cfg.Stdout), restarts: cfg.Restart}
+	if cfg.AutoMTLS {
 		inst.hostCert = &hostCert
 	}
-	spec := proc.Spec{Path: path, Args: cfg.args, Env: vars, Checksum: cfg.checksum,
-		DieWithHost: !cfg.outlive, Dir: dir, Stderr: inst.stderrLine, KillTimeout: env.KillTimeout}
-	if cfg.spoolDir != "" {
-		inst.spool = &proc.SpoolFiles{Stdout: filepath.Join(cfg.spoolDir, "stdout"), Stderr: filepath.Join(cfg.spoolDir, "stderr")}
+	spec := proc.Spec{Path: path, Args: cfg.Args, Env: vars, Checksum: cfg.Checksum,
+		DieWithHost: !cfg.Outlive, Dir: dir, Stderr: inst.StderrLine, KillTimeout: cfg.KillTimeout}
+	if cfg.SpoolDir != "" {
+		inst.spool = &proc.SpoolFiles{Stdout: filepath.Join(cfg.SpoolDir, "stdout"), Stderr: filepath.Join(cfg.SpoolDir, "stderr")}
 		spec.Spool = inst.spool
 	}
 	inst.p, err = proc.Start(spec)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		if errors.Is(err, proc.ErrChecksumMismatch) {
-			return nil, Endpoint{}, perr(ErrChecksumMismatch, strings.TrimPrefix(err.Error(), proc.ErrChecksumMismatch.Error()+": "), nil)
+			return nil, Endpoint{}, perr(KindChecksum, strings.TrimPrefix(err.Error(), proc.ErrChecksumMismatch.Error()+": "), nil)
 		}
-		return nil, Endpoint{}, perr(ErrNotPlugin, "could not start it", err)
+		return nil, Endpoint{}, perr(KindNotPlugin, "could not start it", err)
 	}
 	ep, err := inst.handshake(ctx, env, cfg, hostCert)
 	if err != nil {
-		_ = inst.p.Terminate(context.Background(), env.KillTimeout)
+		_ = inst.p.Terminate(context.Background(), cfg.KillTimeout)
 		return nil, Endpoint{}, err
 	}
-	go inst.forwardStdout(env)
+	go inst.p.ForwardStdout(inst.stdout)
 	return inst, ep, nil
 }
 
-// networkServing are the variables that make a plugin serve on the network
-// instead of answering its launch: a host that has them in its own
-// environment (a host that is itself served on the network) does not pass
-// them on. WithEnv can still set them on purpose.
-var networkServing = []string{EnvListen, EnvTLSCert, EnvTLSKey, EnvTLSClientCA, EnvTLSNoClientAuth, EnvInsecure, EnvShutdownGrace}
-
-// launchEnviron is the host's environment without networkServing.
+// launchEnviron is the host's environment without wire.NetworkServing:
+// a host that is itself served on the network does not pass them on
+// (Config.Env can still set them on purpose).
 func launchEnviron() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return slices.Contains(networkServing, k)
+		return slices.Contains(wire.NetworkServing, k)
 	})
 }
 
@@ -165,21 +177,21 @@ func socketDir() (string, error) {
 }
 
 // handshake reads and checks the handshake line and makes the endpoint.
-func (i *execInstance) handshake(ctx context.Context, env RuntimeEnv, cfg execConfig, hostCert tls.Certificate) (Endpoint, error) {
+func (i *Instance) handshake(ctx context.Context, env Env, cfg Config, hostCert tls.Certificate) (Endpoint, error) {
 	name := env.Name
-	perr := func(detail string, err error) *PluginError {
-		return &PluginError{Plugin: name, Kind: ErrNotPlugin, Detail: detail, Err: err}
+	perr := func(detail string, err error) *Error {
+		return &Error{Plugin: name, Kind: KindNotPlugin, Detail: detail, Err: err}
 	}
-	line, err := awaitHandshake(ctx, i.p)
+	line, err := awaitHandshake(ctx, i.p, env.StartDeadline)
 	if err != nil {
 		return Endpoint{}, handshakeFailure(name, i, line, err, env.StartTimeout)
 	}
-	hl, err := ParseHandshakeLine(line)
+	hl, err := wire.ParseHandshakeLine(line)
 	if err != nil {
 		// A program that prints a usage line usually exits right after:
 		// give it a moment, so that the error can tell its exit status.
 		i.p.WaitExit(notPluginExitWait)
-		e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Output: firstBytes(line),
+		e := &Error{Plugin: name, Kind: KindNotPlugin, Output: firstBytes(line),
 			Detail: "its first line is not a handshake (" + err.Error() + ")"}
 		i.exitFields(e)
 		return Endpoint{}, e
@@ -189,19 +201,19 @@ func (i *execInstance) handshake(ctx context.Context, env RuntimeEnv, cfg execCo
 		return Endpoint{}, perr("its handshake names an address outside this machine", err)
 	}
 	if !slices.Contains(env.ProtocolVersions, hl.AppVersion) {
-		return Endpoint{}, &VersionError{Plugin: name, HostVersions: env.ProtocolVersions, PluginVersions: []int{hl.AppVersion}}
+		return Endpoint{}, &Error{Plugin: name, Kind: KindVersion, Detail: "no shared protocol version",
+			HostVersions: env.ProtocolVersions, PluginVersions: []int{hl.AppVersion}}
 	}
-	ep := Endpoint{Network: hl.Network, Address: hl.Address, ProtocolVersion: hl.AppVersion, FailFast: true, Instance: i, Replaceable: cfg.restart}
+	ep := Endpoint{Network: hl.Network, Address: hl.Address, ProtocolVersion: hl.AppVersion, Instance: i, Describe: hl.Describe}
 	if len(hl.Describe) > 0 {
-		ep.described = &tetherv1.DescribeResponse{}
-		if err := proto.Unmarshal(hl.Describe, ep.described); err != nil {
+		if err := proto.Unmarshal(hl.Describe, &tetherv1.DescribeResponse{}); err != nil {
 			return Endpoint{}, perr("bad Describe answer on the handshake line", err)
 		}
 	}
 	switch {
-	case cfg.autoMTLS && len(hl.ServerCert) == 0:
+	case cfg.AutoMTLS && len(hl.ServerCert) == 0:
 		return Endpoint{}, perr("automatic mutual TLS was asked for but the plugin sent no certificate", nil)
-	case cfg.autoMTLS:
+	case cfg.AutoMTLS:
 		conf, err := autotls.ClientConfig(hostCert, hl.ServerCert)
 		if err != nil {
 			return Endpoint{}, perr("bad certificate on the handshake line", err)
@@ -216,7 +228,7 @@ func (i *execInstance) handshake(ctx context.Context, env RuntimeEnv, cfg execCo
 // checkLocal refuses a launched plugin's TCP address unless it is on the
 // loopback interface: a local plugin has no business sending its host to
 // another machine.
-func checkLocal(hl HandshakeLine) error {
+func checkLocal(hl wire.HandshakeLine) error {
 	if hl.Network != "tcp" {
 		return nil
 	}
@@ -243,7 +255,7 @@ const processExitGrace = 2 * time.Second
 
 // awaitHandshake waits for the first stdout line, the process's exit, or
 // ctx (which carries the start deadline), whichever comes first.
-func awaitHandshake(ctx context.Context, p *proc.Process) (string, error) {
+func awaitHandshake(ctx context.Context, p *proc.Process, startDeadline error) (string, error) {
 	type result struct {
 		line string
 		err  error
@@ -257,23 +269,23 @@ func awaitHandshake(ctx context.Context, p *proc.Process) (string, error) {
 	case r := <-ch:
 		return r.line, r.err
 	case <-ctx.Done():
-		if context.Cause(ctx) == errStartDeadline {
-			return "", ErrStartTimeout
+		if startDeadline != nil && context.Cause(ctx) == startDeadline {
+			return "", errStartTimeout
 		}
 		return "", ctx.Err()
 	}
 }
 
 // handshakeFailure explains why no handshake line came.
-func handshakeFailure(name string, i *execInstance, printed string, err error, timeout time.Duration) error {
-	e := &PluginError{Plugin: name, Kind: ErrNotPlugin, Output: firstBytes(printed)}
+func handshakeFailure(name string, i *Instance, printed string, err error, timeout time.Duration) error {
+	e := &Error{Plugin: name, Kind: KindNotPlugin, Output: firstBytes(printed)}
 	switch {
-	case errors.Is(err, ErrStartTimeout):
-		e.Kind, e.Detail = ErrStartTimeout, fmt.Sprintf("no handshake line within %v", timeout)
+	case errors.Is(err, errStartTimeout):
+		e.Kind, e.Detail = KindStartTimeout, fmt.Sprintf("no handshake line within %v", timeout)
 		e.Output = i.fwd.Tail()
 		return e
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e.Kind, e.Detail, e.Err = ErrStartTimeout, "gave up waiting for its handshake", err
+		e.Kind, e.Detail, e.Err = KindStartTimeout, "gave up waiting for its handshake", err
 		return e
 	case errors.Is(err, proc.ErrLineTooLong):
 		e.Detail = fmt.Sprintf("its first line is longer than %d KiB, so it is no handshake", proc.MaxLine>>10)
@@ -284,8 +296,8 @@ func handshakeFailure(name string, i *execInstance, printed string, err error, t
 	i.exitFields(e)
 	stderr := i.fwd.Tail()
 	switch {
-	case isCookieMessage(stderr):
-		e.Kind, e.Detail, e.Output = ErrWrongCookie, "the plugin refused the host's magic cookie", stderr
+	case wire.IsCookieMessage(stderr):
+		e.Kind, e.Detail, e.Output = KindWrongCookie, "the plugin refused the host's magic cookie", stderr
 	case printed != "":
 		e.Detail = "it printed no complete handshake line before closing stdout"
 	default:
@@ -298,24 +310,19 @@ func handshakeFailure(name string, i *execInstance, printed string, err error, t
 	return e
 }
 
-func isCookieMessage(s string) bool {
-	return strings.Contains(s, "This binary is a plugin") || strings.Contains(s, "magic cookie")
-}
-
-// forwardStdout sends what the plugin prints after its handshake to the
-// host's stdout sink, line by line.
-func (i *execInstance) forwardStdout(env RuntimeEnv) {
-	i.p.ForwardStdout(stdoutLine(env))
-}
-
-// stdoutLine passes a line of a plugin's stdout to env.Stdout, or logs it.
-func stdoutLine(env RuntimeEnv) func(string) {
-	if w := env.Stdout; w != nil {
+// stdoutLine passes a line of a plugin's stdout to w, or logs it when w is
+// nil.
+func stdoutLine(env Env, w io.Writer) func(string) {
+	if w != nil {
 		return func(s string) { _, _ = io.WriteString(w, s) }
 	}
 	log := env.Logger.With("plugin", env.Name)
 	return func(s string) { log.Info(strings.TrimRight(s, "\r\n"), "stream", "stdout") }
 }
+
+// errStartTimeout is awaitHandshake's error when the load's start deadline
+// passed.
+var errStartTimeout = errors.New("start timeout")
 
 func firstBytes(s string) string {
 	const max = 256

@@ -1,4 +1,9 @@
-package tether
+// Package wire holds tether's wire protocol as data: the environment
+// variables of the launch handshake and of network serving, the handshake
+// line's format, and the names both sides agree on. It is the twin of
+// docs/protocol.md; the root package re-exports what users see
+// (protocol.go), and the runtimes below it use it directly.
+package wire
 
 import (
 	"encoding/base64"
@@ -57,33 +62,59 @@ const (
 	DefaultMagicCookieValue = "d5e9a0c1f4b7tether"
 )
 
-// HandshakeConfig is what a host and its plugins agree on before anything
-// else: a magic cookie, an environment variable whose value proves the plugin
-// was launched by a host of the right application, and the application's
-// protocol version. It matches go-plugin's HandshakeConfig field by field.
-// The zero value uses the default cookie and protocol version 1.
-type HandshakeConfig struct {
-	// ProtocolVersion is the application's protocol version. A host offers
-	// it unless it lists several with WithProtocolVersions; a plugin serves
-	// it unless ServeConfig.ProtocolVersions lists several.
-	ProtocolVersion int
-	// MagicCookieKey and MagicCookieValue: the host sets the variable, the
-	// plugin refuses to run without it.
-	MagicCookieKey   string
-	MagicCookieValue string
-}
+// Environment variables that make a plugin serve on the network instead of
+// answering a launching host. They are read at start; none is needed by a
+// launched plugin.
+const (
+	// EnvListen, when set, is the TCP address Serve listens on
+	// ("0.0.0.0:7000", "127.0.0.1:0" for any free port). Serve then skips the
+	// launch handshake (no magic cookie, nothing on stdout) and logs the
+	// address it listens on.
+	EnvListen = "TETHER_LISTEN"
+	// EnvTLSCert and EnvTLSKey name the PEM files of the server's
+	// certificate chain and private key. Required unless EnvInsecure is 1.
+	EnvTLSCert = "TETHER_TLS_CERT"
+	EnvTLSKey  = "TETHER_TLS_KEY"
+	// EnvTLSClientCA names a PEM bundle of the CAs client certificates must
+	// chain to: every client must present a certificate that verifies.
+	// Required unless EnvTLSNoClientAuth or EnvInsecure is 1.
+	EnvTLSClientCA = "TETHER_TLS_CLIENT_CA"
+	// EnvTLSNoClientAuth, when 1, serves TLS without asking clients for a
+	// certificate (anyone who reaches the port may call).
+	EnvTLSNoClientAuth = "TETHER_TLS_NO_CLIENT_AUTH"
+	// EnvInsecure, when 1, serves plaintext gRPC and ignores the TLS
+	// variables.
+	EnvInsecure = "TETHER_INSECURE"
+	// EnvShutdownGrace overrides ServeConfig.ShutdownTimeout with a Go
+	// duration ("10s"): how long calls in flight may finish after SIGTERM.
+	EnvShutdownGrace = "TETHER_SHUTDOWN_GRACE"
+)
 
-func (h HandshakeConfig) withDefaults() HandshakeConfig {
-	if h.MagicCookieKey == "" {
-		h.MagicCookieKey = DefaultMagicCookieKey
-	}
-	if h.MagicCookieValue == "" {
-		h.MagicCookieValue = DefaultMagicCookieValue
-	}
-	if h.ProtocolVersion <= 0 {
-		h.ProtocolVersion = 1
-	}
-	return h
+// NetworkServing are the variables that make a plugin serve on the network:
+// a host that has them in its own environment (a host that is itself
+// served on the network) does not pass them on to the plugins it launches.
+var NetworkServing = []string{EnvListen, EnvTLSCert, EnvTLSKey, EnvTLSClientCA, EnvTLSNoClientAuth, EnvInsecure, EnvShutdownGrace}
+
+// HealthService is the name under which a plugin reports its health through
+// grpc.health.v1, as go-plugin hosts expect.
+const HealthService = "plugin"
+
+// FeatureCallbacks is the Describe feature of plugins that serve
+// tether.v1.Callbacks/Tunnel.
+const FeatureCallbacks = "callbacks"
+
+// FeatureGoPlugin is the Describe feature of a go-plugin plugin behind a
+// proxy (tether serve), which answers Describe for it from its handshake.
+const FeatureGoPlugin = "goplugin"
+
+// SessionMetadataKey is the gRPC metadata key under which a host that
+// provides callbacks sends its session id on every call.
+const SessionMetadataKey = "tether-session"
+
+// IsCookieMessage reports whether a plugin's stderr says it refused the
+// host's magic cookie (tether's wording or go-plugin's).
+func IsCookieMessage(s string) bool {
+	return strings.Contains(s, "This binary is a plugin") || strings.Contains(s, "magic cookie")
 }
 
 // HandshakeLine is the one line a launched plugin prints on stdout once it
@@ -118,16 +149,16 @@ func (h HandshakeLine) String() string {
 	return s
 }
 
-// maxHandshakeLine bounds how much of a plugin's first output is read as a
+// MaxHandshakeLine bounds how much of a plugin's first output is read as a
 // handshake: a certificate is about 1 KiB, a socket path a few hundred bytes.
-const maxHandshakeLine = 64 << 10
+const MaxHandshakeLine = 64 << 10
 
 // ParseHandshakeLine parses a plugin's handshake line. It accepts the five
 // field form of older go-plugin plugins and the six field form, and returns an
 // error describing the first field that is wrong.
 func ParseHandshakeLine(line string) (HandshakeLine, error) {
 	line = strings.TrimRight(line, "\r\n")
-	if len(line) > maxHandshakeLine {
+	if len(line) > MaxHandshakeLine {
 		return HandshakeLine{}, fmt.Errorf("line is %d bytes long, more than a handshake can be", len(line))
 	}
 	parts := strings.Split(line, "|")
@@ -187,9 +218,9 @@ func ParseHandshakeLine(line string) (HandshakeLine, error) {
 	return h, nil
 }
 
-// parseVersions parses a comma-separated version list such as
+// ParseVersions parses a comma-separated version list such as
 // PLUGIN_PROTOCOL_VERSIONS. Entries that are not positive numbers are skipped.
-func parseVersions(s string) []int {
+func ParseVersions(s string) []int {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
@@ -200,7 +231,8 @@ func parseVersions(s string) []int {
 	return out
 }
 
-func formatVersions(vs []int) string {
+// FormatVersions formats versions as a comma-separated list.
+func FormatVersions(vs []int) string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = strconv.Itoa(v)
@@ -208,8 +240,8 @@ func formatVersions(vs []int) string {
 	return strings.Join(s, ",")
 }
 
-// highestShared returns the highest version in both lists, or 0.
-func highestShared(a, b []int) int {
+// HighestShared returns the highest version in both lists, or 0.
+func HighestShared(a, b []int) int {
 	best := 0
 	for _, v := range a {
 		if v > best && slices.Contains(b, v) {
@@ -219,10 +251,10 @@ func highestShared(a, b []int) int {
 	return best
 }
 
-// cookieMessage is what a tether plugin prints on stderr when it was run
+// CookieMessage is what a tether plugin prints on stderr when it was run
 // without the right magic cookie. Hosts recognise it (and go-plugin's
 // wording) to report ErrWrongCookie.
-func cookieMessage(key string) string {
+func CookieMessage(key string) string {
 	return fmt.Sprintf("This binary is a plugin. These are not meant to be executed directly.\n"+
 		"Please execute the program that consumes these plugins, which will load\n"+
 		"any plugins automatically. (tether: environment variable %s is missing or wrong.)\n", key)
