@@ -38,7 +38,9 @@ func opt(name string, set func(*config)) tether.Option {
 // not exist yet. Without it, a kube:// target must name a Deployment that
 // tether deployed earlier (one left running by WithOutlive, or by
 // tether kube deploy). For kube targets only.
-func WithDeploy(spec Spec) tether.Option { return opt("WithDeploy", func(c *config) { c.spec = &spec }) }
+func WithDeploy(spec Spec) tether.Option {
+	return opt("WithDeploy", func(c *config) { c.spec = &spec })
+}
 
 // WithKubeconfig reads the cluster's address and credentials from the
 // kubeconfig file at path instead of $KUBECONFIG or ~/.kube/config. Inside
@@ -50,7 +52,9 @@ func WithKubeconfig(path string) tether.Option {
 
 // WithClient uses c to talk to the API server instead of a client made
 // from a kubeconfig or the pod's service account. For kube targets only.
-func WithClient(c kubernetes.Interface) tether.Option { return opt("WithClient", func(cfg *config) { cfg.client = c }) }
+func WithClient(c kubernetes.Interface) tether.Option {
+	return opt("WithClient", func(cfg *config) { cfg.client = c })
+}
 
 // WithTLSFiles secures the connections to the plugin's pods with mutual
 // TLS: certFile and keyFile are the host's client certificate and its key
@@ -86,11 +90,12 @@ func WithOutlive() tether.Option { return opt("WithOutlive", func(c *config) { c
 // WithPinnedImages refuses to deploy an image not pinned by digest
 // (name@sha256:...), as tether.WithChecksum pins a local binary. For kube
 // targets only.
-func WithPinnedImages() tether.Option { return opt("WithPinnedImages", func(c *config) { c.pinned = true }) }
+func WithPinnedImages() tether.Option {
+	return opt("WithPinnedImages", func(c *config) { c.pinned = true })
+}
 
 // WithReadyTimeout bounds the wait for every replica to be ready; the
 // default is the load's start timeout. For kube targets only.
 func WithReadyTimeout(d time.Duration) tether.Option {
 	return opt("WithReadyTimeout", func(c *config) { c.timeout = d })
 }
-
