@@ -37,10 +37,10 @@ type Client struct {
 	// session id, built once (see outgoing).
 	sessionMD metadata.MD
 
-	conn    *grpc.ClientConn
-	res     *manual.Resolver
-	pool    *pool
-	runtime Runtime
+	conn      *grpc.ClientConn
+	res       *manual.Resolver
+	admission *admission
+	runtime   Runtime
 
 	// Set once, by the first admitted instance, before Open returns;
 	// fitMu orders that before later instances' checks.
@@ -83,9 +83,10 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	if len(o.callbacks) > 0 {
 		c.sessionMD = metadata.Pairs(SessionMetadataKey, c.session)
 	}
-	c.pool = newPool(c)
+	c.admission = newAdmission(admissionHooks{plugin: name, log: c.log, describeTimeout: o.startTimeout,
+		describe: c.describeInstance, admitted: c.startInstanceExtras})
 	c.res = manual.NewBuilderWithScheme("tether")
-	c.res.InitialState(c.pool.update(nil))
+	c.res.InitialState(c.admission.update(nil))
 	// The host's own options come first: its interceptors then run outside
 	// tether's (they see typed errors), and tether's transport options
 	// (resolver, dialer, credentials, balancer) are the ones that apply.
@@ -114,10 +115,10 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 
 // updateEndpoints feeds the runtime's endpoints to the connection.
 func (c *Client) updateEndpoints(eps []Endpoint) {
-	state := c.pool.update(eps)
+	state := c.admission.update(eps)
 	// Take removed instances out of rotation now: the connection applies
 	// the new addresses a moment later.
-	c.pool.doRefresh()
+	c.admission.doRefresh()
 	c.res.UpdateState(state)
 }
 
@@ -131,7 +132,7 @@ func (s sink) Ended(err error) {
 		s.c.endErr = err
 		close(s.c.ended)
 	})
-	s.c.pool.end(err)
+	s.c.admission.end(err)
 }
 
 // outgoing adds the session id to a call's metadata. A call that brings no
@@ -183,7 +184,7 @@ func (c *Client) Interfaces() map[string]int {
 
 // Instances lists the plugin's instances as the client knows them now: which
 // take calls, and why the others do not.
-func (c *Client) Instances() []InstanceInfo { return c.pool.instances() }
+func (c *Client) Instances() []InstanceInfo { return c.admission.instances() }
 
 // Handshake is the handshake line the first instance printed when it was
 // launched. It is the zero HandshakeLine for a plugin the host did not
@@ -198,7 +199,7 @@ func (c *Client) Handshake() HandshakeLine {
 // Pid is the process id of an instance taking calls (the first one found),
 // or 0 when the host runs no local process for the plugin.
 func (c *Client) Pid() int {
-	for _, in := range c.pool.instances() {
+	for _, in := range c.admission.instances() {
 		if in.Instance != nil && in.Instance.Pid() != 0 && (in.Admitted || in.Instance.ExitError() == nil) {
 			return in.Instance.Pid()
 		}
@@ -274,7 +275,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 		err = c.runtime.Close(ctx, c.stopInstance)
 	}
 	sink{c}.Ended(nil)
-	c.pool.stopAll()
+	c.admission.stopAll()
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
@@ -291,7 +292,7 @@ func (c *Client) disconnect() error {
 		c.callbacks.close()
 	}
 	sink{c}.Ended(nil)
-	c.pool.stopAll()
+	c.admission.stopAll()
 	return c.conn.Close()
 }
 

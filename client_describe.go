@@ -72,7 +72,7 @@ func (c *Client) describeInstance(ctx context.Context, ep Endpoint) (described, 
 	default:
 		e := &PluginError{Plugin: c.name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
 		if ctx.Err() != nil {
-			e.Kind, e.Detail, e.Err = ErrStartTimeout, "it accepted no gRPC connection in time", c.pool.lastError()
+			e.Kind, e.Detail, e.Err = ErrStartTimeout, "it accepted no gRPC connection in time", c.admission.lastError()
 		}
 		return d, e
 	}

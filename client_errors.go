@@ -76,14 +76,14 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 				return &callError{&e, err}
 			}
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
-				Err: c.pool.unavailable()}, err}
+				Err: c.admission.unavailable()}, err}
 		}
 		if e := c.exitDuringCall(method, err); e != nil {
 			return &callError{e, err}
 		}
-		if code == codes.Unavailable && !c.pool.anyAdmitted() {
+		if code == codes.Unavailable && !c.admission.anyAdmitted() {
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
-				Err: c.pool.unavailable()}, err}
+				Err: c.admission.unavailable()}, err}
 		}
 	}
 	return err
@@ -93,7 +93,7 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 // was in flight, waiting a little for it when the connection dropped (the
 // exit is reported shortly after the socket closes), or nil.
 func (c *Client) exitDuringCall(method string, callErr error) *PluginError {
-	eps := c.pool.exitable()
+	eps := c.admission.exitable()
 	if len(eps) == 0 {
 		return nil
 	}
@@ -122,7 +122,7 @@ func (c *Client) exitError(ep Endpoint, method string, callErr error) *PluginErr
 	if e.Err == nil {
 		e.Err = callErr
 	}
-	if ep.Replaceable && !c.pool.hasEnded() {
+	if ep.Replaceable && !c.admission.hasEnded() {
 		// The runtime is bringing up another instance: the call may be
 		// retried, which is what ErrUnavailable says.
 		e.Kind, e.Detail = ErrUnavailable, "its instance exited during call "+method+"; the runtime is replacing it"

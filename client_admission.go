@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -15,13 +16,15 @@ import (
 	"google.golang.org/grpc/resolver"
 )
 
-// pool is a client's view of its plugin's instances: the endpoints the
-// runtime reported, which of them answered Describe with fitting versions
-// (admitted: ordinary calls go only there), which were refused and why.
-// The balancer asks it who is admitted; it learns from the balancer when an
-// endpoint's connection is up or lost.
-type pool struct {
-	c *Client
+// admission is a client's view of its plugin's instances: the endpoints
+// the runtime reported, which of them answered Describe with fitting
+// versions (admitted: ordinary calls go only there), which were refused and
+// why. The balancer asks it who is admitted and tells it when an
+// endpoint's connection is up or lost; it knows nothing of the balancer
+// but the function that rebuilds its picker, and nothing of the Client
+// but the hooks it was made with.
+type admission struct {
+	hooks admissionHooks
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -64,17 +67,33 @@ const (
 	memberRefused                     // its versions do not fit, or it failed its handshake
 )
 
-func newPool(c *Client) *pool {
-	return &pool{c: c, members: map[string]*member{}, first: make(chan struct{}), refresh: func() {}}
+// admissionHooks are what the admission state needs of its client.
+type admissionHooks struct {
+	plugin string       // the plugin's name, for errors
+	log    *slog.Logger // where refusals are logged
+	// describeTimeout bounds one instance's Describe.
+	describeTimeout time.Duration
+	// describe asks the instance of ctx's pinned endpoint what it serves
+	// and checks it against what was negotiated.
+	describe func(ctx context.Context, ep Endpoint) (described, error)
+	// admitted starts what an instance gets besides calls once it is first
+	// admitted (callbacks, stdio), until ctx ends.
+	admitted func(ctx context.Context, ep Endpoint, d described)
 }
 
-func (p *pool) setRefresh(f func()) {
+func newAdmission(h admissionHooks) *admission {
+	return &admission{hooks: h, members: map[string]*member{}, first: make(chan struct{}), refresh: func() {}}
+}
+
+// onChange sets the function that rebuilds the balancer's picker, called
+// whenever an admission changes.
+func (p *admission) onChange(f func()) {
 	p.mu.Lock()
 	p.refresh = f
 	p.mu.Unlock()
 }
 
-func (p *pool) doRefresh() {
+func (p *admission) doRefresh() {
 	p.mu.Lock()
 	f := p.refresh
 	p.mu.Unlock()
@@ -83,7 +102,7 @@ func (p *pool) doRefresh() {
 
 // update replaces the endpoint set and returns the resolver state that
 // feeds it to the connection.
-func (p *pool) update(eps []Endpoint) resolver.State {
+func (p *admission) update(eps []Endpoint) resolver.State {
 	p.mu.Lock()
 	keep := map[string]bool{}
 	addrs := make([]resolver.Address, 0, len(eps))
@@ -114,12 +133,12 @@ func (p *pool) update(eps []Endpoint) resolver.State {
 		}
 	}
 	p.mu.Unlock()
-	return resolver.State{Addresses: addrs, Attributes: attributes.New(poolKey{}, p)}
+	return resolver.State{Addresses: addrs, Attributes: attributes.New(admissionKey{}, p)}
 }
 
 // end records that the runtime will report no more endpoints; err says why
 // (the last instance's exit). A load still waiting fails with it.
-func (p *pool) end(err error) {
+func (p *admission) end(err error) {
 	p.mu.Lock()
 	p.ended = true
 	if err != nil {
@@ -130,14 +149,14 @@ func (p *pool) end(err error) {
 	p.settleFirst(err)
 }
 
-func (p *pool) isAdmitted(key string) bool {
+func (p *admission) isAdmitted(key string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.members[key]
 	return m != nil && m.state == memberAdmitted
 }
 
-func (p *pool) anyAdmitted() bool {
+func (p *admission) anyAdmitted() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range p.members {
@@ -148,7 +167,7 @@ func (p *pool) anyAdmitted() bool {
 	return false
 }
 
-func (p *pool) hasEnded() bool {
+func (p *admission) hasEnded() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ended
@@ -156,7 +175,7 @@ func (p *pool) hasEnded() bool {
 
 // exitable lists the instances that can tell their exit: current ones and
 // those removed in the last goneMemory.
-func (p *pool) exitable() []Endpoint {
+func (p *admission) exitable() []Endpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []Endpoint
@@ -173,27 +192,27 @@ func (p *pool) exitable() []Endpoint {
 	return out
 }
 
-func (p *pool) isPending(key string) bool {
+func (p *admission) isPending(key string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.members[key]
 	return m != nil && m.state == memberPending
 }
 
-func (p *pool) everConnected() bool {
+func (p *admission) everConnected() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.everUp
 }
 
-func (p *pool) lastError() error {
+func (p *admission) lastError() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.lastErr
 }
 
 // unavailable says why no instance takes calls.
-func (p *pool) unavailable() error {
+func (p *admission) unavailable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range p.members {
@@ -209,7 +228,7 @@ func (p *pool) unavailable() error {
 
 // subConnReady starts describing the instance behind a connection that is
 // up: after every reconnection, since another process may now answer there.
-func (p *pool) subConnReady(key string) {
+func (p *admission) subConnReady(key string) {
 	p.mu.Lock()
 	m := p.members[key]
 	if m == nil {
@@ -229,7 +248,7 @@ func (p *pool) subConnReady(key string) {
 // subConnLost takes an instance out of rotation until its connection is up
 // and it has been described again. A launched plugin's first connection
 // that fails refuses it at once: it listens before it prints its handshake.
-func (p *pool) subConnLost(key string, err error) {
+func (p *admission) subConnLost(key string, err error) {
 	p.mu.Lock()
 	m := p.members[key]
 	if m == nil {
@@ -249,10 +268,10 @@ func (p *pool) subConnLost(key string, err error) {
 	case tlsFailed:
 		// Retrying will not mend it: the load fails now, saying why.
 		m.state = memberRefused
-		m.why = &PluginError{Plugin: p.c.name, Kind: ErrTLS, Detail: "with " + m.ep.Address, Err: err}
+		m.why = &PluginError{Plugin: p.hooks.plugin, Kind: ErrTLS, Detail: "with " + m.ep.Address, Err: err}
 	case failFast:
 		m.state = memberRefused
-		m.why = &PluginError{Plugin: p.c.name, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
+		m.why = &PluginError{Plugin: p.hooks.plugin, Kind: ErrNotPlugin, Detail: "it accepted no gRPC connection", Err: err}
 	}
 	why := m.why
 	p.mu.Unlock()
@@ -282,8 +301,8 @@ func isTLSFailure(err error) bool {
 }
 
 // describe asks one instance what it serves and admits or refuses it.
-func (p *pool) describe(key string, gen int) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.c.opts.startTimeout)
+func (p *admission) describe(key string, gen int) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.hooks.describeTimeout)
 	defer cancel()
 	p.mu.Lock()
 	m := p.members[key]
@@ -291,7 +310,7 @@ func (p *pool) describe(key string, gen int) {
 	if m == nil {
 		return
 	}
-	v, err := p.c.describeInstance(pinTo(ctx, key), m.ep)
+	v, err := p.hooks.describe(pinTo(ctx, key), m.ep)
 	p.mu.Lock()
 	if p.members[key] != m || m.gen != gen {
 		p.mu.Unlock()
@@ -301,7 +320,7 @@ func (p *pool) describe(key string, gen int) {
 		m.state, m.why = memberRefused, err
 		p.lastErr = err
 		p.mu.Unlock()
-		p.c.log.Warn("plugin instance refused: it receives no calls", "endpoint", m.ep.Address, "error", err)
+		p.hooks.log.Warn("plugin instance refused: it receives no calls", "endpoint", m.ep.Address, "error", err)
 		p.doRefresh()
 		p.settleFirst(err)
 		return
@@ -313,7 +332,7 @@ func (p *pool) describe(key string, gen int) {
 		var mctx context.Context
 		mctx, m.stop = context.WithCancel(context.Background())
 		p.mu.Unlock()
-		p.c.startInstanceExtras(mctx, m.ep, v)
+		p.hooks.admitted(mctx, m.ep, v)
 	} else {
 		p.mu.Unlock()
 	}
@@ -323,7 +342,7 @@ func (p *pool) describe(key string, gen int) {
 
 // settleFirst ends the wait of the load: at the first admission, or at the
 // first failure while nothing else can still be admitted.
-func (p *pool) settleFirst(err error) {
+func (p *admission) settleFirst(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.firstDone {
@@ -341,7 +360,7 @@ func (p *pool) settleFirst(err error) {
 }
 
 // stopAll stops every member's callbacks and stdio.
-func (p *pool) stopAll() {
+func (p *admission) stopAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range p.members {
@@ -352,7 +371,7 @@ func (p *pool) stopAll() {
 }
 
 // instances lists the members, for Client.Instances.
-func (p *pool) instances() []InstanceInfo {
+func (p *admission) instances() []InstanceInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]InstanceInfo, 0, len(p.members))

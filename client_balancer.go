@@ -22,7 +22,7 @@ import (
 // Shutdown) goes to that endpoint's connection alone, admitted or not.
 //
 // The policy learns who admits what from the resolver state's attributes,
-// which carry the client's *pool.
+// which carry the client's *admission.
 const balancerName = "tether_instances"
 
 func init() { balancer.Register(instancesBuilder{}) }
@@ -35,7 +35,7 @@ func (instancesBuilder) Build(cc balancer.ClientConn, _ balancer.BuildOptions) b
 	return &instancesBalancer{cc: cc, subs: map[string]*subConn{}}
 }
 
-type poolKey struct{}
+type admissionKey struct{}
 
 // pinKey marks a call's context as meant for one endpoint.
 type pinKey struct{}
@@ -54,6 +54,18 @@ func healthChecked(a resolver.Address) bool {
 	return on
 }
 
+// instanceStates is what the balancer needs of the client's admission
+// state (*admission): who takes calls, and the connections' ups and downs.
+type instanceStates interface {
+	isAdmitted(key string) bool
+	isPending(key string) bool
+	unavailable() error // why no instance takes calls
+	hasEnded() bool     // the runtime reports no more endpoints
+	subConnReady(key string)
+	subConnLost(key string, err error)
+	onChange(refresh func())
+}
+
 type subConn struct {
 	key   string
 	sc    balancer.SubConn
@@ -61,18 +73,18 @@ type subConn struct {
 }
 
 type instancesBalancer struct {
-	cc   balancer.ClientConn
-	mu   sync.Mutex
-	pool *pool
-	subs map[string]*subConn
-	done bool
+	cc     balancer.ClientConn
+	mu     sync.Mutex
+	states instanceStates
+	subs   map[string]*subConn
+	done   bool
 }
 
 func (b *instancesBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
 	b.mu.Lock()
-	if p, ok := s.ResolverState.Attributes.Value(poolKey{}).(*pool); ok && b.pool == nil {
-		b.pool = p
-		p.setRefresh(b.refresh)
+	if p, ok := s.ResolverState.Attributes.Value(admissionKey{}).(instanceStates); ok && b.states == nil {
+		b.states = p
+		p.onChange(b.refresh)
 	}
 	want := map[string]resolver.Address{}
 	for _, a := range s.ResolverState.Addresses {
@@ -117,7 +129,7 @@ func (b *instancesBalancer) subConnState(sub *subConn, st balancer.SubConnState)
 	if sub.state == connectivity.Idle {
 		sub.sc.Connect() // an instance's connection is kept up, with gRPC's backoff
 	}
-	p := b.pool
+	p := b.states
 	b.mu.Unlock()
 	if p != nil {
 		switch {
@@ -130,7 +142,7 @@ func (b *instancesBalancer) subConnState(sub *subConn, st balancer.SubConnState)
 	b.refresh()
 }
 
-// refresh builds a picker from the connections' states and the pool's
+// refresh builds a picker from the connections' states and the instances'
 // admissions, and tells gRPC.
 func (b *instancesBalancer) refresh() {
 	b.mu.Lock()
@@ -144,9 +156,9 @@ func (b *instancesBalancer) refresh() {
 		switch sub.state {
 		case connectivity.Ready:
 			pk.byKey[key] = sub.sc
-			if b.pool != nil && b.pool.isAdmitted(key) {
+			if b.states != nil && b.states.isAdmitted(key) {
 				pk.admitted = append(pk.admitted, sub.sc)
-			} else if b.pool == nil || b.pool.isPending(key) {
+			} else if b.states == nil || b.states.isPending(key) {
 				pending = true
 			}
 		case connectivity.Connecting, connectivity.Idle:
@@ -161,9 +173,9 @@ func (b *instancesBalancer) refresh() {
 		state = connectivity.Connecting
 	}
 	pk.pending = pending
-	if b.pool != nil {
-		pk.why = b.pool.unavailable
-		pk.ended = b.pool.hasEnded()
+	if b.states != nil {
+		pk.why = b.states.unavailable
+		pk.ended = b.states.hasEnded()
 	}
 	b.cc.UpdateState(balancer.State{ConnectivityState: state, Picker: pk})
 }

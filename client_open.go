@@ -76,8 +76,8 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	select {
-	case <-c.pool.first:
-		err = c.pool.firstErr
+	case <-c.admission.first:
+		err = c.admission.firstErr
 	case <-ctx.Done():
 		err = c.startTimeout(ctx)
 	}
@@ -93,11 +93,11 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 // startTimeout is the error of a load whose deadline passed before any
 // instance was admitted.
 func (c *Client) startTimeout(ctx context.Context) error {
-	e := &PluginError{Plugin: c.name, Kind: ErrStartTimeout, Err: c.pool.lastError()}
+	e := &PluginError{Plugin: c.name, Kind: ErrStartTimeout, Err: c.admission.lastError()}
 	switch {
 	case context.Cause(ctx) != ErrStartTimeout:
 		e.Detail, e.Err = "gave up waiting for it to answer", ctx.Err()
-	case !c.pool.everConnected():
+	case !c.admission.everConnected():
 		e.Detail = "it accepted no gRPC connection in time"
 	default:
 		e.Detail = fmt.Sprintf("no instance answered Describe within %v", c.opts.startTimeout)
@@ -108,7 +108,7 @@ func (c *Client) startTimeout(ctx context.Context) error {
 // explainStartFailure prefers an instance's exit to what it caused (a
 // connection reset, say) as the reason a load failed.
 func (c *Client) explainStartFailure(err error) error {
-	if eps := c.pool.exitable(); len(eps) > 0 {
+	if eps := c.admission.exitable(); len(eps) > 0 {
 		if ep, ok := firstExited(eps, startExitWait); ok {
 			if pe, ok := ep.Instance.ExitError().(*PluginError); ok {
 				cp := *pe
@@ -135,7 +135,7 @@ func (c *Client) abort(rt Runtime) {
 		_ = rt.Close(ctx, func(context.Context, Endpoint) error { return errNoGrace })
 		cancel()
 	}
-	c.pool.stopAll()
+	c.admission.stopAll()
 	_ = c.conn.Close()
 }
 
