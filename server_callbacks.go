@@ -20,8 +20,9 @@ import (
 
 // HostConn is a plugin's connection to the services its hosts provide
 // (callbacks). It is a grpc.ClientConnInterface: pass it to generated
-// NewXxxClient functions. Create one with NewHostConn, give it to
-// ServeConfig.Host, and use it from the plugin's handlers.
+// NewXxxClient functions. Its zero value is ready to use, as is one from
+// NewHostConn: give it to ServeConfig.Host, and use it from the plugin's
+// handlers. A HostConn must not be copied after first use.
 //
 // Calls travel over the connection the host opened to the plugin, in the
 // other direction, inside the Callbacks/Tunnel stream the host opened; no
@@ -50,9 +51,15 @@ type HostConn struct {
 	changed  chan struct{}          // closed and replaced whenever tunnels change
 }
 
-// NewHostConn returns a HostConn with no host yet.
-func NewHostConn() *HostConn {
-	return &HostConn{sessions: map[string]*hostTunnel{}, live: map[*hostTunnel]bool{}, changed: make(chan struct{})}
+// NewHostConn returns a HostConn with no host yet; new(HostConn) is the
+// same.
+func NewHostConn() *HostConn { return new(HostConn) }
+
+// initLocked makes the zero HostConn's maps and channel; h.mu is held.
+func (h *HostConn) initLocked() {
+	if h.changed == nil {
+		h.sessions, h.live, h.changed = map[string]*hostTunnel{}, map[*hostTunnel]bool{}, make(chan struct{})
+	}
 }
 
 type hostTunnel struct {
@@ -178,6 +185,7 @@ func (h *HostConn) pick(ctx context.Context) (*hostTunnel, error) {
 	}
 	for {
 		h.mu.Lock()
+		h.initLocked()
 		var t *hostTunnel
 		if id != "" {
 			t = h.sessions[id]
@@ -205,6 +213,7 @@ func (h *HostConn) pick(ctx context.Context) (*hostTunnel, error) {
 func (h *HostConn) add(t *hostTunnel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.initLocked()
 	if old := h.sessions[t.session]; old != nil {
 		h.open = slices.DeleteFunc(h.open, func(o *hostTunnel) bool { return o == old })
 	}
@@ -219,6 +228,7 @@ func (h *HostConn) add(t *hostTunnel) {
 func (h *HostConn) remove(t *hostTunnel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.initLocked()
 	delete(h.live, t)
 	if h.sessions[t.session] != t {
 		return
