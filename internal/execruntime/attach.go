@@ -2,12 +2,10 @@ package execruntime
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tetherplug/tether/internal/proc"
@@ -137,30 +135,9 @@ func (a *Attached) end(why error) {
 	close(a.exited)
 }
 
-// checkProcess says why process pid is not the plugin's any more: gone,
-// exited, or another process under a reused pid (its start time is not
-// start, when start is known). It sends no signal: without /proc it asks
-// kill(2) with signal 0, which only checks the process exists.
-func checkProcess(pid int, start uint64) error {
-	st, err := proc.ReadStat(pid)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, serr := os.Stat("/proc/self/stat"); serr == nil {
-			return fmt.Errorf("its process %d is gone", pid)
-		}
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			return fmt.Errorf("its process %d is gone", pid)
-		}
-		return nil
-	case err != nil:
-		return nil // unreadable: the connection will tell
-	case st.Exited():
-		return fmt.Errorf("its process %d has exited", pid)
-	case start != 0 && st.StartTime != start:
-		return fmt.Errorf("its pid %d now belongs to another process (started at tick %d, the config says %d)", pid, st.StartTime, start)
-	}
-	return nil
-}
+// checkProcess says why process pid is not the plugin's any more; it
+// sends no signal (see proc.Check).
+func checkProcess(pid int, start uint64) error { return proc.Check(pid, start) }
 
 // ReattachConfig is the config this runtime attached with, with how far
 // this host has passed on the plugin's spooled output.

@@ -62,19 +62,6 @@ func (p *Process) wait() {
 	})
 }
 
-// awaitExit returns true once pid has exited, leaving it unreaped; false if
-// waitid failed (the process may still be running: its group must not be
-// killed, and cmd.Wait will say what is wrong).
-func awaitExit(pid int) bool {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err == nil
-		}
-	}
-}
-
 // Exited is closed once the process has been reaped, its stderr drained
 // (bounded by KillTimeout after the exit) and Spec.Dir removed.
 func (p *Process) Exited() <-chan struct{} { return p.exited }

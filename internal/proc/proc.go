@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -155,7 +154,7 @@ func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error
 		}
 		files, hostW = append(files, hostR), w
 		env = append(env, EnvHostPipe+"=3")
-		attr.Pdeathsig = syscall.SIGTERM
+		dieWithParent(attr)
 	}
 	path := s.Path
 	if len(s.Checksum) > 0 {
@@ -167,7 +166,7 @@ func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error
 		files = append(files, bin)
 		// ExtraFiles[i] is fd 3+i in the child, where the kernel resolves
 		// this path: the hashed file, whatever now sits at s.Path.
-		path = "/proc/self/fd/" + strconv.Itoa(2+len(files))
+		path = childFDPath(2 + len(files))
 	}
 	beforeStart()
 	cmd = &exec.Cmd{

@@ -31,8 +31,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // PunchChunk is the granularity of hole punching: blocks are freed once a
@@ -112,7 +110,7 @@ func Follow(path string, offset int64) *Follower {
 		}
 	}
 	fl.control(func(fd int) {
-		if pos, err := unix.Seek(fd, offset, unix.SEEK_DATA); err == nil && pos > offset {
+		if pos, ok := nextData(fd, offset); ok && pos > offset {
 			fl.off.Store(pos)
 		}
 	})
@@ -233,8 +231,7 @@ func (fl *Follower) punch(off int64) {
 	}
 	var err error
 	ctlErr := fl.control(func(fd int) {
-		err = fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE,
-			fl.punched, upTo-fl.punched)
+		err = punchHole(fd, fl.punched, upTo-fl.punched)
 	})
 	if ctlErr != nil {
 		return // closed by Stop
@@ -243,7 +240,7 @@ func (fl *Follower) punch(off int64) {
 		fl.punched = upTo
 		return
 	}
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+	if errors.Is(err, errNoHoles) {
 		err = fmt.Errorf("spool %s: %w (%v)", fl.path, ErrPunchUnsupported, err)
 	} else {
 		err = fmt.Errorf("spool %s: freeing read blocks: %w", fl.path, err)
@@ -269,6 +266,3 @@ func (fl *Follower) control(f func(fd int)) error {
 
 // useInotify is false in tests of the fallback poll.
 var useInotify = true
-
-// fallocate is unix.Fallocate; tests replace it.
-var fallocate = unix.Fallocate
