@@ -40,6 +40,7 @@ type Client struct {
 	conn      *grpc.ClientConn
 	res       *manual.Resolver
 	admission *admission
+	dials     dialProgress // how far connections got, for a start that times out
 	runtime   Runtime
 
 	// Set once, by the first admitted instance, before Open returns;
@@ -97,7 +98,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	}
 	dialOpts = append(append(dialOpts, o.dialOptions...),
 		grpc.WithResolvers(c.res),
-		grpc.WithContextDialer(dialEndpoint),
+		grpc.WithContextDialer(c.dials.dialEndpoint),
 		grpc.WithTransportCredentials(perEndpointCreds{}),
 		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithIdleTimeout(0), // the instances' connections are the runtime's to end

@@ -3,8 +3,12 @@ package tether
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -15,14 +19,100 @@ import (
 // certificate), so both are chosen per address: the address string is
 // "NETWORK:ADDRESS", and its attributes carry the endpoint's credentials.
 
-// dialEndpoint dials an address of the form "unix:/path" or "tcp:host:port".
-func dialEndpoint(ctx context.Context, addr string) (net.Conn, error) {
+// dialEndpoint dials an address of the form "unix:/path" or "tcp:host:port",
+// and records in p how far the connection gets.
+func (p *dialProgress) dialEndpoint(ctx context.Context, addr string) (net.Conn, error) {
 	network, address, ok := strings.Cut(addr, ":")
 	if !ok {
 		return nil, fmt.Errorf("tether: bad endpoint address %q", addr)
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, network, address)
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	t := &trackedConn{Conn: conn, key: addr, p: p}
+	p.set(addr, stageConnected)
+	return t, nil
+}
+
+// dialStage is how far a connection to an endpoint got.
+type dialStage int32
+
+const (
+	stageNone      dialStage = iota
+	stageConnected           // the endpoint accepted it (TCP or Unix socket)
+	stageSecured             // its TLS handshake completed (or it is plaintext)
+	stageSpoke               // the endpoint sent its first bytes of HTTP/2 after that
+)
+
+// dialProgress records how far the latest connection to each endpoint got,
+// so that a start that times out can say where it stuck: no TLS handshake,
+// or no HTTP/2 settings from a server that accepts connections and never
+// speaks.
+type dialProgress struct {
+	mu     sync.Mutex
+	stages map[string]dialStage
+	secure map[string]bool // the endpoint's connection uses TLS
+}
+
+func (p *dialProgress) set(key string, s dialStage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.initLocked()
+	p.stages[key] = s
+}
+
+func (p *dialProgress) setSecure(key string, secure bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.initLocked()
+	p.secure[key] = secure
+}
+
+func (p *dialProgress) initLocked() {
+	if p.stages == nil {
+		p.stages, p.secure = map[string]dialStage{}, map[string]bool{}
+	}
+}
+
+// stuck says where the connections of endpoints that were reached but
+// never spoke stopped, one clause per endpoint, or "" when none did.
+func (p *dialProgress) stuck() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var why []string
+	for _, key := range slices.Sorted(maps.Keys(p.stages)) {
+		_, addr, _ := strings.Cut(key, ":")
+		switch {
+		case p.stages[key] == stageConnected && p.secure[key]:
+			why = append(why, addr+" accepted the connection but did not complete the TLS handshake")
+		case p.stages[key] == stageSecured && p.secure[key]:
+			why = append(why, addr+" completed the TLS handshake but sent no HTTP/2 settings (is it a gRPC server?)")
+		case p.stages[key] == stageSecured:
+			why = append(why, addr+" accepted the connection but sent no HTTP/2 settings (is it a gRPC server?)")
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// trackedConn is a connection whose first bytes after its security
+// handshake are recorded.
+type trackedConn struct {
+	net.Conn
+	key     string
+	p       *dialProgress
+	secured atomic.Bool
+	spoke   atomic.Bool
+}
+
+func (t *trackedConn) Read(b []byte) (int, error) {
+	n, err := t.Conn.Read(b)
+	if n > 0 && !t.spoke.Load() && t.secured.Load() {
+		t.spoke.Store(true)
+		t.p.set(t.key, stageSpoke)
+	}
+	return n, err
 }
 
 type credsKey struct{}
@@ -56,7 +146,17 @@ func credsFor(ctx context.Context) credentials.TransportCredentials {
 }
 
 func (perEndpointCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	return credsFor(ctx).ClientHandshake(ctx, authority, conn)
+	creds := credsFor(ctx)
+	t, tracked := conn.(*trackedConn)
+	if tracked {
+		t.p.setSecure(t.key, creds != plaintext)
+	}
+	secured, info, err := creds.ClientHandshake(ctx, authority, conn)
+	if err == nil && tracked {
+		t.p.set(t.key, stageSecured)
+		t.secured.Store(true)
+	}
+	return secured, info, err
 }
 
 func (perEndpointCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {

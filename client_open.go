@@ -99,6 +99,9 @@ func (c *Client) startTimeout(ctx context.Context) error {
 		e.Detail, e.Err = "gave up waiting for it to answer", ctx.Err()
 	case !c.admission.everConnected():
 		e.Detail = "it accepted no gRPC connection in time"
+		if why := c.dials.stuck(); why != "" {
+			e.Detail += ": " + why
+		}
 	default:
 		e.Detail = fmt.Sprintf("no instance answered Describe within %v", c.opts.startTimeout)
 	}

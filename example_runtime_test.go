@@ -12,7 +12,9 @@ import (
 )
 
 // fixedConfig is what the fixed runtime's options set.
-type fixedConfig struct{ creds credentials.TransportCredentials }
+type fixedConfig struct {
+	creds credentials.TransportCredentials
+}
 
 // withFixedCreds secures the connections to a fixed:// plugin. Fixed
 // targets only.
@@ -43,7 +45,9 @@ func (fixedTCPBuilder) Build(_ context.Context, t tether.Target, env tether.Runt
 
 type fixedTCPRuntime struct{}
 
-func (fixedTCPRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error { return nil }
+func (fixedTCPRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
+	return nil
+}
 
 // A runtime declares its own options with RuntimeOption and reads them in
 // Build with ApplyRuntimeOptions; Open refuses them for other targets, and
