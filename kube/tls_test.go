@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -134,7 +135,8 @@ func deployed(t *testing.T, port int32) *fake.Clientset {
 	return c
 }
 
-// callEcho makes one echo call through c.
+// callEcho makes one echo call through c (a tagged echo answers
+// "TAG:hi").
 func callEcho(t *testing.T, c *tether.Client) {
 	t.Helper()
 	echo, err := tether.Dispense(c, "echo", echov1.NewEchoClient)
@@ -143,7 +145,7 @@ func callEcho(t *testing.T, c *tether.Client) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if m, err := echo.Unary(ctx, &echov1.Message{Text: "hi"}); err != nil || m.GetText() != "hi" {
+	if m, err := echo.Unary(ctx, &echov1.Message{Text: "hi"}); err != nil || !strings.HasSuffix(m.GetText(), "hi") {
 		t.Fatalf("echo: %q, %v", m.GetText(), err)
 	}
 }
@@ -227,5 +229,29 @@ func TestOtherRuntimesOptionsRefused(t *testing.T) {
 		if !isBadTarget(err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: want ErrBadTarget saying %q, got %v", tc.target, tc.want, err)
 		}
+	}
+}
+
+// A kube target without TLS options is refused with the message
+// docs/kubernetes.md quotes; WithInsecure connects in plaintext and says so
+// in the log.
+func TestPlaintextOnlyWhenAsked(t *testing.T) {
+	c := deployed(t, echoPlugin(t, "127.0.0.1", 0))
+	_, err := tetherOpen("kube://plugins/greeter", WithClient(c))
+	want := "a kube target requires TLS: give kube.WithTLSFiles(cert, key, ca) or kube.WithTLSConfig, " +
+		"or kube.WithInsecure() to connect in plaintext"
+	if !isBadTarget(err) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("want ErrBadTarget saying %q, got %v", want, err)
+	}
+	var logged plugintest.SyncBuffer
+	client, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithInsecure(), tether.WithInterface("echo", 1),
+		tether.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	callEcho(t, client)
+	if want := "connecting to the plugin in plaintext (kube.WithInsecure)"; !strings.Contains(logged.String(), want) {
+		t.Errorf("logged %q, want a warning saying %q", logged.String(), want)
 	}
 }

@@ -56,3 +56,27 @@ func TestOtherRuntimesOptionsRefused(t *testing.T) {
 		wantIn(t, err, tc.want)
 	}
 }
+
+// TestTLSRuleMessages: the messages docs/network.md quotes, each in full.
+func TestTLSRuleMessages(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	files := network.WithTLSFiles(p.clientCert, p.clientKey, p.caFile)
+	for _, tc := range []struct {
+		opts []tether.Option
+		want string
+	}{
+		{nil, "plugin tcp://127.0.0.1:1: bad target: a tcp target requires TLS: give network.WithTLSFiles(cert, key, ca) or " +
+			"network.WithTLSConfig, or network.WithInsecure() to connect in plaintext"},
+		{[]tether.Option{files, network.WithTLSConfig(p.clientTLS())}, "give network.WithTLSFiles or network.WithTLSConfig, not both"},
+		{[]tether.Option{network.WithTLSConfig(p.clientTLS()), network.WithInsecure()}, "network.WithInsecure contradicts the TLS option also given"},
+		{[]tether.Option{network.WithTLSConfig(nil)}, "network.WithTLSConfig was given a nil *tls.Config"},
+	} {
+		_, err := tether.Open(t.Context(), "tcp://127.0.0.1:1", append(tc.opts, tether.WithLogger(quietLogger()))...)
+		if !errors.Is(err, tether.ErrBadTarget) {
+			t.Errorf("Open: %v, want ErrBadTarget", err)
+			continue
+		}
+		wantIn(t, err, tc.want)
+	}
+}
