@@ -52,7 +52,10 @@ func DescribeTLS(conf *tls.Config) ListOption { return func(c *listConfig) { c.t
 func DescribeInsecure() ListOption { return func(c *listConfig) { c.insecure = true } }
 
 // DescribeWith passes host options (a handshake, protocol versions, a
-// logger) to the Describe of each plugin.
+// logger) to the Describe of each plugin, a load of its kube:// target.
+// The runtime options of other runtimes are refused there (DescribeError
+// names them), and kube's own have no effect: the TLS of a Describe is
+// DescribeTLS or DescribeInsecure.
 func DescribeWith(opts ...tether.Option) ListOption {
 	return func(c *listConfig) { c.host = append(c.host, opts...) }
 }
