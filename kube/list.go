@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"google.golang.org/grpc"
+
 	"github.com/tetherplug/tether"
-	"github.com/tetherplug/tether/network"
+	"github.com/tetherplug/tether/remote"
 )
 
 // Plugin is one plugin tether deployed in a namespace, as List finds it.
@@ -50,7 +52,10 @@ func DescribeTLS(conf *tls.Config) ListOption { return func(c *listConfig) { c.t
 func DescribeInsecure() ListOption { return func(c *listConfig) { c.insecure = true } }
 
 // DescribeWith passes host options (a handshake, protocol versions, a
-// logger) to the Describe of each plugin.
+// logger) to the Describe of each plugin, a load of its kube:// target.
+// The runtime options of other runtimes are refused there (DescribeError
+// names them), and kube's own have no effect: the TLS of a Describe is
+// DescribeTLS or DescribeInsecure.
 func DescribeWith(opts ...tether.Option) ListOption {
 	return func(c *listConfig) { c.host = append(c.host, opts...) }
 }
@@ -110,17 +115,15 @@ func (lc listConfig) describe(ctx context.Context, c kubernetes.Interface, p *Pl
 		p.DescribeError = "no ready pod to describe"
 		return
 	}
-	opts := append([]tether.Option{tether.WithName(p.Name), tether.WithStartTimeout(lc.timeout)}, lc.host...)
-	if lc.insecure {
-		opts = append(opts, network.WithInsecure())
-	} else {
-		conf := lc.tls.Clone()
-		if conf.ServerName == "" {
-			conf.ServerName = ServerName(p.Name, p.Namespace)
-		}
-		opts = append(opts, network.WithTLSConfig(conf))
+	tr := tlsOptions.Plaintext()
+	if !lc.insecure {
+		tr = tlsOptions.TLS(lc.tls)
 	}
-	client, err := tether.Open(ctx, "tcp://"+net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))), opts...)
+	ep := tr.Endpoint("tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))), ServerName(p.Name, p.Namespace))
+	// The plugin's own target, with a runtime that reports this one pod.
+	opts := append([]tether.Option{tether.WithName(p.Name), tether.WithStartTimeout(lc.timeout)}, lc.host...)
+	opts = append(opts, tether.WithRuntime(podBuilder{ep}))
+	client, err := tether.Open(ctx, scheme+"://"+p.Namespace+"/"+p.Name, opts...)
 	if err != nil {
 		p.DescribeError = err.Error()
 		return
@@ -143,4 +146,25 @@ func readyPod(pods []corev1.Pod) (*corev1.Pod, int32) {
 		}
 	}
 	return nil, 0
+}
+
+// podBuilder is the runtime of List's Describe of one pod: it reports the
+// pod's endpoint and neither deploys nor removes anything.
+type podBuilder struct{ ep tether.Endpoint }
+
+func (podBuilder) Scheme() string { return scheme }
+
+// DialOptions are remote's, as for every load of a kube target.
+func (podBuilder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
+
+func (b podBuilder) Build(_ context.Context, _ tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	env.Endpoints.UpdateEndpoints([]tether.Endpoint{b.ep})
+	return podRuntime{}, nil
+}
+
+// podRuntime is a described pod: Close stops nothing.
+type podRuntime struct{}
+
+func (podRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
+	return nil
 }

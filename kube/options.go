@@ -7,28 +7,27 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/remote"
 )
 
 // scheme is the target scheme of this runtime.
 const scheme = "kube"
 
-// config is the settings of one load, as this package's options set them
-// (tether.RuntimeOption), applied in the order given.
+// tlsOptions are this package's TLS options and their rules: a kube target
+// requires TLS or WithInsecure.
+var tlsOptions = remote.Options{Package: "kube", Schemes: []string{scheme}}
+
+// config is the settings of one load that are this package's own (the TLS
+// options are remote's), as its options set them (tether.RuntimeOption),
+// applied in the order given.
 type config struct {
 	spec       *Spec
 	kubeconfig string
 	client     kubernetes.Interface
-	tlsFiles   *[3]string // cert, key, CA
-	tlsConfig  *tls.Config
-	serverName string
-	insecure   bool
 	outlive    bool
 	pinned     bool
 	timeout    time.Duration
 }
-
-// hasTLS reports whether a TLS option was given.
-func (c config) hasTLS() bool { return c.tlsFiles != nil || c.tlsConfig != nil }
 
 func opt(name string, set func(*config)) tether.Option {
 	return tether.RuntimeOption("kube."+name, set, scheme)
@@ -36,7 +35,7 @@ func opt(name string, set func(*config)) tether.Option {
 
 // WithDeploy deploys the plugin from spec when the target's Deployment does
 // not exist yet. Without it, a kube:// target must name a Deployment that
-// tether deployed earlier (one left running by WithOutlive, or by
+// tether deployed earlier (one left running by WithOutliveHost, or by
 // tether kube deploy). For kube targets only.
 func WithDeploy(spec Spec) tether.Option {
 	return opt("WithDeploy", func(c *config) { c.spec = &spec })
@@ -61,31 +60,31 @@ func WithClient(c kubernetes.Interface) tether.Option {
 // (PEM), caFile the CA certificates that signed the pods' server
 // certificate. For kube targets only.
 func WithTLSFiles(certFile, keyFile, caFile string) tether.Option {
-	return opt("WithTLSFiles", func(c *config) { c.tlsFiles = &[3]string{certFile, keyFile, caFile} })
+	return tlsOptions.WithTLSFiles(certFile, keyFile, caFile)
 }
 
 // WithTLSConfig secures the connections to the plugin's pods with conf
-// (cloned; MinVersion is raised to TLS 1.2). For kube targets only.
-func WithTLSConfig(conf *tls.Config) tether.Option {
-	return opt("WithTLSConfig", func(c *config) { c.tlsConfig = conf })
-}
+// (cloned; MinVersion is raised to TLS 1.2; nil is refused). For kube
+// targets only.
+func WithTLSConfig(conf *tls.Config) tether.Option { return tlsOptions.WithTLSConfig(conf) }
 
 // WithServerName sets the name the pods' server certificate must carry;
-// the default is the Service's DNS name, NAME.NAMESPACE.svc. For kube
+// the default is conf.ServerName of WithTLSConfig, else the Service's DNS
+// name, NAME.NAMESPACE.svc (ServerName). For kube targets only.
+func WithServerName(name string) tether.Option { return tlsOptions.WithServerName(name) }
+
+// WithInsecure connects to the pods in plaintext (logged as a warning) and
+// deploys a spec without a TLS Secret: anyone in the cluster network can
+// call the plugin and read the calls. For kube targets only.
+func WithInsecure() tether.Option { return tlsOptions.WithInsecure() }
+
+// WithOutliveHost leaves the Deployment and Service running when the client
+// is closed or killed, as tether.WithOutliveHost leaves a launched process
+// running; a later Open of the same target attaches to them. For kube
 // targets only.
-func WithServerName(name string) tether.Option {
-	return opt("WithServerName", func(c *config) { c.serverName = name })
+func WithOutliveHost() tether.Option {
+	return opt("WithOutliveHost", func(c *config) { c.outlive = true })
 }
-
-// WithInsecure connects to the pods in plaintext and deploys a spec without
-// a TLS Secret: anyone in the cluster network can call the plugin and read
-// the calls. For kube targets only.
-func WithInsecure() tether.Option { return opt("WithInsecure", func(c *config) { c.insecure = true }) }
-
-// WithOutlive leaves the Deployment and Service running when the client is
-// closed or killed; a later Open of the same target attaches to them. For
-// kube targets only.
-func WithOutlive() tether.Option { return opt("WithOutlive", func(c *config) { c.outlive = true }) }
 
 // WithPinnedImages refuses to deploy an image not pinned by digest
 // (name@sha256:...), as tether.WithChecksum pins a local binary. For kube

@@ -9,26 +9,25 @@
 // not exist, waits until every replica is ready, then follows the
 // Service's EndpointSlices: every ready pod is one instance, and calls are
 // balanced over them pod by pod. Close removes what Open created unless
-// WithOutlive. See docs/kubernetes.md.
+// WithOutliveHost. The TLS options, their rules and the connections'
+// keepalive and backoff are package remote's, shared with the network
+// runtime. See docs/kubernetes.md.
 package kube
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tetherplug/tether"
-	"github.com/tetherplug/tether/network"
+	"github.com/tetherplug/tether/remote"
 )
 
 func init() { tether.RegisterRuntime(builder{}) }
@@ -38,9 +37,9 @@ type builder struct{}
 // Scheme is "kube".
 func (builder) Scheme() string { return scheme }
 
-// DialOptions are the network runtime's keepalive and reconnection
-// backoff: pods are network plugins.
-func (builder) DialOptions() []grpc.DialOption { return network.DialOptions() }
+// DialOptions are remote's keepalive and reconnection backoff: pods are
+// network plugins.
+func (builder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
 
 // ParseTarget splits kube://NAMESPACE/NAME into its namespace and name.
 func ParseTarget(t tether.Target) (ns, name string, err error) {
@@ -65,7 +64,7 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 	}
 	var cfg config
 	tether.ApplyRuntimeOptions(env, &cfg)
-	creds, serverName, err := cfg.creds(name, ns)
+	tr, err := tlsOptions.Transport(t, env)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +74,7 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 			return nil, &tether.PluginError{Plugin: name, Kind: tether.ErrHost, Detail: "no Kubernetes client configuration", Err: err}
 		}
 	}
-	r := &runtime{c: c, ns: ns, name: name, outlive: cfg.outlive, env: env, creds: creds, serverName: serverName}
+	r := &runtime{c: c, ns: ns, name: name, outlive: cfg.outlive, env: env, tr: tr}
 	d, err := r.findOrDeploy(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -99,15 +98,14 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 
 // runtime is one loaded kube target.
 type runtime struct {
-	c          kubernetes.Interface
-	ns, name   string
-	outlive    bool
-	created    bool // Build created the Deployment and Service
-	env        tether.RuntimeEnv
-	creds      credentials.TransportCredentials
-	serverName string
-	follow     *follower
-	once       sync.Once
+	c        kubernetes.Interface
+	ns, name string
+	outlive  bool
+	created  bool // Build created the Deployment and Service
+	env      tether.RuntimeEnv
+	tr       *remote.Transport
+	follow   *follower
+	once     sync.Once
 }
 
 // findOrDeploy attaches to the plugin's Deployment, or deploys the spec.
@@ -136,7 +134,7 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 	} else if spec.Name != r.name {
 		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
 	}
-	d, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: cfg.insecure})
+	d, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()})
 	if err != nil {
 		return nil, err
 	}
@@ -161,9 +159,11 @@ func containerPort(d *appsv1.Deployment, spec *Spec) int32 {
 func (r *runtime) report(addrs []string) {
 	eps := make([]tether.Endpoint, 0, len(addrs))
 	for _, a := range addrs {
-		// No Instance: the pods' ends are seen through the slices.
-		eps = append(eps, tether.Endpoint{Network: "tcp", Address: a, Creds: r.creds,
-			ServerName: r.serverName, HealthChecked: true, Replaceable: true})
+		// No Instance: the pods' ends are seen through the slices. A pod
+		// IP proves nothing, so the name is the Service's, not the pod's.
+		ep := r.tr.Endpoint("tcp", a, ServerName(r.name, r.ns))
+		ep.Replaceable = true
+		eps = append(eps, ep)
 	}
 	r.env.Endpoints.UpdateEndpoints(eps)
 }
@@ -189,43 +189,6 @@ func (r *runtime) removeCreated(ctx context.Context) {
 	if err := Remove(rctx, r.c, r.ns, r.name); err != nil {
 		r.env.Logger.Warn("could not remove the plugin's objects after a failed deploy", "plugin", r.name, "error", err)
 	}
-}
-
-// creds are the transport credentials of the pods' connections and the
-// name their certificate must carry.
-func (c config) creds(name, ns string) (credentials.TransportCredentials, string, error) {
-	bad := func(detail string) error {
-		return &tether.PluginError{Plugin: name, Kind: tether.ErrBadTarget, Detail: detail}
-	}
-	switch {
-	case c.tlsFiles != nil && c.tlsConfig != nil:
-		return nil, "", bad("give kube.WithTLSFiles or kube.WithTLSConfig, not both")
-	case c.insecure && c.hasTLS():
-		return nil, "", bad("kube.WithInsecure contradicts the TLS option also given")
-	case c.insecure:
-		return insecure.NewCredentials(), "", nil
-	case !c.hasTLS():
-		return nil, "", bad("a kube target requires TLS: give kube.WithTLSFiles(cert, key, ca) or kube.WithTLSConfig, " +
-			"or kube.WithInsecure() to connect in plaintext")
-	}
-	var conf *tls.Config
-	if c.tlsConfig != nil {
-		conf = c.tlsConfig.Clone()
-	} else {
-		var err error
-		if conf, err = network.ClientTLSFromFiles(name, c.tlsFiles[0], c.tlsFiles[1], c.tlsFiles[2]); err != nil {
-			return nil, "", err
-		}
-	}
-	conf.MinVersion = max(conf.MinVersion, tls.VersionTLS12)
-	sn := c.serverName
-	if sn == "" {
-		sn = conf.ServerName
-	}
-	if sn == "" {
-		sn = ServerName(name, ns)
-	}
-	return credentials.NewTLS(conf), sn, nil
 }
 
 // ServerName is the name a plugin's pods' certificate carries by default:

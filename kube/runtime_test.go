@@ -94,7 +94,7 @@ func assertNothingLeft(t *testing.T, c *fake.Clientset) {
 	}
 }
 
-// With WithOutlive the objects stay; a second Open without a spec attaches
+// With WithOutliveHost the objects stay; a second Open without a spec attaches
 // to them, and its Kill leaves them too.
 func TestOutliveAndAttach(t *testing.T) {
 	port := echoPlugin(t, "127.0.0.1", 0)
@@ -106,7 +106,7 @@ func TestOutliveAndAttach(t *testing.T) {
 		s := slice("greeter-1", "greeter", port, map[string]bool{"127.0.0.1": true})
 		_, _ = c.DiscoveryV1().EndpointSlices(testNS).Create(context.Background(), s, metav1.CreateOptions{})
 	}()
-	first, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithDeploy(spec), WithInsecure(), WithOutlive())
+	first, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithDeploy(spec), WithInsecure(), WithOutliveHost())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,14 @@
 //
 // Connections to tcp and dns targets use mutual TLS (WithTLSFiles or
 // WithTLSConfig) unless the host asks for plaintext with WithInsecure; unix
-// targets are plaintext unless given TLS options. Calls are balanced round
-// robin over the instances that answered Describe; see docs/network.md.
+// targets are plaintext unless given TLS options. These options, their
+// rules and the connections' keepalive and backoff are package remote's,
+// shared with the kube runtime. Calls are balanced round robin over the
+// instances that answered Describe; see docs/network.md.
 package network
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"slices"
@@ -22,11 +23,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/remote"
 )
 
 func init() {
@@ -52,41 +51,17 @@ type builder struct{ scheme string }
 
 func (b builder) Scheme() string { return b.scheme }
 
-// DialOptions makes the builder a tether.RuntimeDialOptions.
-func (builder) DialOptions() []grpc.DialOption { return DialOptions() }
+// DialOptions makes the builder a tether.RuntimeDialOptions: remote's
+// keepalive and reconnection backoff.
+func (builder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
 
-// Keepalive and reconnection defaults of network plugins' connections; see
-// docs/network.md. A host overrides them with tether.WithDialOptions.
+// KeepaliveTime and KeepaliveTimeout are the keepalive of network plugins'
+// connections: remote.KeepaliveTime and remote.KeepaliveTimeout, named here
+// too for hosts that tune a plugin's side to match. See docs/network.md.
 const (
-	// KeepaliveTime is how long a connection may stay silent before the
-	// host pings the plugin; KeepaliveTimeout how long it then waits for
-	// the answer before it closes the connection as dead. A tether plugin
-	// serving on the network accepts pings this often.
-	KeepaliveTime    = 30 * time.Second
-	KeepaliveTimeout = 10 * time.Second
-	// ReconnectMaxDelay caps the wait between attempts to reach an
-	// instance that went away; attempts start 100 ms apart and grow 1.6
-	// times each, with 20% jitter.
-	ReconnectMaxDelay = time.Second
+	KeepaliveTime    = remote.KeepaliveTime    // silence before the host pings a plugin
+	KeepaliveTimeout = remote.KeepaliveTimeout // wait for the ping's answer
 )
-
-// DialOptions are the network runtime's dial options (its
-// tether.RuntimeDialOptions), for other runtimes whose instances are
-// network plugins too: keepalive on (a plugin that vanishes without
-// closing its connections, behind a dead host or a dropped route, is
-// noticed in KeepaliveTime+KeepaliveTimeout) and a bounded reconnection
-// backoff, so an instance that comes back takes calls within about
-// ReconnectMaxDelay.
-func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: ReconnectMaxDelay},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-	}
-}
 
 func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
 	var cfg config
@@ -105,25 +80,17 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 	if err != nil {
 		return nil, err
 	}
-	conf, err := cfg.tlsConfig(t, env.Name)
+	tr, err := tlsOptions.Transport(t, env)
 	if err != nil {
 		return nil, err
 	}
-	log := env.Logger.With("plugin", env.Name)
-	if conf == nil && b.scheme != "unix" {
-		log.Warn("connecting to the plugin in plaintext (network.WithInsecure): calls are neither encrypted nor authenticated",
-			"target", t.Raw)
-	}
-	r := &runtime{env: env, conf: conf, plain: newPlainCreds(), stop: make(chan struct{}), done: make(chan struct{})}
-	if conf != nil {
-		r.tls = newTLSCreds(credentials.NewTLS(conf))
-	}
+	r := &runtime{env: env, tr: tr, stop: make(chan struct{}), done: make(chan struct{})}
 	if b.scheme != "dns" {
 		close(r.done)
 		env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
 		return r, nil
 	}
-	r.name, r.port, r.log = name, port, log
+	r.name, r.port, r.log = name, port, env.Logger.With("plugin", env.Name)
 	addrs, err = r.resolve(ctx)
 	if err != nil {
 		return nil, &tether.PluginError{Plugin: env.Name, Kind: tether.ErrUnavailable,
@@ -141,10 +108,8 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 
 // runtime is one loaded network target.
 type runtime struct {
-	env   tether.RuntimeEnv
-	conf  *tls.Config // nil: plaintext
-	plain credentials.TransportCredentials
-	tls   credentials.TransportCredentials // nil with plaintext; one for every address
+	env tether.RuntimeEnv
+	tr  *remote.Transport // one for every address
 
 	// dns targets only
 	name, port string
@@ -160,16 +125,9 @@ func (r *runtime) endpoints(addrs []address) []tether.Endpoint {
 	eps := make([]tether.Endpoint, 0, len(addrs))
 	for _, a := range addrs {
 		// No Instance: a remote plugin cannot tell the host when it ends.
-		ep := tether.Endpoint{Network: a.network, Address: a.addr, Creds: r.plain, HealthChecked: true}
-		if r.conf != nil {
-			// The name the certificate must carry: gRPC checks it against
-			// the address's server name, not tls.Config.ServerName.
-			ep.Creds, ep.ServerName = r.tls, r.conf.ServerName
-			if ep.ServerName == "" {
-				ep.ServerName = a.host // "" for a Unix socket: localhost
-			}
-		}
-		eps = append(eps, ep)
+		// The server name defaults to the address's host, "" (localhost)
+		// for a Unix socket.
+		eps = append(eps, r.tr.Endpoint(a.network, a.addr, a.host))
 	}
 	return eps
 }

@@ -121,7 +121,8 @@ func TestPlaintextClientOnTLSPort(t *testing.T) {
 	t.Parallel()
 	srv := serveTLS(t, newPKI(t))
 	err := openFails(t, "tcp://"+srv.addr, 5*time.Second, network.WithInsecure())
-	wantIn(t, err, srv.addr, "does it serve TLS")
+	wantIn(t, err, srv.addr, "closed a plaintext connection before it sent anything (does it serve TLS? "+
+		"then give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure)")
 }
 
 // TestTLSClientOnPlaintextPort: a TLS client against a plaintext plugin
@@ -131,7 +132,7 @@ func TestTLSClientOnPlaintextPort(t *testing.T) {
 	p := newPKI(t)
 	srv := servePlugin(t, listen(t))
 	err := openFails(t, "tcp://"+srv.addr, 5*time.Second, network.WithTLSFiles(p.clientCert, p.clientKey, p.caFile))
-	wantIn(t, err, "does not speak TLS")
+	wantIn(t, err, "the server does not speak TLS (is it plaintext? then network.WithInsecure)")
 }
 
 // TestUnreachableAddress: nothing listening fails naming the refused

@@ -1,4 +1,4 @@
-package network
+package remote
 
 import (
 	"context"
@@ -20,10 +20,11 @@ import (
 // behind the next write's "broken pipe".
 type tlsCreds struct {
 	credentials.TransportCredentials
+	opts Options // names the options in messages
 }
 
-func newTLSCreds(inner credentials.TransportCredentials) *tlsCreds {
-	return &tlsCreds{TransportCredentials: inner}
+func newTLSCreds(inner credentials.TransportCredentials, o Options) *tlsCreds {
+	return &tlsCreds{TransportCredentials: inner, opts: o}
 }
 
 // ClientHandshake is the TLS handshake against the endpoint's server name,
@@ -34,7 +35,7 @@ func (c *tlsCreds) ClientHandshake(ctx context.Context, authority string, raw ne
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) {
 			return nil, nil, fmt.Errorf("TLS handshake with %s: the server does not speak TLS (is it plaintext? "+
-				"then network.WithInsecure): %w", raw.RemoteAddr(), err)
+				"then %s): %w", raw.RemoteAddr(), c.opts.name("WithInsecure"), err)
 		}
 		return nil, nil, fmt.Errorf("TLS handshake with %s (server name %q): %w", raw.RemoteAddr(), authority, err)
 	}
@@ -44,16 +45,17 @@ func (c *tlsCreds) ClientHandshake(ctx context.Context, authority string, raw ne
 
 // Clone returns a copy.
 func (c *tlsCreds) Clone() credentials.TransportCredentials {
-	return newTLSCreds(c.TransportCredentials.Clone())
+	return newTLSCreds(c.TransportCredentials.Clone(), c.opts)
 }
 
 // plainCreds is plaintext that names the likely cause when a server
 // closes the connection before its first bytes: a TLS port.
 type plainCreds struct {
 	credentials.TransportCredentials
+	opts Options // names the options in messages
 }
 
-func newPlainCreds() *plainCreds { return &plainCreds{insecure.NewCredentials()} }
+func newPlainCreds(o Options) *plainCreds { return &plainCreds{insecure.NewCredentials(), o} }
 
 // ClientHandshake connects in plaintext; a server that closes the
 // connection before sending anything is reported as likely a TLS port. (It
@@ -64,11 +66,11 @@ func (c *plainCreds) ClientHandshake(ctx context.Context, authority string, raw 
 	if err != nil {
 		return nil, nil, err
 	}
-	return &plainConn{Conn: conn}, info, nil
+	return &plainConn{Conn: conn, opts: c.opts}, info, nil
 }
 
 // Clone returns a copy.
-func (c *plainCreds) Clone() credentials.TransportCredentials { return newPlainCreds() }
+func (c *plainCreds) Clone() credentials.TransportCredentials { return newPlainCreds(c.opts) }
 
 // firstBytes waits a little for the server's first bytes on a new TLS 1.3
 // connection (a gRPC server sends its settings at once) and returns the
@@ -102,7 +104,8 @@ const firstReadWait = time.Second
 // plainConn explains a plaintext connection closed before its first byte.
 type plainConn struct {
 	net.Conn
-	got bool // some bytes came
+	opts Options // names the options in messages
+	got  bool    // some bytes came
 }
 
 func (p *plainConn) Read(b []byte) (int, error) {
@@ -110,9 +113,10 @@ func (p *plainConn) Read(b []byte) (int, error) {
 	if n > 0 {
 		p.got = true
 	} else if err != nil && !p.got {
+		o := p.opts
 		err = fmt.Errorf("%s closed a plaintext connection before it sent anything (does it serve TLS? "+
-			"then give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure): %w",
-			p.RemoteAddr(), err)
+			"then give the host %s or %s, not %s): %w", p.RemoteAddr(),
+			o.name("WithTLSFiles"), o.name("WithTLSConfig"), o.name("WithInsecure"), err)
 	}
 	return n, err
 }
