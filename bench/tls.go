@@ -26,6 +26,7 @@ import (
 	"github.com/tetherplug/tether/internal/certs"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/network"
+	"github.com/tetherplug/tether/remote"
 )
 
 // ErrNoRelay is returned by StartRelay of the TLS sides, which have no
@@ -196,7 +197,7 @@ func (r RawTLS) Start(ctx context.Context) (*Instance, error) {
 	if r.Keepalive {
 		args = append(args, "-keepalive")
 		dialOpts = append(dialOpts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time: network.KeepaliveTime, Timeout: network.KeepaliveTimeout, PermitWithoutStream: true}))
+			Time: remote.KeepaliveTime, Timeout: remote.KeepaliveTimeout, PermitWithoutStream: true}))
 	}
 	cmd := exec.Command(r.Path, args...)
 	p, err := startServer(ctx, cmd, false, func(line string) string {

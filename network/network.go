@@ -55,14 +55,6 @@ func (b builder) Scheme() string { return b.scheme }
 // keepalive and reconnection backoff.
 func (builder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
 
-// KeepaliveTime and KeepaliveTimeout are the keepalive of network plugins'
-// connections: remote.KeepaliveTime and remote.KeepaliveTimeout, named here
-// too for hosts that tune a plugin's side to match. See docs/network.md.
-const (
-	KeepaliveTime    = remote.KeepaliveTime    // silence before the host pings a plugin
-	KeepaliveTimeout = remote.KeepaliveTimeout // wait for the ping's answer
-)
-
 func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
 	var cfg config
 	tether.ApplyRuntimeOptions(env, &cfg)
