@@ -147,8 +147,8 @@ func TestAdmissionEndedFailsCallsEvenWaitForReadyOnes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), inprocTimeout)
 	defer cancel()
 	_, err := e.Unary(ctx, &echov1.Message{})
-	if err == nil || ctx.Err() != nil {
-		t.Fatalf("a wait-for-ready call after Ended: %v (context: %v), want an error at once", err, ctx.Err())
+	if !errors.Is(err, tether.ErrUnavailable) || !errors.Is(err, why) || ctx.Err() != nil {
+		t.Fatalf("a wait-for-ready call after Ended: %v (context: %v), want ErrUnavailable saying %q at once", err, ctx.Err(), why)
 	}
 	if !errors.Is(c.ExitError(), why) {
 		t.Errorf("ExitError() = %v, want %v", c.ExitError(), why)
