@@ -2,7 +2,7 @@
 // run. Both sides serve the same Echo service from a separate process over a
 // Unix socket: tether through the echo test plugin loaded with
 // tether.Launch, raw grpc-go through a plain grpc.NewServer program
-// (internal/plugintest/rawecho) dialled with grpc.NewClient. The two sides
+// (test/plugins/rawecho) dialled with grpc.NewClient. The two sides
 // therefore pay the same process boundary, and what differs is what tether
 // adds.
 //

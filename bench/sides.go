@@ -22,9 +22,9 @@ import (
 
 // Import paths of the server programs.
 const (
-	TetherEchoPkg  = "github.com/tetherplug/tether/internal/plugintest/echoplugin"
-	TetherRelayPkg = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
-	RawEchoPkg     = "github.com/tetherplug/tether/internal/plugintest/rawecho"
+	TetherEchoPkg  = "github.com/tetherplug/tether/test/plugins/echoplugin"
+	TetherRelayPkg = "github.com/tetherplug/tether/test/plugins/callbackplugin"
+	RawEchoPkg     = "github.com/tetherplug/tether/test/plugins/rawecho"
 )
 
 // Build compiles the tether echo plugin and the raw grpc-go echo server into

@@ -25,7 +25,7 @@ import (
 )
 
 // callbackPluginPkg is the plugin whose Echo calls back the host's Echo.
-const callbackPluginPkg = "github.com/tetherplug/tether/internal/plugintest/callbackplugin"
+const callbackPluginPkg = "github.com/tetherplug/tether/test/plugins/callbackplugin"
 
 // served is one running tether serve.
 type served struct {

@@ -1,5 +1,5 @@
 // Command sessionhost is a host for tests of callback routing. It loads a
-// callback plugin (internal/plugintest/callbackplugin, or any plugin serving
+// callback plugin (test/plugins/callbackplugin, or any plugin serving
 // plugintest.Relay) through the real host side, tether.Open, provides an
 // Echo callback service that answers with its tag, calls the plugin's
 // Echo.Unary N times (each answered by a callback) and prints one line:

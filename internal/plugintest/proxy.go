@@ -1,4 +1,4 @@
-package tether_test
+package plugintest
 
 import (
 	"context"
@@ -14,25 +14,25 @@ import (
 	"github.com/tetherplug/tether/internal/grpcproxy"
 )
 
-// testProxy is a transparent proxy on a Unix socket, forwarding every call
+// Proxy is a transparent proxy on a Unix socket, forwarding every call
 // over ONE plaintext connection to an upstream target, as hosts behind a
 // real proxy share one HTTP/2 connection to the server.
-type testProxy struct {
+type Proxy struct {
 	target string
 	conns  connCounter
 }
 
 // Target is the gRPC target of the proxy's socket.
-func (p *testProxy) Target() string { return p.target }
+func (p *Proxy) Target() string { return p.target }
 
 // UpstreamConns is how many connections to the upstream the proxy opened.
-func (p *testProxy) UpstreamConns() int64 { return p.conns.n.Load() }
+func (p *Proxy) UpstreamConns() int64 { return p.conns.n.Load() }
 
-// listenProxy starts a proxy on the socket path, forwarding to upstream; it
+// ListenProxy starts a proxy on the socket path, forwarding to upstream; it
 // is stopped at cleanup, which fails the test if it does not stop in 5 s.
-func listenProxy(t *testing.T, path, upstream string) *testProxy {
+func ListenProxy(t *testing.T, path, upstream string) *Proxy {
 	t.Helper()
-	p := &testProxy{target: "unix://" + path}
+	p := &Proxy{target: "unix://" + path}
 	up, err := grpc.NewClient(upstream, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(&p.conns))
 	if err != nil {
 		t.Fatal(err)

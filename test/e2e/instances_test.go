@@ -1,11 +1,10 @@
-package tether_test
+package e2e_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,34 +16,6 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/tethertest"
 )
-
-// staticRuntime is a test runtime for a scheme of its own: it reports fixed
-// endpoints of plugins it did not start, and leaves them alone on Close.
-type staticRuntime struct {
-	scheme string
-	eps    []tether.Endpoint
-}
-
-func (s staticRuntime) Scheme() string { return s.scheme }
-
-func (s staticRuntime) Build(_ context.Context, _ tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
-	env.Endpoints.UpdateEndpoints(s.eps)
-	return s, nil
-}
-
-func (staticRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
-	return nil
-}
-
-var schemeSeq atomic.Int64
-
-// registerStatic registers a static runtime for the endpoints under a new
-// scheme and returns a target of it.
-func registerStatic(eps ...tether.Endpoint) string {
-	scheme := fmt.Sprintf("static%d", schemeSeq.Add(1))
-	tether.RegisterRuntime(staticRuntime{scheme: scheme, eps: eps})
-	return scheme + ":///"
-}
 
 // TestEveryInstanceGetsItsOwnTunnel: one client over two plugin processes
 // balances calls across both, and each has a callback tunnel to the host,
