@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/tlsreload"
 )
 
@@ -98,16 +99,21 @@ func serveNetwork(cfg ServeConfig, addr string) int {
 	if err != nil {
 		return refuse(log, err)
 	}
+	limits, err := netguard.FromEnv(os.LookupEnv) // TETHER_MAX_* and TETHER_HANDSHAKE_TIMEOUT
+	if err != nil {
+		return refuse(log, err)
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return refuse(log, &envError{Var: EnvListen, Reason: "cannot listen on " + addr, Err: err})
 	}
+	guard := netguard.New(limits, log)
 	// Connections of hosts that vanished (no FIN: a dead machine, a cut
 	// route) are pinged and closed, so their calls and tunnels end.
-	srv := NewServer(cfg, grpc.Creds(creds), grpc.KeepaliveParams(keepalive.ServerParameters{
-		Time: 30 * time.Second, Timeout: 10 * time.Second}))
+	srv := NewServer(cfg, append(guard.ServerOptions(creds), grpc.KeepaliveParams(keepalive.ServerParameters{
+		Time: 30 * time.Second, Timeout: 10 * time.Second}))...)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(lis) }()
+	go func() { serveErr <- srv.Serve(guard.Listener(lis)) }()
 	log.Info("listening", "addr", lis.Addr().String(), "tls", creds.Info().SecurityProtocol == "tls")
 
 	stopped := make(chan struct{})
