@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,7 @@ func TestNetworkPluginRefusesHeaderFlood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("resident memory: %d MiB before, %d MiB after", before>>20, after>>20)
 		if grew := after - before; grew > 24<<20 {
 			t.Errorf("the plugin's resident memory grew by %d MiB after %d MiB of refused headers, want under 24 MiB", grew>>20, n)
 		}
@@ -114,5 +116,35 @@ func TestNetworkPluginRefusesHeaderFlood(t *testing.T) {
 	}
 	if errors.Is(err, tether.ErrUnavailable) {
 		t.Errorf("a call over the header limit is %v; the plugin is available", err)
+	}
+}
+
+// TestNetworkPluginRefusesBadLimits: a limit set to what it cannot be stops
+// the plugin before it listens, naming the variable and the value.
+func TestNetworkPluginRefusesBadLimits(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ env, want string }{
+		{netguard.EnvMaxStreams + "=lots", `TETHER_MAX_STREAMS: \"lots\" is not a whole number from 1 to 4294967295`},
+		{netguard.EnvMaxHeaderBytes + "=0", `TETHER_MAX_HEADER_BYTES: \"0\" is not a whole number from 1 to 4294967295`},
+		{netguard.EnvHandshakeTimeout + "=10", `TETHER_HANDSHAKE_TIMEOUT: \"10\" is not a positive duration such as 10s`},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Parallel()
+			p := startGuardedNoWait(t, nil, c.env)
+			select {
+			case err := <-p.exited:
+				p.exited <- err
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+					t.Errorf("exit: %v, want status 1", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the plugin did not exit within 20 s")
+			}
+			out := p.stderr.String()
+			if !p.logged("cannot serve on the network") || !strings.Contains(out, c.want) || p.listening() != "" {
+				t.Errorf("stderr does not say it cannot serve because %s:\n%s", c.want, out)
+			}
+		})
 	}
 }
