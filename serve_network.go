@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -110,8 +109,7 @@ func serveNetwork(cfg ServeConfig, addr string) int {
 	guard := netguard.New(limits, log)
 	// Connections of hosts that vanished (no FIN: a dead machine, a cut
 	// route) are pinged and closed, so their calls and tunnels end.
-	srv := NewServer(cfg, append(guard.ServerOptions(creds), grpc.KeepaliveParams(keepalive.ServerParameters{
-		Time: 30 * time.Second, Timeout: 10 * time.Second}))...)
+	srv := NewServer(cfg, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})...)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(guard.Listener(lis)) }()
 	log.Info("listening", "addr", lis.Addr().String(), "tls", creds.Info().SecurityProtocol == "tls")

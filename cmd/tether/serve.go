@@ -190,7 +190,9 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 		return err
 	}
 	defer stop(c)
-	srv, err := newProxyServer(c, guard.ServerOptions(creds))
+	// Network hosts ping idle connections (see the network package); the
+	// proxy pings its hosts in turn, so a vanished host's calls end.
+	srv, err := newProxyServer(c, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
 	if err != nil {
 		return err
 	}
@@ -199,7 +201,7 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 
 // newProxyServer is the server forwarding every call to c's connection,
 // answering Describe for a plugin that does not describe itself; opts are
-// its credentials and limits.
+// its credentials, limits and keepalive.
 func newProxyServer(c *tether.Client, opts []grpc.ServerOption) (*grpc.Server, error) {
 	cfg := grpcproxy.Config{Upstream: c.Conn(), Refuse: hostOnly}
 	if !c.Described() {
@@ -214,10 +216,7 @@ func newProxyServer(c *tether.Client, opts []grpc.ServerOption) (*grpc.Server, e
 	if err != nil {
 		return nil, err
 	}
-	// Network hosts ping idle connections (see the network package); the
-	// proxy pings its hosts in turn, so a vanished host's calls end.
-	return px.NewServer(append(opts, grpc.KeepaliveEnforcementPolicy(tether.AcceptedKeepalive),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))...), nil
+	return px.NewServer(append(opts, grpc.KeepaliveEnforcementPolicy(tether.AcceptedKeepalive))...), nil
 }
 
 // describeAs answers Describe with resp.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -12,8 +13,9 @@ import (
 // Guard admits a server's connections within its Limits. Wrap the
 // server's listener with Listener and give the server ServerOptions.
 type Guard struct {
-	limits Limits
-	log    *rateLog
+	limits      Limits
+	log         *rateLog
+	userTimeout time.Duration // TCP_USER_TIMEOUT of its connections, if any
 
 	mu      sync.Mutex
 	pending *list.List // of *conn not yet through the handshake, oldest first
@@ -55,6 +57,9 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			l.g.log.log(slog.LevelError, "accepting a connection failed; new hosts wait until it succeeds", "error", err.Error())
 			return nil, err
+		}
+		if l.g.userTimeout > 0 {
+			setUserTimeout(c, l.g.userTimeout)
 		}
 		if gc := l.g.admit(c); gc != nil {
 			return gc, nil
@@ -118,7 +123,7 @@ func (g *Guard) admit(c net.Conn) *conn {
 	for _, v := range evicted {
 		if v != nil {
 			v.once.Do(func() { _ = v.Conn.Close() })
-			g.log.log(slog.LevelWarn, "closed a connection that had not finished its TLS handshake, to make room", "peer", v.peer, "max_pending", g.limits.MaxPending)
+			g.log.log(slog.LevelWarn, "closed a connection that had not finished its handshake, to make room", "peer", v.peer, "max_pending", g.limits.MaxPending)
 		}
 	}
 	if refuse != "" {
@@ -156,8 +161,8 @@ func (g *Guard) release(c *conn) {
 	g.total--
 }
 
-// established marks c through its handshake: no longer pending, so no
-// longer closed to make room.
+// established marks c through its handshake and HTTP/2 preface: no longer
+// pending, so no longer closed to make room.
 func (g *Guard) established(c *conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -179,7 +184,7 @@ func peerOf(a net.Addr) string {
 }
 
 // credentials wraps transport credentials so that the guard learns when
-// a connection's handshake ends.
+// a connection is through its handshake.
 func (g *Guard) credentials(c credentials.TransportCredentials) credentials.TransportCredentials {
 	return &guardedCreds{TransportCredentials: c}
 }
@@ -188,14 +193,12 @@ type guardedCreds struct {
 	credentials.TransportCredentials
 }
 
-// ServerHandshake runs the handshake, then marks the connection
-// established.
+// ServerHandshake runs the handshake and returns the secured connection
+// watched for the HTTP/2 preface, which ends the connection's pending time.
 func (gc *guardedCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	c, info, err := gc.TransportCredentials.ServerHandshake(raw)
-	if err == nil {
-		if own, ok := raw.(*conn); ok {
-			own.g.established(own)
-		}
+	if own, ok := raw.(*conn); ok && err == nil {
+		c = &prefaceConn{Conn: c, own: own, left: prefaceLen}
 	}
 	return c, info, err
 }
@@ -203,4 +206,27 @@ func (gc *guardedCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.Aut
 // Clone clones the wrapped credentials.
 func (gc *guardedCreds) Clone() credentials.TransportCredentials {
 	return &guardedCreds{TransportCredentials: gc.TransportCredentials.Clone()}
+}
+
+// prefaceLen is the length of the HTTP/2 client preface
+// ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), which gRPC reads first and checks.
+const prefaceLen = 24
+
+// prefaceConn is a secured connection that marks its guarded connection
+// established once the preface is read (gRPC closes a connection whose
+// preface is wrong). Only gRPC's one reader calls Read.
+type prefaceConn struct {
+	net.Conn
+	own  *conn
+	left int
+}
+
+func (p *prefaceConn) Read(b []byte) (int, error) {
+	n, err := p.Conn.Read(b)
+	if p.left > 0 {
+		if p.left -= n; p.left <= 0 {
+			p.own.g.established(p.own)
+		}
+	}
+	return n, err
 }

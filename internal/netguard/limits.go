@@ -1,7 +1,7 @@
 // Package netguard bounds what the peers of a gRPC server on the network can
 // make it hold: the size of a call's headers, the calls of one connection,
-// connections that have not finished their TLS handshake, and connections
-// per peer and in all. Network plugins and tether serve put it between their
+// connections that have not finished their handshake (TLS, then the HTTP/2
+// preface), and connections per peer and in all. Network plugins and tether serve put it between their
 // listener and their grpc.Server.
 package netguard
 
@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 )
 
 // Limits bound one server. The zero value of a field means its default.
@@ -28,7 +29,8 @@ type Limits struct {
 	// handshake and send the HTTP/2 preface before it is closed.
 	HandshakeTimeout time.Duration
 	// MaxPending is how many connections may be open before the end of
-	// their TLS handshake; a new one over it closes the oldest of them.
+	// their TLS handshake and HTTP/2 preface; a new one over it closes the
+	// oldest of them.
 	MaxPending int
 	// MaxConns is how many connections the server keeps in all; by default
 	// 1,024, less when the descriptor limit (RLIMIT_NOFILE) leaves less
@@ -158,11 +160,17 @@ func FromEnv(lookup func(string) (string, bool)) (Limits, error) {
 	return l.withDefaults(), nil
 }
 
-// ServerOptions are the grpc.Server options of the guard's limits, with
-// creds wrapped so that the guard sees each handshake end. Serve the server
-// on Listener(lis).
-func (g *Guard) ServerOptions(creds credentials.TransportCredentials) []grpc.ServerOption {
+// ServerOptions are the grpc.Server options of the guard's limits and of
+// the keepalive parameters kp, with creds wrapped so that the guard sees
+// each handshake end. Call it before serving; serve on Listener(lis).
+//
+// Since the guard's connections are not *net.TCPConn, gRPC would not set
+// their TCP_USER_TIMEOUT to kp.Timeout (unacknowledged data ends the
+// connection as an unanswered ping does): the guard sets it.
+func (g *Guard) ServerOptions(creds credentials.TransportCredentials, kp keepalive.ServerParameters) []grpc.ServerOption {
+	g.userTimeout = kp.Timeout
 	return []grpc.ServerOption{
+		grpc.KeepaliveParams(kp),
 		grpc.Creds(g.credentials(creds)),
 		grpc.MaxHeaderListSize(g.limits.MaxHeaderBytes),
 		grpc.MaxConcurrentStreams(g.limits.MaxStreams),
