@@ -65,7 +65,10 @@ plugin logs and prints goes to serve's own log on stderr.
 
 The listening side is mutual TLS (--tls-cert, --tls-key and --client-ca;
 TLS 1.3 preferred, 1.2 at least; the files are re-read when they change), or
-plaintext with --insecure, logged as a warning. Serve logs one "listening"
+plaintext with --insecure, logged as a warning. The --max-* flags and
+--handshake-timeout bound what one network peer can make serve hold (header
+size, calls per connection, connections in their handshake, per address and
+in all; see docs/network.md). Serve logs one "listening"
 line with the bound address (so --listen 127.0.0.1:0 picks a free port). On
 SIGTERM or SIGINT it stops accepting calls, lets calls in flight finish for
 up to --grace, stops the plugin and exits 0.`,
