@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/netguard/netguardtest"
 	"github.com/tetherplug/tether/tethertest"
@@ -32,7 +33,7 @@ func TestNetworkPluginClosesSilentConnections(t *testing.T) {
 
 // TestNetworkPluginSilentFloodLocksNoHostOut: with 128 descriptors, 300
 // silent connections (more than both the descriptors and the pending
-// cap) do not lock out a host: it opens the plugin and calls within 5 s,
+// cap) do not lock out a host: it opens the plugin and calls within 10 s,
 // the oldest silent connections having been closed to make room, which the
 // plugin logs.
 func TestNetworkPluginSilentFloodLocksNoHostOut(t *testing.T) {
@@ -40,7 +41,7 @@ func TestNetworkPluginSilentFloodLocksNoHostOut(t *testing.T) {
 	p := startGuarded(t, underNofile(t, "128"))
 	netguardtest.Silent(t, p.addr, 300)
 	start := time.Now()
-	c := open(t, "tcp://"+p.addr, p.tlsOpt) // 5 s start timeout
+	c := open(t, "tcp://"+p.addr, p.tlsOpt, tether.WithStartTimeout(10*time.Second)) // 120 s before the guard
 	call(t, c, "after 300 silent connections")
 	t.Logf("opened and called in %v", time.Since(start))
 	if msg := "closed a connection that had not finished its handshake, to make room"; !p.logged(msg) {
