@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"container/list"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -50,10 +51,14 @@ type listener struct {
 }
 
 // Accept returns the next connection the guard admits. A failure is logged
-// and returned as it is, for the server to back off and try again.
+// (but the listener's close) and returned as it is, for the server to back
+// off and try again.
 func (l *listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err // the server stops
+		}
 		if err != nil {
 			l.g.log.log(slog.LevelError, "accepting a connection failed; new hosts wait until it succeeds", "error", err.Error())
 			return nil, err

@@ -166,3 +166,28 @@ func TestFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptFailureLogged: a failed accept is logged with its error and
+// returned; the listener's close, the way a server stops, is not logged.
+func TestAcceptFailureLogged(t *testing.T) {
+	var out plugintest.SyncBuffer
+	g := New(Limits{}, slog.New(slog.NewTextHandler(&out, nil)))
+	failing := g.Listener(failingListener{err: errors.New("accept: too many open files")})
+	if _, err := failing.Accept(); err == nil || !strings.Contains(out.String(), "accepting a connection failed") ||
+		!strings.Contains(out.String(), "too many open files") {
+		t.Errorf("Accept = %v, log %q; want the error returned and logged", err, out.String())
+	}
+	out = plugintest.SyncBuffer{}
+	closed := g.Listener(failingListener{err: net.ErrClosed})
+	if _, err := closed.Accept(); !errors.Is(err, net.ErrClosed) || out.String() != "" {
+		t.Errorf("Accept on a closed listener = %v, log %q; want net.ErrClosed and nothing logged", err, out.String())
+	}
+}
+
+// failingListener fails every Accept with err.
+type failingListener struct {
+	net.Listener
+	err error
+}
+
+func (f failingListener) Accept() (net.Conn, error) { return nil, f.err }
