@@ -97,27 +97,16 @@ func (c *conn) Close() error {
 func (g *Guard) admit(c net.Conn) *conn {
 	peer := peerOf(c.RemoteAddr())
 	var evicted []*conn
-	g.mu.Lock()
-	if g.pending.Len() >= g.limits.MaxPending {
-		evicted = append(evicted, g.evict(""))
-	}
-	refuse := ""
-	if g.perPeer[peer] >= g.limits.MaxConnsPerPeer {
-		if v := g.evict(peer); v != nil {
-			evicted = append(evicted, v)
-		} else {
-			refuse = "refused a connection: too many from its address"
-		}
-	}
-	if refuse == "" && g.total >= g.limits.MaxConns {
-		if v := g.evict(""); v != nil {
-			evicted = append(evicted, v)
-		} else {
-			refuse = "refused a connection: too many connections"
-		}
-	}
 	var gc *conn
+	g.mu.Lock()
+	refuse := g.refusal(peer)
 	if refuse == "" {
+		if g.perPeer[peer] >= g.limits.MaxConnsPerPeer {
+			evicted = append(evicted, g.evict(peer))
+		}
+		if g.total >= g.limits.MaxConns || g.pending.Len() >= g.limits.MaxPending {
+			evicted = append(evicted, g.evict(""))
+		}
 		gc = &conn{Conn: c, g: g, peer: peer}
 		gc.pending = g.pending.PushBack(gc)
 		g.perPeer[peer]++
@@ -138,16 +127,37 @@ func (g *Guard) admit(c net.Conn) *conn {
 	return gc
 }
 
-// evict releases the oldest pending connection (of peer, unless peer is
-// empty) and returns it for the caller to close, or nil. g.mu is held.
-func (g *Guard) evict(peer string) *conn {
+// refusal is why a new connection of peer cannot be admitted (a limit is
+// reached and no pending connection can make room), or "". g.mu is held.
+func (g *Guard) refusal(peer string) string {
+	switch {
+	case g.perPeer[peer] >= g.limits.MaxConnsPerPeer && g.oldestPending(peer) == nil:
+		return "refused a connection: too many from its address"
+	case g.total >= g.limits.MaxConns && g.pending.Len() == 0:
+		return "refused a connection: too many connections"
+	}
+	return ""
+}
+
+// oldestPending is the oldest pending connection (of peer, unless peer is
+// empty), or nil. g.mu is held.
+func (g *Guard) oldestPending(peer string) *conn {
 	for e := g.pending.Front(); e != nil; e = e.Next() {
 		if c := e.Value.(*conn); peer == "" || c.peer == peer {
-			g.release(c)
 			return c
 		}
 	}
 	return nil
+}
+
+// evict releases the oldest pending connection (of peer, unless peer is
+// empty) and returns it for the caller to close, or nil. g.mu is held.
+func (g *Guard) evict(peer string) *conn {
+	c := g.oldestPending(peer)
+	if c != nil {
+		g.release(c)
+	}
+	return c
 }
 
 // release gives c's place back, once. g.mu is held.
