@@ -24,7 +24,7 @@ const bidiMethod = "/tether.echo.v1.Echo/Bidi"
 
 // TestNetworkPluginRefusesExcessStreams: a client with a valid certificate
 // that ignores the plugin's SETTINGS and opens 1,000 header-only calls on
-// one connection gets at most 100 (the default) accepted, the rest refused
+// one connection gets at most 128 (the default) accepted, the rest refused
 // with REFUSED_STREAM, and the plugin still serves other hosts.
 func TestNetworkPluginRefusesExcessStreams(t *testing.T) {
 	t.Parallel()

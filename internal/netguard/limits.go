@@ -43,10 +43,10 @@ type Limits struct {
 // Defaults of Limits.
 const (
 	DefaultMaxHeaderBytes   = 16 << 10
-	DefaultMaxStreams       = 100
+	DefaultMaxStreams       = 128
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxPending       = 64
-	DefaultMaxConnsPerPeer  = 32
+	DefaultMaxConnsPerPeer  = 16
 	// maxConnsCeiling is the default of MaxConns when descriptors allow it.
 	maxConnsCeiling = 1024
 	// reservedFDs are descriptors kept for what is not a connection:

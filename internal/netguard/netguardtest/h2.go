@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -41,10 +42,20 @@ type H2 struct {
 
 // Dial connects to addr over TLS with conf (a client certificate the
 // server trusts, for a peer that got through mutual TLS), or in plaintext
-// when conf is nil, and sends the HTTP/2 preface. The connection is closed
-// when the test ends.
+// when conf is nil, and sends the HTTP/2 preface; it fails the test if it
+// cannot. The connection is closed when the test ends.
 func Dial(t testing.TB, addr string, conf *tls.Config) *H2 {
 	t.Helper()
+	h, err := Connect(addr, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// Connect is Dial returning its error; the caller closes the connection.
+func Connect(addr string, conf *tls.Config) (*H2, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	var c net.Conn
 	var err error
@@ -56,24 +67,27 @@ func Dial(t testing.TB, addr string, conf *tls.Config) *H2 {
 		c, err = d.Dial("tcp", addr)
 	}
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	h := &H2{conn: c, authority: addr, fr: http2.NewFramer(c, c), next: 1,
 		settings: map[http2.SettingID]uint32{}, resets: map[http2.ErrCode]int{},
 		changed: make(chan struct{}, 1), closed: make(chan struct{})}
 	h.enc = hpack.NewEncoder(&h.hbuf)
-	t.Cleanup(func() { _ = c.Close() })
 	if err := h.write(func() error {
 		if _, err := c.Write([]byte(http2.ClientPreface)); err != nil {
 			return err
 		}
 		return h.fr.WriteSettings()
 	}); err != nil {
-		t.Fatalf("HTTP/2 preface to %s: %v", addr, err)
+		_ = c.Close()
+		return nil, fmt.Errorf("HTTP/2 preface to %s: %w", addr, err)
 	}
 	go h.read()
-	return h
+	return h, nil
 }
+
+// Close closes the connection.
+func (h *H2) Close() error { return h.conn.Close() }
 
 // write runs f holding the write lock, with a 10 s write deadline.
 func (h *H2) write(f func() error) error {
