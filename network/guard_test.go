@@ -124,7 +124,7 @@ func TestNetworkPluginRefusesHeaderFlood(t *testing.T) {
 func TestNetworkPluginRefusesBadLimits(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ env, want string }{
-		{netguard.EnvMaxStreams + "=lots", `TETHER_MAX_STREAMS: \"lots\" is not a whole number from 1 to 4294967295`},
+		{netguard.EnvMaxStreams + "=lots", `tether: TETHER_MAX_STREAMS: \"lots\" is not a whole number from 1 to 4294967295`},
 		{netguard.EnvMaxHeaderBytes + "=0", `TETHER_MAX_HEADER_BYTES: \"0\" is not a whole number from 1 to 4294967295`},
 		{netguard.EnvHandshakeTimeout + "=10", `TETHER_HANDSHAKE_TIMEOUT: \"10\" is not a positive duration such as 10s`},
 	} {

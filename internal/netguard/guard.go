@@ -30,16 +30,13 @@ func New(l Limits, log *slog.Logger) *Guard {
 	return &Guard{limits: l.withDefaults(), log: newRateLog(log), pending: list.New(), perPeer: map[string]int{}}
 }
 
-// Limits are the guard's limits, defaults filled in.
-func (g *Guard) Limits() Limits { return g.limits }
-
 // Listener wraps lis: each connection it accepts is admitted by the guard
 // or closed at once, and its failures to accept are logged.
 func (g *Guard) Listener(lis net.Listener) net.Listener { return &listener{Listener: lis, g: g} }
 
-// Counts are the connections a guard holds: in all, and those still in
+// counts are the connections a guard holds: in all, and those still in
 // their handshake.
-func (g *Guard) Counts() (total, pending int) {
+func (g *Guard) counts() (total, pending int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.total, g.pending.Len()

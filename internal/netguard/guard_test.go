@@ -79,7 +79,7 @@ func TestPendingCapClosesOldest(t *testing.T) {
 	}
 	// The client took the place of one more silent connection.
 	plugintest.Eventually(t, 5*time.Second, "3 pending of 4 connections", func() bool {
-		total, pending := s.g.Counts()
+		total, pending := s.g.counts()
 		return total == 4 && pending == 3
 	})
 	msg := "closed a connection that had not finished its handshake, to make room"
@@ -118,7 +118,7 @@ func TestConnectionCaps(t *testing.T) {
 			netguardtest.WaitClosed(t, extra, 5*time.Second)
 			plugintest.Eventually(t, 5*time.Second, "logged "+c.msg, func() bool { return strings.Contains(s.log.String(), c.msg) })
 			_ = first.Close()
-			plugintest.Eventually(t, 5*time.Second, "2 connections left", func() bool { total, _ := s.g.Counts(); return total == 2 })
+			plugintest.Eventually(t, 5*time.Second, "2 connections left", func() bool { total, _ := s.g.counts(); return total == 2 })
 			if err := s.check(t); err != nil {
 				t.Errorf("a call once a place is free: %v", err)
 			}
@@ -191,3 +191,17 @@ type failingListener struct {
 }
 
 func (f failingListener) Accept() (net.Conn, error) { return nil, f.err }
+
+// TestDefaultMaxConnsFollowsDescriptors: the default leaves 64 descriptors
+// for other files, and is never below 16 or above 1,024.
+func TestDefaultMaxConnsFollowsDescriptors(t *testing.T) {
+	for _, c := range []struct {
+		fds  uint64
+		ok   bool
+		want int
+	}{{20000, true, 1024}, {1088, true, 1024}, {1024, true, 960}, {128, true, 64}, {48, true, 16}, {0, false, 1024}, {^uint64(0), true, 1024}} {
+		if got := maxConnsFor(c.fds, c.ok); got != c.want {
+			t.Errorf("maxConnsFor(%d, %v) = %d, want %d", c.fds, c.ok, got, c.want)
+		}
+	}
+}

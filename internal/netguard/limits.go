@@ -69,14 +69,19 @@ func Defaults() Limits {
 	return Limits{}.withDefaults()
 }
 
-// DefaultMaxConns is 1,024 connections, or what the descriptor limit leaves
-// after a reserve for other files (at least 16).
+// DefaultMaxConns is the default of MaxConns: 1,024 connections, or what
+// the descriptor limit leaves after a reserve for other files (at least 16).
 func DefaultMaxConns() int {
-	n := maxConnsCeiling
-	if fds, ok := fdLimit(); ok && fds-reservedFDs < uint64(n) {
-		n = max(int(fds)-reservedFDs, 16)
+	return maxConnsFor(fdLimit())
+}
+
+// maxConnsFor is DefaultMaxConns for a descriptor limit of fds (none when
+// !ok).
+func maxConnsFor(fds uint64, ok bool) int {
+	if !ok || fds >= maxConnsCeiling+reservedFDs {
+		return maxConnsCeiling
 	}
-	return n
+	return max(int(fds)-reservedFDs, 16)
 }
 
 // withDefaults fills the zero fields of l with their defaults.
