@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -202,6 +204,41 @@ func TestDefaultMaxConnsFollowsDescriptors(t *testing.T) {
 	}{{20000, true, 1024}, {1088, true, 1024}, {1024, true, 960}, {128, true, 64}, {48, true, 16}, {0, false, 1024}, {^uint64(0), true, 1024}} {
 		if got := maxConnsFor(c.fds, c.ok); got != c.want {
 			t.Errorf("maxConnsFor(%d, %v) = %d, want %d", c.fds, c.ok, got, c.want)
+		}
+	}
+}
+
+// TestHeaderLimit: headers over MaxHeaderBytes are refused: the call
+// alone (FRAME_SIZE_ERROR) when its header block came in one frame, the
+// connection when more frames follow or one field is longer than the
+// limit; headers within it reach the server.
+func TestHeaderLimit(t *testing.T) {
+	s := serve(t, Limits{})
+	const check = "/grpc.health.v1.Health/Check"
+	// 24 KiB of "a" take 15 KiB in Huffman code: one HEADERS frame.
+	h := netguardtest.Dial(t, s.addr, nil)
+	a := hpack.HeaderField{Name: "x-big", Value: strings.Repeat("a", 6<<10)}
+	if _, err := h.Open(1, check, a, a, a, a); err != nil {
+		t.Fatal(err)
+	}
+	if !h.WaitResets(http2.ErrCodeFrameSize, 1, 5*time.Second) {
+		t.Errorf("24 KiB of headers in one frame: resets %v, closed %v; want FRAME_SIZE_ERROR", h.Resets(), h.CloseErr())
+	}
+	if err := s.check(t); err != nil {
+		t.Errorf("a call within the limit: %v", err)
+	}
+	for name, fields := range map[string][]hpack.HeaderField{
+		"24 KiB in 2 frames": {{Name: "x-big", Value: strings.Repeat("0123456789+/=-_~", 1536)}},
+		"one 32 KiB field":   {{Name: "x-big", Value: strings.Repeat("b", 32<<10)}},
+	} {
+		c := netguardtest.Dial(t, s.addr, nil)
+		if _, err := c.Open(1, check, fields...); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.Closed():
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: resets %v and the connection kept; want it closed", name, c.Resets())
 		}
 	}
 }
