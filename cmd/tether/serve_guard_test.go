@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/netguard/netguardtest"
 	"github.com/tetherplug/tether/network"
 )
@@ -91,4 +92,24 @@ func TestServeHandshakeLimits(t *testing.T) {
 	waitLine(t, s, "closed a connection that had not finished its handshake, to make room")
 	netguardtest.WaitClosed(t, conns[5], 10*time.Second) // the handshake timeout
 	openThrough(t, s, network.WithInsecure())
+}
+
+// TestServeDefaultLimits: with no limit flags, serve still bounds a client
+// with a valid certificate: of 1,000 header-only calls on one connection
+// at most 128 are accepted.
+func TestServeDefaultLimits(t *testing.T) {
+	pki := t.TempDir()
+	makePKI(t, pki)
+	s := startServe(t, append([]string{echo(t)}, serveTLS(pki)...)...)
+	h := netguardtest.Dial(t, s.addr, hostTLS(t, pki))
+	const n, max = 1000, netguard.DefaultMaxStreams
+	if opened, err := h.Open(n, "/tether.echo.v1.Echo/Bidi"); err != nil {
+		t.Fatalf("opened %d streams, then: %v", opened, err)
+	}
+	if !h.WaitResets(http2.ErrCodeRefusedStream, n-max, 10*time.Second) || !h.Sync(5*time.Second) {
+		t.Fatalf("of %d header-only streams, resets %v within 10 s; want at most %d accepted", n, h.Resets(), max)
+	}
+	if refused := h.Resets()[http2.ErrCodeRefusedStream]; n-refused > max {
+		t.Errorf("%d streams accepted on one connection, want at most %d", n-refused, max)
+	}
 }
