@@ -10,11 +10,11 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/tlsreload"
 )
 
@@ -70,16 +70,20 @@ func serveNetwork(cfg ServeConfig, addr string) int {
 	if err != nil {
 		return refuse(log, err)
 	}
+	limits, err := netguard.FromEnv(os.LookupEnv) // TETHER_MAX_* and TETHER_HANDSHAKE_TIMEOUT
+	if err != nil {
+		return refuse(log, err)
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return refuse(log, &envError{Var: EnvListen, Reason: "cannot listen on " + addr, Err: err})
 	}
+	guard := netguard.New(limits, log)
 	// Connections of hosts that vanished (no FIN: a dead machine, a cut
 	// route) are pinged and closed, so their calls and tunnels end.
-	srv := NewServer(cfg, grpc.Creds(creds), grpc.KeepaliveParams(keepalive.ServerParameters{
-		Time: 30 * time.Second, Timeout: 10 * time.Second}))
+	srv := NewServer(cfg, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})...)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(lis) }()
+	go func() { serveErr <- srv.Serve(guard.Listener(lis)) }()
 	log.Info("listening", "addr", lis.Addr().String(), "tls", creds.Info().SecurityProtocol == "tls")
 
 	stopped := make(chan struct{})

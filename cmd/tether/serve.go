@@ -19,6 +19,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/grpcproxy"
+	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/tlsreload"
 )
@@ -44,6 +45,7 @@ type serveFlags struct {
 	cert, key, clientCA string
 	insecure, plainLog  bool
 	grace               time.Duration
+	limits              limitFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -63,7 +65,10 @@ plugin logs and prints goes to serve's own log on stderr.
 
 The listening side is mutual TLS (--tls-cert, --tls-key and --client-ca;
 TLS 1.3 preferred, 1.2 at least; the files are re-read when they change), or
-plaintext with --insecure, logged as a warning. Serve logs one "listening"
+plaintext with --insecure, logged as a warning. The --max-* flags and
+--handshake-timeout bound what one network peer can make serve hold (header
+size, calls per connection, connections in their handshake, per address and
+in all; see docs/network.md). Serve logs one "listening"
 line with the bound address (so --listen 127.0.0.1:0 picks a free port). On
 SIGTERM or SIGINT it stops accepting calls, lets calls in flight finish for
 up to --grace, stops the plugin and exits 0.`,
@@ -89,6 +94,7 @@ up to --grace, stops the plugin and exits 0.`,
 	fs.BoolVar(&f.insecure, "insecure", false, "serve plaintext gRPC: anyone who reaches ADDR can call the plugin")
 	fs.BoolVar(&f.plainLog, "log-text", false, "log plain text lines instead of JSON")
 	fs.DurationVar(&f.grace, "grace", defaultGrace(), "how long calls in flight may finish after SIGTERM (default $"+tether.EnvShutdownGrace+", else 2s)")
+	f.limits.add(cmd)
 	return cmd
 }
 
@@ -158,11 +164,16 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 	if f.grace <= 0 {
 		return fmt.Errorf("--grace %v: want a positive duration", f.grace)
 	}
+	limits, err := f.limits.limits()
+	if err != nil {
+		return err
+	}
 	log := f.logger()
 	creds, err := f.credentials(log)
 	if err != nil {
 		return err
 	}
+	guard := netguard.New(limits, log)
 	lis, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", f.listen, err)
@@ -182,16 +193,19 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 		return err
 	}
 	defer stop(c)
-	srv, err := newProxyServer(c, creds)
+	// Network hosts ping idle connections (see the network package); the
+	// proxy pings its hosts in turn, so a vanished host's calls end.
+	srv, err := newProxyServer(c, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
 	if err != nil {
 		return err
 	}
-	return f.serve(ctx, log, c, srv, lis)
+	return f.serve(ctx, log, c, srv, guard.Listener(lis))
 }
 
 // newProxyServer is the server forwarding every call to c's connection,
-// answering Describe for a plugin that does not describe itself.
-func newProxyServer(c *tether.Client, creds credentials.TransportCredentials) (*grpc.Server, error) {
+// answering Describe for a plugin that does not describe itself; opts are
+// its credentials, limits and keepalive.
+func newProxyServer(c *tether.Client, opts []grpc.ServerOption) (*grpc.Server, error) {
 	cfg := grpcproxy.Config{Upstream: c.Conn(), Refuse: hostOnly}
 	if !c.Described() {
 		resp := &tetherv1.DescribeResponse{
@@ -205,10 +219,7 @@ func newProxyServer(c *tether.Client, creds credentials.TransportCredentials) (*
 	if err != nil {
 		return nil, err
 	}
-	// Network hosts ping idle connections (see the network package); the
-	// proxy pings its hosts in turn, so a vanished host's calls end.
-	return px.NewServer(grpc.Creds(creds), grpc.KeepaliveEnforcementPolicy(tether.AcceptedKeepalive),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})), nil
+	return px.NewServer(append(opts, grpc.KeepaliveEnforcementPolicy(tether.AcceptedKeepalive))...), nil
 }
 
 // describeAs answers Describe with resp.
