@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/plugintest/statictarget"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -36,8 +37,8 @@ var eventually = plugintest.Eventually
 // syncBuffer is plugintest.SyncBuffer.
 type syncBuffer = plugintest.SyncBuffer
 
-// registerStatic is plugintest.RegisterStatic.
-var registerStatic = plugintest.RegisterStatic
+// registerStatic is statictarget.Register.
+var registerStatic = statictarget.Register
 
 // listenProxy is plugintest.ListenProxy.
 var listenProxy = plugintest.ListenProxy

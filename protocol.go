@@ -68,6 +68,18 @@ const (
 	// EnvShutdownGrace overrides ServeConfig.ShutdownTimeout with a Go
 	// duration ("10s"): how long calls in flight may finish after SIGTERM.
 	EnvShutdownGrace = wire.EnvShutdownGrace
+	// EnvMaxHeaderBytes, EnvMaxStreams, EnvHandshakeTimeout,
+	// EnvMaxPendingConns, EnvMaxConns and EnvMaxConnsPerPeer bound what one
+	// peer can make a network plugin hold: header list size, calls per
+	// connection, time to complete the TLS handshake and HTTP/2 preface,
+	// connections not yet through it, connections in all and per address.
+	// See docs/network.md for their defaults.
+	EnvMaxHeaderBytes   = wire.EnvMaxHeaderBytes
+	EnvMaxStreams       = wire.EnvMaxStreams
+	EnvHandshakeTimeout = wire.EnvHandshakeTimeout
+	EnvMaxPendingConns  = wire.EnvMaxPendingConns
+	EnvMaxConns         = wire.EnvMaxConns
+	EnvMaxConnsPerPeer  = wire.EnvMaxConnsPerPeer
 )
 
 // HealthService is the name under which a plugin reports its health through

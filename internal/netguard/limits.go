@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/tetherplug/tether/internal/wire"
 )
 
 // Limits bound one server. The zero value of a field means its default.
@@ -56,12 +58,12 @@ const (
 
 // Environment variables that set a network plugin's Limits.
 const (
-	EnvMaxHeaderBytes   = "TETHER_MAX_HEADER_BYTES"
-	EnvMaxStreams       = "TETHER_MAX_STREAMS"
-	EnvHandshakeTimeout = "TETHER_HANDSHAKE_TIMEOUT"
-	EnvMaxPending       = "TETHER_MAX_PENDING_CONNS"
-	EnvMaxConns         = "TETHER_MAX_CONNS"
-	EnvMaxConnsPerPeer  = "TETHER_MAX_CONNS_PER_PEER"
+	EnvMaxHeaderBytes   = wire.EnvMaxHeaderBytes
+	EnvMaxStreams       = wire.EnvMaxStreams
+	EnvHandshakeTimeout = wire.EnvHandshakeTimeout
+	EnvMaxPending       = wire.EnvMaxPendingConns
+	EnvMaxConns         = wire.EnvMaxConns
+	EnvMaxConnsPerPeer  = wire.EnvMaxConnsPerPeer
 )
 
 // Defaults returns the default limits.

@@ -88,12 +88,24 @@ const (
 	// EnvShutdownGrace overrides ServeConfig.ShutdownTimeout with a Go
 	// duration ("10s"): how long calls in flight may finish after SIGTERM.
 	EnvShutdownGrace = "TETHER_SHUTDOWN_GRACE"
+	// The limits on what one peer can make a network plugin hold (see
+	// docs/network.md): header list size in bytes, calls per connection,
+	// time to complete the TLS handshake and HTTP/2 preface (a Go
+	// duration), connections not yet through it, connections in all, and
+	// connections per peer address.
+	EnvMaxHeaderBytes   = "TETHER_MAX_HEADER_BYTES"
+	EnvMaxStreams       = "TETHER_MAX_STREAMS"
+	EnvHandshakeTimeout = "TETHER_HANDSHAKE_TIMEOUT"
+	EnvMaxPendingConns  = "TETHER_MAX_PENDING_CONNS"
+	EnvMaxConns         = "TETHER_MAX_CONNS"
+	EnvMaxConnsPerPeer  = "TETHER_MAX_CONNS_PER_PEER"
 )
 
 // NetworkServing are the variables that make a plugin serve on the network:
 // a host that has them in its own environment (a host that is itself
 // served on the network) does not pass them on to the plugins it launches.
-var NetworkServing = []string{EnvListen, EnvTLSCert, EnvTLSKey, EnvTLSClientCA, EnvTLSNoClientAuth, EnvInsecure, EnvShutdownGrace}
+var NetworkServing = []string{EnvListen, EnvTLSCert, EnvTLSKey, EnvTLSClientCA, EnvTLSNoClientAuth, EnvInsecure, EnvShutdownGrace,
+	EnvMaxHeaderBytes, EnvMaxStreams, EnvHandshakeTimeout, EnvMaxPendingConns, EnvMaxConns, EnvMaxConnsPerPeer}
 
 // HealthService is the name under which a plugin reports its health through
 // grpc.health.v1, as go-plugin hosts expect.

@@ -1,4 +1,7 @@
-package plugintest
+// Package statictarget registers runtimes that report fixed endpoints, for
+// tests. It is apart from plugintest because it imports the tether package,
+// which packages below it (netguard) test with plugintest.
+package statictarget
 
 import (
 	"context"
@@ -28,10 +31,10 @@ func (staticRuntime) Close(context.Context, func(context.Context, tether.Endpoin
 
 var schemeSeq atomic.Int64
 
-// RegisterStatic registers, under a new scheme, a runtime that reports the
+// Register registers, under a new scheme, a runtime that reports the
 // endpoints given (plugins it did not start and leaves alone on Close),
 // and returns a target of it.
-func RegisterStatic(eps ...tether.Endpoint) string {
+func Register(eps ...tether.Endpoint) string {
 	scheme := fmt.Sprintf("static%d", schemeSeq.Add(1))
 	tether.RegisterRuntime(staticRuntime{scheme: scheme, eps: eps})
 	return scheme + ":///"
