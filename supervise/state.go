@@ -56,13 +56,11 @@ type store struct {
 
 // openStore creates the data directory (owner-only) and reads the state
 // an earlier host left there. A corrupt state file is reported through
-// warn and ignored: the supervisor starts clean.
+// warn and ignored: the supervisor starts clean. A directory or state file
+// of another user, or a state file that is not a regular file, is refused.
 func openStore(dir string, warn func(string, ...any)) (*store, map[string]record, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("supervise: data directory: %w", err)
-		}
-		if err := os.Chmod(d, 0o700); err != nil { // an existing one too: it holds keys
+		if err := ownDir(d, d == dir); err != nil {
 			return nil, nil, fmt.Errorf("supervise: data directory: %w", err)
 		}
 	}
@@ -149,7 +147,7 @@ func (st *store) write(recs map[string]record) {
 			delete(st.pids, name)
 			continue
 		}
-		if err := os.WriteFile(st.pidPath(name), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+		if err := writePid(st.pidPath(name), pid); err != nil {
 			st.warn("could not write a pid file", "err", err)
 			continue
 		}
@@ -161,4 +159,35 @@ func (st *store) write(recs map[string]record) {
 			delete(st.pids, name)
 		}
 	}
+}
+
+// ownDir makes sure dir is a directory of the process's user, owner-only
+// (0700), creating it if missing. With follow (the data directory itself)
+// it may be a symbolic link, and what is checked is the directory it leads
+// to; the directories inside are never links.
+func ownDir(dir string, follow bool) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	real := dir
+	if follow {
+		var err error
+		if real, err = filepath.EvalSymlinks(dir); err != nil {
+			return err
+		}
+	}
+	if err := statefile.CheckDir(real); err != nil {
+		return err
+	}
+	return os.Chmod(real, 0o700) // an existing one too: it holds keys
+}
+
+// writePid writes a pid file, never through a symbolic link.
+func writePid(path string, pid int) error {
+	f, err := statefile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(pid) + "\n")
+	return errors.Join(err, f.Close())
 }

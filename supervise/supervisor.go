@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -297,7 +296,11 @@ func (s *Supervisor) spoolDir(name string) string {
 		return ""
 	}
 	dir := filepath.Join(s.cfg.Dir, "spool", name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err := ownDir(filepath.Join(s.cfg.Dir, "spool"), false)
+	if err == nil {
+		err = ownDir(dir, false)
+	}
+	if err != nil {
 		s.log.Warn("no spool directory: the plugin's output will not outlive this host", "instance", name, "err", err)
 		return ""
 	}
