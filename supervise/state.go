@@ -37,6 +37,20 @@ type record struct {
 	// time, and the key material of automatic mutual TLS); nil while none
 	// runs.
 	Reattach *tether.ReattachConfig `json:"reattach,omitempty"`
+	// Launched is the process started and not ready yet (outliving
+	// instances): a later host stops it, and starts the instance anew.
+	Launched *launched `json:"launched,omitempty"`
+}
+
+// process is the pid and start time of the process r records, 0 if none.
+func (r record) process() (pid int, start uint64) {
+	switch {
+	case r.Reattach != nil:
+		return r.Reattach.Pid, r.Reattach.StartTime
+	case r.Launched != nil:
+		return r.Launched.Pid, r.Launched.StartTime
+	}
+	return 0, 0
 }
 
 // store keeps the data directory up to date: the state file and the pid
@@ -48,7 +62,8 @@ type store struct {
 	done  chan struct{}
 	warn  func(msg string, args ...any)
 
-	last []byte // what was last written, encoded
+	writeMu sync.Mutex // one write at a time
+	last    []byte     // what was last written, encoded
 
 	mu   sync.Mutex
 	pids map[string]int // pid files written
@@ -124,6 +139,8 @@ func (st *store) close() {
 
 // write stores the state file and brings the pid files in line with it.
 func (st *store) write(recs map[string]record) {
+	st.writeMu.Lock()
+	defer st.writeMu.Unlock()
 	f := stateFile{Version: stateVersion, Instances: recs}
 	if b, err := json.Marshal(f); err == nil && bytes.Equal(b, st.last) {
 		return // unchanged: no write, no fsync
@@ -135,10 +152,7 @@ func (st *store) write(recs map[string]record) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for name, r := range recs {
-		pid := 0
-		if r.Reattach != nil {
-			pid = r.Reattach.Pid
-		}
+		pid, _ := r.process()
 		if pid == st.pids[name] {
 			continue
 		}
