@@ -1,5 +1,7 @@
 package supervise
 
+import "io"
+
 // SetBeforeReadopt sets the hook called before each re-adoption, until
 // the returned function removes it.
 func SetBeforeReadopt(f func(dir, name string)) (remove func()) {
@@ -10,3 +12,10 @@ func SetBeforeReadopt(f func(dir, name string)) (remove func()) {
 // WriteState writes the state file now, as the supervisor would on its
 // next change.
 func (s *Supervisor) WriteState() { s.store.write(s.snapshot()) }
+
+// SetLogWriter has f open the log writers (f returning nil: logrotate's),
+// until the returned function removes it.
+func SetLogWriter(f func(path string) io.WriteCloser) (remove func()) {
+	logWriterHook.Store(&f)
+	return func() { logWriterHook.Store(nil) }
+}
