@@ -1,10 +1,12 @@
 package supervise_test
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,16 +20,22 @@ import (
 // and Status reports since when and how many lines.
 func TestLogWritesFailingAreReported(t *testing.T) {
 	dir := t.TempDir()
+	var healed atomic.Bool
 	remove := supervise.SetLogWriter(func(path string) io.WriteCloser {
 		if !strings.HasPrefix(path, dir) {
 			return nil
 		}
-		f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 		if err != nil {
 			t.Error(err)
 			return nil
 		}
-		return f
+		ok, err := os.Create(path)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return &healing{full: full, ok: ok, healed: &healed}
 	})
 	defer remove()
 	var logs syncBuffer
@@ -54,4 +62,26 @@ func TestLogWritesFailingAreReported(t *testing.T) {
 	if !strings.Contains(logs.String(), "instance=chatty dropped_lines=") {
 		t.Errorf("the record does not name the instance and the lines dropped; log:\n%s", logs.String())
 	}
+	// Space again: said once, and the status is clear.
+	healed.Store(true)
+	eventually(t, 5*time.Second, "the status clear again", func() bool { return s.Status()[0].LogFailure == nil })
+	if !strings.Contains(logs.String(), "plugin log writes work again") {
+		t.Errorf("no record that log writes work again; log:\n%s", logs.String())
+	}
 }
+
+// healing writes to /dev/full (every write fails with ENOSPC) until healed,
+// then to a file.
+type healing struct {
+	full, ok *os.File
+	healed   *atomic.Bool
+}
+
+func (h *healing) Write(p []byte) (int, error) {
+	if h.healed.Load() {
+		return h.ok.Write(p)
+	}
+	return h.full.Write(p)
+}
+
+func (h *healing) Close() error { return errors.Join(h.full.Close(), h.ok.Close()) }
