@@ -45,6 +45,9 @@ func instanceStatus(st supervise.Status) *tetherv1.InstanceStatus {
 	if st.LastExit != nil {
 		is.LastExit = st.LastExit.String()
 	}
+	if f := st.LogFailure; f != nil {
+		is.LogError, is.LogFailingSinceUnixNano, is.LogLinesDropped = f.Err, f.Since.UnixNano(), f.Dropped
+	}
 	if len(st.Versions) > 0 {
 		is.Versions = map[string]int32{}
 		for k, v := range st.Versions {

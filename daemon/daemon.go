@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/statefile"
 	"github.com/tetherplug/tether/supervise"
 )
 
@@ -62,6 +63,9 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := ownedDir(m.DataDir); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	lis, err := listen(ctx, m.Socket)
@@ -160,4 +164,15 @@ func Run(ctx context.Context, file string, opts Options) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return d.Close(stopCtx)
+}
+
+// ownedDir refuses a directory (or the one a link at dir leads to) that
+// another user owns: they could replace the control socket or forge the
+// state.
+func ownedDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	return statefile.CheckOwner(dir, fi)
 }

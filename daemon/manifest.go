@@ -33,6 +33,8 @@ type Manifest struct {
 	QuietPeriod time.Duration
 	// Specs are the plugins, in the manifest's order.
 	Specs []supervise.Spec
+
+	files []fileCheck // the files the plugins need, checked by Load
 }
 
 // ManifestError is why a manifest was refused: the file, the plugin (its
@@ -59,20 +61,30 @@ func (e *ManifestError) Error() string {
 
 func (e *ManifestError) Unwrap() error { return e.Err }
 
-// Load reads and parses the manifest at path.
+// Load reads and parses the manifest at path, and checks the files its
+// plugins need: a program (path) that does not exist or is not
+// executable, or a TLS file that does not exist or cannot be read, is a
+// *ManifestError naming the plugin, the field and the file.
 func Load(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ManifestError{File: path, Err: err}
 	}
-	return Parse(path, data)
+	m, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkFiles(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // rawManifest is the manifest's top level as written.
 type rawManifest struct {
 	DataDir     string            `json:"data_dir"`
 	Socket      string            `json:"socket"`
-	QuietPeriod string            `json:"quiet_period"`
+	QuietPeriod *string           `json:"quiet_period"`
 	Plugins     []json.RawMessage `json:"plugins"`
 }
 
@@ -85,24 +97,26 @@ type rawPlugin struct {
 	Env        json.RawMessage  `json:"env"`
 	Interfaces map[string][]int `json:"interfaces"`
 	Restart    string           `json:"restart"`
-	Backoff    struct {
-		Initial    string  `json:"initial"`
-		Max        string  `json:"max"`
-		Multiplier float64 `json:"multiplier"`
-		Jitter     float64 `json:"jitter"`
-		ResetAfter string  `json:"reset_after"`
+	// Optional numbers and durations are pointers: omitted (nil) is the
+	// default, and a given 0 that would mean the default is refused.
+	Backoff struct {
+		Initial    *string  `json:"initial"`
+		Max        *string  `json:"max"`
+		Multiplier *float64 `json:"multiplier"`
+		Jitter     *float64 `json:"jitter"`
+		ResetAfter *string  `json:"reset_after"`
 	} `json:"backoff"`
 	Budget struct {
-		Restarts int    `json:"restarts"`
-		Within   string `json:"within"`
+		Restarts *int    `json:"restarts"`
+		Within   *string `json:"within"`
 	} `json:"budget"`
 	Health struct {
-		Interval string `json:"interval"`
-		Timeout  string `json:"timeout"`
+		Interval *string `json:"interval"`
+		Timeout  *string `json:"timeout"`
 	} `json:"health"`
-	Outlive      bool   `json:"outlive"`
-	AutoMTLS     bool   `json:"auto_mtls"`
-	StartTimeout string `json:"start_timeout"`
+	Outlive      bool    `json:"outlive"`
+	AutoMTLS     bool    `json:"auto_mtls"`
+	StartTimeout *string `json:"start_timeout"`
 	TLS          *struct {
 		Cert string `json:"cert"`
 		Key  string `json:"key"`
@@ -116,6 +130,10 @@ type rawPlugin struct {
 func Parse(file string, data []byte) (*Manifest, error) {
 	fail := func(plugin, field string, err error) error {
 		return &ManifestError{File: file, Plugin: plugin, Field: field, Err: err}
+	}
+	if err := checkKeys(data); err != nil {
+		err.(*ManifestError).File = file
+		return nil, err
 	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
@@ -137,12 +155,12 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if raw.Socket != "" {
 		m.Socket = abs(dir, raw.Socket)
 	}
-	if m.QuietPeriod, err = duration(raw.QuietPeriod); err != nil {
+	if m.QuietPeriod, err = positive(raw.QuietPeriod, "500ms"); err != nil {
 		return nil, fail("", "quiet_period", err)
 	}
 	seen := map[string]bool{}
 	for i, p := range raw.Plugins {
-		sp, err := parsePlugin(dir, i, p)
+		sp, files, err := parsePlugin(dir, i, p)
 		if err != nil {
 			var me *ManifestError
 			if errors.As(err, &me) {
@@ -155,6 +173,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		}
 		seen[sp.Name] = true
 		m.Specs = append(m.Specs, sp)
+		m.files = append(m.files, files...)
 	}
 	return m, nil
 }
@@ -227,25 +246,10 @@ func abs(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-// duration parses a Go duration; "" is 0.
-func duration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration such as 500ms or 2m", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
-}
-
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // parsePlugin parses the i-th entry of plugins.
-func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, error) {
+func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fileCheck, error) {
 	var named struct {
 		Name any `json:"name"`
 	}
@@ -255,8 +259,8 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, error
 			who = fmt.Sprintf("%q", s)
 		}
 	}
-	fail := func(field string, err error) (supervise.Spec, error) {
-		return supervise.Spec{}, &ManifestError{Plugin: who, Field: field, Err: err}
+	fail := func(field string, err error) (supervise.Spec, []fileCheck, error) {
+		return supervise.Spec{}, nil, &ManifestError{Plugin: who, Field: field, Err: err}
 	}
 	var p rawPlugin
 	if err := strictJSON(data, &p); err != nil {
@@ -308,7 +312,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, error
 	if err := p.network(dir, &sp); err != nil {
 		return fail(err.field, err.err)
 	}
-	return sp, nil
+	return sp, p.files(who, sp.Target, dir), nil
 }
 
 // fieldErr is an error about one field of a plugin.
@@ -319,20 +323,22 @@ type fieldErr struct {
 
 // durations parses the plugin's duration fields into sp.
 func (p *rawPlugin) durations(sp *supervise.Spec) *fieldErr {
+	b, def, h := supervise.DefaultBackoff, supervise.DefaultBudget, supervise.DefaultHealth
 	for _, d := range []struct {
 		field string
-		in    string
+		in    *string
 		out   *time.Duration
+		def   string
 	}{
-		{"backoff.initial", p.Backoff.Initial, &sp.Backoff.Initial},
-		{"backoff.max", p.Backoff.Max, &sp.Backoff.Max},
-		{"backoff.reset_after", p.Backoff.ResetAfter, &sp.Backoff.ResetAfter},
-		{"budget.within", p.Budget.Within, &sp.Budget.Within},
-		{"health.interval", p.Health.Interval, &sp.Health.Interval},
-		{"health.timeout", p.Health.Timeout, &sp.Health.Timeout},
-		{"start_timeout", p.StartTimeout, &sp.StartTimeout},
+		{"backoff.initial", p.Backoff.Initial, &sp.Backoff.Initial, b.Initial.String()},
+		{"backoff.max", p.Backoff.Max, &sp.Backoff.Max, b.Max.String()},
+		{"backoff.reset_after", p.Backoff.ResetAfter, &sp.Backoff.ResetAfter, b.ResetAfter.String()},
+		{"budget.within", p.Budget.Within, &sp.Budget.Within, def.Within.String()},
+		{"health.interval", p.Health.Interval, &sp.Health.Interval, h.Interval.String()},
+		{"health.timeout", p.Health.Timeout, &sp.Health.Timeout, h.Timeout.String()},
+		{"start_timeout", p.StartTimeout, &sp.StartTimeout, "tether's start timeout"},
 	} {
-		v, err := duration(d.in)
+		v, err := positive(d.in, d.def)
 		if err != nil {
 			return &fieldErr{d.field, err}
 		}
@@ -345,12 +351,17 @@ func (p *rawPlugin) durations(sp *supervise.Spec) *fieldErr {
 func (p *rawPlugin) numbers(sp *supervise.Spec) *fieldErr {
 	b := p.Backoff
 	switch {
-	case b.Multiplier != 0 && b.Multiplier < 1:
-		return &fieldErr{"backoff.multiplier", fmt.Errorf("%v: want 1 or more", b.Multiplier)}
-	case b.Jitter < 0 || b.Jitter >= 1:
-		return &fieldErr{"backoff.jitter", fmt.Errorf("%v: want 0 <= jitter < 1", b.Jitter)}
-	case p.Budget.Restarts < 0:
-		return &fieldErr{"budget.restarts", fmt.Errorf("%d: want 0 or more", p.Budget.Restarts)}
+	case b.Multiplier != nil && *b.Multiplier < 1:
+		return &fieldErr{"backoff.multiplier", fmt.Errorf("%v: want 1 or more", *b.Multiplier)}
+	case b.Jitter != nil && *b.Jitter == 0:
+		return &fieldErr{"backoff.jitter", zero("0", fmt.Sprint(supervise.DefaultBackoff.Jitter), "more than 0")}
+	case b.Jitter != nil && (*b.Jitter < 0 || *b.Jitter >= 1):
+		return &fieldErr{"backoff.jitter", fmt.Errorf("%v: want 0 < jitter < 1", *b.Jitter)}
+	case p.Budget.Restarts != nil && *p.Budget.Restarts == 0:
+		return &fieldErr{"budget.restarts", zero("0", fmt.Sprint(supervise.DefaultBudget.Restarts),
+			"1 or more (restart: never for no restarts)")}
+	case p.Budget.Restarts != nil && *p.Budget.Restarts < 0:
+		return &fieldErr{"budget.restarts", fmt.Errorf("%d: want 1 or more", *p.Budget.Restarts)}
 	}
 	// The supervisor's defaults fill what is not given; check the result.
 	initial, most := or(sp.Backoff.Initial, supervise.DefaultBackoff.Initial), or(sp.Backoff.Max, supervise.DefaultBackoff.Max)
@@ -361,7 +372,7 @@ func (p *rawPlugin) numbers(sp *supervise.Spec) *fieldErr {
 	if timeout < interval {
 		return &fieldErr{"health.timeout", fmt.Errorf("%v is less than health.interval %v", timeout, interval)}
 	}
-	sp.Backoff.Multiplier, sp.Backoff.Jitter, sp.Budget.Restarts = b.Multiplier, b.Jitter, p.Budget.Restarts
+	sp.Backoff.Multiplier, sp.Backoff.Jitter, sp.Budget.Restarts = deref(b.Multiplier), deref(b.Jitter), deref(p.Budget.Restarts)
 	return nil
 }
 
@@ -385,11 +396,8 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"tls.ca", errors.New("missing: the CA the plugin's certificate must chain to")}
 	}
 	if p.TLS != nil {
-		cert, key := p.TLS.Cert, p.TLS.Key
-		if cert != "" {
-			cert, key = abs(dir, cert), abs(dir, key)
-		}
-		sp.Options = append(sp.Options, network.WithTLSFiles(cert, key, abs(dir, p.TLS.CA)))
+		cert, key, ca := p.tlsFiles(dir)
+		sp.Options = append(sp.Options, network.WithTLSFiles(cert, key, ca))
 	}
 	if p.Insecure {
 		sp.Options = append(sp.Options, network.WithInsecure())

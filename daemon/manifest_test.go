@@ -102,6 +102,22 @@ func TestParseManifestErrors(t *testing.T) {
 		{"quiet_period: 5", "", "quiet_period", "want a string value, got a number"},
 		{"plugins: {name: a}", "", "plugins", "got a object"},
 		{"plugins: [\n  - name: a\n  path: x", "", "", "not YAML"},
+		// Strict as documented: each key once, in its case; no 0 taken for the default.
+		{"plugins: [{name: a, path: x}]\nplugins: [{name: b, path: y}]", "", "plugins", "given twice (lines 1 and 2): give each key once"},
+		{"plugins: [{name: a, path: x, restart: always, restart: never}]", `"a"`, "restart", "given twice"},
+		{"plugins: [{name: a, path: x, env: {A: '1', A: '2'}}]", `"a"`, "env.A", "given twice"},
+		{"plugins: [{name: a, path: x, Restart: always}]", `"a"`, "Restart", `unknown field "Restart": keys are case-sensitive (did you mean "restart"?)`},
+		{"plugins: [{name: a, path: x, OUTLIVE: true}]", `"a"`, "OUTLIVE", "case-sensitive"},
+		{"plugins: [{name: a, path: x, Env: {A: b}}]", `"a"`, "Env", "case-sensitive"},
+		{"plugins: [{name: a, path: x, backoff: {Initial: 1s}}]", `"a"`, "backoff.Initial", "case-sensitive"},
+		{"Plugins: [{name: a, path: x}]", "", "Plugins", "case-sensitive"},
+		{"plugins: [{name: a, path: x, budget: {restarts: 0}}]", `"a"`, "budget.restarts",
+			"0 cannot be honoured (0 means the default, 5): omit the field for the default, or give 1 or more"},
+		{"plugins: [{name: a, path: x, backoff: {jitter: 0}}]", `"a"`, "backoff.jitter", "0 cannot be honoured (0 means the default, 0.2)"},
+		{"plugins: [{name: a, path: x, backoff: {multiplier: 0}}]", `"a"`, "backoff.multiplier", "want 1 or more"},
+		{"plugins: [{name: a, path: x, health: {interval: 0s}}]", `"a"`, "health.interval", `"0s" cannot be honoured (0 means the default, 10s)`},
+		{"plugins: [{name: a, path: x, start_timeout: 0s}]", `"a"`, "start_timeout", "cannot be honoured"},
+		{"quiet_period: 0s", "", "quiet_period", "cannot be honoured"},
 	} {
 		_, err := Parse("/m/x.yaml", []byte(c.doc))
 		var me *ManifestError

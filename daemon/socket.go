@@ -14,21 +14,26 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/statefile"
 )
 
 // ErrRunning is returned by Start when another daemon answers on the
 // control socket.
 var ErrRunning = errors.New("another tether run answers on the control socket")
 
-// listen prepares the control socket: its directory owner-only, a stale
-// socket removed, the socket itself 0600. It refuses a socket another
-// daemon answers on.
+// listen prepares the control socket: its directory owner-only and the
+// process user's, a stale socket removed, the socket itself 0600. It
+// refuses a socket another daemon answers on, and a directory or socket
+// of another user.
 func listen(ctx context.Context, path string) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
 	st, err := os.Stat(dir)
+	if err == nil {
+		err = statefile.CheckOwner(dir, st)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
@@ -38,6 +43,9 @@ func listen(ctx context.Context, path string) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("control socket %s: the path exists and is not a socket", path)
+		}
+		if err := statefile.CheckOwner(path, fi); err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
 		}
 		if pid, ok := answers(ctx, path); ok {
 			return nil, fmt.Errorf("%w: %s (pid %d)", ErrRunning, path, pid)

@@ -37,15 +37,15 @@ func (s *Supervisor) adopt(spec Spec, rec record, logs *instanceLogs) (*tether.C
 }
 
 // stopRecorded stops a process an earlier host started for an instance
-// that is no longer wanted (or wanted with another spec), once it is sure
-// that process is that one: pid and start time are checked through a
-// pidfd, so no other process can be signalled.
-func (s *Supervisor) stopRecorded(name string, rec record) {
-	rc := rec.Reattach
-	if rc == nil || rc.Pid <= 0 {
+// and that is not re-adopted (why says why), once it is sure that process
+// is that one: pid and start time are checked through a pidfd, so no other
+// process can be signalled.
+func (s *Supervisor) stopRecorded(name string, rec record, why string) {
+	pid, start := rec.process()
+	if pid <= 0 {
 		return
 	}
-	a, err := proc.Adopt(rc.Pid, rc.StartTime)
+	a, err := proc.Adopt(pid, start)
 	if err != nil {
 		return // gone, or another process now: nothing to stop
 	}
@@ -53,10 +53,13 @@ func (s *Supervisor) stopRecorded(name string, rec record) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Terminate(ctx, 2*time.Second); err != nil {
-		s.log.Warn("could not stop a plugin an earlier host started", "instance", name, "pid", rc.Pid, "err", err)
+		s.log.Warn("could not stop a plugin an earlier host started", "instance", name, "pid", pid, "err", err)
 		return
 	}
-	s.log.Info("stopped a plugin an earlier host started, no longer wanted as it was", "instance", name, "pid", rc.Pid)
+	if rec.Reattach == nil {
+		rec.Launched.removeSocketDir()
+	}
+	s.log.Info("stopped a plugin an earlier host started: "+why, "instance", name, "pid", pid)
 }
 
 // attachOptions are the tether options of a re-adoption.

@@ -49,6 +49,9 @@ type instance struct {
 	// reattach is how another host reaches the current process (local
 	// instances), kept in the state file; nil while none runs.
 	reattach *tether.ReattachConfig
+	// launched is the process being started, until it is ready or its
+	// start failed (outliving instances); nil otherwise.
+	launched *launched
 	logs     *instanceLogs // the log files; nil without a data directory
 
 	kick   chan struct{} // Restart requests
@@ -191,8 +194,10 @@ func (in *instance) start() *tether.Client {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := tether.Open(ctx, in.spec.Target, in.sup.optionsFor(in.spec, in.logs)...)
+	track, tracked := in.trackLaunch()
+	c, err := tether.Open(ctx, in.spec.Target, append(in.sup.optionsFor(in.spec, in.logs), track...)...)
 	if err != nil {
+		tracked()
 		exit := exitOf(err)
 		in.mu.Lock()
 		in.lastErr, in.lastExit = err, exit
@@ -201,6 +206,7 @@ func (in *instance) start() *tether.Client {
 		return nil
 	}
 	in.becameUp(c, false)
+	tracked()
 	in.emit(Event{Kind: Started, Pid: c.Pid()})
 	in.emit(Event{Kind: Ready, Pid: c.Pid()})
 	return c

@@ -37,6 +37,20 @@ type record struct {
 	// time, and the key material of automatic mutual TLS); nil while none
 	// runs.
 	Reattach *tether.ReattachConfig `json:"reattach,omitempty"`
+	// Launched is the process started and not ready yet (outliving
+	// instances): a later host stops it, and starts the instance anew.
+	Launched *launched `json:"launched,omitempty"`
+}
+
+// process is the pid and start time of the process r records, 0 if none.
+func (r record) process() (pid int, start uint64) {
+	switch {
+	case r.Reattach != nil:
+		return r.Reattach.Pid, r.Reattach.StartTime
+	case r.Launched != nil:
+		return r.Launched.Pid, r.Launched.StartTime
+	}
+	return 0, 0
 }
 
 // store keeps the data directory up to date: the state file and the pid
@@ -48,7 +62,8 @@ type store struct {
 	done  chan struct{}
 	warn  func(msg string, args ...any)
 
-	last []byte // what was last written, encoded
+	writeMu sync.Mutex // one write at a time
+	last    []byte     // what was last written, encoded
 
 	mu   sync.Mutex
 	pids map[string]int // pid files written
@@ -56,13 +71,11 @@ type store struct {
 
 // openStore creates the data directory (owner-only) and reads the state
 // an earlier host left there. A corrupt state file is reported through
-// warn and ignored: the supervisor starts clean.
+// warn and ignored: the supervisor starts clean. A directory or state file
+// of another user, or a state file that is not a regular file, is refused.
 func openStore(dir string, warn func(string, ...any)) (*store, map[string]record, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("supervise: data directory: %w", err)
-		}
-		if err := os.Chmod(d, 0o700); err != nil { // an existing one too: it holds keys
+		if err := ownDir(d, d == dir); err != nil {
 			return nil, nil, fmt.Errorf("supervise: data directory: %w", err)
 		}
 	}
@@ -126,6 +139,8 @@ func (st *store) close() {
 
 // write stores the state file and brings the pid files in line with it.
 func (st *store) write(recs map[string]record) {
+	st.writeMu.Lock()
+	defer st.writeMu.Unlock()
 	f := stateFile{Version: stateVersion, Instances: recs}
 	if b, err := json.Marshal(f); err == nil && bytes.Equal(b, st.last) {
 		return // unchanged: no write, no fsync
@@ -137,10 +152,7 @@ func (st *store) write(recs map[string]record) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for name, r := range recs {
-		pid := 0
-		if r.Reattach != nil {
-			pid = r.Reattach.Pid
-		}
+		pid, _ := r.process()
 		if pid == st.pids[name] {
 			continue
 		}
@@ -149,7 +161,7 @@ func (st *store) write(recs map[string]record) {
 			delete(st.pids, name)
 			continue
 		}
-		if err := os.WriteFile(st.pidPath(name), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+		if err := writePid(st.pidPath(name), pid); err != nil {
 			st.warn("could not write a pid file", "err", err)
 			continue
 		}
@@ -161,4 +173,35 @@ func (st *store) write(recs map[string]record) {
 			delete(st.pids, name)
 		}
 	}
+}
+
+// ownDir makes sure dir is a directory of the process's user, owner-only
+// (0700), creating it if missing. With follow (the data directory itself)
+// it may be a symbolic link, and what is checked is the directory it leads
+// to; the directories inside are never links.
+func ownDir(dir string, follow bool) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	real := dir
+	if follow {
+		var err error
+		if real, err = filepath.EvalSymlinks(dir); err != nil {
+			return err
+		}
+	}
+	if err := statefile.CheckDir(real); err != nil {
+		return err
+	}
+	return os.Chmod(real, 0o700) // an existing one too: it holds keys
+}
+
+// writePid writes a pid file, never through a symbolic link.
+func writePid(path string, pid int) error {
+	f, err := statefile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(pid) + "\n")
+	return errors.Join(err, f.Close())
 }

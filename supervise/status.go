@@ -20,6 +20,9 @@ type Status struct {
 	LastErr  string         `json:"last_error,omitempty"`
 	Endpoint string         `json:"endpoint,omitempty"`
 	Versions map[string]int `json:"versions,omitempty"`
+	// LogFailure is set while its output cannot be written to its log
+	// files.
+	LogFailure *LogFailure `json:"log_failure,omitempty"`
 }
 
 // Status reports every instance, sorted by name.
@@ -39,7 +42,7 @@ func (in *instance) status() Status {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	st := Status{Name: in.spec.Name, Target: in.spec.Target, State: in.state, Restarts: in.restarts,
-		Since: in.since, Adopted: in.adopted, LastExit: in.lastExit}
+		Since: in.since, Adopted: in.adopted, LastExit: in.lastExit, LogFailure: in.logs.failure()}
 	if in.lastErr != nil {
 		st.LastErr = in.lastErr.Error()
 	}

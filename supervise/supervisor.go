@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetherplug/tether"
@@ -49,7 +49,11 @@ type Supervisor struct {
 	closed    bool
 
 	store    *store            // nil without a data directory
-	recorded map[string]record // what an earlier host left running, until the first Apply
+	recorded map[string]record // what an earlier host left running, for the first Apply
+	// inherited are the records of recorded not settled yet (re-adopted,
+	// or stopped): the state file keeps them meanwhile, so that a host
+	// killed in the middle of the first Apply forgets no process.
+	inherited map[string]record
 
 	applyMu  sync.Mutex // one Apply at a time
 	proposed chan []Spec
@@ -80,7 +84,7 @@ func New(cfg Config) (*Supervisor, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.store, s.recorded = st, recs
+		s.store, s.recorded, s.inherited = st, recs, maps.Clone(recs)
 		go st.run(s.snapshot)
 	}
 	go s.coalesce()
@@ -149,30 +153,53 @@ func (s *Supervisor) Apply(ctx context.Context, specs []Spec) error {
 		delete(recorded, in.spec.Name)
 		var c *tether.Client
 		if ok {
+			if hook := beforeReadopt.Load(); hook != nil {
+				(*hook)(s.cfg.Dir, in.spec.Name)
+			}
 			c = s.readopt(in, rec)
+			s.settled(in.spec.Name)
 		}
 		go in.run(c)
 	}
 	for name, rec := range recorded {
-		s.stopRecorded(name, rec)
+		s.stopRecorded(name, rec, "no longer wanted as it was")
+		s.settled(name)
 	}
 	return errors.Join(errs...)
 }
 
+// beforeReadopt, if set, is called before each re-adoption: a test hook to
+// look at the state in the middle of them.
+var beforeReadopt atomic.Pointer[func(dir, name string)]
+
+// settled drops the record an earlier host left for name from those the
+// state file keeps: its process is re-adopted, stopped, or gone.
+func (s *Supervisor) settled(name string) {
+	s.mu.Lock()
+	delete(s.inherited, name)
+	s.mu.Unlock()
+	s.changed()
+}
+
 // readopt takes over the process rec says runs in's instance, or stops it
-// when the spec changed; it returns the adopted client, or nil to start
-// the instance anew.
+// when the spec changed, when it was not ready yet, or when it does not
+// answer; it returns the adopted client, or nil to start the instance anew.
 func (s *Supervisor) readopt(in *instance, rec record) *tether.Client {
-	if rec.Hash != in.spec.Hash() || !in.local {
-		s.stopRecorded(in.spec.Name, rec)
+	switch {
+	case rec.Hash != in.spec.Hash() || !in.local:
+		s.stopRecorded(in.spec.Name, rec, "no longer wanted as it was")
+		return nil
+	case rec.Reattach == nil:
+		s.stopRecorded(in.spec.Name, rec, "it was not ready when that host ended")
 		return nil
 	}
 	c, a, err := s.adopt(in.spec, rec, in.logs)
 	if err != nil {
-		if rec.Reattach != nil {
-			s.log.Warn("not re-adopting the recorded process; starting the instance anew",
-				"instance", in.spec.Name, "pid", rec.Reattach.Pid, "err", err)
-		}
+		s.log.Warn("not re-adopting the recorded process; starting the instance anew",
+			"instance", in.spec.Name, "pid", rec.Reattach.Pid, "err", err)
+		// Still the very process recorded (pid and start time) but not
+		// answering: it is this supervisor's, and would run on as a duplicate.
+		s.stopRecorded(in.spec.Name, rec, "it does not answer as the instance")
 		return nil
 	}
 	in.mu.Lock()
@@ -188,18 +215,27 @@ func (s *Supervisor) readopt(in *instance, rec record) *tether.Client {
 	return c
 }
 
-// snapshot is the state file's view of the instances.
+// snapshot is the state file's view of the instances. The records an
+// earlier host left are kept until settled, in place of their instance's
+// while it has no process of its own.
 func (s *Supervisor) snapshot() map[string]record {
 	s.mu.Lock()
 	all := slices.Collect(maps.Values(s.instances))
+	recs := maps.Clone(s.inherited)
 	s.mu.Unlock()
-	recs := map[string]record{}
+	if recs == nil {
+		recs = map[string]record{}
+	}
 	for _, in := range all {
 		in.refreshReattach()
 		in.mu.Lock()
-		recs[in.spec.Name] = record{Hash: in.spec.Hash(), Target: in.spec.Target, State: in.state,
-			Restarts: in.restarts, Outlive: in.spec.OutliveHost, Reattach: in.reattach}
+		r := record{Hash: in.spec.Hash(), Target: in.spec.Target, State: in.state,
+			Restarts: in.restarts, Outlive: in.spec.OutliveHost, Reattach: in.reattach, Launched: in.launched}
 		in.mu.Unlock()
+		if _, old := recs[in.spec.Name]; old && r.Reattach == nil && r.Launched == nil {
+			continue
+		}
+		recs[in.spec.Name] = r
 	}
 	return recs
 }
@@ -297,7 +333,11 @@ func (s *Supervisor) spoolDir(name string) string {
 		return ""
 	}
 	dir := filepath.Join(s.cfg.Dir, "spool", name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err := ownDir(filepath.Join(s.cfg.Dir, "spool"), false)
+	if err == nil {
+		err = ownDir(dir, false)
+	}
+	if err != nil {
 		s.log.Warn("no spool directory: the plugin's output will not outlive this host", "instance", name, "err", err)
 		return ""
 	}

@@ -74,9 +74,11 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show every plugin a tether run daemon supervises",
 		Long: `Status asks a running "tether run" for its plugins: name, state (starting,
 running, backoff, failed, stopped, unreachable), pid, restarts, uptime, how the
-last incarnation ended, endpoint and negotiated interface versions. --json
-prints the same, with the daemon's pid, manifest and apply count, as one JSON
-object.`,
+last incarnation ended, endpoint and negotiated interface versions; and, for a
+plugin whose output cannot be written to its log files (a full disk...), a
+line "NAME: log writes failing since TIME (AGO ago), N lines dropped: ERROR".
+--json prints the same, with the daemon's pid, manifest and apply count, as
+one JSON object.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, path, err := sock.dial()
@@ -123,6 +125,10 @@ type instanceJSON struct {
 	LastError string           `json:"last_error,omitempty"`
 	Endpoint  string           `json:"endpoint,omitempty"`
 	Versions  map[string]int32 `json:"versions,omitempty"`
+	// Set while its output cannot be written to its log files.
+	LogError        string     `json:"log_error,omitempty"`
+	LogFailingSince *time.Time `json:"log_failing_since,omitempty"`
+	LogLinesDropped int64      `json:"log_lines_dropped,omitempty"`
 }
 
 func uptime(is *tetherv1.InstanceStatus) time.Duration {
@@ -136,10 +142,16 @@ func printStatusJSON(w io.Writer, resp *tetherv1.StatusResponse) error {
 	out := statusJSON{Manifest: resp.GetManifest(), Pid: resp.GetPid(), Applies: resp.GetApplies(),
 		LastReloadError: resp.GetLastReloadError(), Plugins: []instanceJSON{}}
 	for _, is := range resp.GetInstances() {
-		out.Plugins = append(out.Plugins, instanceJSON{Name: is.GetName(), Target: is.GetTarget(), State: is.GetState(),
+		ij := instanceJSON{Name: is.GetName(), Target: is.GetTarget(), State: is.GetState(),
 			Pid: is.GetPid(), Restarts: is.GetRestarts(), Since: time.Unix(0, is.GetSinceUnixNano()).UTC(),
 			UptimeSec: uptime(is).Seconds(), Adopted: is.GetAdopted(), LastExit: is.GetLastExit(),
-			LastError: is.GetLastError(), Endpoint: is.GetEndpoint(), Versions: is.GetVersions()})
+			LastError: is.GetLastError(), Endpoint: is.GetEndpoint(), Versions: is.GetVersions(),
+			LogError: is.GetLogError(), LogLinesDropped: is.GetLogLinesDropped()}
+		if is.GetLogError() != "" {
+			since := time.Unix(0, is.GetLogFailingSinceUnixNano()).UTC()
+			ij.LogFailingSince = &since
+		}
+		out.Plugins = append(out.Plugins, ij)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -173,7 +185,18 @@ func printStatusTable(w io.Writer, resp *tetherv1.StatusResponse) error {
 	if e := resp.GetLastReloadError(); e != "" {
 		fmt.Fprintf(tw, "\nlast reload refused: %s\n", e)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, is := range resp.GetInstances() {
+		if is.GetLogError() != "" {
+			since := time.Unix(0, is.GetLogFailingSinceUnixNano())
+			fmt.Fprintf(w, "%s: log writes failing since %s (%s ago), %d lines dropped: %s\n", is.GetName(),
+				since.UTC().Format(time.DateTime+" MST"), time.Since(since).Round(time.Second), is.GetLogLinesDropped(),
+				is.GetLogError())
+		}
+	}
+	return nil
 }
 
 func newRestartCmd() *cobra.Command {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/tetherplug/tether/internal/statefile"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -40,7 +42,8 @@ type Writer struct {
 }
 
 // New opens path for appending (creating it 0600, and its directory 0700
-// if missing) and returns a Writer that keeps at most keep rotated files
+// if missing; a symbolic link, a file that is not regular or one of another
+// user is refused) and returns a Writer that keeps at most keep rotated files
 // of at most maxBytes each besides path itself.
 func New(path string, maxBytes int64, keep int) (*Writer, error) {
 	if maxBytes < 1 || keep < 0 {
@@ -57,7 +60,8 @@ func New(path string, maxBytes int64, keep int) (*Writer, error) {
 }
 
 func (w *Writer) open() error {
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Never through a symbolic link, and only a regular file of this user.
+	f, err := statefile.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("log %s: %w", w.path, err)
 	}

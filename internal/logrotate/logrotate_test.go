@@ -164,3 +164,29 @@ func allLines(t *testing.T, path string) []string {
 	}
 	return lines
 }
+
+// TestRefusesSymlink: a log file that is a symbolic link (planted to make
+// the writer append to some other file) is refused, and its target is left
+// untouched.
+func TestRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "a.stderr.log")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(path, 1<<20, 2)
+	if err == nil {
+		_, _ = w.Write([]byte("planted\n"))
+		_ = w.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), path+" is a symbolic link, not a regular file") {
+		t.Errorf("New on a symbolic link: %v; want a refusal naming it", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
+		t.Errorf("the link's target now holds %q", b)
+	}
+}

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tetherplug/tether/internal/statefile"
 )
 
 // PunchChunk is the granularity of hole punching: blocks are freed once a
@@ -51,11 +53,12 @@ var ErrStopped = errors.New("spool follower stopped")
 // file's disk use then grows with everything the plugin writes.
 var ErrPunchUnsupported = errors.New("filesystem cannot punch holes: spool disk use is not bounded")
 
-// Open creates path if needed (mode 0600; its directory must exist) and
-// opens it O_WRONLY|O_APPEND, for the plugin's descriptor 1 or 2. The caller
+// Open creates path if needed (mode 0600; its directory must exist; a
+// symbolic link, a file that is not regular or one of another user is
+// refused, as by Follow) and opens it O_WRONLY|O_APPEND, for the plugin's descriptor 1 or 2. The caller
 // closes its copy once the plugin has started.
 func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := statefile.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -97,7 +100,7 @@ func Follow(path string, offset int64) *Follower {
 	fl := &Follower{path: path, notify: make(chan struct{}, 1), end: make(chan struct{}), wd: -1}
 	fl.off.Store(offset)
 	fl.punched = offset - offset%PunchChunk
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := statefile.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		fl.openErr = fmt.Errorf("spool: %w", err)
 		return fl

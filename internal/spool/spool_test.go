@@ -386,3 +386,29 @@ func TestFallbackPoll(t *testing.T) {
 		t.Errorf("Read = %q, %v", r.s, r.err)
 	}
 }
+
+// TestOpenRefusesSymlink: a spool file that is a symbolic link is refused
+// by Open and by Follow, and its target is left untouched.
+func TestOpenRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stdout")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	const says = " is a symbolic link, not a regular file"
+	if f, err := Open(path); err == nil || !strings.Contains(err.Error(), path+says) {
+		if f != nil {
+			_ = f.Close()
+		}
+		t.Errorf("Open on a symbolic link: %v; want a refusal naming it", err)
+	}
+	fl := Follow(path, 0)
+	defer fl.Stop()
+	if _, err := fl.Read(make([]byte, 8)); err == nil || !strings.Contains(err.Error(), path+says) {
+		t.Errorf("Follow on a symbolic link: Read %v; want a refusal naming it", err)
+	}
+}

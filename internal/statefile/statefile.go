@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -88,15 +89,29 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// MaxSize bounds the state file Read reads.
+const MaxSize = 16 << 20
+
 // Read decodes the JSON state file at path into v. A missing file gives an
 // error wrapping fs.ErrNotExist; an empty, truncated or corrupt one (or one
-// whose JSON does not fit v, or that has trailing data) gives a
-// *CorruptError naming the file. Other errors (permissions, I/O) are
+// whose JSON does not fit v, that has trailing data, or that is larger than
+// MaxSize) gives a *CorruptError naming the file. Anything but a regular
+// file owned by the process's user is refused without being read (a
+// symbolic link is not followed, a FIFO does not block): a
+// *NotRegularError or *OwnerError. Other errors (permissions, I/O) are
 // returned as they are.
 func Read(path string, v any) error {
-	data, err := os.ReadFile(path)
+	f, err := OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	if len(data) > MaxSize {
+		return &CorruptError{Path: path, Err: fmt.Errorf("%w (%d MiB)", errTooLarge, MaxSize>>20)}
 	}
 	return decode(path, data, v)
 }

@@ -157,12 +157,19 @@ type InstanceStatus struct {
 	SinceUnixNano int64 `protobuf:"varint,6,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
 	Adopted       bool  `protobuf:"varint,7,opt,name=adopted,proto3" json:"adopted,omitempty"`
 	// last_exit says how the previous incarnation ended ("" if none did).
-	LastExit      string           `protobuf:"bytes,8,opt,name=last_exit,json=lastExit,proto3" json:"last_exit,omitempty"`
-	LastError     string           `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	Endpoint      string           `protobuf:"bytes,10,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	Versions      map[string]int32 `protobuf:"bytes,11,rep,name=versions,proto3" json:"versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LastExit  string           `protobuf:"bytes,8,opt,name=last_exit,json=lastExit,proto3" json:"last_exit,omitempty"`
+	LastError string           `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Endpoint  string           `protobuf:"bytes,10,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	Versions  map[string]int32 `protobuf:"bytes,11,rep,name=versions,proto3" json:"versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// log_error is set while the instance's output cannot be written to its
+	// log files (a full disk...): the last write error. Since
+	// log_failing_since_unix_nano (Unix nanoseconds), log_lines_dropped
+	// lines of its output were lost.
+	LogError                string `protobuf:"bytes,12,opt,name=log_error,json=logError,proto3" json:"log_error,omitempty"`
+	LogFailingSinceUnixNano int64  `protobuf:"varint,13,opt,name=log_failing_since_unix_nano,json=logFailingSinceUnixNano,proto3" json:"log_failing_since_unix_nano,omitempty"`
+	LogLinesDropped         int64  `protobuf:"varint,14,opt,name=log_lines_dropped,json=logLinesDropped,proto3" json:"log_lines_dropped,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *InstanceStatus) Reset() {
@@ -270,6 +277,27 @@ func (x *InstanceStatus) GetVersions() map[string]int32 {
 		return x.Versions
 	}
 	return nil
+}
+
+func (x *InstanceStatus) GetLogError() string {
+	if x != nil {
+		return x.LogError
+	}
+	return ""
+}
+
+func (x *InstanceStatus) GetLogFailingSinceUnixNano() int64 {
+	if x != nil {
+		return x.LogFailingSinceUnixNano
+	}
+	return 0
+}
+
+func (x *InstanceStatus) GetLogLinesDropped() int64 {
+	if x != nil {
+		return x.LogLinesDropped
+	}
+	return 0
 }
 
 // RestartRequest names the instance to restart.
@@ -593,7 +621,7 @@ const file_tether_v1_daemon_proto_rawDesc = "" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x18\n" +
 	"\aapplies\x18\x03 \x01(\x03R\aapplies\x12*\n" +
 	"\x11last_reload_error\x18\x04 \x01(\tR\x0flastReloadError\x127\n" +
-	"\tinstances\x18\x05 \x03(\v2\x19.tether.v1.InstanceStatusR\tinstances\"\x9c\x03\n" +
+	"\tinstances\x18\x05 \x03(\v2\x19.tether.v1.InstanceStatusR\tinstances\"\xa3\x04\n" +
 	"\x0eInstanceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x14\n" +
@@ -607,7 +635,10 @@ const file_tether_v1_daemon_proto_rawDesc = "" +
 	"last_error\x18\t \x01(\tR\tlastError\x12\x1a\n" +
 	"\bendpoint\x18\n" +
 	" \x01(\tR\bendpoint\x12C\n" +
-	"\bversions\x18\v \x03(\v2'.tether.v1.InstanceStatus.VersionsEntryR\bversions\x1a;\n" +
+	"\bversions\x18\v \x03(\v2'.tether.v1.InstanceStatus.VersionsEntryR\bversions\x12\x1b\n" +
+	"\tlog_error\x18\f \x01(\tR\blogError\x12<\n" +
+	"\x1blog_failing_since_unix_nano\x18\r \x01(\x03R\x17logFailingSinceUnixNano\x12*\n" +
+	"\x11log_lines_dropped\x18\x0e \x01(\x03R\x0flogLinesDropped\x1a;\n" +
 	"\rVersionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"$\n" +
