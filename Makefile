@@ -12,9 +12,9 @@ STATICCHECK_VERSION        := v0.8.2
 
 # The repository's other modules, each vetted and staticchecked by lint. The
 # tether module requires none of them (check-gomod).
-MODULES := compat test/kubeenv test/kubecluster
+MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-kube kube-binaries kube-up test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -43,7 +43,13 @@ demo: build
 test: check-generated lint kube-binaries
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) test-downstream
 	$(MAKE) test-kube
+
+## test-downstream: a module outside this repository requires tether (served from a local module
+## proxy), lists its module graph, builds a host and a plugin, and installs the CLI at that version
+test-downstream:
+	cd test/downstream && $(GO) test -race -count=1 -timeout 10m ./...
 
 ## test-kube: the Kubernetes test environment's tests, then the kube runtime's tests against a real
 ## control plane (test/kubecluster); builds the control plane first

@@ -137,6 +137,9 @@ func gitOut(ctx context.Context, t *testing.T, dir string, args ...string) strin
 	t.Helper()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
+	// Fixed dates: the same files make the same commit, and so the same
+	// version, on every run.
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
