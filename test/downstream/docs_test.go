@@ -53,6 +53,18 @@ func installCommands(t *testing.T) (get, install string) {
 	return get, install
 }
 
+// TestReadmeInstallLines: the README's section on versions gives the same
+// install commands as docs/plugins.md (which TestDownstreamModule runs).
+func TestReadmeInstallLines(t *testing.T) {
+	get, install := installCommands(t)
+	readme := strings.Join(strings.Fields(readFile(t, filepath.Join(rootDir, "README.md"))), " ")
+	for _, line := range []string{get, install} {
+		if !strings.Contains(readme, "`"+line+"`") {
+			t.Errorf("README.md does not give %q", line)
+		}
+	}
+}
+
 // makeVar returns the value of the variable name set with := in the
 // Makefile.
 func makeVar(t *testing.T, name string) string {
