@@ -53,7 +53,7 @@ func downstreamEnv(ctx context.Context, t *testing.T, p *proxy, gobin string) []
 // (refused while go.mod had a replace directive) installs a CLI that
 // reports that version.
 func TestDownstreamModule(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // cold build cache: compiles client-go for the CLI
 	defer cancel()
 	p := publish(ctx, t, rootDir)
 	gobin := t.TempDir()
