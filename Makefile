@@ -10,7 +10,11 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
 
-.PHONY: all build demo test test-kube kube-binaries kube-up test-short generate check-generated tools lint bench bench-catalog bench-report bench-compat fuzz clean
+# The repository's other modules, each vetted and staticchecked by lint. The
+# tether module requires none of them (check-gomod).
+MODULES := compat test/kubeenv test/kubecluster test/downstream
+
+.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -39,11 +43,19 @@ demo: build
 test: check-generated lint kube-binaries
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) test-downstream
 	$(MAKE) test-kube
 
-## test-kube: the Kubernetes test environment's tests against a real control plane (builds it first)
+## test-downstream: a module outside this repository requires tether (served from a local module
+## proxy), lists its module graph, builds a host and a plugin, and installs the CLI at that version
+test-downstream:
+	cd test/downstream && $(GO) test -race -count=1 -timeout 10m ./...
+
+## test-kube: the Kubernetes test environment's tests, then the kube runtime's tests against a real
+## control plane (test/kubecluster); builds the control plane first
 test-kube: kube-binaries
 	cd test/kubeenv && $(GO) test -race -count=1 -timeout 15m ./...
+	cd test/kubecluster && $(GO) test -race -count=1 -timeout 15m ./...
 
 ## kube-binaries: build etcd and the Kubernetes control plane once into the user cache directory
 kube-binaries:
@@ -95,14 +107,26 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-## lint: gofmt, go vet and staticcheck, and the root package's light dependencies
-lint:
+## lint: gofmt, go vet and staticcheck in every module, the root package's light dependencies and
+## the root go.mod (check-gomod)
+lint: check-gomod
 	@if $(GO) list -deps . | grep -q '^k8s.io/'; then echo "the root package must not depend on k8s.io modules"; exit 1; fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	cd compat && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	cd test/kubeenv && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@for m in $(MODULES); do \
+		echo "cd $$m && vet && staticcheck"; \
+		(cd $$m && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...) || exit 1; \
+	done
+
+## check-gomod: the root go.mod is tidy, has no replace directive (go install MODULE@VERSION refuses
+## a module with one) and requires no module of this repository (downstream builds could not resolve it)
+check-gomod:
+	@if $(GO) mod edit -print | grep -n '=>'; then \
+		echo "go.mod: no replace directive allowed: go install github.com/tetherplug/tether/cmd/tether@VERSION refuses a module whose go.mod has one"; exit 1; fi
+	@if $(GO) mod edit -print | grep -v '^module ' | grep -n 'github.com/tetherplug/tether'; then \
+		echo "go.mod: the tether module must not require a module of this repository (put tests that need one in a module of their own under test/)"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod: not tidy: run 'go mod tidy'"; exit 1; }
 
 clean:
 	rm -rf $(BIN)

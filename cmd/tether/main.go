@@ -13,6 +13,7 @@
 //	tether restart NAME                    restart one of them (a failed one gets its budget back)
 //	tether logs NAME [-f]                  print one's log files
 //	tether kube deploy|ls|rm               deploy plugins to Kubernetes, list and remove them
+//	tether version                         print the module version, VCS revision and Go version (also --version)
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in
 // $PATH), exec:///abs/path, a plugin serving on the network (tcp://, unix://,
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -41,7 +43,9 @@ func newRoot() *cobra.Command {
 		Short:         "Inspect, call, list, serve and supervise gRPC plugins and issue certificates for them",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(debug.ReadBuildInfo()),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}

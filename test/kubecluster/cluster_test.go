@@ -1,8 +1,9 @@
-// Package clustertest holds the kube runtime's tests against a real
+// Package kubecluster holds the kube runtime's tests against a real
 // control plane (test/kubeenv: etcd, kube-apiserver, the controllers, the
 // scheduler, and a node agent that runs pods as local processes on
-// loopback addresses).
-package clustertest
+// loopback addresses). It is a module of its own so that the tether module
+// requires neither test/kubeenv nor a replace directive.
+package kubecluster
 
 import (
 	"context"
@@ -44,6 +45,17 @@ func TestMain(m *testing.M) {
 	}})
 }
 
+// rootDir is the tether module's directory, where the plugins and hosts
+// the tests run are built, with the tether module's own requirements.
+const rootDir = "../.."
+
+// build builds the main package pkg of the tether module once per test
+// binary and returns the program's path.
+func build(t *testing.T, pkg string) string {
+	t.Helper()
+	return tethertest.BuildIn(t, rootDir, pkg)
+}
+
 const (
 	greeterImage = "tether.test/greeter-en:v1"
 	greeterPkg   = "github.com/tetherplug/tether/examples/greeter/plugins/greeter-en"
@@ -63,7 +75,7 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	env := kubeenv.Start(t)
 	c := &cluster{env: env, ns: env.Namespace(t), client: env.Client(), dir: t.TempDir()}
-	env.RegisterImage(greeterImage, tethertest.Build(t, greeterPkg))
+	env.RegisterImage(greeterImage, build(t, greeterPkg))
 	return c
 }
 
@@ -125,7 +137,7 @@ func (c *cluster) tether(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tethertest.Build(t, "github.com/tetherplug/tether/cmd/tether"), args...)
+	cmd := exec.CommandContext(ctx, build(t, "github.com/tetherplug/tether/cmd/tether"), args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.env.Kubeconfig())
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -232,7 +244,7 @@ func TestOpenCallsEveryPod(t *testing.T) {
 func TestNeverReadyFailsWithReason(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
-	c.env.RegisterImage("tether.test/echo:garbage", tethertest.Build(t, plugintest.EchoPlugin))
+	c.env.RegisterImage("tether.test/echo:garbage", build(t, plugintest.EchoPlugin))
 	start := time.Now()
 	_, err := tether.Open(t.Context(), "kube://"+c.ns+"/deaf", tether.WithStartTimeout(2*time.Minute),
 		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithInsecure(), kube.WithReadyTimeout(20*time.Second),
@@ -332,7 +344,7 @@ func TestHostInClusterPod(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	ctx := t.Context()
-	c.env.RegisterImage("tether.test/kubehost:v1", tethertest.Build(t, "github.com/tetherplug/tether/internal/plugintest/kubehost"))
+	c.env.RegisterImage("tether.test/kubehost:v1", build(t, "github.com/tetherplug/tether/internal/plugintest/kubehost"))
 	applyRBAC(t, c)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "host"}, Spec: corev1.PodSpec{
 		ServiceAccountName: "tether-host", RestartPolicy: corev1.RestartPolicyNever,
@@ -366,7 +378,7 @@ func TestHostInClusterPod(t *testing.T) {
 // deploy/rbac.yaml in the test's namespace.
 func applyRBAC(t *testing.T, c *cluster) {
 	t.Helper()
-	b, err := os.ReadFile("../../deploy/rbac.yaml")
+	b, err := os.ReadFile(filepath.Join(rootDir, "deploy", "rbac.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
