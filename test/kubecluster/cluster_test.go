@@ -344,7 +344,7 @@ func TestHostInClusterPod(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	ctx := t.Context()
-	c.env.RegisterImage("tether.test/kubehost:v1", build(t, "github.com/tetherplug/tether/internal/plugintest/kubehost"))
+	c.env.RegisterImage("tether.test/kubehost:v1", build(t, "github.com/tetherplug/tether/test/hosts/kubehost"))
 	applyRBAC(t, c)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "host"}, Spec: corev1.PodSpec{
 		ServiceAccountName: "tether-host", RestartPolicy: corev1.RestartPolicyNever,
