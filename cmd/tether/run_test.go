@@ -2,15 +2,11 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tetherplug/tether/internal/plugintest"
-	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestRunRestartsKilledPlugin: of three plugins, the one killed with
@@ -150,70 +146,6 @@ func TestRunRefusesSecondDaemon(t *testing.T) {
 		t.Errorf("second tether run: exit %d, stderr %q; want 2, another tether run answers", r.code, r.stderr)
 	}
 	d.status() // the first still answers
-}
-
-// TestRunTargetFollowsRestarts: another host program calls a supervised
-// plugin through run://NAME, fails fast with ErrUnavailable while it is
-// down, waits for it with WaitForReady, and keeps working after its
-// restart.
-func TestRunTargetFollowsRestarts(t *testing.T) {
-	d := startDaemon(t, "  - name: a\n    path: "+echo(t)+"\n    backoff: {initial: 2s}\n")
-	st := d.waitStatus("a running", func(st statusJSON) bool { return st.plugin(t, "a").State == "running" })
-	host := exec.Command(tethertest.Build(t, plugintest.RunHost), "run://a?socket="+d.sock)
-	host.Env = cliEnv(d.mark, d.tmp)
-	stdin, err := host.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := host.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	host.Stderr = &stderr
-	if err := host.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- host.Wait() }()
-	out := lines(stdout)
-	say := func(line, want string) {
-		t.Helper()
-		if _, err := stdin.Write([]byte(line + "\n")); err != nil {
-			t.Fatal(err)
-		}
-		if got := nextLine(t, out, line); !strings.HasPrefix(got, want) {
-			t.Fatalf("call %q: got %q, want %q; runhost stderr:\n%s", line, got, want, stderr.String())
-		}
-	}
-	if got := nextLine(t, out, "open"); got != "opened" {
-		t.Fatalf("runhost: %q; stderr:\n%s", got, stderr.String())
-	}
-	say("hello", "hello")
-	if err := syscall.Kill(int(st.plugin(t, "a").Pid), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	d.waitStatus("a down", func(st statusJSON) bool { return st.plugin(t, "a").State == "backoff" })
-	say("down", "error: unavailable")
-	say("wait:again", "again")
-	say("after", "after")
-	_ = stdin.Close()
-	if got := nextLine(t, out, "close"); got != "closed" {
-		t.Errorf("runhost at the end: %q", got)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("runhost: %v; stderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		_ = host.Process.Kill()
-		<-exited
-		t.Fatal("runhost did not exit within 10 s of the end of its input")
-	}
-	if a := d.status().plugin(t, "a"); a.Restarts != 1 || a.State != "running" {
-		t.Errorf("a: state %s, %d restarts; want running after 1 (closing the run:// client stops nothing)", a.State, a.Restarts)
-	}
 }
 
 // TestLogsReadsRotatedFiles: tether logs prints the log files of the data

@@ -47,23 +47,3 @@ func TestProtocolDocNamesEveryConstant(t *testing.T) {
 		t.Fatalf("found %d string constants in wire.go; the test reads the wrong file", n)
 	}
 }
-
-// FuzzParseHandshakeLine: any line parses or fails with an error, never a
-// panic, and a line that parses prints back to one that parses the same.
-func FuzzParseHandshakeLine(f *testing.F) {
-	f.Add("1|1|unix|/tmp/plugin.sock|grpc|")
-	f.Add("1|2|tcp|127.0.0.1:1234|grpc|MIIB||Cg")
-	f.Fuzz(func(t *testing.T, line string) {
-		h, err := ParseHandshakeLine(line)
-		if err != nil {
-			return
-		}
-		again, err := ParseHandshakeLine(h.String())
-		if err != nil {
-			t.Fatalf("%q parsed, but its String %q does not: %v", line, h.String(), err)
-		}
-		if again.String() != h.String() {
-			t.Fatalf("round trip changed %q into %q", h.String(), again.String())
-		}
-	})
-}
