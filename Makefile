@@ -21,7 +21,7 @@ all: build
 ## build: the tether CLI, the example plugins and hosts, into ./bin
 build:
 	@mkdir -p $(PLUGINS)
-	$(GO) build -o $(BIN)/tether ./cmd/tether
+	$(GO) build -buildvcs=auto -o $(BIN)/tether ./cmd/tether
 	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
 	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
 	$(GO) build -o $(PLUGINS)/greeter-v2 ./examples/greeter/plugins/greeter-v2
