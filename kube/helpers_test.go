@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -21,8 +20,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/tetherplug/tether"
-	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/plugintest/inproc"
 )
 
 const testNS = "plugins"
@@ -94,20 +93,7 @@ func echoPlugin(t *testing.T, ip string, port int32) int32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tether.NewServer(tether.ServeConfig{Name: "echo", Logger: quietLogger(), ShutdownTimeout: 100 * time.Millisecond,
-		Implementations: []tether.Implementation{tether.Implement("echo", 1, func(r grpc.ServiceRegistrar) {
-			echov1.RegisterEchoServer(r, plugintest.TaggedEcho{Tag: ip})
-		})}})
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(lis); close(done) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("plugin server did not stop")
-		}
-	})
+	inproc.ServeEcho(t, lis, plugintest.TaggedEcho{Tag: ip})
 	return int32(lis.Addr().(*net.TCPAddr).Port)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tetherplug/tether/internal/certs"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/plugintest/inproc"
 	"github.com/tetherplug/tether/network"
 )
 
@@ -88,20 +89,7 @@ func tlsPod(t *testing.T, p *podPKI) int32 {
 	}
 	conf := &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert,
 		ClientCAs: p.pool, MinVersion: tls.VersionTLS12}
-	srv := tether.NewServer(tether.ServeConfig{Name: "echo", Logger: quietLogger(), ShutdownTimeout: 100 * time.Millisecond,
-		Implementations: []tether.Implementation{tether.Implement("echo", 1, func(r grpc.ServiceRegistrar) {
-			echov1.RegisterEchoServer(r, plugintest.EchoServer{})
-		})}}, grpc.Creds(credentials.NewTLS(conf)))
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(lis); close(done) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("plugin server did not stop")
-		}
-	})
+	inproc.ServeEcho(t, lis, plugintest.EchoServer{}, grpc.Creds(credentials.NewTLS(conf)))
 	return int32(lis.Addr().(*net.TCPAddr).Port)
 }
 

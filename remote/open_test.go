@@ -16,6 +16,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/internal/plugintest/inproc"
 	testpki "github.com/tetherplug/tether/internal/plugintest/pki"
 	"github.com/tetherplug/tether/tethertest"
 )
@@ -52,21 +53,7 @@ func serve(t *testing.T, creds credentials.TransportCredentials) string {
 	if creds != nil {
 		so = append(so, grpc.Creds(creds))
 	}
-	srv := tether.NewServer(tether.ServeConfig{Name: "echo", Logger: slog.New(slog.DiscardHandler),
-		ShutdownTimeout: 100 * time.Millisecond,
-		Implementations: []tether.Implementation{tether.Implement("echo", 1, func(r grpc.ServiceRegistrar) {
-			echov1.RegisterEchoServer(r, plugintest.EchoServer{})
-		})}}, so...)
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(lis); close(done) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("the plugin server did not stop")
-		}
-	})
+	inproc.ServeEcho(t, lis, plugintest.EchoServer{}, so...)
 	return lis.Addr().String()
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
-	"github.com/tetherplug/tether/internal/plugintest/statictarget"
+	"github.com/tetherplug/tether/internal/plugintest/inproc"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -174,8 +174,8 @@ var eventually = plugintest.Eventually
 // syncBuffer is plugintest.SyncBuffer.
 type syncBuffer = plugintest.SyncBuffer
 
-// registerStatic is statictarget.Register.
-var registerStatic = statictarget.Register
+// registerStatic is inproc.Register.
+var registerStatic = inproc.Register
 
 // listenProxy is plugintest.ListenProxy.
 var listenProxy = plugintest.ListenProxy

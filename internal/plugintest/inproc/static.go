@@ -1,7 +1,8 @@
-// Package statictarget registers runtimes that report fixed endpoints, for
-// tests. It is apart from plugintest because it imports the tether package,
-// which packages below it (netguard) test with plugintest.
-package statictarget
+// Package inproc holds what tests need to run plugins in their own process:
+// runtimes that report fixed endpoints, and echo plugins served on a listener.
+// It is apart from plugintest because it imports the tether package, which
+// packages below it (netguard) test with plugintest.
+package inproc
 
 import (
 	"context"
