@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,34 +183,6 @@ func (d *daemonProc) events(event, instance string) []map[string]any {
 		}
 	}
 	return out
-}
-
-// lines reads r's lines into a channel.
-func lines(r io.Reader) <-chan string {
-	ch := make(chan string, 64)
-	go func() {
-		defer close(ch)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			ch <- sc.Text()
-		}
-	}()
-	return ch
-}
-
-// nextLine is the next line of ch, failing the test after 25 s.
-func nextLine(t *testing.T, ch <-chan string, what string) string {
-	t.Helper()
-	select {
-	case l, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: the output ended", what)
-		}
-		return l
-	case <-time.After(25 * time.Second):
-		t.Fatalf("%s: no line within 25 s", what)
-	}
-	return ""
 }
 
 // echoPlugin is a manifest entry for the echo plugin.
