@@ -179,6 +179,28 @@ func WithKillTimeout(d time.Duration) Option {
 	return execOption("WithKillTimeout", func(c *execruntime.Config) { c.KillTimeout = d })
 }
 
+// StartedProcess is a plugin process the exec runtime has just started,
+// before its handshake (see WithOnStart).
+type StartedProcess struct {
+	Pid int
+	// SocketDir is the private directory its socket is to be in, which it
+	// removes when it exits gracefully.
+	SocketDir string
+}
+
+// WithOnStart calls f with every process the exec runtime starts for the
+// plugin (the first, and each restart with WithRestart) as soon as it
+// runs, before it has answered anything: for a host that records its
+// processes durably (the supervise package does, for plugins that outlive
+// it), so that a process it started is never lost, even when the host dies
+// before the plugin is ready. f runs on the start's goroutine and must not
+// block. Exec targets only.
+func WithOnStart(f func(StartedProcess)) Option {
+	return execOption("WithOnStart", func(c *execruntime.Config) {
+		c.OnStart = func(pid int, dir string) { f(StartedProcess{Pid: pid, SocketDir: dir}) }
+	})
+}
+
 // cookieOption passes WithHandshake's magic cookie to the exec runtime. It
 // is taken by every target: a plugin reached over the network has no
 // environment from its host to check a cookie in (mutual TLS says who may

@@ -1,25 +1,13 @@
 package supervise
 
 import (
-	"context"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/proc"
 )
-
-// launchEnv is the variable that marks each process the supervisor starts
-// for an outliving instance, with a value of its own: the process is found
-// by it among the supervisor's children (see findLaunched) as soon as it
-// runs, before it is ready, and recorded in the state file.
-const launchEnv = "TETHER_SUPERVISE_LAUNCH"
-
-// launchPoll is how often a start looks for its process until found.
-const launchPoll = 10 * time.Millisecond
 
 // launched is a process started for an instance and not ready yet: what a
 // later host needs to stop it, should this one die before it is ready.
@@ -42,40 +30,22 @@ func (l *launched) removeSocketDir() {
 	_ = os.Remove(l.SocketDir)
 }
 
-// trackLaunch marks the start an outliving instance is about to make
-// (options to add to it) and looks for its process until stop is called,
-// recording it in in.launched meanwhile; stop clears it. Instances that
-// do not outlive their host die with it: nothing to track.
+// trackLaunch returns the options of a start of an outliving instance
+// that record its process in in.launched as soon as it runs (before it is
+// ready), and stop, which clears the record once the start is over.
+// Instances that do not outlive their host die with it: nothing to track.
 func (in *instance) trackLaunch() (opts []tether.Option, stop func()) {
 	if !in.local || !in.spec.OutliveHost || in.sup.store == nil {
 		return nil, func() {}
 	}
-	token := rand.Text()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(launchPoll)
-		defer tick.Stop()
-		for {
-			if pid, dir, ok := findLaunched(token); ok {
-				if start, err := proc.StartTime(pid); err == nil {
-					in.setLaunched(&launched{Pid: pid, StartTime: start, SocketDir: dir})
-					return
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+	record := func(p tether.StartedProcess) {
+		start, err := proc.StartTime(p.Pid)
+		if err != nil {
+			return // without its start time a later host could not tell it from a reused pid
 		}
-	}()
-	return []tether.Option{tether.WithEnv(launchEnv + "=" + token)}, func() {
-		cancel()
-		<-done
-		in.setLaunched(nil)
+		in.setLaunched(&launched{Pid: p.Pid, StartTime: start, SocketDir: p.SocketDir})
 	}
+	return []tether.Option{tether.WithOnStart(record)}, func() { in.setLaunched(nil) }
 }
 
 // setLaunched records the process being started (nil: none) and has the

@@ -56,6 +56,9 @@ type Config struct {
 	KillTimeout time.Duration
 	// CookieKey and CookieValue are the magic cookie the plugin checks.
 	CookieKey, CookieValue string
+	// OnStart, when set, is called with each process's pid and socket
+	// directory as soon as it runs, before its handshake.
+	OnStart func(pid int, socketDir string)
 }
 
 // Endpoint is the address one instance answers on.

@@ -131,6 +131,9 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 		}
 		return nil, Endpoint{}, perr(KindNotPlugin, "could not start it", err)
 	}
+	if cfg.OnStart != nil {
+		cfg.OnStart(inst.p.Pid(), dir)
+	}
 	ep, err := inst.handshake(ctx, env, cfg, hostCert)
 	if err != nil {
 		_ = inst.p.Terminate(context.Background(), cfg.KillTimeout)
