@@ -99,7 +99,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	dialOpts = append(append(dialOpts, o.dialOptions...),
 		grpc.WithResolvers(c.res),
 		grpc.WithContextDialer(c.dials.dialEndpoint),
-		grpc.WithTransportCredentials(perEndpointCreds{}),
+		grpc.WithTransportCredentials(perEndpointCreds{&c.dials}),
 		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithIdleTimeout(0), // the instances' connections are the runtime's to end
 		grpc.WithChainUnaryInterceptor(c.unaryErrors),

@@ -117,7 +117,7 @@ func (p *admission) update(eps []Endpoint) resolver.State {
 			name = "localhost"
 		}
 		addrs = append(addrs, resolver.Address{Addr: key, ServerName: name,
-			Attributes: attributes.New(credsKey{}, endpointCreds{ep.Creds}).WithValue(healthKey{}, ep.HealthChecked)})
+			Attributes: attributes.New(credsKey{}, endpointCreds{ep.Creds, key}).WithValue(healthKey{}, ep.HealthChecked)})
 	}
 	now := time.Now()
 	p.gone = slices.DeleteFunc(p.gone, func(g goneInstance) bool { return now.Sub(g.at) > goneMemory })

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -31,9 +30,10 @@ func (p *dialProgress) dialEndpoint(ctx context.Context, addr string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	t := &trackedConn{Conn: conn, key: addr, p: p}
+	// The connection is returned as it is, not wrapped: gRPC sets
+	// TCP_USER_TIMEOUT (from keepalive) only on a *net.TCPConn.
 	p.set(addr, stageConnected)
-	return t, nil
+	return conn, nil
 }
 
 // dialStage is how far a connection to an endpoint got.
@@ -96,67 +96,66 @@ func (p *dialProgress) stuck() string {
 	return strings.Join(why, "; ")
 }
 
-// trackedConn is a connection whose first bytes after its security
-// handshake are recorded.
-type trackedConn struct {
+// spokeConn is a secured connection that records the endpoint's first
+// bytes: the server's HTTP/2 settings. Only gRPC's one reader calls Read.
+type spokeConn struct {
 	net.Conn
-	key     string
-	p       *dialProgress
-	secured atomic.Bool
-	spoke   atomic.Bool
+	key   string
+	p     *dialProgress
+	spoke bool
 }
 
-func (t *trackedConn) Read(b []byte) (int, error) {
-	n, err := t.Conn.Read(b)
-	if n > 0 && !t.spoke.Load() && t.secured.Load() {
-		t.spoke.Store(true)
-		t.p.set(t.key, stageSpoke)
+func (c *spokeConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.spoke {
+		c.spoke = true
+		c.p.set(c.key, stageSpoke)
 	}
 	return n, err
 }
 
 type credsKey struct{}
 
-// endpointCreds holds one endpoint's credentials in address attributes;
-// nil means plaintext. It is comparable, as attributes need.
+// endpointCreds holds one endpoint's credentials (nil means plaintext)
+// and its address key in address attributes. It is comparable, as
+// attributes need.
 type endpointCreds struct {
 	creds credentials.TransportCredentials
+	key   string
 }
 
 // Equal makes attributes compare endpoints' credentials by identity.
 func (e endpointCreds) Equal(o any) bool {
 	oe, ok := o.(endpointCreds)
-	return ok && oe.creds == e.creds
+	return ok && oe.creds == e.creds && oe.key == e.key
 }
 
 // perEndpointCreds is the connection's transport credentials: it hands
-// each handshake to the credentials of the endpoint being dialled.
-type perEndpointCreds struct{}
+// each handshake to the credentials of the endpoint being dialled, and
+// records how far it got in progress.
+type perEndpointCreds struct{ progress *dialProgress }
 
 var plaintext = insecure.NewCredentials()
 
-func credsFor(ctx context.Context) credentials.TransportCredentials {
+// endpointOf is the credentials and key of the endpoint being dialled.
+func endpointOf(ctx context.Context) endpointCreds {
 	info := credentials.ClientHandshakeInfoFromContext(ctx)
-	if info.Attributes != nil {
-		if ec, ok := info.Attributes.Value(credsKey{}).(endpointCreds); ok && ec.creds != nil {
-			return ec.creds
-		}
+	ec, _ := info.Attributes.Value(credsKey{}).(endpointCreds)
+	if ec.creds == nil {
+		ec.creds = plaintext
 	}
-	return plaintext
+	return ec
 }
 
-func (perEndpointCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	creds := credsFor(ctx)
-	t, tracked := conn.(*trackedConn)
-	if tracked {
-		t.p.setSecure(t.key, creds != plaintext)
+func (p perEndpointCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	ep := endpointOf(ctx)
+	p.progress.setSecure(ep.key, ep.creds != plaintext)
+	secured, info, err := ep.creds.ClientHandshake(ctx, authority, conn)
+	if err != nil {
+		return nil, nil, err
 	}
-	secured, info, err := creds.ClientHandshake(ctx, authority, conn)
-	if err == nil && tracked {
-		t.p.set(t.key, stageSecured)
-		t.secured.Store(true)
-	}
-	return secured, info, err
+	p.progress.set(ep.key, stageSecured)
+	return &spokeConn{Conn: secured, key: ep.key, p: p.progress}, info, nil
 }
 
 func (perEndpointCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {
@@ -167,6 +166,6 @@ func (perEndpointCreds) Info() credentials.ProtocolInfo {
 	return credentials.ProtocolInfo{SecurityProtocol: "tether-endpoint"}
 }
 
-func (perEndpointCreds) Clone() credentials.TransportCredentials { return perEndpointCreds{} }
+func (p perEndpointCreds) Clone() credentials.TransportCredentials { return p }
 
 func (perEndpointCreds) OverrideServerName(string) error { return nil }
