@@ -150,11 +150,7 @@ func execError(err error) error {
 	if e.Kind == execruntime.KindVersion {
 		return &VersionError{Plugin: e.Plugin, HostVersions: e.HostVersions, PluginVersions: e.PluginVersions}
 	}
-	detail := e.Detail
-	if e.Kind == execruntime.KindPluginExited && detail == "it exited" {
-		detail = ""
-	}
-	return &PluginError{Plugin: e.Plugin, Kind: execKinds[e.Kind], Detail: detail, Output: e.Output,
+	return &PluginError{Plugin: e.Plugin, Kind: execKinds[e.Kind], Detail: e.Detail, Output: e.Output,
 		Exited: e.Exited, ExitCode: e.ExitCode, Err: e.Err}
 }
 

@@ -36,8 +36,10 @@ type Error struct {
 	Err                          error
 }
 
+// Error is for logs only: the tether package maps an *Error to its typed
+// errors before a host sees it.
 func (e *Error) Error() string {
-	return fmt.Sprintf("plugin %s: %s (kind %d)", e.Plugin, e.Detail, e.Kind)
+	return fmt.Sprintf("plugin %s: exec runtime failure of kind %d: %s", e.Plugin, e.Kind, e.Detail)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

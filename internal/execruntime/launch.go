@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tetherplug/tether/internal/autotls"
 	"github.com/tetherplug/tether/internal/logfwd"
-	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/proc"
 	"github.com/tetherplug/tether/internal/wire"
 )
@@ -72,7 +70,7 @@ func (i *Instance) ExitError() error {
 	if !i.p.HasExited() {
 		return nil
 	}
-	e := &Error{Plugin: i.name, Kind: KindPluginExited, Detail: "it exited", Output: i.fwd.Tail()}
+	e := &Error{Plugin: i.name, Kind: KindPluginExited, Output: i.fwd.Tail()}
 	i.exitFields(e)
 	if e.ExitCode < 0 {
 		e.Err = i.p.WaitErr() // "signal: killed", which ExitCode -1 does not say
@@ -207,12 +205,9 @@ func (i *Instance) handshake(ctx context.Context, env Env, cfg Config, hostCert 
 		return Endpoint{}, &Error{Plugin: name, Kind: KindVersion, Detail: "no shared protocol version",
 			HostVersions: env.ProtocolVersions, PluginVersions: []int{hl.AppVersion}}
 	}
+	// The Describe answer is passed on as printed: the client decodes it,
+	// and refuses the instance when it does not decode.
 	ep := Endpoint{Network: hl.Network, Address: hl.Address, ProtocolVersion: hl.AppVersion, Instance: i, Describe: hl.Describe}
-	if len(hl.Describe) > 0 {
-		if err := proto.Unmarshal(hl.Describe, &tetherv1.DescribeResponse{}); err != nil {
-			return Endpoint{}, perr("bad Describe answer on the handshake line", err)
-		}
-	}
 	switch {
 	case cfg.AutoMTLS && len(hl.ServerCert) == 0:
 		return Endpoint{}, perr("automatic mutual TLS was asked for but the plugin sent no certificate", nil)
