@@ -70,17 +70,8 @@ func serveProxiedGoPlugin(t *testing.T, p *proxiedGoPlugin) string {
 	tetherv1.RegisterPluginServer(srv, p)
 	echov1.RegisterEchoServer(srv, plugintest.EchoServer{})
 	healthpb.RegisterHealthServer(srv, health.NewServer()) // tether serve passes the plugin's own
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-served:
-		case <-time.After(5 * time.Second):
-			t.Error("the fake plugin did not stop within 5 s")
-		}
-		os.RemoveAll(dir)
-	})
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	plugintest.Serve(t, "the fake plugin", lis, srv)
 	return "unix://" + lis.Addr().String()
 }
 

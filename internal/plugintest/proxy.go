@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -46,18 +45,8 @@ func ListenProxy(t *testing.T, path, upstream string) *Proxy {
 		_ = up.Close()
 		t.Fatal(err)
 	}
-	srv := px.NewServer()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-served:
-		case <-time.After(5 * time.Second):
-			t.Error("the proxy did not stop within 5 s")
-		}
-		_ = up.Close()
-	})
+	t.Cleanup(func() { _ = up.Close() }) // after the proxy stops: cleanups run last first
+	Serve(t, "the proxy", lis, px.NewServer())
 	return p
 }
 

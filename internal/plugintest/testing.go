@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -94,4 +95,26 @@ func ServeNetwork(t testing.TB, path string, env ...string) (*exec.Cmd, string) 
 		t.Fatal("the plugin logged no listening address in 10s")
 		return nil, ""
 	}
+}
+
+// Server is what Serve runs: a *grpc.Server or a *tether.Server.
+type Server interface {
+	Serve(net.Listener) error
+	Stop()
+}
+
+// Serve serves srv on lis until the test ends, then stops it, failing the
+// test if it has not stopped within 5 s; what names it in that failure.
+func Serve(t testing.TB, what string, lis net.Listener, srv Server) {
+	t.Helper()
+	served := make(chan struct{})
+	go func() { _ = srv.Serve(lis); close(served) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		select {
+		case <-served:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s did not stop within 5 s", what)
+		}
+	})
 }

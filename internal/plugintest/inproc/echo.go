@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // ServeEcho serves echo as interface echo v1 of a tether plugin in the
@@ -23,15 +24,6 @@ func ServeEcho(t testing.TB, lis net.Listener, echo echov1.EchoServer, opts ...g
 		Implementations: []tether.Implementation{tether.Implement("echo", 1, func(r grpc.ServiceRegistrar) {
 			echov1.RegisterEchoServer(r, echo)
 		})}}, opts...)
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(lis); close(done) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("the in-process plugin server did not stop")
-		}
-	})
+	plugintest.Serve(t, "the in-process plugin server", lis, srv)
 	return srv
 }
