@@ -3,11 +3,8 @@ package proc
 import (
 	"context"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // reapSlack is how much longer than KillTimeout Terminate waits for the
@@ -21,7 +18,7 @@ const reapSlack = 2 * time.Second
 // is killed in that window. The exit is reported once stderr is drained, or
 // KillTimeout after the exit if something still holds it open.
 func (p *Process) wait() {
-	exitSeen := awaitExit(p.Pid())
+	exitSeen := p.sys.awaitExit(p.Pid())
 	grace := make(chan struct{})
 	t := time.AfterFunc(p.killTimeout, func() { close(grace) })
 	defer t.Stop()
@@ -45,10 +42,10 @@ func (p *Process) wait() {
 	p.waitErr = p.cmd.Wait()
 	p.mu.Unlock()
 	p.exitCode = p.cmd.ProcessState.ExitCode()
+	p.sys.release()
 	p.closeHostPipe()
-	if p.dir != "" {
-		_ = os.RemoveAll(p.dir)
-	}
+	removeDir(p.dir)
+	removeDir(p.copyDir)
 	close(p.exited)
 	// Whatever still holds the pipes (a process that left the group) must
 	// not keep the readers, and their goroutines, forever.
@@ -115,9 +112,7 @@ func (p *Process) Signal(sig syscall.Signal) {
 	if p.reaped {
 		return
 	}
-	if err := unix.Kill(-p.Pid(), sig); err == unix.ESRCH {
-		_ = p.cmd.Process.Signal(sig) // it left its group
-	}
+	p.sys.signal(p.cmd.Process, sig)
 }
 
 // Terminate stops the process: it closes the host pipe, sends SIGTERM to

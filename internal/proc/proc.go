@@ -88,6 +88,8 @@ type Spec struct {
 type Process struct {
 	cmd         *exec.Cmd
 	dir         string
+	copyDir     string  // private copy of a checked program, or ""
+	sys         sysProc // what the OS keeps of the process besides its pid
 	dieWithHost bool
 	killTimeout time.Duration
 
@@ -122,7 +124,7 @@ func Start(s Spec) (p *Process, err error) {
 	if s.Path == "" {
 		return nil, ErrEmptyPath
 	}
-	cmd, files, hostW, err := command(s)
+	cmd, files, hostW, copyDir, err := command(s)
 	defer closeAll(files) // the child has its own copies
 	if err != nil {
 		return nil, err
@@ -130,43 +132,41 @@ func Start(s Spec) (p *Process, err error) {
 	p, err = launch(cmd, s)
 	if err != nil {
 		_ = hostW.Close()
+		removeDir(copyDir)
 		return nil, err
 	}
-	p.hostW = hostW
+	p.hostW, p.copyDir = hostW, copyDir
+	p.sys.started(p.cmd.Process.Pid, s.DieWithHost)
 	go p.wait()
 	return p, nil
 }
 
 // command builds the exec.Cmd for s, with Path set directly so that nothing
 // is looked up in $PATH. files are the descriptors passed to the child, for
-// the caller to close once it has started; hostW is the host pipe's write end.
-func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error) {
+// the caller to close once it has started; hostW is the host pipe's write
+// end; copyDir, when not "", holds a private copy of the checked program,
+// to remove once the process has exited.
+func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, copyDir string, err error) {
 	env := s.Env
 	if env == nil {
 		env = os.Environ()
 	}
 	env = slices.Clip(env) // appending must not write into the caller's array
-	attr := &syscall.SysProcAttr{Setpgid: true}
 	if s.DieWithHost {
-		hostR, w, err := os.Pipe()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("host pipe: %w", err)
+		var hostR *os.File
+		if hostR, hostW, env, err = hostPipe(env); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("host pipe: %w", err)
 		}
-		files, hostW = append(files, hostR), w
-		env = append(env, EnvHostPipe+"=3")
-		dieWithParent(attr)
+		if hostR != nil {
+			files = append(files, hostR)
+		}
 	}
 	path := s.Path
 	if len(s.Checksum) > 0 {
-		bin, err := openChecked(s.Path, s.Checksum)
-		if err != nil {
+		if path, files, copyDir, err = checkedProgram(s.Path, s.Checksum, files); err != nil {
 			_ = hostW.Close()
-			return nil, files, nil, err
+			return nil, files, nil, "", err
 		}
-		files = append(files, bin)
-		// ExtraFiles[i] is fd 3+i in the child, where the kernel resolves
-		// this path: the hashed file, whatever now sits at s.Path.
-		path = childFDPath(2 + len(files))
 	}
 	beforeStart()
 	cmd = &exec.Cmd{
@@ -174,9 +174,9 @@ func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, err error
 		Args:        append([]string{s.Path}, s.Args...),
 		Env:         env,
 		ExtraFiles:  files,
-		SysProcAttr: attr,
+		SysProcAttr: sysProcAttr(s.DieWithHost),
 	}
-	return cmd, files, hostW, nil
+	return cmd, files, hostW, copyDir, nil
 }
 
 // openChecked opens path and returns it if its SHA-256 is want.
@@ -271,6 +271,13 @@ func newProcess(cmd *exec.Cmd, s Spec, out, errs io.Reader, sp *spooled) *Proces
 		ForwardLines(errs, line)
 	}()
 	return p
+}
+
+// removeDir removes dir and what it holds, unless dir is "".
+func removeDir(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 func closeAll(files []*os.File) {

@@ -18,7 +18,7 @@ func TestCommandLayout(t *testing.T) {
 	for _, die := range []bool{false, true} {
 		env := make([]string, 1, 4)
 		env[0] = "A=1"
-		cmd, files, hostW, err := command(Spec{Path: path, Args: []string{"x", "y"}, Env: env, Checksum: sum(t, path), DieWithHost: die})
+		cmd, files, hostW, _, err := command(Spec{Path: path, Args: []string{"x", "y"}, Env: env, Checksum: sum(t, path), DieWithHost: die})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -107,20 +107,3 @@ func (w *watcher) wake(wd int32, mask uint32) {
 	}
 }
 
-func (w *watcher) wakeAll() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, set := range w.subs {
-		for c := range set {
-			notify(c)
-		}
-	}
-}
-
-// notify sends on c without blocking: one pending wake-up is enough.
-func notify(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -14,24 +15,15 @@ import (
 // have the expected shape.
 var ErrBadStat = errors.New("malformed /proc/PID/stat")
 
-// StartTime is the time process pid started, in clock ticks since boot
-// (field 22 of /proc/PID/stat). With the pid it names one process for the
-// machine's uptime: a reused pid has another start time. A missing process
-// gives an error wrapping fs.ErrNotExist.
-func StartTime(pid int) (uint64, error) {
-	st, err := ReadStat(pid)
-	return st.StartTime, err
+// processGone reports, after ReadStat found no /proc/PID, whether the
+// process is really gone: /proc may not be mounted, and then kill(2) with
+// signal 0, which only checks the process exists, says.
+func processGone(pid int) bool {
+	if _, err := os.Stat("/proc/self/stat"); err == nil {
+		return true
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
-
-// Stat is what /proc/PID/stat says of a process.
-type Stat struct {
-	State     byte   // field 3: R, S, D, T, Z (zombie), X (dead)...
-	StartTime uint64 // field 22, in clock ticks since boot
-}
-
-// Exited reports a process that has ended and awaits (or is past) its
-// parent's wait.
-func (s Stat) Exited() bool { return s.State == 'Z' || s.State == 'X' }
 
 // ReadStat reads /proc/PID/stat. A missing process gives an error
 // wrapping fs.ErrNotExist.
