@@ -57,7 +57,7 @@ type Spec struct {
 	// Env is the whole environment; nil means the host's own.
 	Env []string
 	// Checksum, if set, is the SHA-256 the file must have. The very file
-	// that was hashed is executed (through /proc/self/fd), so a file
+	// that was hashed is executed (see checkedProgram), so a file
 	// renamed over Path after the check does not run.
 	Checksum []byte
 	// DieWithHost gives the program a parent-death signal (SIGTERM) and a

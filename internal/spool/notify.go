@@ -1,7 +1,7 @@
 package spool
 
-// fileWatcher wakes Followers when their file is written: inotify on
-// Linux, fsnotify elsewhere.
+// fileWatcher wakes Followers when their file is written: the kernel's
+// own watch on Linux (watch_linux.go), fsnotify elsewhere.
 type fileWatcher interface {
 	// add watches path; c gets a non-blocking send after each write.
 	add(path string, c chan struct{}) (int32, error)

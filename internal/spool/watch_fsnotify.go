@@ -10,8 +10,8 @@ import (
 // fsWatcher is a file watcher through fsnotify, the process's one outside
 // Linux, shared by every Follower: on macOS and the BSDs fsnotify uses
 // kqueue (one descriptor per watched file), on Windows
-// ReadDirectoryChangesW on the file's directory. (On Linux, where inotify
-// is used directly, the tests run the Followers on it too.) It exists
+// ReadDirectoryChangesW on the file's directory. (On Linux, where the
+// kernel's watch is used directly, the tests run the Followers on it too.) It exists
 // while at least one Follower watches, so that no goroutine outlives the
 // last one.
 type fsWatcher struct {
