@@ -57,23 +57,23 @@ func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, 
 	}
 	d, svc := spec.objects(ns, o.Insecure)
 	var created *appsv1.Deployment
-	err := withRetry(func() (err error) {
+	err := withRetry(ctx, func() (err error) {
 		created, err = c.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
-		return nil, apiFailure(spec.Name, "create", "deployments.apps", ns, err)
+		return nil, apiFailure(spec.Name, "create", "deployments.apps", spec.Name, ns, err)
 	}
 	// The Service goes with its Deployment: the garbage collector removes
 	// it when the Deployment is deleted, even by someone other than tether.
 	svc.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(created, appsv1.SchemeGroupVersion.WithKind("Deployment"))}
-	err = withRetry(func() error {
+	err = withRetry(ctx, func() error {
 		_, err := c.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
 		_ = deleteObjects(context.WithoutCancel(ctx), c, ns, spec.Name)
-		return nil, apiFailure(spec.Name, "create", "services", ns, err)
+		return nil, apiFailure(spec.Name, "create", "services", spec.Name, ns, err)
 	}
 	return created, nil
 }
@@ -93,7 +93,7 @@ func Remove(ctx context.Context, c kubernetes.Interface, ns, name string) error 
 func deleteObjects(ctx context.Context, c kubernetes.Interface, ns, name string) error {
 	fg := metav1.DeletePropagationForeground
 	opts := metav1.DeleteOptions{PropagationPolicy: &fg}
-	err := withRetry(func() error {
+	err := withRetry(ctx, func() error {
 		d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || !managed(d.Labels, name) {
 			return err
@@ -101,9 +101,9 @@ func deleteObjects(ctx context.Context, c kubernetes.Interface, ns, name string)
 		return c.AppsV1().Deployments(ns).Delete(ctx, name, opts)
 	})
 	if err != nil && !isNotFound(err) {
-		return apiFailure(name, "delete", "deployments.apps", ns, err)
+		return apiFailure(name, "delete", "deployments.apps", name, ns, err)
 	}
-	err = withRetry(func() error {
+	err = withRetry(ctx, func() error {
 		s, err := c.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || !managed(s.Labels, name) {
 			return err
@@ -111,7 +111,7 @@ func deleteObjects(ctx context.Context, c kubernetes.Interface, ns, name string)
 		return c.CoreV1().Services(ns).Delete(ctx, name, opts)
 	})
 	if err != nil && !isNotFound(err) {
-		return apiFailure(name, "delete", "services", ns, err)
+		return apiFailure(name, "delete", "services", name, ns, err)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func waitGone(ctx context.Context, c kubernetes.Interface, ns, name string) erro
 			}
 		}
 		if err != nil && !Retryable(err) {
-			return apiFailure(name, "list", "deployments.apps, services and pods", ns, err)
+			return apiFailure(name, "list", "deployments.apps, services and pods", "", ns, err)
 		}
 		if err == nil && left == 0 {
 			return nil

@@ -93,8 +93,8 @@ func TestRetryGivesUp(t *testing.T) {
 	calls := failN(c, "create", "deployments", 100, apierrors.NewInternalError(errors.New("down")))
 	spec := goodSpec()
 	_, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
-	if !errors.Is(err, tether.ErrUnavailable) || !apierrors.IsInternalError(err) {
-		t.Fatalf("want ErrUnavailable wrapping the internal error, got %v", err)
+	if !errors.Is(err, tether.ErrHost) || errors.Is(err, tether.ErrUnavailable) || !apierrors.IsInternalError(err) {
+		t.Fatalf("want ErrHost (not ErrUnavailable) wrapping the internal error, got %v", err)
 	}
 	if *calls != Backoff.Steps {
 		t.Errorf("%d attempts, want %d", *calls, Backoff.Steps)
@@ -113,7 +113,7 @@ func TestForbiddenNamesVerbAndResource(t *testing.T) {
 	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &ae) || !apierrors.IsForbidden(err) {
 		t.Fatalf("want ErrHost wrapping an *APIError that is Forbidden, got %v", err)
 	}
-	want := "cannot create deployments.apps in namespace plugins: the service account or user lacks `create`"
+	want := "may not create deployments.apps \"greeter\" in namespace plugins: the service account or user lacks `create`"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q does not say %q", err, want)
 	}

@@ -35,11 +35,11 @@ func TestFollowerReportsEachChange(t *testing.T) {
 	ctx := context.Background()
 	c := fake.NewClientset(slice("g-1", "greeter", 7000, map[string]bool{"10.0.0.1": true}))
 	got := make(chan []string, 16)
-	f := follow(c, testNS, "greeter", 7000, func(a []string) { got <- a })
-	defer f.close()
-	if !f.synced() {
-		t.Fatal("not synced")
+	f, err := follow(ctx, c, testNS, "greeter", 7000, func(a []string) { got <- a }, quietLogger())
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer f.close()
 	expect := func(want ...string) {
 		t.Helper()
 		select {

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -35,22 +36,38 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // APIError is a request the API server refused or failed: Verb ("create"),
-// Resource ("deployments.apps") and Namespace say which. Err is the
-// client-go error, so apierrors.IsForbidden and the like still answer.
+// Resource ("deployments.apps"), Name (the object, empty for a list) and
+// Namespace say which. Err is the client-go error, so apierrors.IsForbidden
+// and the like still answer.
 type APIError struct {
-	Verb, Resource, Namespace string
-	Err                       error
+	Verb, Resource, Name, Namespace string
+	Err                             error
 }
 
-// Error says which request failed and, for a permission error, which verb
-// the account lacks.
+// Error says which request failed and why, in the API server's terms: which
+// verb the account may not use, which object already exists or is missing.
 func (e *APIError) Error() string {
 	where := e.Resource + " in namespace " + e.Namespace
-	if apierrors.IsForbidden(e.Err) {
-		return fmt.Sprintf("cannot %s %s: the service account or user lacks `%s` on %s (%v)",
-			e.Verb, where, e.Verb, e.Resource, e.Err)
+	if e.Name != "" {
+		where = fmt.Sprintf("%s %q in namespace %s", e.Resource, e.Name, e.Namespace)
 	}
-	return fmt.Sprintf("%s %s: %v", e.Verb, where, e.Err)
+	switch {
+	case apierrors.IsForbidden(e.Err):
+		return fmt.Sprintf("may not %s %s: the service account or user lacks `%s` on %s (%v)",
+			e.Verb, where, e.Verb, e.Resource, e.Err)
+	case apierrors.IsUnauthorized(e.Err):
+		return fmt.Sprintf("cannot %s %s: the API server does not accept the credentials (%v)", e.Verb, where, e.Err)
+	case apierrors.IsAlreadyExists(e.Err):
+		return fmt.Sprintf("cannot %s %s: it already exists", e.Verb, where)
+	case apierrors.IsNotFound(e.Err):
+		return fmt.Sprintf("cannot %s %s: not found (%v)", e.Verb, where, e.Err)
+	case apierrors.IsInvalid(e.Err):
+		return fmt.Sprintf("cannot %s %s: the API server refused it as invalid (%v)", e.Verb, where, e.Err)
+	}
+	if _, ok := e.Err.(apierrors.APIStatus); !ok {
+		return fmt.Sprintf("cannot %s %s: the API server did not answer (%v)", e.Verb, where, e.Err)
+	}
+	return fmt.Sprintf("cannot %s %s: %v", e.Verb, where, e.Err)
 }
 
 // Unwrap returns the client-go error.
@@ -62,15 +79,21 @@ func badField(plugin, field, reason string, err error) error {
 		Err: &FieldError{Field: field, Reason: reason, Err: err}}
 }
 
-// apiFailure wraps an API error: a permission or configuration problem is
-// the host's, anything else leaves the plugin unavailable.
-func apiFailure(plugin, verb, resource, ns string, err error) error {
-	kind := tether.ErrUnavailable
-	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-		kind = tether.ErrHost
+// apiFailure wraps an API error of a request on resource (object name, or
+// all of them when name is empty) in a *tether.PluginError whose kind says
+// whose the problem is: an object that already exists, or is invalid, or a
+// namespace that does not exist is the target's (tether.ErrBadTarget);
+// missing permissions, refused credentials and an API server that fails or
+// does not answer are the host's (tether.ErrHost). None is
+// tether.ErrUnavailable: that says the plugin's instances cannot take
+// calls, which an API failure does not tell.
+func apiFailure(plugin, verb, resource, name, ns string, err error) error {
+	kind := tether.ErrHost
+	if apierrors.IsAlreadyExists(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) {
+		kind = tether.ErrBadTarget
 	}
 	return &tether.PluginError{Plugin: plugin, Kind: kind,
-		Err: &APIError{Verb: verb, Resource: resource, Namespace: ns, Err: err}}
+		Err: &APIError{Verb: verb, Resource: resource, Name: name, Namespace: ns, Err: err}}
 }
 
 // Backoff is how API requests that failed retryably are repeated: 5
@@ -86,8 +109,11 @@ func Retryable(err error) bool {
 		apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err)
 }
 
-// withRetry runs fn until it succeeds, fails for good, or Backoff runs out.
-func withRetry(fn func() error) error { return retry.OnError(Backoff, Retryable, fn) }
+// withRetry runs fn until it succeeds, fails for good, Backoff runs out,
+// or ctx ends.
+func withRetry(ctx context.Context, fn func() error) error {
+	return retry.OnError(Backoff, func(err error) bool { return ctx.Err() == nil && Retryable(err) }, fn)
+}
 
 // lastLines keeps the last n lines of s, for an error.
 func lastLines(s string, n int) string {

@@ -74,7 +74,7 @@ func List(ctx context.Context, c kubernetes.Interface, ns string, opts ...ListOp
 	}
 	sel := metav1.ListOptions{LabelSelector: ManagedSelector("")}
 	var out []Plugin
-	err := withRetry(func() error {
+	err := withRetry(ctx, func() error {
 		deps, err := c.AppsV1().Deployments(ns).List(ctx, sel)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func List(ctx context.Context, c kubernetes.Interface, ns string, opts ...ListOp
 		return nil
 	})
 	if err != nil {
-		return nil, apiFailure(ns, "list", "deployments.apps", ns, err)
+		return nil, apiFailure(ns, "list", "deployments.apps", "", ns, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	for i := range out {
@@ -107,7 +107,7 @@ func (lc listConfig) describe(ctx context.Context, c kubernetes.Interface, p *Pl
 	}
 	pods, err := c.CoreV1().Pods(p.Namespace).List(ctx, metav1.ListOptions{LabelSelector: ManagedSelector(p.Name)})
 	if err != nil {
-		p.DescribeError = apiFailure(p.Name, "list", "pods", p.Namespace, err).Error()
+		p.DescribeError = apiFailure(p.Name, "list", "pods", "", p.Namespace, err).Error()
 		return
 	}
 	pod, port := readyPod(pods.Items)

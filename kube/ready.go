@@ -21,15 +21,21 @@ const (
 	ReasonUnschedulable = "unschedulable"
 	ReasonImage         = "image not found"
 	ReasonProbe         = "readiness probe failing"
+	ReasonCreate        = "container not created"
 	ReasonPending       = "not ready yet"
 )
 
 // NotReadyError says why a plugin's replicas were not all ready in time,
 // from one pod that was not: Reason is one of the Reason constants.
 type NotReadyError struct {
-	Ready, Desired int32
-	Reason         string
-	Pod, Container string
+	// Ready, Updated and Available are the Deployment's replicas that are
+	// ready, that run its current spec, and that have been ready for its
+	// minReadySeconds; Desired is its spec's number. Stale says the
+	// Deployment controller had not yet observed the current spec.
+	Ready, Updated, Available, Desired int32
+	Stale                              bool
+	Reason                             string
+	Pod, Container                     string
 	// ExitCode and Message: the container's last termination (crash loop),
 	// the scheduler's or the image pull's message otherwise.
 	ExitCode int32
@@ -43,7 +49,7 @@ type NotReadyError struct {
 // of its log.
 func (e *NotReadyError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d replicas ready", e.Ready, e.Desired)
+	b.WriteString(e.replicas())
 	if e.Pod != "" {
 		fmt.Fprintf(&b, "; pod %s: %s", e.Pod, e.Reason)
 	}
@@ -59,6 +65,24 @@ func (e *NotReadyError) Error() string {
 	return b.String()
 }
 
+// replicas says how far the replicas got, in the terms that are true of
+// them: ready ones may be old ones while a rollout is under way.
+func (e *NotReadyError) replicas() string {
+	switch {
+	case e.Stale:
+		return fmt.Sprintf("the Deployment controller has not yet acted on the current spec (%d of %d replicas ready)", e.Ready, e.Desired)
+	case e.Ready < e.Desired:
+		return fmt.Sprintf("%d of %d replicas ready", e.Ready, e.Desired)
+	case e.Updated < e.Desired:
+		return fmt.Sprintf("only %d of %d replicas run the current spec (the rollout has not finished; %d replicas of any spec ready)",
+			e.Updated, e.Desired, e.Ready)
+	case e.Available < e.Desired:
+		return fmt.Sprintf("%d of %d replicas ready but only %d available (ready for the Deployment's minReadySeconds)",
+			e.Ready, e.Desired, e.Available)
+	}
+	return fmt.Sprintf("%d of %d replicas ready", e.Ready, e.Desired)
+}
+
 // logLines is how many of a container's last log lines an error quotes.
 const logLines = 10
 
@@ -72,12 +96,12 @@ func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment
 	defer cancel()
 	var last *appsv1.Deployment
 	for {
-		err := withRetry(func() (err error) {
+		err := withRetry(wctx, func() (err error) {
 			last, err = c.AppsV1().Deployments(d.Namespace).Get(wctx, d.Name, metav1.GetOptions{})
 			return err
 		})
 		if err != nil && wctx.Err() == nil {
-			return apiFailure(d.Name, "get", "deployments.apps", d.Namespace, err)
+			return apiFailure(d.Name, "get", "deployments.apps", d.Name, d.Namespace, err)
 		}
 		if err == nil && ready(last) {
 			return nil
@@ -113,7 +137,9 @@ func desired(d *appsv1.Deployment) int32 {
 
 // diagnose finds a pod of the Deployment that is not ready and says why.
 func diagnose(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment) *NotReadyError {
-	e := &NotReadyError{Ready: d.Status.ReadyReplicas, Desired: desired(d), Reason: ReasonPending}
+	st := d.Status
+	e := &NotReadyError{Ready: st.ReadyReplicas, Updated: st.UpdatedReplicas, Available: st.AvailableReplicas,
+		Desired: desired(d), Stale: st.ObservedGeneration < d.Generation, Reason: ReasonPending}
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return e
@@ -126,8 +152,8 @@ func diagnose(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment)
 	best := 0
 	for i := range pods.Items {
 		if cand, rank := podProblem(ctx, c, &pods.Items[i]); rank > best {
-			best, cand.Ready, cand.Desired = rank, e.Ready, e.Desired
-			e = cand
+			cand.Ready, cand.Updated, cand.Available, cand.Desired, cand.Stale = e.Ready, e.Updated, e.Available, e.Desired, e.Stale
+			best, e = rank, cand
 		}
 	}
 	return e
@@ -148,6 +174,11 @@ func podProblem(ctx context.Context, c kubernetes.Interface, p *corev1.Pod) (*No
 		if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" || w.Reason == "InvalidImageName") {
 			e.Reason, e.Message = ReasonImage, w.Reason+": "+w.Message
 			return e, 5
+		}
+		if w := cs.State.Waiting; w != nil && w.Message != "" && (w.Reason == "CreateContainerConfigError" ||
+			w.Reason == "CreateContainerError" || w.Reason == "ContainerCreating") {
+			e.Reason, e.Message = ReasonCreate, w.Reason+": "+w.Message // a missing Secret, key or ConfigMap
+			return e, 3
 		}
 		if t := terminated(cs); t != nil && (cs.RestartCount > 0 || cs.State.Terminated != nil) {
 			e.Reason, e.ExitCode, e.Message = ReasonCrashLoop, t.ExitCode, t.Reason

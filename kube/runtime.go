@@ -88,10 +88,14 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		return nil, err
 	}
 	port := containerPort(d, cfg.spec)
-	r.follow = follow(c, ns, name, port, r.report)
-	if !r.follow.synced() {
+	if r.follow, err = follow(ctx, c, ns, name, port, r.report, env.Logger); err != nil {
 		r.removeCreated(ctx)
-		return nil, &tether.PluginError{Plugin: name, Kind: tether.ErrUnavailable, Detail: "could not list the Service's EndpointSlices"}
+		return nil, err
+	}
+	if err := r.reachable(ctx, d); err != nil {
+		r.once.Do(r.follow.close)
+		r.removeCreated(ctx)
+		return nil, err
 	}
 	return r, nil
 }
@@ -111,7 +115,7 @@ type runtime struct {
 // findOrDeploy attaches to the plugin's Deployment, or deploys the spec.
 func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deployment, error) {
 	var d *appsv1.Deployment
-	err := withRetry(func() (err error) {
+	err := withRetry(ctx, func() (err error) {
 		d, err = r.c.AppsV1().Deployments(r.ns).Get(ctx, r.name, metav1.GetOptions{})
 		return err
 	})
@@ -123,7 +127,7 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 		r.env.Logger.Info("attaching to a deployed plugin", "plugin", r.name, "namespace", r.ns)
 		return d, nil
 	case !isNotFound(err):
-		return nil, apiFailure(r.name, "get", "deployments.apps", r.ns, err)
+		return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
 	case cfg.spec == nil:
 		return nil, &tether.PluginError{Plugin: r.name, Kind: tether.ErrBadTarget, Detail: fmt.Sprintf(
 			"there is no Deployment %s in namespace %s, and no kube.WithDeploy spec to create one", r.name, r.ns)}

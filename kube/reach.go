@@ -1,0 +1,117 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/tetherplug/tether"
+)
+
+// NoEndpointsError says a plugin's Service has no ready endpoint to call:
+// its Deployment is scaled to 0 replicas, or none of its pods is listed
+// ready in the Service's EndpointSlices. Returned wrapped in a
+// *tether.PluginError of kind tether.ErrUnavailable (tether.ErrStartTimeout
+// when Open waited for replicas that were ready but never listed).
+type NoEndpointsError struct {
+	Service, Namespace string
+	// Ready and Desired are the Deployment's replicas as last seen.
+	Ready, Desired int32
+}
+
+// Error says the Service has no ready endpoints, and why when it is known.
+func (e *NoEndpointsError) Error() string {
+	s := fmt.Sprintf("the Service %s in namespace %s has no ready endpoints", e.Service, e.Namespace)
+	if e.Desired == 0 {
+		return s + ": its Deployment is scaled to 0 replicas"
+	}
+	return s + fmt.Sprintf(" (its Deployment has %d of %d replicas ready)", e.Ready, e.Desired)
+}
+
+// UnreachableError says the plugin's pods are ready but the host cannot
+// connect to their IPs: it runs outside the cluster's pod network (a
+// laptop, a CI runner). Returned wrapped in a *tether.PluginError of kind
+// tether.ErrHost.
+type UnreachableError struct {
+	Addresses []string // the pod addresses tried
+	Err       error    // the dial error of the first
+}
+
+// Error says pod IPs are not reachable, and how the first dial failed.
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("pod IPs are not reachable from here (%s): the host is outside the cluster's pod network; "+
+		"reaching pods through the API server's port-forward is not yet supported: %v", strings.Join(e.Addresses, ", "), e.Err)
+}
+
+// Unwrap returns the dial error.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// PodDialTimeout bounds the dial with which Open checks that the host can
+// reach the plugin's pod IPs.
+const PodDialTimeout = 5 * time.Second
+
+// maxProbed is how many pod addresses that check dials at once.
+const maxProbed = 3
+
+// reachable checks, before Open waits for an instance to answer, that the
+// Service lists ready endpoints (at once when the Deployment is scaled to
+// 0) and that the host can connect to them.
+func (r *runtime) reachable(ctx context.Context, d *appsv1.Deployment) error {
+	if len(r.follow.addresses()) == 0 {
+		e := &NoEndpointsError{Service: r.name, Namespace: r.ns, Ready: d.Status.ReadyReplicas, Desired: desired(d)}
+		if e.Desired == 0 {
+			return &tether.PluginError{Plugin: r.name, Kind: tether.ErrUnavailable, Err: e}
+		}
+		if !r.follow.waitAddresses(ctx) {
+			return &tether.PluginError{Plugin: r.name, Kind: tether.ErrStartTimeout,
+				Detail: "the replicas are ready but the Service's EndpointSlices listed none in time", Err: e}
+		}
+	}
+	return probePods(ctx, r.name, r.follow.addresses())
+}
+
+// probePods dials up to maxProbed of addrs at once: when none connects and
+// every dial found no route or timed out, the host cannot reach pod IPs.
+// Any other outcome (a refused connection says the address is reachable)
+// is left to the client's own connections to explain.
+func probePods(ctx context.Context, plugin string, addrs []string) error {
+	addrs = addrs[:min(len(addrs), maxProbed)]
+	dctx, cancel := context.WithTimeout(ctx, PodDialTimeout)
+	defer cancel()
+	errs := make(chan error, len(addrs))
+	for _, a := range addrs {
+		go func() {
+			var d net.Dialer
+			conn, err := d.DialContext(dctx, "tcp", a)
+			if err == nil {
+				_ = conn.Close()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range addrs {
+		err := <-errs
+		if err == nil || !unroutable(err) || ctx.Err() != nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return &tether.PluginError{Plugin: plugin, Kind: tether.ErrHost, Err: &UnreachableError{Addresses: addrs, Err: first}}
+}
+
+// unroutable reports a dial error that says the address cannot be reached
+// from here: no route to the host or its network, or no answer in time.
+func unroutable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}

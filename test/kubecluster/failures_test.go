@@ -1,0 +1,170 @@
+package kubecluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/kube"
+)
+
+// shippedRole is the Role of deploy/rbac.yaml, with its namespace set.
+func shippedRole(t *testing.T, ns string) rbacv1.Role {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(rootDir, "deploy", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(strings.ReplaceAll(string(b), "NAMESPACE", ns), "\n---") {
+		var r rbacv1.Role
+		mustYAML(t, doc, &r)
+		if r.Kind == "Role" {
+			return r
+		}
+	}
+	t.Fatal("deploy/rbac.yaml has no Role")
+	return rbacv1.Role{}
+}
+
+// account creates service account name bound to a Role of rules, and
+// returns a client authenticated as it and a kubeconfig file for it.
+func (c *cluster) account(t *testing.T, name string, rules []rbacv1.PolicyRule) (kubernetes.Interface, string) {
+	t.Helper()
+	ctx := t.Context()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := c.client.CoreV1().ServiceAccounts(c.ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
+	if _, err := c.client.RbacV1().Roles(c.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: c.ns}}}
+	if _, err := c.client.RbacV1().RoleBindings(c.ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.client.CoreV1().ServiceAccounts(c.ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(c.env.Config())
+	cfg.BearerToken = tok.Status.Token
+	sac, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: c.env.CAPEM()}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name, Namespace: c.ns}
+	kc.CurrentContext = "test"
+	path := filepath.Join(c.dir, name+".kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return sac, path
+}
+
+// tetherAs runs the CLI with kubeconfig as $KUBECONFIG, bounded by limit:
+// the test fails if the CLI has not returned by then.
+func (c *cluster) tetherAs(t *testing.T, kubeconfig string, limit time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, build(t, "github.com/tetherplug/tether/cmd/tether"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("tether %s has not returned within %v:\n%s", strings.Join(args, " "), limit, out)
+	}
+	return string(out), err
+}
+
+// openWithin runs tether.Open and fails the test if it has not returned
+// within limit (before the fix, an Open whose account may not list
+// EndpointSlices never returned).
+func openWithin(t *testing.T, limit time.Duration, target string, opts ...tether.Option) (*tether.Client, time.Duration, error) {
+	t.Helper()
+	type result struct {
+		c   *tether.Client
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		c, err := tether.Open(context.Background(), target, opts...)
+		done <- result{c, err}
+	}()
+	select {
+	case r := <-done:
+		return r.c, time.Since(start), r.err
+	case <-time.After(limit):
+		t.Fatalf("Open of %s has not returned after %v", target, limit)
+		return nil, 0, nil
+	}
+}
+
+// TestSlicesForbiddenEndsOpenAndInspect is issue 16's first acceptance
+// line: with a Role without list on endpointslices, Open (deploying) and
+// `tether inspect` fail within the start timeout with an error naming the
+// verb and resource, and nothing created is left behind.
+func TestSlicesForbiddenEndsOpenAndInspect(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	role := shippedRole(t, c.ns)
+	rules := slices.DeleteFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.APIGroups, "discovery.k8s.io") })
+	sac, kubeconfig := c.account(t, "noslices", rules)
+	const startTimeout = time.Minute
+	_, took, err := openWithin(t, 2*startTimeout, "kube://"+c.ns+"/g", tether.WithStartTimeout(startTimeout),
+		tether.WithLogger(slog.New(slog.DiscardHandler)), kube.WithClient(sac), kube.WithInsecure(),
+		kube.WithDeploy(kube.Spec{Image: greeterImage, Port: 7000}))
+	var ae *kube.APIError
+	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &ae) || ae.Verb != "list" || !apierrors.IsForbidden(err) {
+		t.Fatalf("Open: %v, want ErrHost with a Forbidden *kube.APIError on list", err)
+	}
+	want := "may not list endpointslices.discovery.k8s.io in namespace " + c.ns
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: %q does not say %q", err, want)
+	}
+	if took >= startTimeout {
+		t.Errorf("Open took %v, more than its start timeout", took)
+	}
+	t.Logf("Open failed after %v: %v", took, err)
+	if left := c.managed(t); len(left) > 0 {
+		t.Errorf("after the failed Open: %v left", left)
+	}
+
+	// inspect of a deployed plugin, as the same account.
+	if err := kube.Deploy(t.Context(), c.client, c.ns, kube.Spec{Name: "g2", Image: greeterImage, Port: 7000},
+		kube.DeployOptions{Insecure: true}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := c.tetherAs(t, kubeconfig, 90*time.Second, "inspect", "kube://"+c.ns+"/g2", "--insecure", "--timeout", "30s")
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("inspect as an account without list on endpointslices: %v, want an error saying %q:\n%s", err, want, out)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("inspect took %v, more than its --timeout", took)
+	}
+}
