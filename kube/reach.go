@@ -21,14 +21,18 @@ import (
 // when Open waited for replicas that were ready but never listed).
 type NoEndpointsError struct {
 	Service, Namespace string
-	// Ready and Desired are the Deployment's replicas as last seen.
+	// Ready and Desired are the Deployment's replicas as last seen;
+	// Desired is -1 when they are not known (the error of a call).
 	Ready, Desired int32
 }
 
 // Error says the Service has no ready endpoints, and why when it is known.
 func (e *NoEndpointsError) Error() string {
 	s := fmt.Sprintf("the Service %s in namespace %s has no ready endpoints", e.Service, e.Namespace)
-	if e.Desired == 0 {
+	switch {
+	case e.Desired < 0:
+		return s
+	case e.Desired == 0:
 		return s + ": its Deployment is scaled to 0 replicas"
 	}
 	return s + fmt.Sprintf(" (its Deployment has %d of %d replicas ready)", e.Ready, e.Desired)

@@ -37,9 +37,13 @@ type builder struct{}
 // Scheme is "kube".
 func (builder) Scheme() string { return scheme }
 
-// DialOptions are remote's keepalive and reconnection backoff: pods are
-// network plugins.
-func (builder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
+// DialOptions are remote's keepalive and reconnection backoff (pods are
+// network plugins), and interceptors that say a call found no instance
+// because the Service has no ready endpoints.
+func (builder) DialOptions() []grpc.DialOption {
+	return append(remote.DialOptions(), grpc.WithChainUnaryInterceptor(explainUnary),
+		grpc.WithChainStreamInterceptor(explainStream))
+}
 
 // ParseTarget splits kube://NAMESPACE/NAME into its namespace and name.
 func ParseTarget(t tether.Target) (ns, name string, err error) {
@@ -97,6 +101,7 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		r.removeCreated(ctx)
 		return nil, err
 	}
+	track(r, true)
 	return r, nil
 }
 
@@ -176,7 +181,10 @@ func (r *runtime) report(addrs []string) {
 // host or was only attached to, removes its Deployment and Service and
 // waits until they and their pods are gone.
 func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
-	r.once.Do(r.follow.close)
+	r.once.Do(func() {
+		track(r, false)
+		r.follow.close()
+	})
 	if !r.created || r.outlive {
 		return nil
 	}

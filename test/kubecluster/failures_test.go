@@ -23,6 +23,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/tetherplug/tether"
+	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/kube"
 )
 
@@ -166,5 +168,70 @@ func TestSlicesForbiddenEndsOpenAndInspect(t *testing.T) {
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("inspect took %v, more than its --timeout", took)
+	}
+}
+
+// TestScaledToZeroSaysNoEndpoints: a plugin scaled to 0 makes calls fail
+// with ErrUnavailable saying its Service has no ready endpoints (not a
+// stale connection error of a pod that is gone), a new Open fails at once
+// saying so (not after its start timeout), and deploying it again says it
+// already exists (not ErrUnavailable).
+func TestScaledToZeroSaysNoEndpoints(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx := t.Context()
+	if err := kube.Deploy(ctx, c.client, c.ns, kube.Spec{Name: "z", Image: greeterImage, Port: 7000},
+		kube.DeployOptions{Insecure: true}); err != nil {
+		t.Fatal(err)
+	}
+	opts := []tether.Option{tether.WithInterface("greeter", 1), tether.WithStartTimeout(time.Minute),
+		tether.WithLogger(slog.New(slog.DiscardHandler)), kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithInsecure()}
+	client, _, err := openWithin(t, 2*time.Minute, "kube://"+c.ns+"/z", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	greeter, err := tether.Dispense(client, "greeter", greeterv1.NewGreeterClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := greeter.Greet(ctx, &greeterv1.GreetRequest{Name: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	scale, err := c.client.AppsV1().Deployments(c.ns).GetScale(ctx, "z", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 0
+	if _, err := c.client.AppsV1().Deployments(c.ns).UpdateScale(ctx, "z", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "the Service z in namespace " + c.ns + " has no ready endpoints"
+	var last error
+	plugintest.Eventually(t, time.Minute, "a call saying the Service has no ready endpoints", func() bool {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, last = greeter.Greet(cctx, &greeterv1.GreetRequest{Name: "z"})
+		return last != nil && strings.Contains(last.Error(), want)
+	})
+	var ne *kube.NoEndpointsError
+	if !errors.Is(last, tether.ErrUnavailable) || !errors.As(last, &ne) {
+		t.Errorf("call at 0 replicas: %v, want ErrUnavailable with a *kube.NoEndpointsError", last)
+	}
+	t.Logf("call at 0 replicas: %v", last)
+
+	_, took, err := openWithin(t, 2*time.Minute, "kube://"+c.ns+"/z", opts...)
+	if !errors.Is(err, tether.ErrUnavailable) || !errors.As(err, &ne) ||
+		!strings.Contains(err.Error(), want+": its Deployment is scaled to 0 replicas") {
+		t.Errorf("Open at 0 replicas: %v, want ErrUnavailable saying %q: its Deployment is scaled to 0 replicas", err, want)
+	}
+	if took > 20*time.Second {
+		t.Errorf("Open at 0 replicas took %v, want no wait for its 1m start timeout", took)
+	}
+
+	err = kube.Deploy(ctx, c.client, c.ns, kube.Spec{Name: "z", Image: greeterImage, Port: 7000}, kube.DeployOptions{Insecure: true})
+	if !errors.Is(err, tether.ErrBadTarget) || errors.Is(err, tether.ErrUnavailable) || !apierrors.IsAlreadyExists(err) ||
+		!strings.Contains(err.Error(), `cannot create deployments.apps "z" in namespace `+c.ns+": it already exists") {
+		t.Errorf("second deploy: %v, want ErrBadTarget saying it already exists", err)
 	}
 }
