@@ -169,6 +169,15 @@ func TestSlicesForbiddenEndsOpenAndInspect(t *testing.T) {
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("inspect took %v, more than its --timeout", took)
 	}
+	start = time.Now()
+	out, err = c.tetherAs(t, kubeconfig, 90*time.Second, "call", "kube://"+c.ns+"/g2", "greeter.v1.Greeter/Greet",
+		`{"name":"x"}`, "--insecure", "--timeout", "30s")
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("call as an account without list on endpointslices: %v, want an error saying %q:\n%s", err, want, out)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("call took %v, more than its --timeout", took)
+	}
 }
 
 // TestScaledToZeroSaysNoEndpoints: a plugin scaled to 0 makes calls fail
