@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -243,4 +246,62 @@ func TestScaledToZeroSaysNoEndpoints(t *testing.T) {
 		!strings.Contains(err.Error(), `cannot create deployments.apps "z" in namespace `+c.ns+": it already exists") {
 		t.Errorf("second deploy: %v, want ErrBadTarget saying it already exists", err)
 	}
+}
+
+// unroutableIPv6 is a documentation address (RFC 3849) to which this
+// machine has no route: a dial to it fails with EHOSTUNREACH; the test
+// that uses it skips where it does not.
+const unroutableIPv6 = "2001:db8::1"
+
+// TestUnreachablePodIPs: the API says the plugin's pods are ready but the
+// host cannot reach their IPs (here the Service's only ready endpoint is
+// an address without a route): Open fails within kube.PodDialTimeout, not
+// at its start timeout, saying pod IPs are not reachable from here.
+func TestUnreachablePodIPs(t *testing.T) {
+	t.Parallel()
+	probe := &net.Dialer{Timeout: kube.PodDialTimeout}
+	if conn, err := probe.Dial("tcp", net.JoinHostPort(unroutableIPv6, "7000")); err == nil || !errors.Is(err, syscall.EHOSTUNREACH) && !errors.Is(err, syscall.ENETUNREACH) {
+		if conn != nil {
+			conn.Close()
+		}
+		t.Skipf("a dial to %s does not fail with no route here: %v", unroutableIPv6, err)
+	}
+	c := newCluster(t)
+	ctx := t.Context()
+	if err := kube.Deploy(ctx, c.client, c.ns, kube.Spec{Name: "u", Image: greeterImage, Port: 7000},
+		kube.DeployOptions{Insecure: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The Service without a selector: the EndpointSlice controller leaves
+	// it, and its only slice is one written here, as for an address that
+	// the pod network has and this host has no route to.
+	svc, err := c.client.CoreV1().Services(c.ns).Get(ctx, "u", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.Selector = nil
+	if _, err := c.client.CoreV1().Services(c.ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sel := metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=u"}
+	if err := c.client.DiscoveryV1().EndpointSlices(c.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
+		t.Fatal(err)
+	}
+	port, ready := int32(7000), true
+	s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "u-far", Labels: map[string]string{"kubernetes.io/service-name": "u"}},
+		AddressType: discoveryv1.AddressTypeIPv6, Ports: []discoveryv1.EndpointPort{{Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{unroutableIPv6}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}}}
+	if _, err := c.client.DiscoveryV1().EndpointSlices(c.ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, took, err := openWithin(t, 2*time.Minute, "kube://"+c.ns+"/u", tether.WithStartTimeout(time.Minute),
+		tether.WithLogger(slog.New(slog.DiscardHandler)), kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithInsecure())
+	var ue *kube.UnreachableError
+	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &ue) || !strings.Contains(err.Error(), "pod IPs are not reachable from here") {
+		t.Fatalf("Open of a plugin whose pod IPs have no route: %v, want ErrHost saying pod IPs are not reachable from here", err)
+	}
+	if took > kube.PodDialTimeout+20*time.Second {
+		t.Errorf("Open took %v, want about kube.PodDialTimeout (%v), well before its 1m start timeout", took, kube.PodDialTimeout)
+	}
+	t.Logf("Open failed after %v: %v", took, err)
 }
