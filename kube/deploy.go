@@ -38,7 +38,7 @@ func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o
 	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, c, d, o.ReadyTimeout); err != nil {
+	if _, err := waitReady(ctx, c, d, o.ReadyTimeout); err != nil {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = Remove(rmCtx, c, ns, spec.Name)

@@ -87,8 +87,9 @@ func (e *NotReadyError) replicas() string {
 const logLines = 10
 
 // waitReady waits until the Deployment's available replicas are the
-// desired number, and says why not when timeout (or ctx) ends first.
-func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, timeout time.Duration) error {
+// desired number, and returns it as it then was; it says why not when
+// timeout (or ctx) ends first.
+func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, timeout time.Duration) (*appsv1.Deployment, error) {
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
 	}
@@ -101,10 +102,10 @@ func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment
 			return err
 		})
 		if err != nil && wctx.Err() == nil {
-			return apiFailure(d.Name, "get", "deployments.apps", d.Name, d.Namespace, err)
+			return nil, apiFailure(d.Name, "get", "deployments.apps", d.Name, d.Namespace, err)
 		}
 		if err == nil && ready(last) {
-			return nil
+			return last, nil
 		}
 		select {
 		case <-wctx.Done():
@@ -113,7 +114,7 @@ func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment
 			}
 			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer dcancel()
-			return &tether.PluginError{Plugin: d.Name, Kind: tether.ErrStartTimeout,
+			return nil, &tether.PluginError{Plugin: d.Name, Kind: tether.ErrStartTimeout,
 				Detail: fmt.Sprintf("the Deployment was not ready within %v", timeout), Err: diagnose(dctx, c, last)}
 		case <-time.After(250 * time.Millisecond):
 		}

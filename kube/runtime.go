@@ -87,7 +87,7 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 	if timeout <= 0 {
 		timeout = env.StartTimeout
 	}
-	if err := waitReady(ctx, c, d, timeout); err != nil {
+	if d, err = waitReady(ctx, c, d, timeout); err != nil {
 		r.removeCreated(ctx)
 		return nil, err
 	}
