@@ -80,8 +80,9 @@ func follow(ctx context.Context, c kubernetes.Interface, ns, name string, port i
 // would leave the endpoints frozen).
 func mayFollow(ctx context.Context, c kubernetes.Interface, ns, name, sel string) error {
 	api := c.DiscoveryV1().EndpointSlices(ns)
-	verb := "list"
+	var verb string
 	err := withRetry(ctx, func() error {
+		verb = "list"
 		list, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel, Limit: 1})
 		if err != nil {
 			return err
