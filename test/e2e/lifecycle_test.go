@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,9 +116,7 @@ func TestReplacementWithOtherVersionsIsRefused(t *testing.T) {
 	}
 	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
 	first := c.Pid()
-	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killProcess(t, first)
 	var refused error
 	eventually(t, 10*time.Second, "the downgraded replacement was not refused", func() bool {
 		for _, in := range c.Instances() {
@@ -169,9 +166,7 @@ func TestWaitForReadyAfterTheEnd(t *testing.T) {
 	t.Parallel()
 	c := launchEcho(t, "", tether.WithWaitForReady())
 	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killProcess(t, c.Pid())
 	select {
 	case <-c.Exited():
 	case <-time.After(5 * time.Second):

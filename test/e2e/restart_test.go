@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,9 +68,7 @@ func TestStubSurvivesRestart(t *testing.T) {
 		t.Fatalf("call before the kill: %v", err)
 	}
 	oldPid, oldAddr := c.Pid(), admittedAddress(c)
-	if err := syscall.Kill(oldPid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killProcess(t, oldPid)
 	eventually(t, 10*time.Second, "no new instance was admitted", func() bool {
 		a := admittedAddress(c)
 		return a != "" && a != oldAddr
@@ -133,9 +130,7 @@ func TestCallsDuringRestart(t *testing.T) {
 			}
 			defer c.Close()
 			echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
-			if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
+			killProcess(t, c.Pid())
 			eventually(t, 5*time.Second, "the killed instance stayed admitted", func() bool { return admittedAddress(c) == "" })
 			start := time.Now()
 			_, err = echo.Unary(t.Context(), &echov1.Message{Text: "x"})
