@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/tetherplug/tether/catalog"
 	"github.com/tetherplug/tether/discover"
 	greeterv2 "github.com/tetherplug/tether/examples/greeter/greeterpb/v2"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -57,7 +57,7 @@ func entryNames(es []*catalog.Entry) []string {
 }
 
 // alive reports whether a process exists.
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+func alive(pid int) bool { return !plugintest.Reaped(pid) }
 
 // closeAndCheckGone closes the catalog and checks that no plugin process it
 // loaded is left.
