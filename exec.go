@@ -39,7 +39,7 @@ func outputOption(name string, f func(*execruntime.Config)) Option {
 
 // execConfig reads a load's exec settings, with their defaults.
 func execConfig(env RuntimeEnv, path string) execruntime.Config {
-	cfg := execruntime.Config{Path: path, KillTimeout: 2 * time.Second,
+	cfg := execruntime.Config{Path: path, KillTimeout: 2 * time.Second, AutoMTLS: execruntime.DefaultAutoMTLS,
 		CookieKey: DefaultMagicCookieKey, CookieValue: DefaultMagicCookieValue}
 	ApplyRuntimeOptions(env, &cfg)
 	return cfg
@@ -228,9 +228,17 @@ func WithChecksum(sum []byte) Option {
 
 // WithAutoMTLS turns on automatic mutual TLS: one-time certificates on each
 // side, exchanged through the environment and the handshake line, new for
-// every launched process. Exec targets only.
+// every launched process. It is on by default on Windows, where plugins
+// listen on loopback TCP (docs/platforms.md). Exec targets only.
 func WithAutoMTLS() Option {
 	return execOption("WithAutoMTLS", func(c *execruntime.Config) { c.AutoMTLS = true })
+}
+
+// WithoutAutoMTLS turns automatic mutual TLS off where it is on by default
+// (Windows), for a plugin built on a go-plugin too old to do it. Any local
+// program can then call the plugin on its loopback port. Exec targets only.
+func WithoutAutoMTLS() Option {
+	return execOption("WithoutAutoMTLS", func(c *execruntime.Config) { c.AutoMTLS = false })
 }
 
 // WithOutliveHost lets a launched plugin keep running after the host exits,

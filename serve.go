@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"google.golang.org/grpc"
@@ -79,7 +76,7 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 	// fails. Without this, Go would then die of SIGPIPE before the cleanup.
 	signal.Ignore(syscall.SIGPIPE)
 
-	lis, cleanup, err := launchListener()
+	lis, cleanup, err := launchListener(log)
 	if err != nil {
 		log.Error("cannot listen", "error", err)
 		return 1
@@ -109,7 +106,7 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 
 	line := HandshakeLine{
 		CoreVersion: CoreProtocolVersion, AppVersion: version,
-		Network: "unix", Address: lis.Addr().String(), Protocol: "grpc", ServerCert: serverCert,
+		Network: lis.Addr().Network(), Address: lis.Addr().String(), Protocol: "grpc", ServerCert: serverCert,
 	}
 	if os.Getenv(EnvDescribeInHandshake) == "1" {
 		line.Describe, _ = proto.Marshal(srv.describe) // a host that asked parses it, or asks by RPC
@@ -152,44 +149,6 @@ func warmDescribe() {
 	_, _ = proto.Marshal(&tetherv1.DescribeResponse{Interfaces: []*tetherv1.Interface{{Services: []*tetherv1.Service{{}}}}})
 }
 
-// launchListener listens on a Unix socket in the directory the host named,
-// or in a private directory of its own. The returned cleanup removes the
-// socket, and the directory when the plugin owns it.
-func launchListener() (net.Listener, func(), error) {
-	dir := os.Getenv(EnvUnixSocketDir)
-	ownDir := dir != "" && os.Getenv(EnvOwnSocketDir) == dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "tether-plugin-")
-		if err != nil {
-			return nil, nil, err
-		}
-		dir, ownDir = d, true
-	}
-	path := filepath.Join(dir, fmt.Sprintf("plugin-%d.sock", os.Getpid()))
-	if len(path) > maxSocketPath {
-		if ownDir {
-			_ = os.Remove(dir)
-		}
-		return nil, nil, &socketPathError{Path: path}
-	}
-	lis, err := net.Listen("unix", path)
-	if err != nil {
-		if ownDir {
-			_ = os.Remove(dir)
-		}
-		return nil, nil, err
-	}
-	lis.(*net.UnixListener).SetUnlinkOnClose(true)
-	cleanup := func() {
-		_ = lis.Close()
-		_ = os.Remove(path)
-		if ownDir {
-			_ = os.Remove(dir)
-		}
-	}
-	return lis, cleanup, nil
-}
-
 // hostGone returns a channel closed when the host is gone: the pipe named
 // by EnvHostPipe, whose write end only the host holds, reads EOF or fails.
 // It is never closed when the host passed no pipe or asked the plugin to
@@ -202,17 +161,11 @@ func hostGone(log *slog.Logger) <-chan struct{} {
 		return ch
 	}
 	_ = os.Unsetenv(EnvHostPipe)
-	fd, err := strconv.Atoi(v)
-	var st syscall.Stat_t
-	if err == nil && fd >= 0 {
-		err = syscall.Fstat(fd, &st)
-	}
-	if err != nil || fd < 0 || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+	pipe, err := hostPipeFile(v)
+	if err != nil {
 		log.Error("the host's liveness pipe is not an open pipe; not watching the host", "env", EnvHostPipe, "value", v, "error", err)
 		return ch
 	}
-	syscall.CloseOnExec(fd)
-	pipe := os.NewFile(uintptr(fd), "tether-host-pipe")
 	go func() {
 		defer close(ch)
 		var buf [64]byte
@@ -223,21 +176,6 @@ func hostGone(log *slog.Logger) <-chan struct{} {
 		}
 	}()
 	return ch
-}
-
-// maxSocketPath is the longest path a Unix socket can have on Linux: the
-// 108 bytes of sun_path less the terminating NUL.
-const maxSocketPath = 107
-
-// socketPathError is the error of a plugin whose socket path is too long
-// for a Unix socket (a long TMPDIR or PLUGIN_UNIX_SOCKET_DIR).
-type socketPathError struct {
-	Path string
-}
-
-func (e *socketPathError) Error() string {
-	return fmt.Sprintf("socket path %s is %d bytes, more than the %d a Unix socket path can have; set a shorter TMPDIR",
-		e.Path, len(e.Path), maxSocketPath)
 }
 
 // Logger returns the logger plugin programs should use: JSON lines on stderr

@@ -38,7 +38,7 @@ func (s *Supervisor) adopt(spec Spec, rec record, logs *instanceLogs) (*tether.C
 
 // stopRecorded stops a process an earlier host started for an instance
 // and that is not re-adopted (why says why), once it is sure that process
-// is that one: pid and start time are checked through a pidfd, so no other
+// is that one: pid and start time are checked through the OS's handle on it (proc.Adopt), so no other
 // process can be signalled.
 func (s *Supervisor) stopRecorded(name string, rec record, why string) {
 	pid, start := rec.process()

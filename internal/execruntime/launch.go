@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -155,7 +156,7 @@ func launchEnviron() []string {
 // temporary directory, or in /tmp when a socket path there would be too
 // long for a Unix socket.
 func socketDir() (string, error) {
-	const maxSocketPath = 107 // sun_path on Linux, less its NUL
+	const maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1 // sun_path less its NUL: 107 on Linux, 103 on macOS
 	const socketName = "/plugin-4194304.sock"
 	var lastErr error
 	for i, base := range []string{os.TempDir(), "/tmp"} {
@@ -210,7 +211,7 @@ func (i *Instance) handshake(ctx context.Context, env Env, cfg Config, hostCert 
 	ep := Endpoint{Network: hl.Network, Address: hl.Address, ProtocolVersion: hl.AppVersion, Instance: i, Describe: hl.Describe}
 	switch {
 	case cfg.AutoMTLS && len(hl.ServerCert) == 0:
-		return Endpoint{}, perr("automatic mutual TLS was asked for but the plugin sent no certificate", nil)
+		return Endpoint{}, perr("automatic mutual TLS was asked for but the plugin sent no certificate"+autoMTLSHint, nil)
 	case cfg.AutoMTLS:
 		conf, err := autotls.ClientConfig(hostCert, hl.ServerCert)
 		if err != nil {

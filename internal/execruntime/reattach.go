@@ -48,7 +48,7 @@ type ReattachConfig struct {
 	Interfaces map[string]int `json:"interfaces,omitempty"`
 	// Pid is the plugin's process id (0: not checked). StartTime is that
 	// process's start time in clock ticks after boot, field 22 of
-	// /proc/PID/stat (0: unknown), so that a reused pid is noticed.
+	// the OS (see proc.StartTime; 0: unknown), so that a reused pid is noticed.
 	Pid       int    `json:"pid,omitempty"`
 	StartTime uint64 `json:"start_time,omitempty"`
 	// TLS is the certificate material of automatic mutual TLS; nil when

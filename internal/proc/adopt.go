@@ -25,7 +25,7 @@ var ErrNotExited = errors.New("process did not exit after SIGKILL")
 
 // Adopted is a process tether started in an earlier host, and so not a child
 // of this one, held through the OS's most reliable handle on it (see
-// docs/platforms.md): on Linux a pidfd, so that signals go to that very
+// docs/platforms.md): on Linux a process descriptor, so that signals go to that very
 // process, never to another that got its pid after it exited. Its exit status cannot be
 // known (its parent, not this host, reaps it). Methods are safe for
 // concurrent use.

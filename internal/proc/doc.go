@@ -6,20 +6,23 @@
 // # Starting
 //
 // Start runs Spec.Path as given, never looked up in $PATH. With a checksum
-// the file is opened and hashed, and that same open file is executed
-// through /proc/self/fd/N, so a file renamed over the path after the check
-// does not run; argv[0] is still the path the user gave. (For a #! script
-// the interpreter receives the /proc/self/fd path, and the descriptor stays
-// open in the program.) The program leads a process group of its own.
+// the bytes that are hashed are the bytes that run, so a file renamed over
+// the path after the check does not run; argv[0] is still the path the user
+// gave. On Linux the open, hashed file itself is executed (program_linux.go;
+// a #! script's interpreter receives that descriptor's path, and the
+// descriptor stays open in the program); elsewhere a private copy is
+// (program.go). The program leads a process group of its own (and, on
+// Windows, a Job Object: sys_windows.go).
 //
-// With Spec.DieWithHost the program also gets a parent-death signal
-// (SIGTERM) and a host pipe: descriptor 3 is the read end of a pipe whose
+// With Spec.DieWithHost the program also gets, on Linux, a parent-death
+// signal (SIGTERM), and on Unix a host pipe: descriptor 3 is the read end of a pipe whose
 // write end only the host holds (never written, and close-on-exec so no
 // other child inherits it). The environment says EnvHostPipe=3. A plugin
 // that reads EOF there knows its host is gone, even through a wrapper
 // script that did not exec. The host closes its end when the process has
 // exited and at the start of Terminate. Descriptors: 3 is the host pipe
-// when DieWithHost, the checked program's descriptor comes after it.
+// when DieWithHost, the checked program's descriptor comes after it. On
+// Windows the Job Object, with kill-on-close, does both jobs.
 //
 // # Output
 //
@@ -30,11 +33,12 @@
 //
 // # Exit
 //
-// The exit is detected with waitid(WNOWAIT), which leaves the process
-// unreaped, so its pid, which is also its process group id, cannot be
-// reused meanwhile. With DieWithHost the rest of the group is then sent
-// SIGTERM, given until stderr is drained (at most KillTimeout), and sent
-// SIGKILL, all before the reap. Exited is closed once stderr is drained,
+// The exit is detected without reaping the process (waitid(WNOWAIT) on
+// Linux, kqueue on macOS and FreeBSD, the process handle on Windows), so
+// its pid, which is also its process group id, cannot be reused meanwhile.
+// With DieWithHost the rest of the group is then sent SIGTERM, given until
+// stderr is drained (at most KillTimeout), and sent SIGKILL, all before the
+// reap (on Windows, which has no signals, the job is terminated). Exited is closed once stderr is drained,
 // bounded by KillTimeout counted from the exit (a grandchild holding stderr
 // open cannot stall it), the process reaped and Spec.Dir removed. After the
 // reap nothing is ever signalled, so a process tether did not start never
@@ -52,7 +56,9 @@
 // # Adoption
 //
 // Adopt takes hold of a process an earlier host started, identified by pid
-// and StartTime (checked before and after a pidfd is opened). It is then
-// signalled only through the pidfd, so a process that later got the same
-// pid never is; a pid whose start time differs is refused, unsignalled.
+// and StartTime, through the most reliable handle the OS offers
+// (adopt_linux.go, adopt_bsd.go, adopt_windows.go; docs/platforms.md): on
+// Linux and Windows one that names that very process, so a process that
+// later got the same pid is never signalled; a pid whose start time differs
+// is refused, unsignalled.
 package proc

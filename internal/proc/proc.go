@@ -2,8 +2,6 @@ package proc
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +57,7 @@ type Spec struct {
 	// Env is the whole environment; nil means the host's own.
 	Env []string
 	// Checksum, if set, is the SHA-256 the file must have. The very file
-	// that was hashed is executed (through /proc/self/fd), so a file
+	// that was hashed is executed (see checkedProgram), so a file
 	// renamed over Path after the check does not run.
 	Checksum []byte
 	// DieWithHost gives the program a parent-death signal (SIGTERM) and a
@@ -177,25 +175,6 @@ func command(s Spec) (cmd *exec.Cmd, files []*os.File, hostW *os.File, copyDir s
 		SysProcAttr: sysProcAttr(s.DieWithHost),
 	}
 	return cmd, files, hostW, copyDir, nil
-}
-
-// openChecked opens path and returns it if its SHA-256 is want.
-func openChecked(path string, want []byte) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("hashing %s: %w", path, err)
-	}
-	if got := h.Sum(nil); string(got) != string(want) {
-		_ = f.Close()
-		return nil, fmt.Errorf("%w: %s has SHA-256 %s, want %s", ErrChecksumMismatch, path,
-			hex.EncodeToString(got), hex.EncodeToString(want))
-	}
-	return f, nil
 }
 
 // launch gives cmd tether's pipes, starts it and the stderr forwarder.

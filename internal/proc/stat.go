@@ -7,7 +7,7 @@ import (
 )
 
 // StartTime is when process pid started, in the OS's own unit (Linux: clock
-// ticks since boot, field 22 of /proc/PID/stat; macOS and FreeBSD:
+// ticks since boot, field 22 of the process's stat file; macOS and FreeBSD:
 // microseconds since the epoch, from sysctl kern.proc.pid; Windows: the
 // creation time in 100 ns units since 1601). With the pid it names one
 // process: a reused pid has another start time. It is compared only with

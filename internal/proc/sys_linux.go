@@ -1,8 +1,6 @@
 package proc
 
 import (
-	"os"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -32,17 +30,4 @@ func (sysProc) awaitExit(pid int) bool {
 			return err == nil
 		}
 	}
-}
-
-// checkedProgram opens path, checks its SHA-256 is sum, and returns the
-// path through which the child executes that very open file, whatever now
-// sits at path: /proc/self/fd/N, N being the descriptor ExtraFiles gives
-// it (fd 3+i for ExtraFiles[i]). No private copy is made.
-func checkedProgram(path string, sum []byte, files []*os.File) (string, []*os.File, string, error) {
-	bin, err := openChecked(path, sum)
-	if err != nil {
-		return "", files, "", err
-	}
-	files = append(files, bin)
-	return "/proc/self/fd/" + strconv.Itoa(2+len(files)), files, "", nil
 }

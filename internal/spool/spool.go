@@ -9,17 +9,18 @@
 // Offset: a new host resumes with Follow(path, offset), so every byte is
 // read at least once.
 //
-// Disk use stays bounded however long the plugin runs: behind the read
-// offset the Follower frees the file's blocks with
-// fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE). The logical size
+// Disk use stays bounded however long the plugin runs where the OS can
+// punch holes (holes_linux.go, holes_darwin.go): behind the read offset the
+// Follower frees the file's blocks. The logical size
 // keeps growing (so the plugin's append offset and every recorded offset
 // stay valid) while the blocks on disk do not. A Follower that starts inside
 // such a hole skips to the next data (SEEK_DATA): what a hole held has been
 // read before. Where the filesystem cannot punch holes, that is reported
 // once (OnPunchError, PunchErr) and the file simply grows.
 //
-// Waiting uses one inotify instance shared by all Followers of the process,
-// with a slow poll as a safety net (and as the only mechanism where inotify
+// Waiting uses one file watcher shared by all Followers of the process
+// (watch_linux.go on Linux, fsnotify elsewhere), with a slow poll as a
+// safety net (and as the only mechanism where the watcher
 // is unavailable); an idle Follower costs no CPU beyond that poll.
 package spool
 
@@ -39,7 +40,7 @@ import (
 // whole PunchChunk-aligned range lies behind the read offset.
 const PunchChunk = 64 << 10
 
-// Poll intervals: safetyPoll with inotify, fallbackPoll without.
+// Poll intervals: safetyPoll with a file watcher, fallbackPoll without.
 var (
 	safetyPoll   = 5 * time.Second
 	fallbackPoll = 25 * time.Millisecond
@@ -79,7 +80,7 @@ type Follower struct {
 	off     atomic.Int64
 	punched int64 // Read's goroutine only
 
-	notify chan struct{} // inotify wake-ups
+	notify chan struct{} // file watcher wake-ups
 	wd     int32         // -1 when not watching
 
 	end      chan struct{} // closed by Drain or Stop
@@ -107,7 +108,7 @@ func Follow(path string, offset int64) *Follower {
 	}
 	fl.f = f
 	// The watch comes before the first read, so no append is missed.
-	if useInotify {
+	if useWatcher {
 		if wd, err := shared.add(path, fl.notify); err == nil {
 			fl.wd = wd
 		}
@@ -267,5 +268,5 @@ func (fl *Follower) control(f func(fd int)) error {
 	return rc.Control(func(fd uintptr) { f(int(fd)) })
 }
 
-// useInotify is false in tests of the fallback poll.
-var useInotify = true
+// useWatcher is false in tests of the fallback poll.
+var useWatcher = true

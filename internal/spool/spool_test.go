@@ -196,13 +196,13 @@ func TestFollowMissingFile(t *testing.T) {
 // Without a file watch (no inotify instance to be had, say) appends are still seen, within
 // the fallback poll.
 func TestFallbackPoll(t *testing.T) {
-	useInotify = false
-	defer func() { useInotify = true }()
+	useWatcher = false
+	defer func() { useWatcher = true }()
 	path, w := newSpool(t)
 	fl := Follow(path, 0)
 	defer fl.Stop()
 	if fl.wd >= 0 {
-		t.Fatal("watching despite useInotify = false")
+		t.Fatal("watching despite useWatcher = false")
 	}
 	ch := readAsync(fl, 100)
 	fmt.Fprint(w, "polled\n")

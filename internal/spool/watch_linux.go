@@ -9,21 +9,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// watcher is the process's one inotify instance, shared by every Follower
+// inotifyWatcher is the process's one inotify instance, shared by every Follower
 // (the per-user limit on instances is low, 128 by default, while watches
 // are plentiful). It exists while at least one Follower watches, so that
 // no goroutine outlives the last one.
-type watcher struct {
+type inotifyWatcher struct {
 	mu   sync.Mutex
 	file *os.File                             // nil while nobody watches
 	fd   int                                  // file's descriptor (Fd would make it blocking)
 	subs map[int32]map[chan struct{}]struct{} // watch descriptor → followers' wake channels
 }
 
-var shared = &watcher{subs: map[int32]map[chan struct{}]struct{}{}}
+var shared fileWatcher = &inotifyWatcher{subs: map[int32]map[chan struct{}]struct{}{}}
 
 // add watches path for writes; c gets a non-blocking send after each.
-func (w *watcher) add(path string, c chan struct{}) (int32, error) {
+func (w *inotifyWatcher) add(path string, c chan struct{}) (int32, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.file == nil {
@@ -51,7 +51,7 @@ func (w *watcher) add(path string, c chan struct{}) (int32, error) {
 }
 
 // remove undoes add.
-func (w *watcher) remove(wd int32, c chan struct{}) {
+func (w *inotifyWatcher) remove(wd int32, c chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	set := w.subs[wd]
@@ -66,7 +66,7 @@ func (w *watcher) remove(wd int32, c chan struct{}) {
 }
 
 // closeIfIdle closes the instance when nobody watches; its loop ends.
-func (w *watcher) closeIfIdle() {
+func (w *inotifyWatcher) closeIfIdle() {
 	if len(w.subs) == 0 && w.file != nil {
 		_ = w.file.Close()
 		w.file = nil
@@ -75,7 +75,7 @@ func (w *watcher) closeIfIdle() {
 
 // loop reads events from f until it is closed and wakes the followers of
 // each watch descriptor named.
-func (w *watcher) loop(f *os.File) {
+func (w *inotifyWatcher) loop(f *os.File) {
 	buf := make([]byte, 4096)
 	for {
 		n, err := f.Read(buf)
@@ -83,7 +83,7 @@ func (w *watcher) loop(f *os.File) {
 			if !errors.Is(err, os.ErrClosed) {
 				// Unexpected: the followers fall back to their slow
 				// poll, which bounds their latency still.
-				w.wakeAll()
+				w.wakeEvery()
 			}
 			return
 		}
@@ -95,9 +95,9 @@ func (w *watcher) loop(f *os.File) {
 	}
 }
 
-func (w *watcher) wake(wd int32, mask uint32) {
+func (w *inotifyWatcher) wake(wd int32, mask uint32) {
 	if mask&unix.IN_Q_OVERFLOW != 0 {
-		w.wakeAll()
+		w.wakeEvery()
 		return
 	}
 	w.mu.Lock()
@@ -107,3 +107,9 @@ func (w *watcher) wake(wd int32, mask uint32) {
 	}
 }
 
+// wakeEvery wakes every Follower watching.
+func (w *inotifyWatcher) wakeEvery() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wakeAll(w.subs)
+}
