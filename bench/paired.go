@@ -3,15 +3,10 @@ package bench
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -191,31 +186,4 @@ func (p *pairedSide) reportCPU(b *testing.B) {
 	if p.pluginCPU > 0 {
 		b.ReportMetric(micros(p.pluginCPU)/float64(p.calls), p.name+"-plugin-cpu-us")
 	}
-}
-
-// hostCPU is this process's user and system CPU time so far.
-func hostCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// processCPU is the CPU time so far of process pid's threads, from
-// /proc/PID/task/*/schedstat (nanoseconds on CPU), or 0 where that is not
-// available.
-func processCPU(pid int) time.Duration {
-	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "schedstat"))
-	var sum time.Duration
-	for _, t := range tasks {
-		data, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		first, _, _ := strings.Cut(string(data), " ")
-		ns, _ := strconv.ParseInt(first, 10, 64)
-		sum += time.Duration(ns)
-	}
-	return sum
 }

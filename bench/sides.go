@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -139,8 +138,9 @@ func (r Raw) start(ctx context.Context, host echov1.EchoServer) (*Instance, erro
 	}
 	cmd := exec.Command(r.Path, args...)
 	cmd.Stderr = os.Stderr
-	// The server dies with the benchmark even if the benchmark is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// On Linux the server dies with the benchmark even if the benchmark is
+	// killed.
+	cmd.SysProcAttr = dieWithBenchmark()
 	out, err := cmd.StdoutPipe()
 	if err == nil {
 		err = cmd.Start()
@@ -153,7 +153,7 @@ func (r Raw) start(ctx context.Context, host echov1.EchoServer) (*Instance, erro
 		return nil, err
 	}
 	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = terminate(cmd.Process)
 		_ = cmd.Wait()
 		if hostSrv != nil {
 			hostSrv.Stop()

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -250,8 +249,9 @@ type serverProc struct {
 // (discarded) so the server never blocks on it; the other stream goes to
 // this process's stderr. It fails when ctx ends or the server exits first.
 func startServer(ctx context.Context, cmd *exec.Cmd, fromStderr bool, addrOf func(string) string) (*serverProc, error) {
-	// The server dies with the benchmark even if the benchmark is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// On Linux the server dies with the benchmark even if the benchmark is
+	// killed.
+	cmd.SysProcAttr = dieWithBenchmark()
 	var out io.ReadCloser
 	var err error
 	if fromStderr {
@@ -294,23 +294,23 @@ func startServer(ctx context.Context, cmd *exec.Cmd, fromStderr bool, addrOf fun
 	return nil, errors.Join(err, p.wait())
 }
 
-// stop sends SIGTERM, kills the server if it has not exited within
-// stopWait, and waits for it and its output reader.
+// stop terminates the server (SIGTERM; see terminate), kills it if it has
+// not exited within stopWait, and waits for it and its output reader.
 func (p *serverProc) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = terminate(p.cmd.Process)
 	timer := time.AfterFunc(stopWait, func() { _ = p.cmd.Process.Kill() })
 	defer timer.Stop()
 	return p.wait()
 }
 
 // wait waits for the process to exit and its output to be read to the end.
-// An exit by SIGTERM (rawecho does not catch it) is not an error.
+// An exit caused by terminate is not an error.
 func (p *serverProc) wait() error {
 	<-p.drained // EOF comes when the process and any child holding the pipe exit
 	err := p.cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+		if terminated(ee) {
 			return nil
 		}
 	}

@@ -3,7 +3,9 @@
 // plugin that runs tasks as local processes (./plugin), with a small host
 // CLI (./host). Tasks outlive a crash of the driver plugin; a new driver
 // process re-attaches to them from the handles the host kept. See
-// docs/driver.md for how it works.
+// docs/driver.md for how it works, and README.md for what each OS gets:
+// Linux, macOS and FreeBSD run tasks; on Windows the plugin serves the
+// interface but refuses to start tasks.
 //
 // This package holds what the plugin, the host and the tests share.
 package driver

@@ -1,3 +1,10 @@
+//go:build linux
+
+// The driver's tests run on Linux: their helpers read processes' start
+// times and states from /proc and make the test process a child subreaper.
+// On macOS and FreeBSD the plugin's own tests cover the OS layer; on
+// Windows the plugin runs no task.
+
 package driver_test
 
 import (

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,9 +81,6 @@ func (a *Adopted) watch() {
 	}
 }
 
-// releasePoll bounds how long Release waits for the watching goroutine.
-const releasePoll = 200 * time.Millisecond
-
 // Signal sends sig to the process (not its group: the group id could be
 // reused once the leader is gone) after checking its start time once more.
 // After the exit, or after Release, it returns an error wrapping
@@ -103,23 +99,4 @@ func (a *Adopted) Signal(sig syscall.Signal) error {
 		return fmt.Errorf("pid %d: %w", a.pid, os.NewSyscallError("kill", err))
 	}
 	return nil
-}
-
-func (a *Adopted) released() bool {
-	select {
-	case <-a.h.release:
-		return true
-	default:
-		return false
-	}
-}
-
-// Release lets go of the process without signalling it: the watch ends.
-// Signal fails afterwards, and Exited closes only if the process had
-// exited before.
-func (a *Adopted) Release() {
-	a.once.Do(func() {
-		close(a.h.release)
-		<-a.loop
-	})
 }

@@ -59,9 +59,6 @@ func Adopt(pid int, startTime uint64) (*Adopted, error) {
 	return a, nil
 }
 
-// releasePoll bounds how long Release waits for the watching goroutine.
-const releasePoll = 200 * time.Millisecond
-
 // watch closes exited when the process handle is signalled, or ends on
 // Release; then it closes the handle.
 func (a *Adopted) watch() {
@@ -104,22 +101,4 @@ func (a *Adopted) Signal(sig syscall.Signal) error {
 		return fmt.Errorf("pid %d: %w", a.pid, os.NewSyscallError("TerminateProcess", err))
 	}
 	return nil
-}
-
-func (a *Adopted) released() bool {
-	select {
-	case <-a.h.release:
-		return true
-	default:
-		return false
-	}
-}
-
-// Release lets go of the process without terminating it. Signal fails
-// afterwards, and Exited closes only if the process had exited before.
-func (a *Adopted) Release() {
-	a.once.Do(func() {
-		close(a.h.release)
-		<-a.loop
-	})
 }

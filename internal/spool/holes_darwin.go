@@ -11,17 +11,6 @@ import (
 // supports it; HFS+ does not, and reports ENOTSUP), and skips holes with
 // SEEK_DATA.
 
-// nextData is the offset of the first byte of data at or after off in the
-// file of descriptor fd, and whether the system could tell.
-func nextData(fd int, off int64) (int64, bool) {
-	pos, err := unix.Seek(fd, off, unix.SEEK_DATA)
-	return pos, err == nil
-}
-
-// errNoHoles is wrapped by punchHole's error when the file system cannot
-// punch holes.
-var errNoHoles = errors.New("no hole punching")
-
 // punchHole frees the blocks of length bytes at off, keeping the size.
 // F_PUNCHHOLE takes a struct fpunchhole {uint32 flags, reserved; off_t
 // offset, length}, the same layout as the start of fstore_t, which is how

@@ -11,9 +11,6 @@ import (
 // nextData says the system cannot tell where data starts.
 func nextData(fd int, off int64) (int64, bool) { return off, false }
 
-// errNoHoles is wrapped by punchHole's error: hole punching is not used.
-var errNoHoles = errors.New("no hole punching")
-
 // punchHole reports that blocks are not freed here.
 func punchHole(fd int, off, length int64) error {
 	return fmt.Errorf("%w on Windows: %w", errNoHoles, errors.ErrUnsupported)

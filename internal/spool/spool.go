@@ -49,6 +49,10 @@ var (
 // ErrStopped is returned by Read after Stop.
 var ErrStopped = errors.New("spool follower stopped")
 
+// errNoHoles is wrapped by punchHole's error when the file system (or the
+// OS) cannot punch holes.
+var errNoHoles = errors.New("no hole punching")
+
 // ErrPunchUnsupported is wrapped by the error reported when the filesystem
 // refuses to free blocks behind the read offset (EOPNOTSUPP): the spool
 // file's disk use then grows with everything the plugin writes.

@@ -6,9 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"golang.org/x/term"
 
@@ -114,21 +112,4 @@ func terminalSize(fd int) *driverv1.TerminalSize {
 		return nil
 	}
 	return &driverv1.TerminalSize{Rows: uint32(rows), Cols: uint32(cols)}
-}
-
-// forwardResizes sends our terminal's size whenever it changes.
-func forwardResizes(ctx context.Context, stream execStream, fd int) {
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
-	defer signal.Stop(winch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-winch:
-			if size := terminalSize(fd); size != nil {
-				_ = stream.Send(&driverv1.ExecTaskStreamingRequest{Input: &driverv1.ExecTaskStreamingRequest_Resize{Resize: size}})
-			}
-		}
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -36,7 +35,7 @@ func (d *localDriver) StopTask(ctx context.Context, req *driverv1.StopTaskReques
 		return &driverv1.StopTaskResponse{Result: rec.result()}, nil
 	}
 	if signalGroup(t.st.TaskPID, t.st.TaskStart, sig) == nil {
-		d.events.publish(t.cfg.GetId(), "signalled", "sent "+unix.SignalName(sig), map[string]string{"signal": unix.SignalName(sig)})
+		d.events.publish(t.cfg.GetId(), "signalled", "sent "+signalName(sig), map[string]string{"signal": signalName(sig)})
 	}
 	ended, err := waitEnd(ctx, t, req.GetTimeout().AsDuration())
 	if err != nil {
@@ -143,20 +142,8 @@ func (d *localDriver) SignalTask(_ context.Context, req *driverv1.SignalTaskRequ
 	if err := signalGroup(t.st.TaskPID, t.st.TaskStart, sig); err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "task %q: %v", req.GetTaskId(), err)
 	}
-	d.events.publish(t.cfg.GetId(), "signalled", "sent "+unix.SignalName(sig), map[string]string{"signal": unix.SignalName(sig)})
+	d.events.publish(t.cfg.GetId(), "signalled", "sent "+signalName(sig), map[string]string{"signal": signalName(sig)})
 	return &driverv1.SignalTaskResponse{}, nil
-}
-
-// parseSignal reads "SIGTERM", "TERM" or "term".
-func parseSignal(name string) (syscall.Signal, error) {
-	n := strings.ToUpper(name)
-	if !strings.HasPrefix(n, "SIG") {
-		n = "SIG" + n
-	}
-	if sig := unix.SignalNum(n); sig != 0 {
-		return sig, nil
-	}
-	return 0, status.Errorf(codes.InvalidArgument, "unknown signal %q", name)
 }
 
 // launchVars are variables of tether's launch handshake: the plugin's, not

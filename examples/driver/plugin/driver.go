@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -43,8 +42,12 @@ func newDriver(root string, interval time.Duration, log *slog.Logger) (*localDri
 		events: newBroker(), tasks: map[string]*task{}}, nil
 }
 
-// Capabilities reports what this driver supports: everything but isolation.
+// Capabilities reports what this driver supports: everything but isolation,
+// or nothing on an OS where it cannot run tasks.
 func (d *localDriver) Capabilities(context.Context, *driverv1.CapabilitiesRequest) (*driverv1.CapabilitiesResponse, error) {
+	if tasksUnsupported() != nil {
+		return &driverv1.CapabilitiesResponse{FsIsolation: "none"}, nil
+	}
 	return &driverv1.CapabilitiesResponse{SendSignals: true, Exec: true, Tty: true, Recover: true, FsIsolation: "none"}, nil
 }
 
@@ -74,8 +77,8 @@ func (d *localDriver) Fingerprint(_ *driverv1.FingerprintRequest, stream grpc.Se
 	}
 }
 
-// fingerprint checks that the driver can create task directories and
-// describes the machine.
+// fingerprint checks that the driver can run tasks on this OS and create
+// task directories, and describes the machine.
 func (d *localDriver) fingerprint() *driverv1.FingerprintResponse {
 	fp := &driverv1.FingerprintResponse{
 		Health:            driverv1.Health_HEALTH_HEALTHY,
@@ -88,14 +91,16 @@ func (d *localDriver) fingerprint() *driverv1.FingerprintResponse {
 			"cpu.count":      strconv.Itoa(runtime.NumCPU()),
 		},
 	}
-	var uts unix.Utsname
-	if unix.Uname(&uts) == nil {
-		fp.Attributes["os.kernel"] = unix.ByteSliceToString(uts.Release[:])
+	if rel := kernelRelease(); rel != "" {
+		fp.Attributes["os.kernel"] = rel
 	}
 	if host, err := os.Hostname(); err == nil {
 		fp.Attributes["os.hostname"] = host
 	}
-	if err := checkWritable(d.root); err != nil {
+	if err := tasksUnsupported(); err != nil {
+		fp.Health = driverv1.Health_HEALTH_UNHEALTHY
+		fp.HealthDescription = err.Error()
+	} else if err := checkWritable(d.root); err != nil {
 		fp.Health = driverv1.Health_HEALTH_UNHEALTHY
 		fp.HealthDescription = "cannot create task directories: " + err.Error()
 	}

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 // outputGrace bounds how long output is read after a command ended: a
@@ -19,59 +14,11 @@ const outputGrace = time.Second
 // ExecTaskStreaming: the task's environment and working directory, a
 // process group (or, with a terminal, a session) of its own.
 type execProc struct {
-	cmd    *exec.Cmd
-	tty    *os.File // pseudo-terminal master, or nil
-	stdin  *os.File // write end of stdin; the master with a terminal
-	stdout *os.File // read end of stdout; the master with a terminal
-	stderr *os.File // read end of stderr; nil with a terminal
-
-	mu     sync.Mutex
-	reaped bool
-}
-
-// startExec starts argv. Without a terminal and with noStdin, stdin is
-// /dev/null.
-func startExec(spec shimSpec, argv []string, tty bool, size *pty.Winsize, noStdin bool) (*execProc, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env, cmd.Dir = spec.Env, spec.Dir
-	p := &execProc{cmd: cmd}
-	if tty {
-		master, err := pty.StartWithSize(cmd, size) // sets Setsid and Setctty
-		if err != nil {
-			return nil, err
-		}
-		p.tty, p.stdin, p.stdout = master, master, master
-		return p, nil
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(outR, outW)
-		return nil, err
-	}
-	p.stdout, p.stderr = outR, errR
-	cmd.Stdout, cmd.Stderr = outW, errW
-	childEnds := []*os.File{outW, errW}
-	if !noStdin {
-		inR, inW, err := os.Pipe()
-		if err != nil {
-			closeAll(outR, outW, errR, errW)
-			return nil, err
-		}
-		cmd.Stdin, p.stdin = inR, inW
-		childEnds = append(childEnds, inR)
-	}
-	err = cmd.Start()
-	closeAll(childEnds...)
-	if err != nil {
-		closeAll(p.stdout, p.stderr, p.stdin)
-		return nil, err
-	}
-	return p, nil
+	execCmd          // the command, as this OS runs it
+	tty     *os.File // pseudo-terminal master, or nil
+	stdin   *os.File // write end of stdin; the master with a terminal
+	stdout  *os.File // read end of stdout; the master with a terminal
+	stderr  *os.File // read end of stderr; nil with a terminal
 }
 
 // closeAll closes every file that is not nil.
@@ -80,36 +27,6 @@ func closeAll(files ...*os.File) {
 		if f != nil {
 			_ = f.Close()
 		}
-	}
-}
-
-// wait waits for the command to end, kills what is left of its process
-// group while its zombie still holds the group id, and reaps it.
-func (p *execProc) wait() (int32, string, error) {
-	pid := p.cmd.Process.Pid
-	werr := waitKeepZombie(pid)
-	p.mu.Lock()
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	p.reaped = true
-	p.mu.Unlock()
-	err := p.cmd.Wait()
-	var ee *exec.ExitError
-	if p.cmd.ProcessState == nil {
-		return -1, "", errors.Join(werr, err)
-	}
-	if err != nil && !errors.As(err, &ee) {
-		return -1, "", err
-	}
-	code, sig := exitStatus(p.cmd.ProcessState)
-	return code, sig, nil
-}
-
-// kill kills the command's process group unless it was already reaped.
-func (p *execProc) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.reaped {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 	driverv1 "github.com/tetherplug/tether/examples/driver/driverpb/v1"
 )
 
+// shimArg is the first argument that runs this binary as a task's shim.
+const shimArg = "shim"
+
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == shimArg {
 		os.Exit(runShim(os.Args[2]))

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	driverv1 "github.com/tetherplug/tether/examples/driver/driverpb/v1"
@@ -26,8 +24,8 @@ const (
 
 // driverState is a handle's driver_state: enough to find a task again from
 // another driver process. It is JSON so that people can read it; hosts must
-// treat it as opaque. Process start times (clock ticks after boot, field 22
-// of /proc/PID/stat) guard against a pid reused by an unrelated process.
+// treat it as opaque. Process start times (in the OS's unit: see startTime)
+// guard against a pid reused by an unrelated process.
 type driverState struct {
 	TaskDir   string `json:"task_dir"`
 	ShimPID   int    `json:"shim_pid"`
@@ -55,14 +53,6 @@ type shimSpec struct {
 	Args    []string `json:"args"`
 	Env     []string `json:"env"`
 	Dir     string   `json:"dir"`
-}
-
-// shimReport is the one line the shim writes to the driver once the task
-// started, or failed to.
-type shimReport struct {
-	TaskPID   int    `json:"task_pid"`
-	TaskStart uint64 `json:"task_start"`
-	Error     string `json:"error,omitempty"`
 }
 
 // exitRecord is the exit file's content.
@@ -117,74 +107,6 @@ func readExit(taskDir string) (exitRecord, bool) {
 	var r exitRecord
 	err := readJSON(filepath.Join(taskDir, exitFile), &r)
 	return r, err == nil
-}
-
-// procStat is what the driver reads from /proc/PID/stat.
-type procStat struct {
-	state      byte
-	utime      uint64 // clock ticks in user mode
-	stime      uint64 // clock ticks in kernel mode
-	startTicks uint64 // start time, clock ticks after boot
-}
-
-// clockTicks is USER_HZ, the unit of /proc's times: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
-func readProcStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	// The command name, field 2, is in parentheses and may hold spaces and
-	// parentheses: the fields proper start after the last ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 { // f[0] is field 3 (state), f[19] field 22 (starttime)
-		return procStat{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	var ps procStat
-	ps.state = f[0][0]
-	for _, p := range []struct {
-		dst *uint64
-		i   int
-	}{{&ps.utime, 11}, {&ps.stime, 12}, {&ps.startTicks, 19}} {
-		if *p.dst, err = strconv.ParseUint(f[p.i], 10, 64); err != nil {
-			return procStat{}, fmt.Errorf("/proc/%d/stat: %v", pid, err)
-		}
-	}
-	return ps, nil
-}
-
-// startTime is a process's start time, or 0 when it is gone.
-func startTime(pid int) uint64 {
-	ps, err := readProcStat(pid)
-	if err != nil {
-		return 0
-	}
-	return ps.startTicks
-}
-
-// alive reports whether pid is still the process that started at start and
-// has not exited (a zombie has exited).
-func alive(pid int, start uint64) bool {
-	ps, err := readProcStat(pid)
-	return err == nil && ps.startTicks == start && ps.state != 'Z' && ps.state != 'X'
-}
-
-// signalGroup sends sig to the process group pid leads, if pid is still the
-// process that started at start.
-func signalGroup(pid int, start uint64, sig syscall.Signal) error {
-	if !alive(pid, start) {
-		return syscall.ESRCH
-	}
-	if err := syscall.Kill(-pid, sig); err != nil {
-		return syscall.Kill(pid, sig)
-	}
-	return nil
 }
 
 func defaultTaskRoot() string {

@@ -1,13 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -23,6 +16,8 @@ const minStatsInterval = 10 * time.Millisecond
 
 // TaskStats sends a sample of the task process's CPU and memory use at
 // once and then every interval, until the task ends or the caller cancels.
+// Where the OS gives no such figures (see takeSample) it fails with
+// Unimplemented.
 func (d *localDriver) TaskStats(req *driverv1.TaskStatsRequest, stream grpc.ServerStreamingServer[driverv1.TaskStatsResponse]) error {
 	interval := time.Second
 	if req.GetInterval() != nil {
@@ -40,6 +35,9 @@ func (d *localDriver) TaskStats(req *driverv1.TaskStatsRequest, stream grpc.Serv
 	var prev *sample
 	for {
 		s, err := takeSample(t.st.TaskPID, t.st.TaskStart)
+		if status.Code(err) == codes.Unimplemented {
+			return err // no stats on this OS
+		}
 		if err == nil {
 			if err := stream.Send(s.response(prev)); err != nil {
 				return err
@@ -61,62 +59,21 @@ func (d *localDriver) TaskStats(req *driverv1.TaskStatsRequest, stream grpc.Serv
 // sample is one reading of a process's usage.
 type sample struct {
 	at    time.Time
-	utime uint64 // clock ticks
-	stime uint64 // clock ticks
+	utime uint64 // user CPU time, in cpuTicksPerSecond units
+	stime uint64 // system CPU time, in cpuTicksPerSecond units
 	rss   uint64 // bytes
 	vsize uint64 // bytes
 	swap  uint64 // bytes
 }
 
-// takeSample reads /proc/PID/stat for CPU times and /proc/PID/status for
-// memory, if pid is still the process that started at start.
-func takeSample(pid int, start uint64) (*sample, error) {
-	ps, err := readProcStat(pid)
-	if err != nil {
-		return nil, err
-	}
-	if ps.startTicks != start {
-		return nil, fmt.Errorf("process %d is no longer the task", pid)
-	}
-	s := &sample{at: time.Now(), utime: ps.utime, stime: ps.stime}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return nil, err
-	}
-	mem := parseStatusKB(b, "VmRSS", "VmSize", "VmSwap")
-	s.rss, s.vsize, s.swap = mem["VmRSS"], mem["VmSize"], mem["VmSwap"]
-	return s, nil
-}
-
-// parseStatusKB returns the named "Key:   N kB" lines of a
-// /proc/PID/status file, in bytes. Missing keys (kernel threads, zombies)
-// are absent.
-func parseStatusKB(b []byte, keys ...string) map[string]uint64 {
-	out := map[string]uint64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || !slices.Contains(keys, k) {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 2 && f[1] == "kB" {
-			if n, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-				out[k] = n * 1024
-			}
-		}
-	}
-	return out
-}
-
 func (s *sample) response(prev *sample) *driverv1.TaskStatsResponse {
 	cpu := &driverv1.CPUUsage{
-		UserSeconds:   float64(s.utime) / clockTicks,
-		SystemSeconds: float64(s.stime) / clockTicks,
+		UserSeconds:   float64(s.utime) / cpuTicksPerSecond,
+		SystemSeconds: float64(s.stime) / cpuTicksPerSecond,
 	}
 	if prev != nil {
 		if wall := s.at.Sub(prev.at).Seconds(); wall > 0 {
-			used := float64(s.utime+s.stime-prev.utime-prev.stime) / clockTicks
+			used := float64(s.utime+s.stime-prev.utime-prev.stime) / cpuTicksPerSecond
 			cpu.Percent = 100 * used / wall
 		}
 	}

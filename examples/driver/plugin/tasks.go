@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -22,8 +20,6 @@ import (
 const (
 	// pollInterval is how often a task's watcher looks for its exit file.
 	pollInterval = 50 * time.Millisecond
-	// startTimeout bounds how long StartTask waits for the shim's report.
-	startTimeout = 10 * time.Second
 	// killWait bounds how long the driver waits for a task to end after
 	// SIGKILL.
 	killWait = 10 * time.Second
@@ -110,6 +106,9 @@ func (d *localDriver) settle(id string, t *task) {
 // StartTask creates the task's directory, starts its shim and returns the
 // handle once the shim reports the task's pid.
 func (d *localDriver) StartTask(_ context.Context, req *driverv1.StartTaskRequest) (*driverv1.StartTaskResponse, error) {
+	if err := tasksUnsupported(); err != nil {
+		return nil, status.Error(codes.Unimplemented, err.Error())
+	}
 	cfg := req.GetConfig()
 	if err := validateConfig(cfg); err != nil {
 		return nil, err
@@ -163,50 +162,11 @@ func (d *localDriver) start(cfg *driverv1.TaskConfig) (t *task, err error) {
 	return newTask(cfg, st, spec, time.Now()), nil
 }
 
-// startShim runs "SELF shim DIR" in a new session, so that it is neither in
-// the plugin's process group nor killed with it, and waits for its report.
-func (d *localDriver) startShim(dir string) (driverState, error) {
-	st := driverState{TaskDir: dir}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return st, status.Errorf(codes.Unavailable, "pipe: %v", err)
-	}
-	defer r.Close()
-	logf, err := openLog(filepath.Join(dir, shimLog))
-	if err != nil {
-		w.Close()
-		return st, status.Errorf(codes.Unavailable, "shim log: %v", err)
-	}
-	cmd := exec.Command(d.self, shimArg, dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	w.Close()
-	logf.Close()
-	if err != nil {
-		return st, status.Errorf(codes.Unavailable, "cannot start the shim: %v", err)
-	}
-	st.ShimPID, st.ShimStart = cmd.Process.Pid, startTime(cmd.Process.Pid)
-	// While this driver lives the shim is its child: reap it when it ends.
-	go func() { _ = cmd.Wait() }()
-
-	var rep shimReport
-	_ = r.SetReadDeadline(time.Now().Add(startTimeout))
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		_ = syscall.Kill(-st.ShimPID, syscall.SIGKILL)
-		out, _ := os.ReadFile(filepath.Join(dir, shimLog))
-		return st, status.Errorf(codes.Unavailable, "the shim did not report the task's start (%v): %s", err, out)
-	}
-	if rep.Error != "" {
-		return st, status.Errorf(codes.InvalidArgument, "cannot start the task: %s", rep.Error)
-	}
-	st.TaskPID, st.TaskStart = rep.TaskPID, rep.TaskStart
-	return st, nil
-}
-
 // RecoverTask re-attaches to a task from its handle.
 func (d *localDriver) RecoverTask(_ context.Context, req *driverv1.RecoverTaskRequest) (*driverv1.RecoverTaskResponse, error) {
+	if err := tasksUnsupported(); err != nil {
+		return nil, status.Error(codes.Unimplemented, err.Error())
+	}
 	h := req.GetHandle()
 	cfg := h.GetConfig()
 	if err := validateConfig(cfg); err != nil {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -12,10 +14,20 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
-// shimArg is the first argument that runs this binary as a task's shim.
-const shimArg = "shim"
+// startTimeout bounds how long StartTask waits for the shim's report.
+const startTimeout = 10 * time.Second
+
+// shimReport is the one line the shim writes to the driver once the task
+// started, or failed to.
+type shimReport struct {
+	TaskPID   int    `json:"task_pid"`
+	TaskStart uint64 `json:"task_start"`
+	Error     string `json:"error,omitempty"`
+}
 
 // runShim supervises one task: "driver shim TASK_DIR". The driver starts it
 // in a session of its own, so it is not in the plugin's process group and
@@ -38,9 +50,10 @@ func runShim(taskDir string) int {
 	if err := readJSON(filepath.Join(taskDir, specFile), &spec); err != nil {
 		return fail(err)
 	}
-	// Orphaned descendants of the task become our children, so that we
-	// can reap them instead of leaving zombies to an init that may not.
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	// Where the OS allows, orphaned descendants of the task become our
+	// children, so that we can reap them instead of leaving zombies to an
+	// init that may not.
+	becomeSubreaper()
 
 	cmd := exec.Command(spec.Command, spec.Args...)
 	cmd.Env = spec.Env
@@ -95,19 +108,50 @@ func runShim(taskDir string) int {
 	return 0
 }
 
-func openLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// startShim runs "SELF shim DIR" in a new session, so that it is neither in
+// the plugin's process group nor killed with it, and waits for its report.
+func (d *localDriver) startShim(dir string) (driverState, error) {
+	st := driverState{TaskDir: dir}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return st, status.Errorf(codes.Unavailable, "pipe: %v", err)
+	}
+	defer r.Close()
+	logf, err := openLog(filepath.Join(dir, shimLog))
+	if err != nil {
+		w.Close()
+		return st, status.Errorf(codes.Unavailable, "shim log: %v", err)
+	}
+	cmd := exec.Command(d.self, shimArg, dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	logf.Close()
+	if err != nil {
+		return st, status.Errorf(codes.Unavailable, "cannot start the shim: %v", err)
+	}
+	st.ShimPID, st.ShimStart = cmd.Process.Pid, startTime(cmd.Process.Pid)
+	// While this driver lives the shim is its child: reap it when it ends.
+	go func() { _ = cmd.Wait() }()
+
+	var rep shimReport
+	_ = r.SetReadDeadline(time.Now().Add(startTimeout))
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		_ = syscall.Kill(-st.ShimPID, syscall.SIGKILL)
+		out, _ := os.ReadFile(filepath.Join(dir, shimLog))
+		return st, status.Errorf(codes.Unavailable, "the shim did not report the task's start (%v): %s", err, out)
+	}
+	if rep.Error != "" {
+		return st, status.Errorf(codes.InvalidArgument, "cannot start the task: %s", rep.Error)
+	}
+	st.TaskPID, st.TaskStart = rep.TaskPID, rep.TaskStart
+	return st, nil
 }
 
-// waitKeepZombie waits for pid to exit without reaping it.
-func waitKeepZombie(pid int) error {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 }
 
 // reapOrphans reaps children the shim adopted (killed descendants of the
