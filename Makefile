@@ -106,10 +106,14 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) GOOS= GOARCH= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## lint: gofmt, go vet and staticcheck in every module, the root package's light dependencies and
-## the root go.mod (check-gomod)
-lint: check-gomod
+## the root go.mod (check-gomod); then no Linux-only mechanism in a shared file (osleak), and the
+## tether module and compat built and vetted for linux, darwin, windows and freebsd on amd64 and
+## arm64, staticchecked for each OS on amd64 (.ci/lint-os; arm64 shares every file with amd64)
+lint: check-gomod $(TOOLS)/staticcheck
 	@if $(GO) list -deps . | grep -q '^k8s.io/'; then echo "the root package must not depend on k8s.io modules"; exit 1; fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -118,6 +122,8 @@ lint: check-gomod
 		echo "cd $$m && vet && staticcheck"; \
 		(cd $$m && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...) || exit 1; \
 	done
+	$(GO) run ./internal/tools/osleak
+	GO=$(GO) .ci/lint-os $(TOOLS)/staticcheck
 
 ## check-gomod: the root go.mod is tidy, has no replace directive (go install MODULE@VERSION refuses
 ## a module with one) and requires no module of this repository (downstream builds could not resolve it)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,13 +133,6 @@ func (p *netPlugin) exitCode(t *testing.T, d time.Duration) int {
 		t.Fatalf("waiting for the plugin: %v", p.err)
 	}
 	return 0
-}
-
-func (p *netPlugin) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // netPKI is a CA with a server pair and client CA bundle written to files.

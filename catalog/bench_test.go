@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -79,24 +78,6 @@ func liveHeap() int64 {
 	return int64(m.HeapAlloc)
 }
 
-// totalRSS sums the resident memory of the catalog's plugin processes.
-func totalRSS(cat *catalog.Catalog) float64 {
-	var total float64
-	for _, e := range cat.Loaded() {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(e.Client.Pid()) + "/status")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				total += kb * 1024
-			}
-		}
-	}
-	return total
-}
-
 // rawPlugins is the baseline loader's state: processes and connections.
 type rawPlugins struct {
 	mu    sync.Mutex
@@ -109,7 +90,9 @@ func (r *rawPlugins) close() {
 		_ = c.Close()
 	}
 	for _, cmd := range r.cmds {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if cmd.Process.Signal(syscall.SIGTERM) != nil { // Windows has no SIGTERM
+			_ = cmd.Process.Kill()
+		}
 		_ = cmd.Wait()
 	}
 }

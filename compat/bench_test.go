@@ -2,13 +2,11 @@ package compat_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/tetherplug/tether/compat"
 	"github.com/tetherplug/tether/compat/internal/greeter"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
 )
 
@@ -130,8 +129,8 @@ func TestGreetBoth(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-				t.Errorf("plugin process %d still exists after stop (kill 0: %v)", pid, err)
+			if !plugintest.Reaped(pid) {
+				t.Errorf("plugin process %d still exists after stop", pid)
 			}
 		})
 	}

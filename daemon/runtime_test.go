@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +87,7 @@ func TestRunTargetFollowsRestarts(t *testing.T) {
 	if err := call("hello"); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
-	if err := syscall.Kill(status(t, d, "a").Pid, syscall.SIGKILL); err != nil {
+	if err := plugintest.Kill(status(t, d, "a").Pid); err != nil {
 		t.Fatal(err)
 	}
 	plugintest.Eventually(t, 10*time.Second, "a in backoff", func() bool { return status(t, d, "a").State == supervise.StateBackoff })

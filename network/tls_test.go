@@ -3,9 +3,7 @@ package network_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,33 +131,4 @@ func TestTLSClientOnPlaintextPort(t *testing.T) {
 	srv := servePlugin(t, listen(t))
 	err := openFails(t, "tcp://"+srv.addr, 5*time.Second, network.WithTLSFiles(p.clientCert, p.clientKey, p.caFile))
 	wantIn(t, err, "the server does not speak TLS (is it plaintext? then network.WithInsecure)")
-}
-
-// TestUnreachableAddress: nothing listening fails naming the refused
-// connection.
-func TestUnreachableAddress(t *testing.T) {
-	t.Parallel()
-	err := openFails(t, "tcp://"+boundNotListening(t), 2*time.Second, network.WithInsecure())
-	wantIn(t, err, "connection refused")
-}
-
-// boundNotListening returns a loopback address where nothing listens and
-// nothing can until the test ends: a socket is bound there and never
-// listens, so connecting is refused. (Closing a listener would free the
-// port for a parallel test's listener.)
-func boundNotListening(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }

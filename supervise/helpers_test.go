@@ -148,7 +148,7 @@ func call(t *testing.T, echo echov1.EchoClient, text string) {
 }
 
 // alive reports whether pid is a live process (signal 0 sends nothing).
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+func alive(pid int) bool { return !plugintest.Reaped(pid) }
 
 func kill9(t *testing.T, pid int) {
 	t.Helper()
@@ -170,7 +170,7 @@ func reapAtEnd(t *testing.T, pid int) {
 	}
 	t.Cleanup(func() {
 		if now, err := proc.StartTime(pid); err == nil && now == start {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = plugintest.Kill(pid)
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,19 +143,4 @@ func TestInspectUsage(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "KEY=VALUE") {
 		t.Errorf("bad --cookie: status %d, stderr %q", r.code, r.stderr)
 	}
-}
-
-// TestInspectInterrupt: Ctrl-C while a plugin hangs in its start-up stops
-// it at once, leaving nothing behind.
-func TestInspectInterrupt(t *testing.T) {
-	mark, tmp := newMark(t), t.TempDir()
-	cmd, _, _, wait := startCLI(t, mark, tmp, []string{"ECHO_MODE=hang"}, "inspect", echo(t))
-	waitFor(t, func() bool { return len(marked(t, mark)) == 2 })
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code, stderr := wait(); code != 130 || !strings.Contains(stderr, "interrupted") {
-		t.Errorf("exit status %d, stderr %q; want 130 and interrupted", code, stderr)
-	}
-	assertNoneLeft(t, mark, tmp)
 }

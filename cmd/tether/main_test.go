@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -97,27 +96,6 @@ func newMark(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// marked lists the pids of live processes whose environment holds mark.
-func marked(t *testing.T, mark string) []string {
-	t.Helper()
-	want := []byte(markEnv + "=" + mark + "\x00")
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []string
-	for _, e := range entries {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err == nil && bytes.Contains(env, want) {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
 // assertNoneLeft fails if any process the CLI started outlived it, or if
 // anything is left in its temporary directory (a plugin's socket directory)
 // other than the names in keep.
@@ -142,17 +120,5 @@ func requireOK(t *testing.T, r result) {
 	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -52,22 +50,6 @@ func startNetEcho(t *testing.T, pki string) string {
 		t.Fatal("the echo plugin logged no listening line within 10 s")
 	}
 	return ""
-}
-
-// stopNetEcho sends the plugin SIGTERM and checks it is gone.
-func stopNetEcho(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("SIGTERM: %v", err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("the echo plugin did not exit within 10 s of SIGTERM")
-	}
-	if err := syscall.Kill(cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("the echo plugin (pid %d) is still there: %v", cmd.Process.Pid, err)
-	}
 }
 
 // TestNetworkTarget: inspect and call reach a plugin served on TCP with

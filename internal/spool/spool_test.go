@@ -2,7 +2,6 @@ package spool
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -75,7 +71,7 @@ func TestOpenMode(t *testing.T) {
 }
 
 // Read blocks at the end and returns an append promptly (well under the
-// safety poll, so the wake-up came from inotify).
+// safety poll, so the wake-up came from the file watch: inotify on Linux).
 func TestFollowWakesOnAppend(t *testing.T) {
 	path, w := newSpool(t)
 	fl := Follow(path, 0)
@@ -93,7 +89,7 @@ func TestFollowWakesOnAppend(t *testing.T) {
 		t.Fatalf("Read = %q, %v", r.s, r.err)
 	}
 	if d := time.Since(t0); d > 500*time.Millisecond {
-		t.Errorf("append seen after %v: not woken by inotify", d)
+		t.Errorf("append seen after %v: not woken by the file watch", d)
 	}
 	if fl.Offset() != 6 {
 		t.Errorf("Offset = %d, want 6", fl.Offset())
@@ -197,179 +193,7 @@ func TestFollowMissingFile(t *testing.T) {
 	}
 }
 
-func blocks(t *testing.T, path string) (blocks, size int64) {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Blocks, st.Size
-}
-
-// Behind the read offset the blocks are freed; the size is kept; a
-// Follower starting inside the hole skips to data, never reading zeros.
-func TestPunchFreesReadBlocks(t *testing.T) {
-	path, w := newSpool(t)
-	chunk := bytes.Repeat([]byte("0123456789abcde\n"), 4096) // 64 KiB
-	const chunks = 32
-	for range chunks {
-		if _, err := w.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	before, size := blocks(t, path)
-	fl := Follow(path, 0)
-	defer fl.Stop()
-	var punchErr atomic.Value
-	fl.OnPunchError(func(err error) { punchErr.Store(err) })
-	want := int64(chunks*len(chunk) - 100)
-	if _, err := io.CopyN(io.Discard, fl, want); err != nil {
-		t.Fatal(err)
-	}
-	if err := fl.PunchErr(); err != nil {
-		t.Skipf("filesystem of %s does not punch holes: %v", path, err)
-	}
-	after, size2 := blocks(t, path)
-	t.Logf("st_blocks %d -> %d (size %d)", before, after, size2)
-	if size2 != size {
-		t.Errorf("size %d -> %d, want unchanged", size, size2)
-	}
-	if after > before/8 {
-		t.Errorf("st_blocks %d -> %d after reading all but 100 bytes: not freed", before, after)
-	}
-	fl2 := Follow(path, 0)
-	defer fl2.Stop()
-	if fl2.Offset() == 0 || fl2.Offset()%PunchChunk != 0 {
-		t.Errorf("Follow(0) in a hole starts at %d, want the next chunk boundary", fl2.Offset())
-	}
-	fl2.Drain()
-	rest, err := io.ReadAll(fl2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.IndexByte(rest, 0) >= 0 {
-		t.Error("a Follower starting in the hole read zeros")
-	}
-	if !bytes.HasSuffix(rest, chunk[len(chunk)-100:]) {
-		t.Error("the unread tail is not intact")
-	}
-	if punchErr.Load() != nil {
-		t.Errorf("OnPunchError called: %v", punchErr.Load())
-	}
-}
-
-// A filesystem that refuses hole punching is reported once, and reading
-// goes on.
-func TestPunchUnsupportedReportedOnce(t *testing.T) {
-	calls := 0
-	fallocate = func(int, uint32, int64, int64) error { calls++; return unix.EOPNOTSUPP }
-	defer func() { fallocate = unix.Fallocate }()
-	path, w := newSpool(t)
-	data := bytes.Repeat([]byte("x"), 4*PunchChunk)
-	w.Write(data)
-	fl := Follow(path, 0)
-	defer fl.Stop()
-	var reported atomic.Int32
-	fl.OnPunchError(func(err error) {
-		reported.Add(1)
-		if !errors.Is(err, ErrPunchUnsupported) {
-			t.Errorf("reported %v, want ErrPunchUnsupported", err)
-		}
-	})
-	n, err := io.CopyN(io.Discard, fl, int64(len(data)))
-	if err != nil || n != int64(len(data)) {
-		t.Fatalf("read %d, %v", n, err)
-	}
-	if reported.Load() != 1 || calls != 1 {
-		t.Errorf("reported %d times, fallocate called %d times; want once each", reported.Load(), calls)
-	}
-	if !errors.Is(fl.PunchErr(), ErrPunchUnsupported) {
-		t.Errorf("PunchErr = %v", fl.PunchErr())
-	}
-}
-
-// Many idle Followers cost next to no CPU. The window is longer than the
-// safety poll, so every Follower wakes in it at least once.
-func TestIdleCPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes over 5s")
-	}
-	const n = 400
-	dir := t.TempDir()
-	var fls []*Follower
-	var chs []<-chan readResult
-	for i := range n {
-		path := filepath.Join(dir, fmt.Sprint(i))
-		w, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		fl := Follow(path, 0)
-		fls = append(fls, fl)
-		chs = append(chs, readAsync(fl, 10))
-	}
-	time.Sleep(100 * time.Millisecond) // let every Read block
-	cpu0, t0 := cpuTime(t), time.Now()
-	time.Sleep(safetyPoll + time.Second)
-	used, wall := cpuTime(t)-cpu0, time.Since(t0)
-	frac := float64(used) / float64(wall)
-	t.Logf("%d idle followers: %.2f%% of one core", n, 100*frac)
-	if frac > 0.02 {
-		t.Errorf("%d idle followers use %.2f%% of a core, want under 2%%", n, 100*frac)
-	}
-	for i, fl := range fls {
-		fl.Stop()
-		if r := recv(t, chs[i], 5*time.Second); !errors.Is(r.err, ErrStopped) {
-			t.Errorf("Read = %v after Stop", r.err)
-		}
-	}
-}
-
-func cpuTime(t *testing.T) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
-}
-
-// Followers leave no descriptor behind, whether stopped, drained to the
-// end, or never able to open their file; the shared inotify instance goes
-// with the last of them.
-func TestNoFDLeak(t *testing.T) {
-	path, w := newSpool(t)
-	fmt.Fprint(w, "x\n")
-	before := openFDs(t)
-	for range 20 {
-		a := Follow(path, 0)
-		b := Follow(path, 0)
-		c := Follow(path+".none", 0)
-		a.Stop()
-		b.Drain()
-		if _, err := io.ReadAll(b); err != nil {
-			t.Fatal(err)
-		}
-		c.Stop()
-	}
-	if after := openFDs(t); after != before {
-		t.Errorf("%d descriptors open before, %d after", before, after)
-	}
-}
-
-// Without inotify (no instance to be had) appends are still seen, within
+// Without a file watch (no inotify instance to be had, say) appends are still seen, within
 // the fallback poll.
 func TestFallbackPoll(t *testing.T) {
 	useWatcher = false

@@ -67,28 +67,26 @@ var exited = plugintest.Exited
 // TETHER_TEST_MARK=mark.
 var processesMarked = plugintest.MarkedProcesses
 
+// killProcess kills process pid (SIGKILL on Unix, TerminateProcess on
+// Windows), failing the test if it cannot.
+func killProcess(t *testing.T, pid int) {
+	t.Helper()
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Kill()
+		_ = p.Release()
+	}
+	if err != nil {
+		t.Fatalf("killing process %d: %v", pid, err)
+	}
+}
+
 // noProcessLeft fails the test if a process tagged with mark exists.
 func noProcessLeft(t *testing.T, mark string) {
 	t.Helper()
 	if pids := processesMarked(mark); len(pids) > 0 {
 		t.Errorf("processes left behind: %v", pids)
 	}
-}
-
-// envOf reads one variable from a running process's environment.
-func envOf(t *testing.T, pid int, key string) string {
-	t.Helper()
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		t.Fatalf("reading environment of %d: %v", pid, err)
-	}
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, key+"="); ok {
-			return v
-		}
-	}
-	t.Fatalf("process %d has no %s", pid, key)
-	return ""
 }
 
 // record is one log record a recorder saw, with its attributes flattened

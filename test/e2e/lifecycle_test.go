@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,83 +94,13 @@ func TestHandshakeThenExitIsOneKind(t *testing.T) {
 	}
 }
 
-// TestReplacementWithOtherVersionsIsRefused: an instance whose versions do
-// not fit what the host negotiated with the first one receives no calls,
-// and the host is told which and why.
-func TestReplacementWithOtherVersionsIsRefused(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	script := filepath.Join(dir, "downgrade")
-	body := "#!/bin/sh\nif [ -e '" + dir + "/started' ]; then export ECHO_MODE=v1only; fi\ntouch '" + dir + "/started'\nexec '" + echoPath(t) + "'\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, opts := echoOpts("", tether.WithRestart(), tether.WithInterface("echo", 1, 2))
-	c, err := tether.Launch(t.Context(), script, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if v, _ := c.Version("echo"); v != 2 {
-		t.Fatalf("negotiated echo v%d, want v2", v)
-	}
-	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
-	first := c.Pid()
-	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var refused error
-	eventually(t, 10*time.Second, "the downgraded replacement was not refused", func() bool {
-		for _, in := range c.Instances() {
-			if in.Refused != nil {
-				refused = in.Refused
-				return true
-			}
-		}
-		return false
-	})
-	var ve *tether.VersionError
-	if !errors.As(refused, &ve) || ve.Interface != "echo" {
-		t.Fatalf("refused because %v, want a *VersionError for interface echo", refused)
-	}
-	_, err = echo.Unary(t.Context(), &echov1.Message{Text: "x"})
-	if !errors.Is(err, tether.ErrUnavailable) || !strings.Contains(err.Error(), "interface echo") {
-		t.Errorf("call while only a refused instance runs: %v, want ErrUnavailable naming interface echo", err)
-	}
-}
-
-// TestEndlessFirstLine: a program whose first line is a megabyte without a
-// newline is not a plugin, and the error says so at once rather than
-// claiming it closed its stdout.
-func TestEndlessFirstLine(t *testing.T) {
-	t.Parallel()
-	script := filepath.Join(t.TempDir(), "endless")
-	body := "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x\nsleep 30\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	_, err := tether.Launch(t.Context(), script, tether.WithKillTimeout(200*time.Millisecond))
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Errorf("Launch took %v", took)
-	}
-	if !errors.Is(err, tether.ErrNotPlugin) || !strings.Contains(err.Error(), "longer than 64 KiB") {
-		t.Errorf("Launch = %v, want ErrNotPlugin saying the first line is too long", err)
-	}
-	if strings.Contains(err.Error(), "closed stdout") || strings.Contains(err.Error(), "closing stdout") {
-		t.Errorf("error %q claims stdout was closed", err)
-	}
-}
-
 // TestWaitForReadyAfterTheEnd: once a plugin that is not restarted has
 // exited, calls fail at once with its exit, even with WithWaitForReady.
 func TestWaitForReadyAfterTheEnd(t *testing.T) {
 	t.Parallel()
 	c := launchEcho(t, "", tether.WithWaitForReady())
 	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killProcess(t, c.Pid())
 	select {
 	case <-c.Exited():
 	case <-time.After(5 * time.Second):

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,8 +86,8 @@ func launchForProxy(t *testing.T) string {
 		if err := c.Kill(kctx); err != nil {
 			t.Errorf("Kill: %v", err)
 		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("the plugin process %d is still there after Kill (%v)", pid, err)
+		if !reaped(pid) {
+			t.Errorf("the plugin process %d is still there after Kill", pid)
 		}
 	})
 	h := c.Handshake()

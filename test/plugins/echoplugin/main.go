@@ -24,7 +24,8 @@
 //
 // In every mode, a Unary call with text "exit:N" makes the process exit
 // with status N, and one with text "freeze" makes it stop itself
-// (SIGSTOP): a hung plugin that answers nothing, health checks included.
+// (SIGSTOP): a hung plugin that answers nothing, health checks included
+// (Unix only: on Windows the call fails with codes.Unimplemented).
 package main
 
 import (
@@ -34,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -53,7 +53,9 @@ func (c controlled) Unary(ctx context.Context, m *echov1.Message) (*echov1.Messa
 		os.Exit(n)
 	}
 	if m.GetText() == "freeze" {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		if err := freeze(); err != nil {
+			return nil, err
+		}
 	}
 	return c.EchoServer.Unary(ctx, m)
 }

@@ -1,10 +1,11 @@
+//go:build unix
+
 package supervise_test
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -81,15 +82,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// memory is the live heap after a GC and the resident set size, in bytes.
-func memory() (heap, rss uint64) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	b, _ := os.ReadFile("/proc/self/statm")
-	var size, resident uint64
-	_, _ = fmt.Sscan(string(b), &size, &resident)
-	return m.HeapAlloc, resident * uint64(os.Getpagesize())
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package proc
 
 import (
@@ -5,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,8 +123,8 @@ func TestSetpgid(t *testing.T) {
 	t.Parallel()
 	p := start(t, Spec{Path: script(t, t.TempDir(), "p", "echo ready\nexec sleep 1000\n")})
 	mustHandshake(t, p)
-	if _, _, pg, ok := procStat(p.Pid()); !ok || pg != p.Pid() {
-		t.Errorf("process group %d, want %d", pg, p.Pid())
+	if pg, err := syscall.Getpgid(p.Pid()); err != nil || pg != p.Pid() {
+		t.Errorf("process group %d (%v), want %d", pg, err, p.Pid())
 	}
 }
 
