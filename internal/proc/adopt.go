@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sync"
 	"syscall"
 	"time"
@@ -37,20 +36,6 @@ type Adopted struct {
 	exited chan struct{}
 	loop   chan struct{} // closed when the watching goroutine has ended
 	once   sync.Once
-}
-
-// checkStart compares pid's start time with want.
-func checkStart(pid int, want uint64) error {
-	got, err := StartTime(pid)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrProcessGone):
-		return fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
-	case err != nil:
-		return err
-	case got != want:
-		return fmt.Errorf("pid %d started at %d, recorded %d: %w", pid, got, want, ErrNotSameProcess)
-	}
-	return nil
 }
 
 // Pid is the process id.
