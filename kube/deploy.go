@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -151,4 +152,34 @@ func waitGone(ctx context.Context, c kubernetes.Interface, ns, name string) erro
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ErrNoSuchPlugin is wrapped by CheckDeployed's error when the namespace
+// has neither a Deployment nor a Service of that name.
+var ErrNoSuchPlugin = errors.New("no such plugin")
+
+// CheckDeployed says whether tether deployed plugin name in namespace ns:
+// an error wrapping ErrNoSuchPlugin when there is no Deployment and no
+// Service of that name; one naming the object when one exists without
+// tether's labels (Remove leaves it alone); nil when there is something of
+// tether's to remove. It is what `tether kube rm` checks first, as kubectl
+// delete says an object was not found.
+func CheckDeployed(ctx context.Context, c kubernetes.Interface, ns, name string) error {
+	d, derr := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	s, serr := c.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case derr != nil && !isNotFound(derr):
+		return apiFailure(name, "get", "deployments.apps", name, ns, derr)
+	case serr != nil && !isNotFound(serr):
+		return apiFailure(name, "get", "services", name, ns, serr)
+	case derr != nil && serr != nil:
+		return fmt.Errorf("plugin %s in namespace %s: %w: no Deployment or Service of that name", name, ns, ErrNoSuchPlugin)
+	case derr == nil && managed(d.Labels, name), serr == nil && managed(s.Labels, name):
+		return nil
+	case derr == nil:
+		return fmt.Errorf("plugin %s in namespace %s: Deployment %s is not tether's (no %s=%s and %s=%s labels): leaving it alone",
+			name, ns, name, LabelManagedBy, ManagedBy, LabelPlugin, name)
+	}
+	return fmt.Errorf("plugin %s in namespace %s: Service %s is not tether's (no %s=%s and %s=%s labels): leaving it alone",
+		name, ns, name, LabelManagedBy, ManagedBy, LabelPlugin, name)
 }

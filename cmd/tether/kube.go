@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -242,7 +243,9 @@ func newKubeRmCmd(kf *kubeFlags) *cobra.Command {
 		Use:   "rm NAME...",
 		Short: "Remove plugins tether deployed, and wait until their pods are gone",
 		Long: `rm deletes each plugin's Deployment and Service (only objects labelled as
-tether's) and waits until they and their pods are gone.`,
+tether's) and waits until they and their pods are gone. A name with no
+Deployment or Service, or only objects tether did not deploy, is an error
+(the other names are still removed).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -255,15 +258,21 @@ tether's) and waits until they and their pods are gone.`,
 			if err != nil {
 				return err
 			}
+			var errs []error // like kubectl delete: remove what is there, then fail naming the rest
 			for _, name := range args {
-				if err := kube.Remove(ctx, c, kf.namespace, name); err != nil {
-					return err
+				err := kube.CheckDeployed(ctx, c, kf.namespace, name)
+				if err == nil {
+					err = kube.Remove(ctx, c, kf.namespace, name)
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
 				}
 				if !kf.asJSON {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: removed\n", name)
 				}
 			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long the removal may take")
