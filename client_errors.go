@@ -76,17 +76,28 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 				return &callError{&e, err}
 			}
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
-				Err: c.admission.unavailable()}, err}
+				Err: c.unavailable()}, err}
 		}
 		if e := c.exitDuringCall(method, err); e != nil {
 			return &callError{e, err}
 		}
 		if code == codes.Unavailable && !c.admission.anyAdmitted() {
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
-				Err: c.admission.unavailable()}, err}
+				Err: c.unavailable()}, err}
 		}
 	}
 	return err
+}
+
+// unavailable is why no instance takes calls: the runtime's own reason
+// (UnavailableExplainer) when it has one, else the admission's.
+func (c *Client) unavailable() error {
+	if u, ok := c.runtime.(UnavailableExplainer); ok {
+		if err := u.Unavailable(); err != nil {
+			return err
+		}
+	}
+	return c.admission.unavailable()
 }
 
 // exitDuringCall returns the exit of an instance that ended while the call

@@ -154,6 +154,16 @@ type RuntimeBuilder interface {
 	Build(ctx context.Context, t Target, env RuntimeEnv) (Runtime, error)
 }
 
+// UnavailableExplainer is implemented by a Runtime that can say why it has
+// no instance to offer better than the client's last connection error (a
+// Kubernetes Service that lists no ready endpoint, say, rather than a stale
+// "connection refused" from a pod that is gone). A call that finds no
+// instance fails with ErrUnavailable wrapping Unavailable's error; nil
+// leaves the client's own cause.
+type UnavailableExplainer interface {
+	Unavailable() error
+}
+
 // RuntimeDialOptions is implemented by a RuntimeBuilder whose plugins'
 // connections want gRPC dial options of their own, such as keepalive and a
 // reconnection backoff for instances across a network. They apply before

@@ -119,3 +119,15 @@ func unroutable(err error) bool {
 	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
+
+var _ tether.UnavailableExplainer = (*runtime)(nil)
+
+// Unavailable says, when a call finds no instance, that the Service lists
+// no ready endpoint, if that is why (tether.UnavailableExplainer); nil
+// otherwise.
+func (r *runtime) Unavailable() error {
+	if len(r.follow.addresses()) > 0 {
+		return nil
+	}
+	return &NoEndpointsError{Service: r.name, Namespace: r.ns, Desired: -1}
+}

@@ -38,12 +38,8 @@ type builder struct{}
 func (builder) Scheme() string { return scheme }
 
 // DialOptions are remote's keepalive and reconnection backoff (pods are
-// network plugins), and interceptors that say a call found no instance
-// because the Service has no ready endpoints.
-func (builder) DialOptions() []grpc.DialOption {
-	return append(remote.DialOptions(), grpc.WithChainUnaryInterceptor(explainUnary),
-		grpc.WithChainStreamInterceptor(explainStream))
-}
+// network plugins).
+func (builder) DialOptions() []grpc.DialOption { return remote.DialOptions() }
 
 // ParseTarget splits kube://NAMESPACE/NAME into its namespace and name.
 func ParseTarget(t tether.Target) (ns, name string, err error) {
@@ -101,7 +97,6 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		r.removeCreated(ctx)
 		return nil, err
 	}
-	track(r, true)
 	return r, nil
 }
 
@@ -182,7 +177,6 @@ func (r *runtime) report(addrs []string) {
 // waits until they and their pods are gone.
 func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
 	r.once.Do(func() {
-		track(r, false)
 		r.follow.close()
 	})
 	if !r.created || r.outlive {

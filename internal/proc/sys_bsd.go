@@ -34,8 +34,8 @@ func (sysProc) awaitExit(pid int) bool {
 	unix.SetKevent(&ev, pid, unix.EVFILT_PROC, unix.EV_ADD|unix.EV_ONESHOT)
 	ev.Fflags = unix.NOTE_EXIT
 	timeout := unix.NsecToTimespec(int64(zombiePoll))
+	out := make([]unix.Kevent_t, 1)
 	for {
-		out := make([]unix.Kevent_t, 1)
 		n, err := unix.Kevent(kq, []unix.Kevent_t{ev}, out, &timeout)
 		switch {
 		case err == unix.EINTR:
