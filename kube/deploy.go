@@ -30,7 +30,8 @@ type DeployOptions struct {
 const DefaultReadyTimeout = 2 * time.Minute
 
 // Deploy validates spec, creates its Deployment and Service in namespace
-// ns, and waits until every replica is ready. A spec that fails validation
+// ns, and waits until every replica is ready and listed ready in the
+// Service's EndpointSlices (so that a client opened next sees them all). A spec that fails validation
 // creates nothing (tether.ErrBadTarget wrapping a *FieldError). If the
 // replicas are not ready in time, what was created is removed and the error
 // (tether.ErrStartTimeout wrapping a *NotReadyError) says why.
@@ -39,7 +40,12 @@ func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o
 	if err != nil {
 		return err
 	}
-	if _, err := waitReady(ctx, c, d, o.ReadyTimeout); err != nil {
+	start := time.Now()
+	d, err = waitReady(ctx, c, d, o.ReadyTimeout)
+	if err == nil {
+		err = waitListed(ctx, c, d, containerPort(d, &spec), o.ReadyTimeout-time.Since(start))
+	}
+	if err != nil {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = Remove(rmCtx, c, ns, spec.Name)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,5 +160,52 @@ func TestRemoveLeavesForeignObjects(t *testing.T) {
 	deps, _ := c.AppsV1().Deployments(testNS).List(context.Background(), metav1.ListOptions{})
 	if len(deps.Items) != 1 || deps.Items[0].Name != "other" {
 		t.Errorf("left %d Deployments, want only the foreign one", len(deps.Items))
+	}
+}
+
+// Deploy returns only once the Service's EndpointSlices list every ready
+// replica: the Deployment controller counts a pod ready a moment before
+// the EndpointSlice controller lists it, and a client opened right after
+// Deploy would see fewer pods than were deployed.
+func TestDeployWaitsForTheSlices(t *testing.T) {
+	c := fake.NewClientset(tlsSecret("greeter-tls"))
+	spec := goodSpec()
+	spec.Replicas = 3
+	done := make(chan error, 1)
+	go func() {
+		done <- Deploy(context.Background(), c, testNS, spec, DeployOptions{ReadyTimeout: 2 * time.Second})
+	}()
+	markReady(t, c, "greeter")
+	ready := map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": false}
+	if _, err := c.DiscoveryV1().EndpointSlices(testNS).Create(context.Background(),
+		slice("greeter-a", "greeter", spec.Port, ready), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, tether.ErrStartTimeout) || !strings.Contains(err.Error(), "listed 2 of them ready") {
+			t.Fatalf("Deploy with 2 of 3 replicas listed: %v, want a start timeout saying 2 were listed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deploy did not return within 10s of its 2s ready timeout")
+	}
+
+	done = make(chan error, 1)
+	go func() {
+		done <- Deploy(context.Background(), c, testNS, spec, DeployOptions{ReadyTimeout: 5 * time.Second})
+	}()
+	markReady(t, c, "greeter")
+	ready["10.0.0.3"] = true
+	if _, err := c.DiscoveryV1().EndpointSlices(testNS).Update(context.Background(),
+		slice("greeter-a", "greeter", spec.Port, ready), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Deploy with 3 of 3 listed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deploy did not return within 10s with every replica listed")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -119,6 +120,56 @@ func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// waitListed waits until the Service's EndpointSlices list as many ready
+// endpoints on port as the Deployment d (ready) wants replicas: the
+// EndpointSlice controller follows the pods' readiness a moment after the
+// Deployment controller counts it. timeout <= 0 means DefaultReadyTimeout.
+func waitListed(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, port int32, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultReadyTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	want := desired(d)
+	sel := metav1.ListOptions{LabelSelector: labelServiceName + "=" + d.Name}
+	listed := 0
+	for {
+		var list *discoveryv1.EndpointSliceList
+		err := withRetry(wctx, func() (err error) {
+			list, err = c.DiscoveryV1().EndpointSlices(d.Namespace).List(wctx, sel)
+			return err
+		})
+		if err != nil && wctx.Err() == nil {
+			return apiFailure(d.Name, "list", endpointSlices, "", d.Namespace, err)
+		}
+		if err == nil {
+			if listed = len(readyAddresses(pointers(list.Items), port)); listed >= int(want) {
+				return nil
+			}
+		}
+		select {
+		case <-wctx.Done():
+			e := &tether.PluginError{Plugin: d.Name, Kind: tether.ErrStartTimeout,
+				Detail: fmt.Sprintf("%d of %d replicas ready, but the Service's EndpointSlices listed %d of them ready within %v",
+					want, want, listed, timeout)}
+			if listed == 0 {
+				e.Err = &NoEndpointsError{Service: d.Name, Namespace: d.Namespace, Ready: want, Desired: want}
+			}
+			return e
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// pointers are the addresses of the items of a list.
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }
 
 // ready reports whether every desired replica of the current revision is

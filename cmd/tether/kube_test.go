@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
@@ -95,6 +97,24 @@ func TestKubeLsAndRm(t *testing.T) {
 	}
 }
 
+// fakeSlice plays the EndpointSlice controller: Service name's slice lists
+// n ready endpoints.
+func fakeSlice(t *testing.T, c kubernetes.Interface, ns, name string, n int32) {
+	t.Helper()
+	port := int32(7000)
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: name + "-slice", Namespace: ns, Labels: map[string]string{"kubernetes.io/service-name": name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Port: &port}},
+	}
+	for i := range n {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.0.0.%d", i+1)}})
+	}
+	if _, err := c.DiscoveryV1().EndpointSlices(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // markFakeReady plays the deployment controller for one Deployment.
 func markFakeReady(t *testing.T, c kubernetes.Interface, ns, name string) {
 	t.Helper()
@@ -108,6 +128,7 @@ func markFakeReady(t *testing.T, c kubernetes.Interface, ns, name string) {
 			if _, err := c.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			fakeSlice(t, c, ns, name, n)
 			return
 		}
 		select {
