@@ -29,14 +29,24 @@ type DeployOptions struct {
 // DefaultReadyTimeout is how long Deploy waits for the replicas by default.
 const DefaultReadyTimeout = 2 * time.Minute
 
-// Deploy validates spec, creates its Deployment and Service in namespace
-// ns, and waits until every replica is ready and listed ready in the
-// Service's EndpointSlices (so that a client opened next sees them all). A spec that fails validation
-// creates nothing (tether.ErrBadTarget wrapping a *FieldError). If the
-// replicas are not ready in time, what was created is removed and the error
-// (tether.ErrStartTimeout wrapping a *NotReadyError) says why.
+// FieldManager is the field manager of tether's server-side applies, as
+// "kubectl" is kubectl's: managedFields say which fields tether set.
+const FieldManager = "tether"
+
+// Deploy validates spec and applies its Deployment and Service to namespace
+// ns (server-side apply, field manager FieldManager): it creates them, or
+// updates a plugin tether deployed before, which rolls it out. It then
+// waits until every replica runs the spec and is ready, and is listed
+// ready in the Service's EndpointSlices (so that a client opened next sees
+// them all). A spec that fails validation changes nothing
+// (tether.ErrBadTarget wrapping a *FieldError), and so does a Deployment
+// of that name that is not tether's. If the replicas are not ready in
+// time, the error (tether.ErrStartTimeout wrapping a *NotReadyError) says
+// why, and what Deploy created is removed; a plugin that existed before is
+// left as the rollout left it (its old pods keep serving while a rollout
+// is stuck).
 func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o DeployOptions) error {
-	d, err := deploy(ctx, c, ns, &spec, o)
+	d, created, err := deploy(ctx, c, ns, &spec, o)
 	if err != nil {
 		return err
 	}
@@ -45,44 +55,87 @@ func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o
 	if err == nil {
 		err = waitListed(ctx, c, d, containerPort(d, &spec), o.ReadyTimeout-time.Since(start))
 	}
-	if err != nil {
+	if err != nil && created {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = Remove(rmCtx, c, ns, spec.Name)
-		return err
 	}
-	return nil
+	return err
 }
 
-// deploy validates and creates; it returns the created Deployment.
-func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, o DeployOptions) (*appsv1.Deployment, error) {
+// deploy validates and applies; it returns the Deployment as applied and
+// whether it did not exist before.
+func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, o DeployOptions) (*appsv1.Deployment, bool, error) {
 	if err := validateName(spec.Name, "namespace", ns); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := spec.validate(ctx, c, ns, o.PinnedImages, o.Insecure); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	created, err := notOthers(ctx, c, ns, spec.Name)
+	if err != nil {
+		return nil, false, err
 	}
 	d, svc := spec.objects(ns, o.Insecure)
-	var created *appsv1.Deployment
-	err := withRetry(ctx, func() (err error) {
-		created, err = c.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-		return err
-	})
+	applied, err := applyDeployment(ctx, c, d)
 	if err != nil {
-		return nil, apiFailure(spec.Name, "create", "deployments.apps", spec.Name, ns, err)
+		return nil, false, apiFailure(spec.Name, applyVerb(created), "deployments.apps", spec.Name, ns, err)
 	}
 	// The Service goes with its Deployment: the garbage collector removes
 	// it when the Deployment is deleted, even by someone other than tether.
-	svc.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(created, appsv1.SchemeGroupVersion.WithKind("Deployment"))}
-	err = withRetry(ctx, func() error {
-		_, err := c.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	svc.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(applied, appsv1.SchemeGroupVersion.WithKind("Deployment"))}
+	if err := applyService(ctx, c, svc); err != nil {
+		if created {
+			_ = deleteObjects(context.WithoutCancel(ctx), c, ns, spec.Name)
+		}
+		return nil, false, apiFailure(spec.Name, applyVerb(created), "services", spec.Name, ns, err)
+	}
+	return applied, created, nil
+}
+
+// notOthers checks that neither the Deployment nor the Service name exists
+// without tether's labels (deploy would take them over), and says whether
+// the Deployment does not exist yet.
+func notOthers(ctx context.Context, c kubernetes.Interface, ns, name string) (absent bool, err error) {
+	var d *appsv1.Deployment
+	var s *corev1.Service
+	err = withRetry(ctx, func() (err error) {
+		d, err = c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
-	if err != nil {
-		_ = deleteObjects(context.WithoutCancel(ctx), c, ns, spec.Name)
-		return nil, apiFailure(spec.Name, "create", "services", spec.Name, ns, err)
+	if err != nil && !isNotFound(err) {
+		return false, apiFailure(name, "get", "deployments.apps", name, ns, err)
 	}
-	return created, nil
+	absent = err != nil
+	err = withRetry(ctx, func() (err error) {
+		s, err = c.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return false, apiFailure(name, "get", "services", name, ns, err)
+	}
+	objs := []struct {
+		kind   string
+		labels map[string]string
+	}{{"Deployment", objLabels(absent, d)}, {"Service", objLabels(err != nil, s)}}
+	for _, o := range objs {
+		if o.labels != nil && !managed(o.labels, name) {
+			return false, badField(name, "spec.name", fmt.Sprintf("%s %s/%s exists and is not tether's (no %s=%s and %s=%s labels): leaving it alone",
+				o.kind, ns, name, LabelManagedBy, ManagedBy, LabelPlugin, name), nil)
+		}
+	}
+	return absent, nil
+}
+
+// objLabels are an object's labels, never nil when it exists.
+func objLabels(absent bool, o metav1.Object) map[string]string {
+	if absent {
+		return nil
+	}
+	if l := o.GetLabels(); l != nil {
+		return l
+	}
+	return map[string]string{}
 }
 
 // Remove deletes plugin name's Deployment and Service from namespace ns,

@@ -10,7 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/tetherplug/tether"
 )
@@ -21,7 +23,7 @@ import (
 func TestDeployLabelsAndPod(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
 	spec := goodSpec()
-	if _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
+	if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, sel := context.Background(), metav1.ListOptions{LabelSelector: ManagedSelector("greeter")}
@@ -63,7 +65,7 @@ func TestDeployLabelsAndPod(t *testing.T) {
 	}
 }
 
-// A conflict, a throttled or an internal error is retried; the create
+// A conflict, a throttled or an internal error is retried; the apply
 // succeeds on the third attempt.
 func TestRetryableErrorsAreRetried(t *testing.T) {
 	gr := schema.GroupResource{Group: "apps", Resource: "deployments"}
@@ -75,13 +77,13 @@ func TestRetryableErrorsAreRetried(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := fake.NewClientset(tlsSecret("greeter-tls"))
-			calls := failN(c, "create", "deployments", 2, e)
+			calls := failN(c, "patch", "deployments", 2, e)
 			spec := goodSpec()
-			if _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
+			if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
 				t.Fatalf("deploy after two %s errors: %v", name, err)
 			}
 			if *calls != 3 {
-				t.Errorf("%d create attempts, want 3", *calls)
+				t.Errorf("%d apply attempts, want 3", *calls)
 			}
 		})
 	}
@@ -91,9 +93,9 @@ func TestRetryableErrorsAreRetried(t *testing.T) {
 // attempts.
 func TestRetryGivesUp(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
-	calls := failN(c, "create", "deployments", 100, apierrors.NewInternalError(errors.New("down")))
+	calls := failN(c, "patch", "deployments", 100, apierrors.NewInternalError(errors.New("down")))
 	spec := goodSpec()
-	_, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
+	_, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
 	if !errors.Is(err, tether.ErrHost) || errors.Is(err, tether.ErrUnavailable) || !apierrors.IsInternalError(err) {
 		t.Fatalf("want ErrHost (not ErrUnavailable) wrapping the internal error, got %v", err)
 	}
@@ -107,9 +109,9 @@ func TestForbiddenNamesVerbAndResource(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "greeter",
 		errors.New(`User "system:serviceaccount:plugins:host" cannot create resource "deployments"`))
-	calls := failN(c, "create", "deployments", 100, forbidden)
+	calls := failN(c, "patch", "deployments", 100, forbidden)
 	spec := goodSpec()
-	_, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
+	_, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
 	var ae *APIError
 	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &ae) || !apierrors.IsForbidden(err) {
 		t.Fatalf("want ErrHost wrapping an *APIError that is Forbidden, got %v", err)
@@ -126,9 +128,9 @@ func TestForbiddenNamesVerbAndResource(t *testing.T) {
 // A Service that cannot be created takes its Deployment away with it.
 func TestServiceFailureRemovesDeployment(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
-	failN(c, "create", "services", 100, apierrors.NewBadRequest("no"))
+	failN(c, "patch", "services", 100, apierrors.NewBadRequest("no"))
 	spec := goodSpec()
-	if _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err == nil {
+	if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err == nil {
 		t.Fatal("deploy succeeded without its Service")
 	}
 	deps, _ := c.AppsV1().Deployments(testNS).List(context.Background(), metav1.ListOptions{})
@@ -141,7 +143,7 @@ func TestServiceFailureRemovesDeployment(t *testing.T) {
 func TestRemoveLeavesForeignObjects(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
 	spec := goodSpec()
-	if _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
+	if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	other := goodSpec()
@@ -207,5 +209,47 @@ func TestDeployWaitsForTheSlices(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Deploy did not return within 10s with every replica listed")
+	}
+}
+
+// Deploying a plugin tether deployed before updates it in place (a
+// server-side apply by field manager "tether"), keeping its identity, so
+// the Deployment rolls out the new spec.
+func TestDeployAgainUpdates(t *testing.T) {
+	c := fake.NewClientset(tlsSecret("greeter-tls"))
+	spec := goodSpec()
+	first, created, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
+	if err != nil || !created {
+		t.Fatalf("first deploy: created %v, %v", created, err)
+	}
+	spec.Image = "example.com/greeter:2"
+	spec.Env = map[string]string{"GREETING": "hi"}
+	second, created, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
+	if err != nil || created {
+		t.Fatalf("second deploy: created %v, %v (want an update)", created, err)
+	}
+	if second.UID != first.UID {
+		t.Errorf("the Deployment was replaced (uid %s, then %s), not updated", first.UID, second.UID)
+	}
+	got, err := c.AppsV1().Deployments(testNS).Get(context.Background(), "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := got.Spec.Template.Spec.Containers[0]
+	if ctr.Image != "example.com/greeter:2" {
+		t.Errorf("image %q after the second deploy, want example.com/greeter:2", ctr.Image)
+	}
+	for _, e := range ctr.Env {
+		if e.Name == "GREETING" && e.Value != "hi" {
+			t.Errorf("GREETING=%q after the second deploy, want hi", e.Value)
+		}
+	}
+	for _, a := range actionsOf(c, "patch") {
+		if p, ok := a.(k8stesting.PatchAction); !ok || p.GetPatchType() != types.ApplyPatchType {
+			t.Errorf("a %s patch, want server-side apply", p.GetPatchType())
+		}
+	}
+	if n := len(actionsOf(c, "create")); n != 0 {
+		t.Errorf("%d creates, want every write to be an apply", n)
 	}
 }

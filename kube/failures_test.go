@@ -120,22 +120,29 @@ func TestScaledToZeroFailsAtOnce(t *testing.T) {
 	}
 }
 
-// A Deployment that already exists is the target's problem, said as such,
-// not a plugin that is unavailable.
-func TestAlreadyExistsIsBadTarget(t *testing.T) {
+// A Deployment of that name that is not tether's is the target's problem,
+// said as such, and deploy leaves it alone.
+func TestForeignDeploymentIsBadTarget(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
 	spec := goodSpec()
 	d, _ := spec.objects(testNS, false)
+	d.Labels = map[string]string{"app": "greeter"}
 	if _, err := c.AppsV1().Deployments(testNS).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
-	var ae *APIError
-	if !errors.Is(err, tether.ErrBadTarget) || errors.Is(err, tether.ErrUnavailable) || !errors.As(err, &ae) || !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("deploy over an existing Deployment: %v, want ErrBadTarget with an *APIError that is AlreadyExists", err)
+	_, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{})
+	if !errors.Is(err, tether.ErrBadTarget) || errors.Is(err, tether.ErrUnavailable) || fieldOf(t, err) != "spec.name" {
+		t.Fatalf("deploy over a foreign Deployment: %v, want ErrBadTarget naming spec.name", err)
 	}
-	if want := `cannot create deployments.apps "greeter" in namespace plugins: it already exists`; !strings.Contains(err.Error(), want) {
+	if want := "Deployment plugins/greeter exists and is not tether's"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q does not say %q", err, want)
+	}
+	got, _ := c.AppsV1().Deployments(testNS).Get(context.Background(), "greeter", metav1.GetOptions{})
+	if got.Spec.Template.Spec.Containers[0].Image != spec.Image || got.Labels[LabelManagedBy] != "" {
+		t.Errorf("deploy changed the foreign Deployment: %v", got.Labels)
+	}
+	if n := len(actionsOf(c, "patch")); n != 0 {
+		t.Errorf("%d patches of a foreign plugin", n)
 	}
 }
 

@@ -122,3 +122,14 @@ func failN(c *fake.Clientset, verb, resource string, n int, err error) *int {
 	})
 	return calls
 }
+
+// actionsOf are the requests of verb the fake clientset received.
+func actionsOf(c *fake.Clientset, verb string) []k8stesting.Action {
+	var out []k8stesting.Action
+	for _, a := range c.Actions() {
+		if a.GetVerb() == verb {
+			out = append(out, a)
+		}
+	}
+	return out
+}

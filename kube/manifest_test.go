@@ -31,7 +31,7 @@ func TestSampleManifestValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
-	if _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{PinnedImages: true}); err != nil {
+	if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{PinnedImages: true}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tetherplug/tether"
 )
@@ -65,19 +66,40 @@ const maxProbed = 3
 
 // reachable checks, before Open waits for an instance to answer, that the
 // Service lists ready endpoints (at once when the Deployment is scaled to
-// 0) and that the host can connect to them.
-func (r *runtime) reachable(ctx context.Context, d *appsv1.Deployment) error {
+// 0; else waiting up to timeout for one, which is all an attach needs: a
+// rollout under way or stuck still has its old pods serving) and that the
+// host can connect to them.
+func (r *runtime) reachable(ctx context.Context, d *appsv1.Deployment, timeout time.Duration) error {
 	if len(r.follow.addresses()) == 0 {
 		e := &NoEndpointsError{Service: r.name, Namespace: r.ns, Ready: d.Status.ReadyReplicas, Desired: desired(d)}
 		if e.Desired == 0 {
 			return &tether.PluginError{Plugin: r.name, Kind: tether.ErrUnavailable, Err: e}
 		}
-		if !r.follow.waitAddresses(ctx) {
-			return &tether.PluginError{Plugin: r.name, Kind: tether.ErrStartTimeout,
-				Detail: "the replicas are ready but the Service's EndpointSlices listed none in time", Err: e}
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if !r.follow.waitAddresses(wctx) {
+			return r.notServing(ctx, d, timeout, e)
 		}
 	}
 	return probePods(ctx, r.name, r.follow.addresses())
+}
+
+// notServing says why no endpoint was listed ready within timeout: the
+// replicas the Deployment counts ready were not listed, or none was ready,
+// and then why not (a *NotReadyError from the Deployment as it is now).
+func (r *runtime) notServing(ctx context.Context, d *appsv1.Deployment, timeout time.Duration, e *NoEndpointsError) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if now, err := r.c.AppsV1().Deployments(r.ns).Get(dctx, r.name, metav1.GetOptions{}); err == nil {
+		d = now
+	}
+	if d.Status.ReadyReplicas > 0 {
+		e.Ready, e.Desired = d.Status.ReadyReplicas, desired(d)
+		return &tether.PluginError{Plugin: r.name, Kind: tether.ErrStartTimeout,
+			Detail: "replicas are ready but the Service's EndpointSlices listed none in time", Err: e}
+	}
+	return &tether.PluginError{Plugin: r.name, Kind: tether.ErrStartTimeout,
+		Detail: fmt.Sprintf("no replica was ready within %v", timeout), Err: diagnose(dctx, r.c, d)}
 }
 
 // probePods dials up to maxProbed of addrs at once: when none connects and

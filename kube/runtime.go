@@ -6,8 +6,9 @@
 //	kube://NAMESPACE/NAME
 //
 // Open deploys the plugin from a spec (WithDeploy) when its Deployment does
-// not exist, waits until every replica is ready, then follows the
-// Service's EndpointSlices: every ready pod is one instance, and calls are
+// not exist and waits until every replica is ready (attaching to a
+// deployed plugin needs one ready endpoint), then follows the Service's
+// EndpointSlices: every ready pod is one instance, and calls are
 // balanced over them pod by pod. Close removes what Open created unless
 // WithOutliveHost. The TLS options, their rules and the connections'
 // keepalive and backoff are package remote's, shared with the network
@@ -83,16 +84,20 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 	if timeout <= 0 {
 		timeout = env.StartTimeout
 	}
-	if d, err = waitReady(ctx, c, d, timeout); err != nil {
-		r.removeCreated(ctx)
-		return nil, err
+	if r.created {
+		// A new plugin: every replica, as tether kube deploy waits for.
+		// An attach needs only one ready endpoint (reachable).
+		if d, err = waitReady(ctx, c, d, timeout); err != nil {
+			r.removeCreated(ctx)
+			return nil, err
+		}
 	}
 	port := containerPort(d, cfg.spec)
 	if r.follow, err = follow(ctx, c, ns, name, port, r.report, env.Logger); err != nil {
 		r.removeCreated(ctx)
 		return nil, err
 	}
-	if err := r.reachable(ctx, d); err != nil {
+	if err := r.reachable(ctx, d, timeout); err != nil {
 		r.once.Do(r.follow.close)
 		r.removeCreated(ctx)
 		return nil, err
@@ -138,7 +143,7 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 	} else if spec.Name != r.name {
 		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
 	}
-	d, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()})
+	d, _, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()})
 	if err != nil {
 		return nil, err
 	}

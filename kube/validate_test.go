@@ -73,7 +73,7 @@ func TestValidationNamesTheFieldAndCreatesNothing(t *testing.T) {
 			c := fake.NewClientset(tlsSecret("greeter-tls"), partial)
 			spec := goodSpec()
 			tc.edit(&spec)
-			_, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{PinnedImages: tc.pinned})
+			_, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{PinnedImages: tc.pinned})
 			if got := fieldOf(t, err); got != tc.field {
 				t.Fatalf("error names %q, want %q: %v", got, tc.field, err)
 			}
@@ -103,7 +103,7 @@ func TestValidSpecsPass(t *testing.T) {
 		"insecure": {plain, DeployOptions{Insecure: true}}} {
 		t.Run(name, func(t *testing.T) {
 			c := fake.NewClientset(tlsSecret("greeter-tls"))
-			if _, err := deploy(context.Background(), c, testNS, &tc.spec, tc.o); err != nil {
+			if _, _, err := deploy(context.Background(), c, testNS, &tc.spec, tc.o); err != nil {
 				t.Fatal(err)
 			}
 		})
