@@ -2,6 +2,7 @@ package kubecluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -41,6 +42,7 @@ type load struct {
 	ok      atomic.Int64
 	failed  atomic.Int64
 	stop    chan struct{}
+	halted  sync.Once
 	wg      sync.WaitGroup
 }
 
@@ -109,8 +111,9 @@ func (l *load) firstCall(a string, since time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// halt stops the callers (again: nothing) and waits for them.
 func (l *load) halt() {
-	close(l.stop)
+	l.halted.Do(func() { close(l.stop) })
 	l.wg.Wait()
 }
 
@@ -164,6 +167,44 @@ func BenchmarkKube(b *testing.B) {
 	b.ReportMetric(float64(l.failed.Load()), "failed-calls-20-deletions")
 	b.Logf("20 pod deletions under %d callers: %d calls, %d failed; slice change to first call: %v",
 		benchCallers, l.ok.Load(), l.failed.Load(), lat)
+	l.reset()
+	c.scale(b, "bench", 2)
+	plugintest.Eventually(b, 2*time.Minute, "2 pods admitted", func() bool { return admitted(client) == 2 })
+	time.Sleep(2 * time.Second) // the pods going away terminate meanwhile
+	b.ReportMetric(float64(l.failed.Load()), "failed-calls-scale-5-to-2")
+	b.Logf("scaling 5 to 2 under %d callers: %d calls, %d failed", benchCallers, l.ok.Load(), l.failed.Load())
+	l.halt()
+	c.scaleToZero(b, g)
+}
+
+// scaleToZero measures a call's failure at 0 replicas, and the time from
+// scaling back to 1 until a call succeeds again through the same client.
+func (c *cluster) scaleToZero(b *testing.B, g greeterv1.GreeterClient) {
+	call := func() (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(b.Context(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := g.Greet(ctx, &greeterv1.GreetRequest{Name: "bench"})
+		return time.Since(start), err
+	}
+	c.scale(b, "bench", 0)
+	plugintest.Eventually(b, time.Minute, "calls failing at 0 replicas", func() bool { _, err := call(); return err != nil })
+	var took []time.Duration
+	for range 20 {
+		d, err := call()
+		if !errors.Is(err, tether.ErrUnavailable) {
+			b.Fatalf("a call at 0 replicas: %v, want ErrUnavailable", err)
+		}
+		took = append(took, d)
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-failed-call-at-0-median")
+	start := time.Now()
+	c.scale(b, "bench", 1)
+	plugintest.Eventually(b, 2*time.Minute, "a call succeeding after scaling back to 1", func() bool { _, err := call(); return err == nil })
+	b.ReportMetric(time.Since(start).Seconds(), "s-0-to-1-first-call")
+	b.Logf("at 0 replicas calls fail with ErrUnavailable in %v (median of 20, max %v); 0 to 1: first call after %v",
+		took[len(took)/2], took[len(took)-1], time.Since(start))
 }
 
 // admitted counts the client's instances that take calls.
