@@ -20,7 +20,8 @@ import (
 
 // follower follows the EndpointSlices of one Service through the shared
 // informer of its namespace (sliceInformer) and reports the addresses of
-// its ready endpoints, all slices merged, each time they change.
+// its usable endpoints (usableAddresses), all slices merged, each time
+// they change.
 type follower struct {
 	shared   *sliceInformer
 	reg      cache.ResourceEventHandlerRegistration
