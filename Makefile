@@ -14,7 +14,7 @@ STATICCHECK_VERSION        := v0.8.2
 # tether module requires none of them (check-gomod).
 MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -61,9 +61,25 @@ test-kube: kube-binaries
 kube-binaries:
 	cd test/kubeenv && $(GO) run ./cmd/kube-binaries
 
-## kube-up: start a control plane on loopback and leave it running; prints KUBECONFIG
+# The images kube-up's node agent runs: the example greeter plugins, as docs/kubernetes.md's quick
+# start names them.
+KUBE_IMAGES := tether.test/greeter-en:v1=$(PLUGINS)/greeter-en tether.test/greeter-fr:v1=$(PLUGINS)/greeter-fr \
+	tether.test/greeter-v2:v2=$(PLUGINS)/greeter-v2
+
+## kube-up: start a control plane on loopback with a node agent running the example plugins' images,
+## and leave it running; builds bin/tether and prints KUBECONFIG (docs/kubernetes.md's quick start)
 kube-up: kube-binaries
-	cd test/kubeenv && $(GO) run ./cmd/kube-up
+	@mkdir -p $(PLUGINS)
+	$(GO) build -buildvcs=auto -o $(BIN)/tether ./cmd/tether
+	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
+	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
+	$(GO) build -o $(PLUGINS)/greeter-v2 ./examples/greeter/plugins/greeter-v2
+	cd test/kubeenv && $(GO) run ./cmd/kube-up $(addprefix -image ,$(KUBE_IMAGES))
+
+## bench-kube: the kube runtime against a real control plane: calls/s over 1, 3 and 5 pods, and the time
+## from a slice change to the first call on the new pod, over 20 changes (a few minutes)
+bench-kube: kube-binaries
+	cd test/kubecluster && $(GO) test -run '^$$' -bench BenchmarkKube -benchtime 1x -count 1 -timeout 20m .
 
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:

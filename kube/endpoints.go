@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -12,61 +11,55 @@ import (
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/tetherplug/tether"
 )
 
-// follower watches the EndpointSlices of one Service and reports the
-// addresses of its ready endpoints, all slices merged, each time they
-// change.
+// follower follows the EndpointSlices of one Service through the shared
+// informer of its namespace (sliceInformer) and reports the addresses of
+// its usable endpoints (usableAddresses), all slices merged, each time
+// they change.
 type follower struct {
-	factory    informers.SharedInformerFactory
-	informer   cache.SharedIndexInformer
-	store      cache.Store
-	ns, name   string
-	port       int32
-	report     func(addrs []string)
-	log        *slog.Logger
-	mu         sync.Mutex
-	last       []string
-	changed    chan struct{} // signalled (not closed) after each change of last
-	watchErr   error         // the latest failed list or watch, until the cache syncs
-	denied     chan struct{} // closed when the watch is forbidden before the cache synced
-	stop       chan struct{}
-	deniedOnce sync.Once
+	shared   *sliceInformer
+	reg      cache.ResourceEventHandlerRegistration
+	ns, name string
+	port     int32
+	report   func(addrs []string)
+	log      *slog.Logger
+	mu       sync.Mutex
+	last     []string
+	changed  chan struct{} // signalled (not closed) after each change of last
+	closed   sync.Once
 }
 
 // endpointSlices is the resource the follower lists and watches, as the
 // API server and RBAC name it.
 const endpointSlices = "endpointslices.discovery.k8s.io"
 
-// follow starts watching Service name's slices in ns; report gets every new
-// set of "ip:port" addresses, sorted. It returns once the slices are listed
-// and cached, or with an error naming the verb (list or watch) the account
-// may not use, or, when ctx ends first, the request that kept failing.
+// follow starts following Service name's slices in ns; report gets every
+// new set of "ip:port" addresses, sorted. It returns once the slices are
+// listed and cached, or with an error naming the verb (list or watch) the
+// account may not use, or, when ctx ends first, the request that kept
+// failing. The informer is shared with every follower of ns through c.
 func follow(ctx context.Context, c kubernetes.Interface, ns, name string, port int32, report func([]string), log *slog.Logger) (*follower, error) {
-	sel := labelServiceName + "=" + name
-	if err := mayFollow(ctx, c, ns, name, sel); err != nil {
+	f := &follower{ns: ns, name: name, port: port, report: report, log: log, last: []string{},
+		changed: make(chan struct{}, 1), shared: acquireSlices(c, ns)}
+	// An informer that has synced proved the client may list and watch
+	// the namespace's slices; a new one is checked first.
+	if !f.shared.informer.HasSynced() {
+		if err := mayFollow(ctx, c, ns, name, labelServiceName+"="+name); err != nil {
+			f.shared.release()
+			return nil, err
+		}
+	}
+	var err error
+	if f.reg, err = f.shared.join(f); err != nil { // only when the informer stopped, which f's reference prevents
+		f.close()
 		return nil, err
 	}
-	f := &follower{ns: ns, name: name, port: port, report: report, log: log, last: []string{},
-		changed: make(chan struct{}, 1), denied: make(chan struct{}), stop: make(chan struct{})}
-	f.factory = informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel }))
-	f.informer = f.factory.Discovery().V1().EndpointSlices().Informer()
-	f.store = f.informer.GetStore()
-	_ = f.informer.SetWatchErrorHandlerWithContext(f.watchFailed)
-	_, _ = f.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { f.update() },
-		UpdateFunc: func(any, any) { f.update() },
-		DeleteFunc: func(any) { f.update() },
-	})
-	f.factory.Start(f.stop)
 	if err := f.synced(ctx); err != nil {
 		f.close()
 		return nil, err
@@ -104,44 +97,18 @@ func mayFollow(ctx context.Context, c kubernetes.Interface, ns, name, sel string
 	return apiFailure(name, verb, endpointSlices, "", ns, err)
 }
 
-// watchFailed records a failed list or watch of the informer's reflector,
-// which retries it with backoff. A watch the account may not use ends the
-// wait for the first sync; after it, the endpoints stop following changes,
-// which is logged.
-func (f *follower) watchFailed(_ context.Context, _ *cache.Reflector, err error) {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-		return // a watch that ended: the reflector starts another
-	}
-	if !f.informer.HasSynced() {
-		f.mu.Lock()
-		f.watchErr = err
-		f.mu.Unlock()
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			f.deniedOnce.Do(func() { close(f.denied) })
-		}
-		return
-	}
-	f.log.Warn("following the plugin's endpoints failed; retrying", "plugin", f.name, "namespace", f.ns,
-		"error", &APIError{Verb: "watch", Resource: endpointSlices, Namespace: f.ns, Err: err})
-}
-
-// synced waits for the first list to be cached.
+// synced waits until the informer has listed the slices and handed them
+// to f.
 func (f *follower) synced(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for !f.informer.HasSynced() {
+	for !f.reg.HasSynced() {
 		select {
 		case <-ctx.Done():
-			f.mu.Lock()
-			err := f.watchErr
-			f.mu.Unlock()
-			return notListed(ctx, f.name, f.ns, err)
-		case <-f.denied:
-			f.mu.Lock()
-			err := f.watchErr
-			f.mu.Unlock()
+			return notListed(ctx, f.name, f.ns, f.shared.lastError())
+		case <-f.shared.denied:
 			// mayFollow's list succeeded: it is the watch that is forbidden.
-			return apiFailure(f.name, "watch", endpointSlices, "", f.ns, err)
+			return apiFailure(f.name, "watch", endpointSlices, "", f.ns, f.shared.lastError())
 		case <-tick.C:
 		}
 	}
@@ -162,13 +129,7 @@ func notListed(ctx context.Context, name, ns string, last error) error {
 
 // update recomputes the set and reports it if it changed.
 func (f *follower) update() {
-	var list []*discoveryv1.EndpointSlice
-	for _, o := range f.store.List() {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok && s.Labels[labelServiceName] == f.name {
-			list = append(list, s)
-		}
-	}
-	addrs := readyAddresses(list, f.port)
+	addrs := usableAddresses(f.shared.slices(f.name), f.port)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if slices.Equal(addrs, f.last) {
@@ -201,10 +162,13 @@ func (f *follower) waitAddresses(ctx context.Context) bool {
 	return true
 }
 
-// close stops the watch and waits for it to end.
+// close stops following; the namespace's informer stops with its last
+// follower.
 func (f *follower) close() {
-	close(f.stop)
-	f.factory.Shutdown()
+	f.closed.Do(func() {
+		f.shared.leave(f, f.reg)
+		f.shared.release()
+	})
 }
 
 // readyAddresses merges slices into the sorted, deduplicated "ip:port" of
@@ -213,6 +177,27 @@ func (f *follower) close() {
 // terminating one is not. The port is the slice's port numbered port, or
 // its only port.
 func readyAddresses(list []*discoveryv1.EndpointSlice, port int32) []string {
+	return sliceAddresses(list, port, func(c discoveryv1.EndpointConditions) bool {
+		return (c.Ready == nil || *c.Ready) && (c.Terminating == nil || !*c.Terminating)
+	})
+}
+
+// usableAddresses are the ready addresses or, when no endpoint is ready,
+// those of the endpoints that are terminating but still serving (a pod
+// draining during a rollout or a deletion still answers): the API's
+// guidance for consumers, as kube-proxy follows it.
+func usableAddresses(list []*discoveryv1.EndpointSlice, port int32) []string {
+	if addrs := readyAddresses(list, port); len(addrs) > 0 {
+		return addrs
+	}
+	return sliceAddresses(list, port, func(c discoveryv1.EndpointConditions) bool {
+		return c.Serving != nil && *c.Serving && c.Terminating != nil && *c.Terminating
+	})
+}
+
+// sliceAddresses merges the endpoints of slices that use accepts into
+// sorted, deduplicated "ip:port".
+func sliceAddresses(list []*discoveryv1.EndpointSlice, port int32, use func(discoveryv1.EndpointConditions) bool) []string {
 	seen := map[string]bool{}
 	out := []string{}
 	for _, s := range list {
@@ -221,8 +206,7 @@ func readyAddresses(list []*discoveryv1.EndpointSlice, port int32) []string {
 			continue
 		}
 		for _, ep := range s.Endpoints {
-			c := ep.Conditions
-			if (c.Ready != nil && !*c.Ready) || (c.Terminating != nil && *c.Terminating) {
+			if !use(ep.Conditions) {
 				continue
 			}
 			for _, ip := range ep.Addresses {

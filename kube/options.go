@@ -43,8 +43,9 @@ func WithDeploy(spec Spec) tether.Option {
 
 // WithKubeconfig reads the cluster's address and credentials from the
 // kubeconfig file at path instead of $KUBECONFIG or ~/.kube/config. Inside
-// a pod the service account is used unless this option is given. For kube
-// targets only.
+// a pod the service account is used unless this option is given. Loads
+// through the same configuration share one client, and one EndpointSlice
+// watch per namespace. For kube targets only.
 func WithKubeconfig(path string) tether.Option {
 	return opt("WithKubeconfig", func(c *config) { c.kubeconfig = path })
 }

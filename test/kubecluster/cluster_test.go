@@ -51,7 +51,7 @@ const rootDir = "../.."
 
 // build builds the main package pkg of the tether module once per test
 // binary and returns the program's path.
-func build(t *testing.T, pkg string) string {
+func build(t testing.TB, pkg string) string {
 	t.Helper()
 	return tethertest.BuildIn(t, rootDir, pkg)
 }
@@ -71,7 +71,7 @@ type cluster struct {
 	hostCert, hostKey, cas string
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	env := kubeenv.Start(t)
 	c := &cluster{env: env, ns: env.Namespace(t), client: env.Client(), dir: t.TempDir()}
@@ -81,7 +81,7 @@ func newCluster(t *testing.T) *cluster {
 
 // tlsSecret creates Secret name with a server certificate for the
 // plugin's Service name, and writes the host's client certificate.
-func (c *cluster) tlsSecret(t *testing.T, name, plugin string) {
+func (c *cluster) tlsSecret(t testing.TB, name, plugin string) {
 	t.Helper()
 	ca, err := certs.NewCA("test CA", time.Hour)
 	if err != nil {
@@ -111,7 +111,7 @@ func (c *cluster) tlsSecret(t *testing.T, name, plugin string) {
 }
 
 // managed lists what carries tether's labels in the namespace.
-func (c *cluster) managed(t *testing.T) []string {
+func (c *cluster) managed(t testing.TB) []string {
 	t.Helper()
 	sel := metav1.ListOptions{LabelSelector: kube.ManagedSelector("")}
 	var left []string
