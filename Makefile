@@ -67,13 +67,15 @@ KUBE_IMAGES := tether.test/greeter-en:v1=$(PLUGINS)/greeter-en tether.test/greet
 	tether.test/greeter-v2:v2=$(PLUGINS)/greeter-v2
 
 ## kube-up: start a control plane on loopback with a node agent running the example plugins' images,
-## and leave it running; builds bin/tether and prints KUBECONFIG (docs/kubernetes.md's quick start)
+## and leave it running; builds bin/tether, links bin/kubectl (the same version) and prints KUBECONFIG
+## (docs/kubernetes.md's quick start)
 kube-up: kube-binaries
 	@mkdir -p $(PLUGINS)
 	$(GO) build -buildvcs=auto -o $(BIN)/tether ./cmd/tether
 	$(GO) build -o $(PLUGINS)/greeter-en ./examples/greeter/plugins/greeter-en
 	$(GO) build -o $(PLUGINS)/greeter-fr ./examples/greeter/plugins/greeter-fr
 	$(GO) build -o $(PLUGINS)/greeter-v2 ./examples/greeter/plugins/greeter-v2
+	cd test/kubeenv && $(GO) run ./cmd/kube-binaries -link-kubectl $(BIN)/kubectl
 	cd test/kubeenv && $(GO) run ./cmd/kube-up $(addprefix -image ,$(KUBE_IMAGES))
 
 ## bench-kube: the kube runtime against a real control plane: calls/s over 1, 3 and 5 pods, and the time

@@ -68,9 +68,6 @@ func kubeImages(t *testing.T) map[string]string {
 // a successful tether call, and its tether kube rm leaves nothing.
 func TestQuickStart(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Skip("the quick start uses kubectl, which is not installed")
-	}
 	script := quickStart(t)
 	env := kubeenv.Start(t)
 	used := 0
@@ -88,6 +85,14 @@ func TestQuickStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(build(t, "github.com/tetherplug/tether/cmd/tether"), filepath.Join(dir, "bin", "tether")); err != nil {
+		t.Fatal(err)
+	}
+	// The kubectl make kube-up links into bin, built with the control plane.
+	bins, err := kubeenv.EnsureBinaries(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bins.Kubectl, filepath.Join(dir, "bin", "kubectl")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -15,16 +15,18 @@ import (
 const Version = "v1.36.3"
 
 // BinDirEnv names an environment variable that, when set, points at a
-// directory holding prebuilt etcd, kube-apiserver, kube-controller-manager and
-// kube-scheduler binaries; nothing is built then.
+// directory holding prebuilt etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and kubectl binaries; nothing is built then.
 const BinDirEnv = "TETHER_KUBEENV_BINDIR"
 
-// Binaries holds the paths of the four control-plane programs.
+// Binaries holds the paths of the four control-plane programs, and of the
+// kubectl of the same version (docs/kubernetes.md's quick start uses it).
 type Binaries struct {
 	Etcd              string
 	APIServer         string
 	ControllerManager string
 	Scheduler         string
+	Kubectl           string
 }
 
 // binaryPackages maps each binary's file name to the package that builds it,
@@ -34,6 +36,7 @@ var binaryPackages = []struct{ name, pkg string }{
 	{"kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"},
 	{"kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"},
 	{"kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"},
+	{"kubectl", "k8s.io/kubernetes/cmd/kubectl"},
 }
 
 // BuildError reports that one control-plane binary could not be built; Log
@@ -100,12 +103,13 @@ func binariesIn(dir string) Binaries {
 		APIServer:         filepath.Join(dir, "kube-apiserver"),
 		ControllerManager: filepath.Join(dir, "kube-controller-manager"),
 		Scheduler:         filepath.Join(dir, "kube-scheduler"),
+		Kubectl:           filepath.Join(dir, "kubectl"),
 	}
 }
 
 // check reports the first binary that is missing or not executable.
 func (b Binaries) check() error {
-	for _, p := range []string{b.Etcd, b.APIServer, b.ControllerManager, b.Scheduler} {
+	for _, p := range []string{b.Etcd, b.APIServer, b.ControllerManager, b.Scheduler, b.Kubectl} {
 		st, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("kubeenv: control-plane binary: %w", err)
