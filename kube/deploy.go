@@ -24,6 +24,8 @@ type DeployOptions struct {
 	// ReadyTimeout bounds the wait for every replica to be ready; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+
+	owners []metav1.OwnerReference // Open's: the creating host's Lease (share.go)
 }
 
 // DefaultReadyTimeout is how long Deploy waits for the replicas by default.
@@ -63,6 +65,7 @@ func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, 
 		return nil, err
 	}
 	d, svc := spec.objects(ns, o.Insecure)
+	d.OwnerReferences = append(d.OwnerReferences, o.owners...)
 	var created *appsv1.Deployment
 	err := withRetry(ctx, func() (err error) {
 		created, err = c.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})

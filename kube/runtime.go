@@ -16,6 +16,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -75,8 +76,14 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		}
 	}
 	r := &runtime{c: c, ns: ns, name: name, outlive: cfg.outlive, env: env, tr: tr}
+	if cfg.spec != nil && !cfg.outlive {
+		if r.share, err = newClaim(ctx, c, ns, name, env.Logger); err != nil {
+			return nil, err
+		}
+	}
 	d, err := r.findOrDeploy(ctx, cfg)
 	if err != nil {
+		r.removeCreated(ctx)
 		return nil, err
 	}
 	timeout := cfg.timeout
@@ -105,7 +112,8 @@ type runtime struct {
 	c        kubernetes.Interface
 	ns, name string
 	outlive  bool
-	created  bool // Build created the Deployment and Service
+	created  bool   // Build created the Deployment and Service
+	share    *claim // the host's Lease on the plugin; nil if it holds none
 	env      tether.RuntimeEnv
 	tr       *remote.Transport
 	follow   *follower
@@ -113,37 +121,52 @@ type runtime struct {
 }
 
 // findOrDeploy attaches to the plugin's Deployment, or deploys the spec.
+// Concurrent hosts converge on one Deployment: the ones whose create found
+// it already there attach to it (see attach).
 func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deployment, error) {
-	var d *appsv1.Deployment
-	err := withRetry(ctx, func() (err error) {
-		d, err = r.c.AppsV1().Deployments(r.ns).Get(ctx, r.name, metav1.GetOptions{})
-		return err
-	})
-	switch {
-	case err == nil && !managed(d.Labels, r.name):
-		return nil, badField(r.name, "target name", fmt.Sprintf("Deployment %s/%s exists and is not managed by tether (no %s=%s label)",
-			r.ns, r.name, LabelManagedBy, ManagedBy), nil)
-	case err == nil:
-		r.env.Logger.Info("attaching to a deployed plugin", "plugin", r.name, "namespace", r.ns)
+	for attempt := 0; ; attempt++ {
+		var d *appsv1.Deployment
+		err := withRetry(ctx, func() (err error) {
+			d, err = r.c.AppsV1().Deployments(r.ns).Get(ctx, r.name, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case err == nil && !managed(d.Labels, r.name):
+			return nil, badField(r.name, "target name", fmt.Sprintf("Deployment %s/%s exists and is not managed by tether (no %s=%s label)",
+				r.ns, r.name, LabelManagedBy, ManagedBy), nil)
+		case err == nil:
+			d, err = r.attach(ctx, d)
+			if errors.Is(err, errGone) && cfg.spec != nil && attempt < 5 {
+				continue // deleted by its last host meanwhile: deploy it anew
+			}
+			return d, err
+		case !isNotFound(err):
+			return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
+		case cfg.spec == nil:
+			return nil, &tether.PluginError{Plugin: r.name, Kind: tether.ErrBadTarget, Detail: fmt.Sprintf(
+				"there is no Deployment %s in namespace %s, and no kube.WithDeploy spec to create one", r.name, r.ns)}
+		}
+		spec := *cfg.spec
+		if spec.Name == "" {
+			spec.Name = r.name
+		} else if spec.Name != r.name {
+			return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
+		}
+		o := DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()}
+		if r.share != nil {
+			o.owners = []metav1.OwnerReference{r.share.owner()}
+		}
+		d, err = deploy(ctx, r.c, r.ns, &spec, o)
+		if lostRace(err) && attempt < 5 {
+			continue // another host created it first: attach to it
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.created = true
+		r.share.created()
 		return d, nil
-	case !isNotFound(err):
-		return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
-	case cfg.spec == nil:
-		return nil, &tether.PluginError{Plugin: r.name, Kind: tether.ErrBadTarget, Detail: fmt.Sprintf(
-			"there is no Deployment %s in namespace %s, and no kube.WithDeploy spec to create one", r.name, r.ns)}
 	}
-	spec := *cfg.spec
-	if spec.Name == "" {
-		spec.Name = r.name
-	} else if spec.Name != r.name {
-		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
-	}
-	d, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()})
-	if err != nil {
-		return nil, err
-	}
-	r.created = true
-	return d, nil
 }
 
 // containerPort is the port the plugin's pods serve on.
@@ -172,27 +195,39 @@ func (r *runtime) report(addrs []string) {
 	r.env.Endpoints.UpdateEndpoints(eps)
 }
 
-// Close stops following the endpoints and, unless the plugin outlives the
-// host or was only attached to, removes its Deployment and Service and
-// waits until they and their pods are gone.
+// Close stops following the endpoints and ends the host's claim on the
+// plugin: when it was the last host holding it, its Deployment and Service
+// are removed and Close waits until they and their pods are gone (see
+// claim.release). A plugin that outlives its hosts, or that was only
+// attached to, is left.
 func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
 	r.once.Do(func() {
-		r.follow.close()
+		if r.follow != nil {
+			r.follow.close()
+		}
 	})
-	if !r.created || r.outlive {
+	if r.share == nil {
 		return nil
 	}
-	return Remove(ctx, r.c, r.ns, r.name)
+	return r.share.release(ctx)
 }
 
-// removeCreated undoes a Build that failed after it created the objects.
+// removeCreated undoes a Build that failed: the host's claim ends (the
+// plugin is removed if no other host holds it), and what an outliving
+// host created is removed.
 func (r *runtime) removeCreated(ctx context.Context) {
-	if !r.created {
+	if r.share == nil && !r.created {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := Remove(rctx, r.c, r.ns, r.name); err != nil {
+	var err error
+	if r.share != nil {
+		err = r.share.release(rctx)
+	} else {
+		err = Remove(rctx, r.c, r.ns, r.name)
+	}
+	if err != nil {
 		r.env.Logger.Warn("could not remove the plugin's objects after a failed deploy", "plugin", r.name, "error", err)
 	}
 }
