@@ -8,8 +8,10 @@
 // Open deploys the plugin from a spec (WithDeploy) when its Deployment does
 // not exist, waits until every replica is ready, then follows the
 // Service's EndpointSlices: every ready pod is one instance, and calls are
-// balanced over them pod by pod. Close removes what Open created unless
-// WithOutliveHost. The TLS options, their rules and the connections'
+// balanced over them pod by pod. Hosts that deploy one target share it,
+// each holding a Lease that owns the Deployment; the last one's Close
+// removes it, and the garbage collector does when the last host was
+// killed, unless WithOutliveHost (share.go). The TLS options, their rules and the connections'
 // keepalive and backoff are package remote's, shared with the network
 // runtime. See docs/kubernetes.md.
 package kube
@@ -81,11 +83,13 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 			return nil, err
 		}
 	}
+	cl := r.share // findOrDeploy drops it on a permanent plugin
 	d, err := r.findOrDeploy(ctx, cfg)
 	if err != nil {
 		r.removeCreated(ctx)
 		return nil, err
 	}
+	cl.sweep(ctx)
 	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = env.StartTimeout

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -168,9 +169,19 @@ func (cl *claim) renewOnce(ctx context.Context) error {
 	l := cl.lease.DeepCopy()
 	claimed := cl.claimed
 	cl.mu.Unlock()
-	now := metav1.NewMicroTime(time.Now())
-	l.Spec.RenewTime = &now
-	updated, err := cl.c.CoordinationV1().Leases(cl.ns).Update(ctx, l, metav1.UpdateOptions{})
+	leases := cl.c.CoordinationV1().Leases(cl.ns)
+	var updated *coordinationv1.Lease
+	err := withRetry(ctx, func() (err error) {
+		now := metav1.NewMicroTime(time.Now())
+		l.Spec.RenewTime = &now
+		if updated, err = leases.Update(ctx, l, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
+			// Changed by someone else (its owners): renew the current one.
+			if cur, gerr := leases.Get(ctx, l.Name, metav1.GetOptions{}); gerr == nil {
+				l = cur
+			}
+		}
+		return err
+	})
 	if isNotFound(err) {
 		cl.log.Warn("the host's Lease on the plugin was deleted (it expired); taking a new one", "plugin", cl.plugin, "namespace", cl.ns)
 		if updated, err = cl.create(ctx); err != nil {

@@ -232,8 +232,6 @@ func (r *runtime) attach(ctx context.Context, d *appsv1.Deployment) (*appsv1.Dep
 		var claimed bool
 		if d, claimed, err = r.share.join(ctx); err == nil && !claimed {
 			r.dropClaim(ctx) // a permanent plugin: this host holds no claim on it
-		} else if err == nil {
-			_, _ = sweepExpired(ctx, r.c, r.ns, time.Now())
 		}
 	}
 	if errors.Is(err, errGone) {
@@ -255,6 +253,18 @@ func (r *runtime) dropClaim(ctx context.Context) {
 		r.env.Logger.Warn("could not delete the host's Lease", "plugin", r.name, "error", err)
 	}
 	r.share = nil
+}
+
+// sweep deletes the namespace's expired Leases once the host's claim is
+// in place (so that the plugin it joined keeps a live owner). A nil claim
+// sweeps nothing.
+func (cl *claim) sweep(ctx context.Context) {
+	if cl == nil {
+		return
+	}
+	if _, err := sweepExpired(ctx, cl.c, cl.ns, time.Now()); err != nil {
+		cl.log.Debug("could not delete expired Leases", "namespace", cl.ns, "error", err)
+	}
 }
 
 // created records that the claim's host created the Deployment, listing

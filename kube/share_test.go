@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -349,5 +350,46 @@ func TestLeaseOwnedByHostPod(t *testing.T) {
 			t.Errorf("host pod in %s: Lease owners %v, want owned by the pod: %v", tc.podNS, refs, tc.owned)
 		}
 		cl.stopRenewing()
+	}
+}
+
+// Renewal moves the Lease's renewTime, also when someone else changed the
+// Lease; a Lease deleted meanwhile (found expired by another host) is
+// taken anew and listed again among the owners of the plugin.
+func TestRenewTakesDeletedLeaseAnew(t *testing.T) {
+	c := fake.NewClientset()
+	serverSemantics(c)
+	ctx := context.Background()
+	cl, err := newClaim(ctx, c, testNS, "greeter", quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.stopRenewing()
+	sharedDeployment(t, c, 7000, cl.lease)
+	cl.created()
+	first := *cl.lease.Spec.RenewTime
+	changed := cl.lease.DeepCopy()
+	changed.Annotations = map[string]string{"touched": "yes"}
+	if _, err := c.CoordinationV1().Leases(testNS).Update(ctx, changed, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // a later renewTime
+	if err := cl.renewOnce(ctx); err != nil {
+		t.Fatalf("renewal of a Lease changed by someone else: %v", err)
+	}
+	l, err := c.CoordinationV1().Leases(testNS).Get(ctx, cl.lease.Name, metav1.GetOptions{})
+	if err != nil || !l.Spec.RenewTime.After(first.Time) {
+		t.Fatalf("after renewal: %v, renewTime %v, want after %v", err, l.Spec.RenewTime, first)
+	}
+	old := cl.lease.Name
+	if err := c.CoordinationV1().Leases(testNS).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.renewOnce(ctx); err != nil {
+		t.Fatalf("renewal of a deleted Lease: %v", err)
+	}
+	owners := leaseOwners(t, c, "greeter")
+	if cl.lease.Name == old || !slices.Contains(owners, cl.lease.Name) {
+		t.Errorf("after its Lease was deleted: Lease %s, owners %v; want a new Lease among the owners", cl.lease.Name, owners)
 	}
 }
