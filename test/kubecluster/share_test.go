@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
+	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/kube"
 )
 
@@ -233,4 +235,64 @@ func TestKilledHostPluginRemoved(t *testing.T) {
 	if left := c.leftOf(t, "kept"); len(left) > 0 {
 		t.Errorf("after the last live host's Close: %v left", left)
 	}
+}
+
+// TestHostPodDeletedRemovesPlugin: a host running as a pod, with POD_NAME,
+// POD_UID and POD_NAMESPACE from the downward API and the shipped Role,
+// holds a plugin alone; its Lease is owned by its pod. The pod is deleted
+// and its host, which ignores SIGTERM, is killed with SIGKILL: with no
+// other tether host in the namespace to find its Lease expired, the
+// garbage collector alone removes the Lease with the pod, then the plugin.
+func TestHostPodDeletedRemovesPlugin(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx := t.Context()
+	c.env.RegisterImage("tether.test/kubehold:v1", build(t, "github.com/tetherplug/tether/test/hosts/kubehold"))
+	applyRBAC(t, c)
+	field := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	grace := int64(1)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "holder"}, Spec: corev1.PodSpec{
+		ServiceAccountName: "tether-host", RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: &grace,
+		Containers: []corev1.Container{{Name: "host", Image: "tether.test/kubehold:v1", Args: []string{c.ns, "podheld", greeterImage},
+			Env: []corev1.EnvVar{{Name: kube.EnvServiceAccountDir, Value: "/var/run/secrets/kubernetes.io/serviceaccount"},
+				{Name: "KUBEHOLD_IGNORE_TERM", Value: "1"},
+				field(kube.EnvPodName, "metadata.name"), field(kube.EnvPodUID, "metadata.uid"), field(kube.EnvPodNamespace, "metadata.namespace")}}}}}
+	created, err := c.client.CoreV1().Pods(c.ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs string
+	plugintest.Eventually(t, 3*time.Minute, "the host pod holds the plugin", func() bool {
+		b, err := c.client.CoreV1().Pods(c.ns).GetLogs("holder", &corev1.PodLogOptions{}).DoRaw(ctx)
+		logs = string(b)
+		return err == nil && strings.Contains(logs, "holding")
+	})
+	leases, err := c.client.CoordinationV1().Leases(c.ns).List(ctx, metav1.ListOptions{LabelSelector: kube.ManagedSelector("podheld")})
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case len(leases.Items) != 1:
+		t.Errorf("podheld has %d Leases, want the host's one", len(leases.Items))
+	default:
+		if refs := leases.Items[0].OwnerReferences; len(refs) != 1 || refs[0].Kind != "Pod" || refs[0].UID != created.UID {
+			t.Errorf("the host's Lease is owned by %v, want its pod %s", refs, created.UID)
+		}
+	}
+	if err := c.client.CoreV1().Pods(c.ns).Delete(ctx, "holder", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	// Well within LeaseDuration: nobody found the Lease expired.
+	bound := kube.LeaseDuration
+	deadline := time.After(bound)
+	for len(c.leftOf(t, "podheld")) > 0 {
+		select {
+		case <-deadline:
+			t.Fatalf("%v after the host's pod was deleted: %v left, want it removed within %v", time.Since(deleted), c.leftOf(t, "podheld"), bound)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	t.Logf("podheld removed %v after its host's pod was deleted", time.Since(deleted))
 }

@@ -3,8 +3,9 @@
 // from $KUBECONFIG or the pod's service account, calls it once, prints
 // "holding" and waits until SIGTERM or SIGINT, then closes the client (the
 // plugin is removed if no other host holds it). Killed with SIGKILL, it
-// leaves its claim on the plugin to expire. It exits 1 with the error on
-// failure.
+// leaves its claim on the plugin to expire. With KUBEHOLD_IGNORE_TERM=1 it
+// ignores SIGTERM, as a host that hangs: in a pod, it is then killed with
+// SIGKILL after the grace period. It exits 1 with the error on failure.
 //
 //	kubehold NAMESPACE NAME IMAGE
 package main
@@ -34,7 +35,12 @@ func main() {
 }
 
 func hold(ns, name, image string) error {
-	sig, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	sigs := []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	if os.Getenv("KUBEHOLD_IGNORE_TERM") == "1" {
+		signal.Ignore(syscall.SIGTERM)
+		sigs = sigs[1:]
+	}
+	sig, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	ctx, cancel := context.WithTimeout(sig, 3*time.Minute)
 	defer cancel()
