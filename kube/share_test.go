@@ -23,6 +23,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/internal/plugintest"
 )
 
 // serverSemantics gives a fake clientset what the API server does and the
@@ -217,15 +218,17 @@ func otherLease(t *testing.T, c *fake.Clientset, name string, ago time.Duration)
 
 // A host's release leaves the plugin when another host's Lease is live
 // (and removes only its own owner reference), and removes the plugin when
-// the other Leases have expired (a killed host's).
+// the other Leases have expired (a killed host's), unless an outliving host
+// made it permanent meanwhile.
 func TestReleaseLeavesPluginToLiveHosts(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		ago     time.Duration
-		removed bool
+		name               string
+		ago                time.Duration
+		permanent, removed bool
 	}{
-		{"live", time.Second, false},
-		{"expired", LeaseDuration + time.Second, true},
+		{"live", time.Second, false, false},
+		{"expired", LeaseDuration + time.Second, false, true},
+		{"made permanent", LeaseDuration + time.Second, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fake.NewClientset()
@@ -240,6 +243,11 @@ func TestReleaseLeavesPluginToLiveHosts(t *testing.T) {
 			if _, claimed, err := cl.join(ctx); err != nil || !claimed {
 				t.Fatalf("join: claimed %v, %v", claimed, err)
 			}
+			if tc.permanent { // by an outliving host, after this one joined
+				if _, err := makePermanent(ctx, c, testNS, "greeter"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := cl.release(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -251,6 +259,9 @@ func TestReleaseLeavesPluginToLiveHosts(t *testing.T) {
 				if n := leaseCount(t, c); n != 0 {
 					t.Errorf("%d Leases left", n)
 				}
+				return
+			}
+			if tc.permanent {
 				return
 			}
 			if owners := leaseOwners(t, c, "greeter"); fmt.Sprint(owners) != "[greeter-other]" {
@@ -391,5 +402,45 @@ func TestRenewTakesDeletedLeaseAnew(t *testing.T) {
 	owners := leaseOwners(t, c, "greeter")
 	if cl.lease.Name == old || !slices.Contains(owners, cl.lease.Name) {
 		t.Errorf("after its Lease was deleted: Lease %s, owners %v; want a new Lease among the owners", cl.lease.Name, owners)
+	}
+}
+
+// A host that finds the Deployment being deleted (its last host is
+// closing) waits until it is gone, then deploys it anew, owned by its
+// Lease.
+func TestAttachToDeletedPluginDeploysAnew(t *testing.T) {
+	port := echoPlugin(t, "127.0.0.1", 0)
+	c := fake.NewClientset()
+	serverSemantics(c)
+	spec := goodSpec()
+	spec.TLSSecret, spec.Port = "", port
+	d, _ := spec.objects(testNS, true)
+	now := metav1.Now()
+	d.DeletionTimestamp = &now
+	if _, err := c.AppsV1().Deployments(testNS).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the garbage collector's work
+		if err := c.AppsV1().Deployments(testNS).Delete(context.Background(), "greeter", metav1.DeleteOptions{}); err != nil {
+			t.Error(err)
+		}
+		plugintest.Eventually(t, 5*time.Second, "the new Deployment", func() bool {
+			d, err := c.AppsV1().Deployments(testNS).Get(context.Background(), "greeter", metav1.GetOptions{})
+			return err == nil && d.DeletionTimestamp == nil
+		})
+		markAvailable(t, c, "greeter")
+		s := slice("greeter-1", "greeter", port, map[string]bool{"127.0.0.1": true})
+		if _, err := c.DiscoveryV1().EndpointSlices(testNS).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	client, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithDeploy(spec), WithInsecure())
+	if err != nil {
+		t.Fatalf("Open of a plugin being deleted: %v", err)
+	}
+	defer client.Close()
+	if owners := leaseOwners(t, c, "greeter"); len(owners) != 1 {
+		t.Errorf("the new Deployment's Lease owners: %v, want the host's", owners)
 	}
 }
