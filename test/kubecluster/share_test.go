@@ -131,10 +131,14 @@ func TestThreeHostsShareOnePlugin(t *testing.T) {
 	if err := clients[2].Close(); err != nil {
 		t.Fatal(err)
 	}
+	took := time.Since(start)
 	if left := c.leftOf(t, "g"); len(left) > 0 {
-		t.Errorf("after the last host's Close (%v): %v left", time.Since(start), left)
+		t.Errorf("after the last host's Close (%v): %v left", took, left)
 	}
-	t.Logf("the last Close removed the plugin in %v", time.Since(start))
+	if took > 30*time.Second {
+		t.Errorf("the last host's Close took %v, want the plugin gone within 30s", took)
+	}
+	t.Logf("the last Close removed the plugin in %v", took)
 }
 
 // holder is a kubehold process holding a plugin open.
