@@ -11,14 +11,13 @@
 // balanced over them pod by pod. Hosts that deploy one target share it,
 // each holding a Lease that owns the Deployment; the last one's Close
 // removes it, and the garbage collector does when the last host was
-// killed, unless WithOutliveHost (share.go). The TLS options, their rules and the connections'
-// keepalive and backoff are package remote's, shared with the network
-// runtime. See docs/kubernetes.md.
+// killed, unless WithOutliveHost (share.go). The TLS options, their rules
+// and the connections' keepalive and backoff are package remote's, shared
+// with the network runtime. See docs/kubernetes.md.
 package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -83,8 +82,8 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 			return nil, err
 		}
 	}
-	cl := r.share // findOrDeploy drops it on a permanent plugin
-	d, err := r.findOrDeploy(ctx, cfg)
+	cl := r.share // converge drops it on a permanent plugin
+	d, err := r.converge(ctx, cfg)
 	if err != nil {
 		r.removeCreated(ctx)
 		return nil, err
@@ -125,52 +124,39 @@ type runtime struct {
 }
 
 // findOrDeploy attaches to the plugin's Deployment, or deploys the spec.
-// Concurrent hosts converge on one Deployment: the ones whose create found
-// it already there attach to it (see attach).
+// A create that lost the race to another host, or a Deployment found being
+// deleted, is errGone or lostRace, which converge retries.
 func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deployment, error) {
-	for attempt := 0; ; attempt++ {
-		var d *appsv1.Deployment
-		err := withRetry(ctx, func() (err error) {
-			d, err = r.c.AppsV1().Deployments(r.ns).Get(ctx, r.name, metav1.GetOptions{})
-			return err
-		})
-		switch {
-		case err == nil && !managed(d.Labels, r.name):
-			return nil, badField(r.name, "target name", fmt.Sprintf("Deployment %s/%s exists and is not managed by tether (no %s=%s label)",
-				r.ns, r.name, LabelManagedBy, ManagedBy), nil)
-		case err == nil:
-			d, err = r.attach(ctx, d)
-			if errors.Is(err, errGone) && cfg.spec != nil && attempt < 5 {
-				continue // deleted by its last host meanwhile: deploy it anew
-			}
-			return d, err
-		case !isNotFound(err):
-			return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
-		case cfg.spec == nil:
-			return nil, &tether.PluginError{Plugin: r.name, Kind: tether.ErrBadTarget, Detail: fmt.Sprintf(
-				"there is no Deployment %s in namespace %s, and no kube.WithDeploy spec to create one", r.name, r.ns)}
-		}
-		spec := *cfg.spec
-		if spec.Name == "" {
-			spec.Name = r.name
-		} else if spec.Name != r.name {
-			return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
-		}
-		o := DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()}
-		if r.share != nil {
-			o.owners = []metav1.OwnerReference{r.share.owner()}
-		}
-		d, err = deploy(ctx, r.c, r.ns, &spec, o)
-		if lostRace(err) && attempt < 5 {
-			continue // another host created it first: attach to it
-		}
-		if err != nil {
-			return nil, err
-		}
-		r.created = true
-		r.share.created()
-		return d, nil
+	var d *appsv1.Deployment
+	err := withRetry(ctx, func() (err error) {
+		d, err = r.c.AppsV1().Deployments(r.ns).Get(ctx, r.name, metav1.GetOptions{})
+		return err
+	})
+	switch {
+	case err == nil && !managed(d.Labels, r.name):
+		return nil, badField(r.name, "target name", fmt.Sprintf("Deployment %s/%s exists and is not managed by tether (no %s=%s label)",
+			r.ns, r.name, LabelManagedBy, ManagedBy), nil)
+	case err == nil:
+		return r.attach(ctx, d)
+	case !isNotFound(err):
+		return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
+	case cfg.spec == nil:
+		return nil, &tether.PluginError{Plugin: r.name, Kind: tether.ErrBadTarget, Detail: fmt.Sprintf(
+			"there is no Deployment %s in namespace %s, and no kube.WithDeploy spec to create one", r.name, r.ns)}
 	}
+	spec := *cfg.spec
+	if spec.Name == "" {
+		spec.Name = r.name
+	} else if spec.Name != r.name {
+		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
+	}
+	d, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure(), owners: r.share.owners()})
+	if err != nil {
+		return nil, err
+	}
+	r.created = true
+	r.share.created()
+	return d, nil
 }
 
 // containerPort is the port the plugin's pods serve on.

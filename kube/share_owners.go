@@ -211,6 +211,19 @@ func removeUnheld(ctx context.Context, c kubernetes.Interface, ns, name string) 
 	return true, Remove(ctx, c, ns, name)
 }
 
+// converge is findOrDeploy, again while it lost a create race to another
+// host (it then attaches) or found the Deployment being deleted by its last
+// host (it then deploys it anew, given a spec).
+func (r *runtime) converge(ctx context.Context, cfg config) (*appsv1.Deployment, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := r.findOrDeploy(ctx, cfg)
+		if attempt < 5 && (lostRace(err) || (cfg.spec != nil && errors.Is(err, errGone))) {
+			continue
+		}
+		return d, err
+	}
+}
+
 // attach joins a Deployment Open found: a host with a claim lists its
 // Lease among the owners when the plugin is shared, and gives the claim up
 // when it is permanent; an outliving host makes a shared plugin permanent.
@@ -265,6 +278,15 @@ func (cl *claim) sweep(ctx context.Context) {
 	if _, err := sweepExpired(ctx, cl.c, cl.ns, time.Now()); err != nil {
 		cl.log.Debug("could not delete expired Leases", "namespace", cl.ns, "error", err)
 	}
+}
+
+// owners is the claim's Lease as the owners of a Deployment its host
+// creates; none for a nil claim.
+func (cl *claim) owners() []metav1.OwnerReference {
+	if cl == nil {
+		return nil
+	}
+	return []metav1.OwnerReference{cl.owner()}
 }
 
 // created records that the claim's host created the Deployment, listing
