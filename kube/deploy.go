@@ -24,6 +24,11 @@ type DeployOptions struct {
 	// ReadyTimeout bounds the wait for every replica to be ready; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+
+	// Open's: a host creates (never updates) the plugin, owned by its
+	// Lease when it shares it (share.go).
+	createOnly bool
+	owners     []metav1.OwnerReference
 }
 
 // DefaultReadyTimeout is how long Deploy waits for the replicas by default.
@@ -63,8 +68,12 @@ func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o
 	return err
 }
 
-// deploy validates and applies; it returns the Deployment as applied and
-// whether it did not exist before.
+// deploy validates the spec and writes its objects; it returns the
+// Deployment as written and whether it did not exist before. A host's
+// deploy (o.createOnly, with its Lease among o.owners) creates, so that of
+// hosts racing to deploy one plugin exactly one does (the others' create
+// finds it exists, and they attach: share.go); any other deploy applies,
+// creating or updating (an upgrade).
 func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, o DeployOptions) (*appsv1.Deployment, bool, error) {
 	if err := validateName(spec.Name, "namespace", ns); err != nil {
 		return nil, false, err
@@ -72,70 +81,49 @@ func deploy(ctx context.Context, c kubernetes.Interface, ns string, spec *Spec, 
 	if err := spec.validate(ctx, c, ns, o.PinnedImages, o.Insecure); err != nil {
 		return nil, false, err
 	}
-	created, err := notOthers(ctx, c, ns, spec.Name)
+	live, err := notOthers(ctx, c, ns, spec.Name)
 	if err != nil {
 		return nil, false, err
 	}
 	d, svc := spec.objects(ns, o.Insecure)
-	applied, err := applyDeployment(ctx, c, d)
+	if o.createOnly {
+		d.OwnerReferences = append(d.OwnerReferences, o.owners...)
+		created, err := createObjects(ctx, c, d, svc)
+		return created, true, err
+	}
+	applied, err := applyObjects(ctx, c, d, svc, live)
+	return applied, live.deployment == nil, err
+}
+
+// createObjects creates d, then svc owned by it; a Service that cannot be
+// created takes the Deployment away with it.
+func createObjects(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, svc *corev1.Service) (*appsv1.Deployment, error) {
+	opts := metav1.CreateOptions{FieldManager: FieldManager}
+	var created *appsv1.Deployment
+	err := withRetry(ctx, func() (err error) {
+		created, err = c.AppsV1().Deployments(d.Namespace).Create(ctx, d, opts)
+		return err
+	})
 	if err != nil {
-		return nil, false, apiFailure(spec.Name, applyVerb(created), "deployments.apps", spec.Name, ns, err)
+		return nil, apiFailure(d.Name, "create", "deployments.apps", d.Name, d.Namespace, err)
 	}
-	// The Service goes with its Deployment: the garbage collector removes
-	// it when the Deployment is deleted, even by someone other than tether.
-	svc.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(applied, appsv1.SchemeGroupVersion.WithKind("Deployment"))}
-	if err := applyService(ctx, c, svc); err != nil {
-		if created {
-			_ = deleteObjects(context.WithoutCancel(ctx), c, ns, spec.Name)
-		}
-		return nil, false, apiFailure(spec.Name, applyVerb(created), "services", spec.Name, ns, err)
-	}
-	return applied, created, nil
-}
-
-// notOthers checks that neither the Deployment nor the Service name exists
-// without tether's labels (deploy would take them over), and says whether
-// the Deployment does not exist yet.
-func notOthers(ctx context.Context, c kubernetes.Interface, ns, name string) (absent bool, err error) {
-	var d *appsv1.Deployment
-	var s *corev1.Service
-	err = withRetry(ctx, func() (err error) {
-		d, err = c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	svc.OwnerReferences = []metav1.OwnerReference{controllerRef(created)}
+	err = withRetry(ctx, func() error {
+		_, err := c.CoreV1().Services(svc.Namespace).Create(ctx, svc, opts)
 		return err
 	})
-	if err != nil && !isNotFound(err) {
-		return false, apiFailure(name, "get", "deployments.apps", name, ns, err)
+	if err != nil {
+		_ = deleteObjects(context.WithoutCancel(ctx), c, d.Namespace, d.Name)
+		return nil, apiFailure(d.Name, "create", "services", d.Name, d.Namespace, err)
 	}
-	absent = err != nil
-	err = withRetry(ctx, func() (err error) {
-		s, err = c.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		return err
-	})
-	if err != nil && !isNotFound(err) {
-		return false, apiFailure(name, "get", "services", name, ns, err)
-	}
-	objs := []struct {
-		kind   string
-		labels map[string]string
-	}{{"Deployment", objLabels(absent, d)}, {"Service", objLabels(err != nil, s)}}
-	for _, o := range objs {
-		if o.labels != nil && !managed(o.labels, name) {
-			return false, badField(name, "spec.name", fmt.Sprintf("%s %s/%s exists and is not tether's (no %s=%s and %s=%s labels): leaving it alone",
-				o.kind, ns, name, LabelManagedBy, ManagedBy, LabelPlugin, name), nil)
-		}
-	}
-	return absent, nil
+	return created, nil
 }
 
-// objLabels are an object's labels, never nil when it exists.
-func objLabels(absent bool, o metav1.Object) map[string]string {
-	if absent {
-		return nil
-	}
-	if l := o.GetLabels(); l != nil {
-		return l
-	}
-	return map[string]string{}
+// controllerRef is the owner reference of the Service to its Deployment:
+// the garbage collector removes the Service when the Deployment is
+// deleted, even by someone other than tether.
+func controllerRef(d *appsv1.Deployment) metav1.OwnerReference {
+	return *metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind("Deployment"))
 }
 
 // Remove deletes plugin name's Deployment and Service from namespace ns,

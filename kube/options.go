@@ -34,9 +34,12 @@ func opt(name string, set func(*config)) tether.Option {
 }
 
 // WithDeploy deploys the plugin from spec when the target's Deployment does
-// not exist yet. Without it, a kube:// target must name a Deployment that
-// tether deployed earlier (one left running by WithOutliveHost, or by
-// tether kube deploy). For kube targets only.
+// not exist yet, and makes the host one of the plugin's holders: hosts
+// that deploy one target share one Deployment, removed when the last of
+// them closes or, killed, stops renewing its Lease (docs/kubernetes.md,
+// "Many hosts, one plugin"). Without it, a kube:// target must name a
+// Deployment that tether deployed earlier (one left running by
+// WithOutliveHost, or by tether kube deploy). For kube targets only.
 func WithDeploy(spec Spec) tether.Option {
 	return opt("WithDeploy", func(c *config) { c.spec = &spec })
 }
@@ -81,8 +84,9 @@ func WithInsecure() tether.Option { return tlsOptions.WithInsecure() }
 
 // WithOutliveHost leaves the Deployment and Service running when the client
 // is closed or killed, as tether.WithOutliveHost leaves a launched process
-// running; a later Open of the same target attaches to them. For kube
-// targets only.
+// running; a later Open of the same target attaches to them. Attached to a
+// plugin other hosts share, it makes it permanent (AnnotationOutlive, no
+// Lease owner). For kube targets only.
 func WithOutliveHost() tether.Option {
 	return opt("WithOutliveHost", func(c *config) { c.outlive = true })
 }

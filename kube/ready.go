@@ -172,12 +172,15 @@ func pointers[T any](items []T) []*T {
 	return out
 }
 
-// ready reports whether every desired replica of the current revision is
-// available.
+// ready reports whether the rollout is complete, as kubectl rollout status
+// says: every desired replica runs the current revision and is available,
+// and no replica of an older one is left (pending termination, it may
+// still serve).
 func ready(d *appsv1.Deployment) bool {
 	want := desired(d)
 	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas >= want && s.AvailableReplicas >= want
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas >= want && s.AvailableReplicas >= want &&
+		s.Replicas <= s.UpdatedReplicas
 }
 
 func desired(d *appsv1.Deployment) int32 {

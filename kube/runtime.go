@@ -8,11 +8,13 @@
 // Open deploys the plugin from a spec (WithDeploy) when its Deployment does
 // not exist and waits until every replica is ready (attaching to a
 // deployed plugin needs one ready endpoint), then follows the Service's
-// EndpointSlices: every ready pod is one instance, and calls are
-// balanced over them pod by pod. Close removes what Open created unless
-// WithOutliveHost. The TLS options, their rules and the connections'
-// keepalive and backoff are package remote's, shared with the network
-// runtime. See docs/kubernetes.md.
+// EndpointSlices: every ready pod is one instance, and calls are balanced
+// over them pod by pod. Hosts that deploy one target share it,
+// each holding a Lease that owns the Deployment; the last one's Close
+// removes it, and the garbage collector does when the last host was
+// killed, unless WithOutliveHost (share.go). The TLS options, their rules
+// and the connections' keepalive and backoff are package remote's, shared
+// with the network runtime. See docs/kubernetes.md.
 package kube
 
 import (
@@ -76,10 +78,18 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		}
 	}
 	r := &runtime{c: c, ns: ns, name: name, outlive: cfg.outlive, env: env, tr: tr}
-	d, err := r.findOrDeploy(ctx, cfg)
+	if cfg.spec != nil && !cfg.outlive {
+		if r.share, err = newClaim(ctx, c, ns, name, env.Logger); err != nil {
+			return nil, err
+		}
+	}
+	cl := r.share // converge drops it on a permanent plugin
+	d, err := r.converge(ctx, cfg)
 	if err != nil {
+		r.removeCreated(ctx)
 		return nil, err
 	}
+	cl.sweep(ctx)
 	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = env.StartTimeout
@@ -110,7 +120,8 @@ type runtime struct {
 	c        kubernetes.Interface
 	ns, name string
 	outlive  bool
-	created  bool // Build created the Deployment and Service
+	created  bool   // Build created the Deployment and Service
+	share    *claim // the host's Lease on the plugin; nil if it holds none
 	env      tether.RuntimeEnv
 	tr       *remote.Transport
 	follow   *follower
@@ -118,6 +129,8 @@ type runtime struct {
 }
 
 // findOrDeploy attaches to the plugin's Deployment, or deploys the spec.
+// A create that lost the race to another host, or a Deployment found being
+// deleted, is errGone or lostRace, which converge retries.
 func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deployment, error) {
 	var d *appsv1.Deployment
 	err := withRetry(ctx, func() (err error) {
@@ -129,8 +142,7 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 		return nil, badField(r.name, "target name", fmt.Sprintf("Deployment %s/%s exists and is not managed by tether (no %s=%s label)",
 			r.ns, r.name, LabelManagedBy, ManagedBy), nil)
 	case err == nil:
-		r.env.Logger.Info("attaching to a deployed plugin", "plugin", r.name, "namespace", r.ns)
-		return d, nil
+		return r.attach(ctx, d)
 	case !isNotFound(err):
 		return nil, apiFailure(r.name, "get", "deployments.apps", r.name, r.ns, err)
 	case cfg.spec == nil:
@@ -143,11 +155,13 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 	} else if spec.Name != r.name {
 		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
 	}
-	d, _, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure()})
+	d, _, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure(),
+		createOnly: true, owners: r.share.owners()})
 	if err != nil {
 		return nil, err
 	}
 	r.created = true
+	r.share.created()
 	return d, nil
 }
 
@@ -177,27 +191,39 @@ func (r *runtime) report(addrs []string) {
 	r.env.Endpoints.UpdateEndpoints(eps)
 }
 
-// Close stops following the endpoints and, unless the plugin outlives the
-// host or was only attached to, removes its Deployment and Service and
-// waits until they and their pods are gone.
+// Close stops following the endpoints and ends the host's claim on the
+// plugin: when it was the last host holding it, its Deployment and Service
+// are removed and Close waits until they and their pods are gone (see
+// claim.release). A plugin that outlives its hosts, or that was only
+// attached to, is left.
 func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
 	r.once.Do(func() {
-		r.follow.close()
+		if r.follow != nil {
+			r.follow.close()
+		}
 	})
-	if !r.created || r.outlive {
+	if r.share == nil {
 		return nil
 	}
-	return Remove(ctx, r.c, r.ns, r.name)
+	return r.share.release(ctx)
 }
 
-// removeCreated undoes a Build that failed after it created the objects.
+// removeCreated undoes a Build that failed: the host's claim ends (the
+// plugin is removed if no other host holds it), and what an outliving
+// host created is removed.
 func (r *runtime) removeCreated(ctx context.Context) {
-	if !r.created {
+	if r.share == nil && !r.created {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := Remove(rctx, r.c, r.ns, r.name); err != nil {
+	var err error
+	if r.share != nil {
+		err = r.share.release(rctx)
+	} else {
+		err = Remove(rctx, r.c, r.ns, r.name)
+	}
+	if err != nil {
 		r.env.Logger.Warn("could not remove the plugin's objects after a failed deploy", "plugin", r.name, "error", err)
 	}
 }

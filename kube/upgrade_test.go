@@ -32,3 +32,33 @@ func TestAttachDuringStuckRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An upgrade of a plugin a host created drops what the new spec no longer
+// has: the create's fields are handed to the apply's field manager first,
+// or the variable would stay, owned by the create. The Deployment's owner
+// references (the hosts' Leases) stay.
+func TestUpgradeDropsRemovedFields(t *testing.T) {
+	c := fake.NewClientset(tlsSecret("greeter-tls"))
+	spec := goodSpec()
+	lease := metav1.OwnerReference{APIVersion: leaseAPIVersion, Kind: leaseKind, Name: "greeter-host1", UID: "lease-uid-1"}
+	if _, _, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{createOnly: true,
+		owners: []metav1.OwnerReference{lease}}); err != nil {
+		t.Fatal(err)
+	}
+	spec.Env = nil
+	if _, created, err := deploy(context.Background(), c, testNS, &spec, DeployOptions{}); err != nil || created {
+		t.Fatalf("upgrade: created %v, %v", created, err)
+	}
+	got, err := c.AppsV1().Deployments(testNS).Get(context.Background(), "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "GREETING" {
+			t.Errorf("GREETING=%s is still set after a deploy without it", e.Value)
+		}
+	}
+	if len(got.OwnerReferences) != 1 || got.OwnerReferences[0].UID != lease.UID {
+		t.Errorf("owner references %v after the upgrade, want the host's Lease", got.OwnerReferences)
+	}
+}

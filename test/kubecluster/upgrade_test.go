@@ -2,12 +2,16 @@ package kubecluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
@@ -103,6 +107,26 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r, err := g2.Greet(t.Context(), &greeterv1.GreetRequest{Name: "stuck"}); err != nil || !strings.HasPrefix(r.GetMessage(), "Bonjour") {
-		t.Errorf("a call during the stuck rollout: %q, %v; want the old pods' French", r.GetMessage(), err)
+		t.Errorf("a call during the stuck rollout: %q, %v; want the old pods' French; pods:\n%s", r.GetMessage(), err, c.pods(t))
 	}
+}
+
+// pods says, one line each, the namespace's pods: name, image, phase,
+// readiness and whether they are being deleted.
+func (c *cluster) pods(t *testing.T) string {
+	t.Helper()
+	pods, err := c.client.CoreV1().Pods(c.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		ready := false
+		for _, cond := range p.Status.Conditions {
+			ready = ready || cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue
+		}
+		fmt.Fprintf(&b, "  %s %s %s ready=%v deleting=%v ip=%s\n", p.Name, p.Spec.Containers[0].Image, p.Status.Phase,
+			ready, p.DeletionTimestamp != nil, p.Status.PodIP)
+	}
+	return b.String()
 }
