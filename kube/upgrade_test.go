@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -60,5 +61,22 @@ func TestUpgradeDropsRemovedFields(t *testing.T) {
 	}
 	if len(got.OwnerReferences) != 1 || got.OwnerReferences[0].UID != lease.UID {
 		t.Errorf("owner references %v after the upgrade, want the host's Lease", got.OwnerReferences)
+	}
+}
+
+// A rollout is not done while a replica of the old revision is left, even
+// when every desired replica runs the new one: the old pod, pending
+// termination, may still take calls (kubectl rollout status waits too).
+func TestRolloutWaitsForOldReplicas(t *testing.T) {
+	spec := goodSpec()
+	d, _ := spec.objects(testNS, false)
+	d.Generation = 2
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 2, ReadyReplicas: 3, AvailableReplicas: 3}
+	if ready(d) {
+		t.Error("a Deployment with 2 updated and 1 old replica counts as rolled out")
+	}
+	d.Status.Replicas, d.Status.UpdatedReplicas = 2, 2
+	if !ready(d) {
+		t.Error("a Deployment whose 2 replicas all run the new revision does not count as rolled out")
 	}
 }
