@@ -24,6 +24,10 @@ type DeployOptions struct {
 	// ReadyTimeout bounds the wait for every replica to be ready; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Progress, if set, is told while Deploy waits how many replicas are
+	// ready and why one is not (a *NotReadyError without log lines), each
+	// time that changes.
+	Progress func(*NotReadyError)
 }
 
 // DefaultReadyTimeout is how long Deploy waits for the replicas by default.
@@ -31,15 +35,17 @@ const DefaultReadyTimeout = 2 * time.Minute
 
 // Deploy validates spec, creates its Deployment and Service in namespace
 // ns, and waits until every replica is ready and listed ready in the
-// Service's EndpointSlices (so that a client opened next sees them all). A spec that fails validation
+// Service's EndpointSlices (so that a client opened next sees them all);
+// a spec of 0 replicas is not waited for. A spec that fails validation
 // creates nothing (tether.ErrBadTarget wrapping a *FieldError). If the
 // replicas are not ready in time, what was created is removed and the error
 // (tether.ErrStartTimeout wrapping a *NotReadyError) says why.
 func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o DeployOptions) error {
 	d, err := deploy(ctx, c, ns, &spec, o)
-	if err != nil {
+	if err != nil || desired(d) == 0 { // at 0 replicas there is nothing to wait for
 		return err
 	}
+	ctx = withProgress(ctx, o.Progress)
 	start := time.Now()
 	d, err = waitReady(ctx, c, d, o.ReadyTimeout)
 	if err == nil {

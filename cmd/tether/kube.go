@@ -98,7 +98,8 @@ certificates).`,
 }
 
 func runKubeDeploy(ctx context.Context, out io.Writer, kf *kubeFlags, f *kubeDeployFlags, name string) error {
-	spec := kube.Spec{Name: name, Image: f.image, Port: f.port, Replicas: f.replicas, TLSSecret: f.tlsSecret, Args: f.args}
+	replicas := f.replicas
+	spec := kube.Spec{Name: name, Image: f.image, Port: f.port, Replicas: &replicas, TLSSecret: f.tlsSecret, Args: f.args}
 	var err error
 	if spec.Env, err = keyValues("--env", f.env); err != nil {
 		return err
