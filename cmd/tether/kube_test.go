@@ -22,7 +22,7 @@ import (
 func runKube(t *testing.T, c kubernetes.Interface, args ...string) (string, error) {
 	t.Helper()
 	old := newKubeClient
-	newKubeClient = func(string) (kubernetes.Interface, error) { return c, nil }
+	newKubeClient = func(string, string) (kubernetes.Interface, error) { return c, nil }
 	t.Cleanup(func() { newKubeClient = old })
 	root := newRoot()
 	var out bytes.Buffer
