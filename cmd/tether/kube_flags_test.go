@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
@@ -176,4 +177,15 @@ func fakePod(name, ip string, port int32, ready bool) *corev1.Pod {
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 	}
 	return p
+}
+
+// The runtimes' log lines name the CLI's flags too: the plaintext warning
+// says --insecure, not the Go option.
+func TestLogNamesFlags(t *testing.T) {
+	var b syncBuffer
+	log := slog.New(flagNamingHandler{slog.NewTextHandler(&b, nil)}).With("plugin", "p")
+	log.Warn("connecting to the plugin in plaintext (kube.WithInsecure): calls are neither encrypted nor authenticated")
+	if out := b.String(); !strings.Contains(out, "plaintext (--insecure): calls") || !strings.Contains(out, "plugin=p") {
+		t.Errorf("logged %q", out)
+	}
 }

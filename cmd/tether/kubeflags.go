@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -81,7 +83,26 @@ var optionFlags = strings.NewReplacer(
 	"network.WithInsecure()", "--insecure",
 	"which kube.WithPinnedImages requires", "which --pinned requires",
 	", and no kube.WithDeploy spec to create one", ": deploy it first with tether kube deploy",
+	"kube.WithInsecure", "--insecure", // in a log line: "connecting to the plugin in plaintext (kube.WithInsecure)"
+	"network.WithInsecure", "--insecure",
 )
+
+// flagNamingHandler is a log handler that names the CLI's flags where a
+// message names the Go options they stand for.
+type flagNamingHandler struct{ slog.Handler }
+
+func (h flagNamingHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Message = optionFlags.Replace(r.Message)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h flagNamingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return flagNamingHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h flagNamingHandler) WithGroup(name string) slog.Handler {
+	return flagNamingHandler{h.Handler.WithGroup(name)}
+}
 
 // specFlags are the deploy flags of the spec's fields that a
 // *kube.FieldError names.

@@ -111,6 +111,7 @@ func (f *pluginFlags) hostOptions(ctx context.Context) ([]tether.Option, error) 
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
+	log = slog.New(flagNamingHandler{log.Handler()})
 	opts := []tether.Option{
 		tether.WithHandshake(hs),
 		tether.WithStartTimeout(startTimeout(ctx, f.timeout)),
