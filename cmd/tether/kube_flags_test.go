@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"regexp"
@@ -151,6 +152,18 @@ func TestInspectKubeListsPods(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(r.stdout) {
 			t.Errorf("inspect output does not match %s:\n%s", re, r.stdout)
 		}
+	}
+
+	r = runWith(t, c, nil, "inspect", "kube://plugins/echo", "--insecure", "--json")
+	var info inspection
+	if err := json.Unmarshal([]byte(r.stdout), &info); r.err != nil || err != nil || len(info.Pods) != 3 ||
+		info.Pods[0].Health != "SERVING" || info.Pods[2].DescribeError != "not ready" {
+		t.Errorf("inspect --json: %v %v\n%s", r.err, err, r.stdout)
+	}
+	// call takes the same flags, and its calls reach the pods.
+	r = runWith(t, c, nil, "call", "kube://plugins/echo", "tether.echo.v1.Echo/Unary", `{"text":"hi"}`, "--insecure")
+	if r.err != nil || !regexp.MustCompile(`"text": "127\.0\.0\.[12]:hi"`).MatchString(r.stdout) {
+		t.Errorf("call: %v\n%s", r.err, r.stdout)
 	}
 }
 
