@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -14,8 +15,13 @@ import (
 // NewClient makes a client of the API server: from the kubeconfig file at
 // path if given; otherwise, inside a pod, from its service account
 // (rest.InClusterConfig); otherwise from $KUBECONFIG or ~/.kube/config.
-func NewClient(path string) (kubernetes.Interface, error) {
-	conf, err := RESTConfig(path)
+func NewClient(path string) (kubernetes.Interface, error) { return NewContextClient(path, "") }
+
+// NewContextClient is NewClient with the kubeconfig's context named
+// context instead of its current-context ("": the current one). Given a
+// context, the kubeconfig is read even inside a pod.
+func NewContextClient(path, context string) (kubernetes.Interface, error) {
+	conf, err := ContextRESTConfig(path, context)
 	if err != nil {
 		return nil, err
 	}
@@ -23,23 +29,68 @@ func NewClient(path string) (kubernetes.Interface, error) {
 }
 
 // RESTConfig is the client configuration NewClient uses.
-func RESTConfig(path string) (*rest.Config, error) {
-	if path == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+func RESTConfig(path string) (*rest.Config, error) { return ContextRESTConfig(path, "") }
+
+// ContextRESTConfig is the client configuration NewContextClient uses.
+func ContextRESTConfig(path, context string) (*rest.Config, error) {
+	if inClusterDefault(path, context) {
 		conf, err := inCluster()
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster configuration: %w", err)
 		}
 		return conf, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules() // $KUBECONFIG, then ~/.kube/config
-	if path != "" {
-		rules.ExplicitPath = path
-	}
-	conf, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	conf, err := kubeconfig(path, context).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	return conf, nil
+}
+
+// DefaultNamespace is the namespace kubectl would use with the same
+// kubeconfig and context: the context's namespace, or "default" when it
+// names none or there is no kubeconfig at all; inside a pod (no path, no
+// context), the pod's own namespace.
+func DefaultNamespace(path, context string) (string, error) {
+	if inClusterDefault(path, context) {
+		return podNamespace(), nil
+	}
+	ns, _, err := kubeconfig(path, context).Namespace()
+	if clientcmd.IsEmptyConfig(err) {
+		return "default", nil // no kubeconfig at all: making the client will say so
+	}
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	return ns, nil
+}
+
+// inClusterDefault reports whether the client configuration is the pod's
+// service account: inside a pod, when no kubeconfig or context is named.
+func inClusterDefault(path, context string) bool {
+	return path == "" && context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+}
+
+// kubeconfig loads the kubeconfig as kubectl does: the file at path, else
+// $KUBECONFIG, else ~/.kube/config; the context named, else its
+// current-context.
+func kubeconfig(path, context string) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules() // $KUBECONFIG, then ~/.kube/config
+	rules.ExplicitPath = path
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+}
+
+// podNamespace is the namespace of the pod this process runs in, from its
+// service account's namespace file ("default" when it cannot be read).
+func podNamespace() string {
+	dir := os.Getenv(EnvServiceAccountDir)
+	if dir == "" {
+		dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "namespace")); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
 }
 
 // EnvServiceAccountDir names the directory of the pod's service account

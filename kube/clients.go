@@ -18,10 +18,11 @@ var clientsets = struct {
 	m map[[sha256.Size]byte]kubernetes.Interface
 }{m: map[[sha256.Size]byte]kubernetes.Interface{}}
 
-// sharedClient is NewClient(path), shared by every caller whose path
-// resolves to the same configuration (server, credentials, TLS, limits).
-func sharedClient(path string) (kubernetes.Interface, error) {
-	conf, err := RESTConfig(path)
+// sharedClient is NewContextClient(path, context), shared by every caller
+// whose path and context resolve to the same configuration (server,
+// credentials, TLS, limits).
+func sharedClient(path, context string) (kubernetes.Interface, error) {
+	conf, err := ContextRESTConfig(path, context)
 	if err != nil {
 		return nil, err
 	}

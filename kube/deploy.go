@@ -24,6 +24,10 @@ type DeployOptions struct {
 	// ReadyTimeout bounds the wait for every replica to be ready; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Progress, if set, is told while Deploy waits how many replicas are
+	// ready and why one is not (a *NotReadyError without log lines), each
+	// time that changes.
+	Progress func(*NotReadyError)
 
 	// Open's: a host creates (never updates) the plugin, owned by its
 	// Lease when it shares it (share.go).
@@ -45,16 +49,18 @@ const FieldManager = "tether"
 // ready in the Service's EndpointSlices (so that a client opened next sees
 // them all). A spec that fails validation changes nothing
 // (tether.ErrBadTarget wrapping a *FieldError), and so does a Deployment
-// of that name that is not tether's. If the replicas are not ready in
+// of that name that is not tether's. A spec of 0 replicas is not waited
+// for. If the replicas are not ready in
 // time, the error (tether.ErrStartTimeout wrapping a *NotReadyError) says
 // why, and what Deploy created is removed; a plugin that existed before is
 // left as the rollout left it (its old pods keep serving while a rollout
 // is stuck).
 func Deploy(ctx context.Context, c kubernetes.Interface, ns string, spec Spec, o DeployOptions) error {
 	d, created, err := deploy(ctx, c, ns, &spec, o)
-	if err != nil {
+	if err != nil || desired(d) == 0 { // at 0 replicas there is nothing to wait for
 		return err
 	}
+	ctx = withProgress(ctx, o.Progress)
 	start := time.Now()
 	d, err = waitReady(ctx, c, d, o.ReadyTimeout)
 	if err == nil {

@@ -172,7 +172,7 @@ func TestRemoveLeavesForeignObjects(t *testing.T) {
 func TestDeployWaitsForTheSlices(t *testing.T) {
 	c := fake.NewClientset(tlsSecret("greeter-tls"))
 	spec := goodSpec()
-	spec.Replicas = 3
+	spec.Replicas = new(int32(3))
 	done := make(chan error, 1)
 	go func() {
 		done <- Deploy(context.Background(), c, testNS, spec, DeployOptions{ReadyTimeout: 2 * time.Second})

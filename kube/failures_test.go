@@ -150,7 +150,7 @@ func TestForeignDeploymentIsBadTarget(t *testing.T) {
 // error must not say "3 of 3 replicas ready" of a plugin that is not.
 func TestNotReadySaysWhatIsTrue(t *testing.T) {
 	spec := goodSpec()
-	spec.Replicas = 3
+	spec.Replicas = new(int32(3))
 	d, _ := spec.objects(testNS, false)
 	d.Generation = 2
 	d.Status.ObservedGeneration, d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 2, 3, 1, 3

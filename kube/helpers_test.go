@@ -28,7 +28,7 @@ const testNS = "plugins"
 
 // goodSpec is a spec that passes validation (its Secret must exist).
 func goodSpec() Spec {
-	return Spec{Name: "greeter", Image: "example.com/greeter:1", Port: 7000, Replicas: 2, TLSSecret: "greeter-tls",
+	return Spec{Name: "greeter", Image: "example.com/greeter:1", Port: 7000, Replicas: new(int32(2)), TLSSecret: "greeter-tls",
 		Env: map[string]string{"GREETING": "hello"}, Labels: map[string]string{"team": "a"}}
 }
 

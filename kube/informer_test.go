@@ -74,7 +74,7 @@ func (w *countedWatch) Stop() {
 func addPlugin(t *testing.T, c *fake.Clientset, name, ip string, port int32) {
 	t.Helper()
 	spec := goodSpec()
-	spec.Name, spec.Port, spec.Replicas = name, port, 1
+	spec.Name, spec.Port, spec.Replicas = name, port, new(int32(1))
 	d, svc := spec.objects(testNS, false)
 	ctx := context.Background()
 	if _, err := c.AppsV1().Deployments(testNS).Create(ctx, d, metav1.CreateOptions{}); err != nil {
@@ -223,15 +223,15 @@ func TestSameKubeconfigSharesClient(t *testing.T) {
 	a := write("a", "https://127.0.0.1:6443", "t1")
 	b := write("b", "https://127.0.0.1:6443", "t1")
 	other := write("c", "https://127.0.0.1:6443", "t2")
-	ca, err := sharedClient(a)
+	ca, err := sharedClient(a, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, err := sharedClient(b)
+	cb, err := sharedClient(b, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := sharedClient(other)
+	co, err := sharedClient(other, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,12 +63,13 @@ func DescribeWith(opts ...tether.Option) ListOption {
 // DescribeTimeout bounds the Describe of each plugin (default 10 s).
 func DescribeTimeout(d time.Duration) ListOption { return func(c *listConfig) { c.timeout = d } }
 
-// List finds the plugins tether deployed in namespace ns (Deployments
-// labelled app.kubernetes.io/managed-by=tether), sorted by name, with their
+// List finds the plugins tether deployed in namespace ns, or in every
+// namespace when ns is metav1.NamespaceAll ("") (Deployments labelled
+// app.kubernetes.io/managed-by=tether), sorted by namespace and name, with their
 // image and replicas, and, given DescribeTLS or DescribeInsecure, the
 // interfaces and versions one ready pod serves.
 func List(ctx context.Context, c kubernetes.Interface, ns string, opts ...ListOption) ([]Plugin, error) {
-	lc := listConfig{timeout: 10 * time.Second}
+	lc := listConfig{timeout: defaultDescribeTimeout}
 	for _, o := range opts {
 		o(&lc)
 	}
@@ -81,7 +82,7 @@ func List(ctx context.Context, c kubernetes.Interface, ns string, opts ...ListOp
 		}
 		out = out[:0]
 		for _, d := range deps.Items {
-			p := Plugin{Name: d.Labels[LabelPlugin], Namespace: ns, Ready: d.Status.ReadyReplicas, Desired: desired(&d)}
+			p := Plugin{Name: d.Labels[LabelPlugin], Namespace: d.Namespace, Ready: d.Status.ReadyReplicas, Desired: desired(&d)}
 			if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
 				p.Image = cs[0].Image
 			}
@@ -92,7 +93,9 @@ func List(ctx context.Context, c kubernetes.Interface, ns string, opts ...ListOp
 	if err != nil {
 		return nil, apiFailure(ns, "list", "deployments.apps", "", ns, err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace < out[j].Namespace || out[i].Namespace == out[j].Namespace && out[i].Name < out[j].Name
+	})
 	for i := range out {
 		lc.describe(ctx, c, &out[i])
 	}
@@ -115,15 +118,7 @@ func (lc listConfig) describe(ctx context.Context, c kubernetes.Interface, p *Pl
 		p.DescribeError = "no ready pod to describe"
 		return
 	}
-	tr := tlsOptions.Plaintext()
-	if !lc.insecure {
-		tr = tlsOptions.TLS(lc.tls)
-	}
-	ep := tr.Endpoint("tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))), ServerName(p.Name, p.Namespace))
-	// The plugin's own target, with a runtime that reports this one pod.
-	opts := append([]tether.Option{tether.WithName(p.Name), tether.WithStartTimeout(lc.timeout)}, lc.host...)
-	opts = append(opts, tether.WithRuntime(podBuilder{ep}))
-	client, err := tether.Open(ctx, scheme+"://"+p.Namespace+"/"+p.Name, opts...)
+	client, err := lc.open(ctx, p.Name, p.Namespace, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))))
 	if err != nil {
 		p.DescribeError = err.Error()
 		return

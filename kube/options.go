@@ -23,6 +23,7 @@ var tlsOptions = remote.Options{Package: "kube", Schemes: []string{scheme}}
 type config struct {
 	spec       *Spec
 	kubeconfig string
+	context    string
 	client     kubernetes.Interface
 	outlive    bool
 	pinned     bool
@@ -51,6 +52,13 @@ func WithDeploy(spec Spec) tether.Option {
 // watch per namespace. For kube targets only.
 func WithKubeconfig(path string) tether.Option {
 	return opt("WithKubeconfig", func(c *config) { c.kubeconfig = path })
+}
+
+// WithContext uses the kubeconfig's context name instead of its
+// current-context (the kubeconfig is then read even inside a pod). For kube
+// targets only.
+func WithContext(name string) tether.Option {
+	return opt("WithContext", func(c *config) { c.context = name })
 }
 
 // WithClient uses c to talk to the API server instead of a client made

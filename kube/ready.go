@@ -108,6 +108,9 @@ func waitReady(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment
 		if err == nil && ready(last) {
 			return last, nil
 		}
+		if err == nil {
+			reportProgress(wctx, c, last)
+		}
 		select {
 		case <-wctx.Done():
 			if last == nil {
@@ -217,7 +220,7 @@ func diagnose(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment)
 // podProblem says what keeps one pod from being ready, ranked: the higher,
 // the more telling (a crash beats a failing probe beats a pending pod).
 func podProblem(ctx context.Context, c kubernetes.Interface, p *corev1.Pod) (*NotReadyError, int) {
-	e := &NotReadyError{Pod: p.Name}
+	e := &NotReadyError{Pod: p.Name, Reason: ReasonPending}
 	for _, cond := range p.Status.Conditions {
 		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
 			e.Reason, e.Message = ReasonUnschedulable, strings.TrimSpace(cond.Reason+": "+cond.Message)

@@ -73,7 +73,7 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 	}
 	c := cfg.client
 	if c == nil {
-		if c, err = sharedClient(cfg.kubeconfig); err != nil {
+		if c, err = sharedClient(cfg.kubeconfig, cfg.context); err != nil {
 			return nil, &tether.PluginError{Plugin: name, Kind: tether.ErrHost, Detail: "no Kubernetes client configuration", Err: err}
 		}
 	}

@@ -41,8 +41,10 @@ type Spec struct {
 	// Image is the plugin's container image; pin it by digest
 	// (name@sha256:...) to run exactly the build you tested.
 	Image string
-	// Replicas is the number of pods; 0 means 1.
-	Replicas int32
+	// Replicas is the number of pods: nil means 1, and 0 means none (the
+	// Deployment and Service exist, and Deploy does not wait for a ready
+	// replica). new(int32(3)) is three.
+	Replicas *int32
 	// Port is the port the plugin serves on, in each pod.
 	Port int32
 	// Args are the container's arguments.
@@ -52,6 +54,16 @@ type Spec struct {
 	Env map[string]string
 	// Resources are the container's requests and limits.
 	Resources corev1.ResourceRequirements
+	// ServiceAccount is the pods' service account; empty: the
+	// namespace's default.
+	ServiceAccount string
+	// ImagePullSecrets name Secrets in the namespace with the credentials
+	// of the image's registry.
+	ImagePullSecrets []string
+	// NodeSelector restricts the pods to nodes with these labels.
+	NodeSelector map[string]string
+	// Tolerations let the pods run on nodes with matching taints.
+	Tolerations []corev1.Toleration
 	// TLSSecret names a Secret in the namespace with tls.crt, tls.key and
 	// ca.crt: the pods' server certificate and key, and the CA of the
 	// clients' certificates (mutual TLS). Required unless the host gives
@@ -91,7 +103,7 @@ func (s *Spec) objects(ns string, insecure bool) (*appsv1.Deployment, *corev1.Se
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, managedLabels(s.Name))
-	replicas := max(s.Replicas, 1)
+	replicas := s.replicas()
 	meta := metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: labels}
 	d := &appsv1.Deployment{
 		ObjectMeta: meta,
@@ -141,6 +153,7 @@ func (s *Spec) podSpec(insecure bool) corev1.PodSpec {
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	pod := corev1.PodSpec{Containers: []corev1.Container{c}}
+	s.scheduling(&pod)
 	if insecure {
 		pod.Containers[0].Env = append(env, corev1.EnvVar{Name: "TETHER_INSECURE", Value: "1"})
 		return pod

@@ -99,7 +99,7 @@ func deployed(t *testing.T, port int32) *fake.Clientset {
 	t.Helper()
 	c := fake.NewClientset()
 	spec := goodSpec()
-	spec.Port, spec.Replicas = port, 1
+	spec.Port, spec.Replicas = port, new(int32(1))
 	d, svc := spec.objects(testNS, false)
 	ctx := context.Background()
 	if _, err := c.AppsV1().Deployments(testNS).Create(ctx, d, metav1.CreateOptions{}); err != nil {

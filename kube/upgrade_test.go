@@ -15,7 +15,7 @@ import (
 func TestAttachDuringStuckRollout(t *testing.T) {
 	port := echoPlugin(t, "127.0.0.1", 0)
 	spec := goodSpec()
-	spec.TLSSecret, spec.Port, spec.Replicas = "", port, 3
+	spec.TLSSecret, spec.Port, spec.Replicas = "", port, new(int32(3))
 	d, svc := spec.objects(testNS, true)
 	d.Generation = 2
 	d.Status.ObservedGeneration, d.Status.Replicas, d.Status.ReadyReplicas = 2, 4, 3

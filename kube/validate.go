@@ -55,7 +55,7 @@ func (s *Spec) validate(ctx context.Context, c kubernetes.Interface, ns string, 
 	case s.TLSSecret == "" && !insecure && s.Deployment == nil:
 		return badField(s.Name, "spec.tlsSecret", "a plugin needs a TLS Secret for mutual TLS, "+
 			"unless the host gives kube.WithInsecure()", nil)
-	case s.TLSSecret != "":
+	case s.TLSSecret != "" && c != nil: // nil: a dry run, which reads nothing
 		return s.checkSecret(ctx, c, ns)
 	}
 	return nil
@@ -69,7 +69,7 @@ func (s *Spec) validateFields() error {
 	if s.Image == "" {
 		return badField(s.Name, "spec.image", "it is empty", nil)
 	}
-	if s.Replicas < 0 {
+	if s.Replicas != nil && *s.Replicas < 0 {
 		return badField(s.Name, "spec.replicas", "it is negative", nil)
 	}
 	for k := range s.Env {
@@ -89,7 +89,7 @@ func (s *Spec) validateFields() error {
 			return badField(s.Name, "spec.labels", k+" is set by the kube runtime", nil)
 		}
 	}
-	return nil
+	return s.validateScheduling()
 }
 
 // validateObjects checks user-provided objects: both given, selectors that

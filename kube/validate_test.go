@@ -45,7 +45,7 @@ func TestValidationNamesTheFieldAndCreatesNothing(t *testing.T) {
 		{"reserved env", "spec.env", false, func(s *Spec) { s.Env = map[string]string{"TETHER_LISTEN": "x"} }},
 		{"bad env name", "spec.env", false, func(s *Spec) { s.Env = map[string]string{"1A": "x"} }},
 		{"bad label", "spec.labels", false, func(s *Spec) { s.Labels = map[string]string{"a b": "c"} }},
-		{"negative replicas", "spec.replicas", false, func(s *Spec) { s.Replicas = -1 }},
+		{"negative replicas", "spec.replicas", false, func(s *Spec) { s.Replicas = new(int32(-1)) }},
 		{"selector not matching", "deployment.spec.selector", false, func(s *Spec) {
 			s.Deployment, s.Service = userObjects()
 			s.Deployment.Spec.Selector.MatchLabels = map[string]string{"app": "other"}

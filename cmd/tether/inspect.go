@@ -17,6 +17,7 @@ import (
 	"github.com/tetherplug/tether/internal/dynamic"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/reflectclient"
+	"github.com/tetherplug/tether/kube"
 )
 
 func init() { register(newInspectCmd) }
@@ -39,10 +40,16 @@ runtime. PLUGIN-ARGS and --auto-mtls apply to programs only. The TLS flags
 apply to network targets only: tcp and dns targets need --tls-ca (and, for
 mutual TLS, --tls-cert and --tls-key), or --insecure for plaintext; unix
 targets are plaintext unless given TLS flags. A network plugin is not stopped:
-inspect only disconnects.`,
+inspect only disconnects.
+
+A kube://NAMESPACE/NAME target (package kube) takes the TLS flags too (all
+three, or --insecure), and --kubeconfig and --context to choose the cluster;
+inspect then lists every pod of the plugin with its IP, readiness, health and
+the interfaces its own Describe answers.`,
 		Example: `  tether inspect ./bin/plugins/greeter-en
   tether inspect exec:///opt/app/plugins/greeter-en
   tether inspect tcp://10.0.0.7:7000 --tls-cert pki/host-1.crt --tls-key pki/host-1.key --tls-ca pki/ca.crt
+  tether inspect kube://plugins/greeter --context prod --tls-cert host.crt --tls-key host.key --tls-ca ca.crt
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
@@ -61,6 +68,11 @@ inspect only disconnects.`,
 			info, err := inspect(ctx, own[0], c, &flags.tls)
 			if err != nil {
 				return interrupted(err)
+			}
+			if flags.kube.client != nil {
+				if info.Pods, err = flags.kubePods(ctx, c.Target()); err != nil {
+					return interrupted(err)
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -86,6 +98,8 @@ type inspection struct {
 	Describe        *describeInfo  `json:"describe,omitempty"`
 	Services        []serviceInfo  `json:"services"`
 	ReflectionError string         `json:"reflection_error,omitempty"`
+	// Pods are a kube target's pods, each described on its own.
+	Pods []kube.Pod `json:"pods,omitempty"`
 }
 
 type handshakeInfo struct {
@@ -230,6 +244,11 @@ func (info *inspection) print(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if info.Pods != nil {
+		if err := printPods(w, info.Pods); err != nil {
+			return err
+		}
 	}
 	if info.ReflectionError != "" {
 		_, err := fmt.Fprintf(w, "services: unknown: %s\n", info.ReflectionError)

@@ -22,7 +22,7 @@ import (
 func runKube(t *testing.T, c kubernetes.Interface, args ...string) (string, error) {
 	t.Helper()
 	old := newKubeClient
-	newKubeClient = func(string) (kubernetes.Interface, error) { return c, nil }
+	newKubeClient = func(string, string) (kubernetes.Interface, error) { return c, nil }
 	t.Cleanup(func() { newKubeClient = old })
 	root := newRoot()
 	var out bytes.Buffer
@@ -59,12 +59,12 @@ func TestKubeDeployValidation(t *testing.T) {
 func TestKubeLsAndRm(t *testing.T) {
 	c := fake.NewClientset()
 	ctx := context.Background()
-	if err := kube.Deploy(ctx, c, "plugins", kube.Spec{Name: "greeter", Image: "g:1", Port: 7000, Replicas: 3},
+	if err := kube.Deploy(ctx, c, "plugins", kube.Spec{Name: "greeter", Image: "g:1", Port: 7000, Replicas: new(int32(3))},
 		kube.DeployOptions{Insecure: true, ReadyTimeout: 1}); err == nil {
 		t.Fatal("a fake cluster made replicas ready")
 	}
 	// Deploy removed what it made when not ready; make it again, ready.
-	spec := kube.Spec{Name: "greeter", Image: "g:1", Port: 7000, Replicas: 3}
+	spec := kube.Spec{Name: "greeter", Image: "g:1", Port: 7000, Replicas: new(int32(3))}
 	done := make(chan error, 1)
 	go func() {
 		done <- kube.Deploy(ctx, c, "plugins", spec, kube.DeployOptions{Insecure: true})

@@ -70,6 +70,9 @@ func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
 	return f.networkOptions()
 }
 
+// kubeNeedsTLS is the error of a kube target given no TLS flag.
+const kubeNeedsTLS = "a kube target requires TLS: give --tls-cert, --tls-key and --tls-ca, or --insecure to connect in plaintext"
+
 // kubeOptions are the kube runtime's options the flags ask for: its pods
 // are network plugins, reached with the same client TLS.
 func (f *tlsFlags) kubeOptions() ([]tether.Option, error) {
@@ -79,7 +82,7 @@ func (f *tlsFlags) kubeOptions() ([]tether.Option, error) {
 	case f.insecure:
 		return []tether.Option{kube.WithInsecure()}, nil
 	case f.given() == "":
-		return nil, nil
+		return nil, errors.New(kubeNeedsTLS)
 	case f.cert == "" || f.key == "" || f.ca == "":
 		return nil, errors.New("a kube:// target's mutual TLS needs --tls-cert, --tls-key and --tls-ca")
 	}

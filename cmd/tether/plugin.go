@@ -25,6 +25,7 @@ type pluginFlags struct {
 	autoMTLS bool
 	verbose  bool
 	tls      tlsFlags
+	kube     kubeTargetFlags
 	// log, if set, is the logger the plugin's logs and output go to
 	// instead of the default text log of warnings on stderr.
 	log *slog.Logger
@@ -33,6 +34,7 @@ type pluginFlags struct {
 func (f *pluginFlags) add(cmd *cobra.Command) {
 	f.addLaunch(cmd)
 	f.tls.add(cmd)
+	f.kube.add(cmd)
 }
 
 // addLaunch adds the flags of a local plugin's launch alone, without the
@@ -51,8 +53,8 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 
 // launch loads the plugin a target names (a path, exec:///abs/path, or a
 // target of another registered runtime) and connects to it; args and
-// --auto-mtls apply to local programs only, the TLS flags to network
-// targets only. What the plugin logs goes to
+// --auto-mtls apply to local programs only, the TLS flags to network and
+// kube targets only, --kubeconfig and --context to kube targets only. What the plugin logs goes to
 // stderr (warnings and errors, or everything with --verbose), and so does
 // what it prints on stdout, which is kept for the command's own output.
 func (f *pluginFlags) launch(ctx context.Context, target string, args []string) (*tether.Client, error) {
@@ -60,6 +62,34 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
+	opts, err := f.hostOptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	execOpts, err := f.execOptions(t, args)
+	if err != nil {
+		return nil, err
+	}
+	netOpts, err := f.tls.options(t)
+	if err != nil {
+		return nil, err
+	}
+	kubeOpts, err := f.kube.options(t)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append(append(opts, execOpts...), netOpts...), kubeOpts...)
+	c, err := tether.Open(ctx, target, opts...)
+	if err != nil {
+		return nil, nameFlags(explainLaunch(err))
+	}
+	return c, nil
+}
+
+// hostOptions are the options a host application would give: the
+// handshake, the protocol versions, the start timeout within ctx and the
+// logger.
+func (f *pluginFlags) hostOptions(ctx context.Context) ([]tether.Option, error) {
 	var hs tether.HandshakeConfig
 	if f.cookie != "" {
 		key, value, ok := strings.Cut(f.cookie, "=")
@@ -81,6 +111,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
+	log = slog.New(flagNamingHandler{log.Handler()})
 	opts := []tether.Option{
 		tether.WithHandshake(hs),
 		tether.WithStartTimeout(startTimeout(ctx, f.timeout)),
@@ -89,20 +120,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
 	}
-	execOpts, err := f.execOptions(t, args)
-	if err != nil {
-		return nil, err
-	}
-	netOpts, err := f.tls.options(t)
-	if err != nil {
-		return nil, err
-	}
-	opts = append(append(opts, execOpts...), netOpts...)
-	c, err := tether.Open(ctx, target, opts...)
-	if err != nil {
-		return nil, explainLaunch(err)
-	}
-	return c, nil
+	return opts, nil
 }
 
 // execOptions are the options of a local program: its arguments (after

@@ -130,7 +130,7 @@ func BenchmarkKube(b *testing.B) {
 	client, err := tether.Open(b.Context(), "kube://"+c.ns+"/bench", tether.WithInterface("greeter", 1),
 		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(slog.New(slog.DiscardHandler)),
 		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithTLSFiles(c.hostCert, c.hostKey, c.cas),
-		kube.WithDeploy(kube.Spec{Image: greeterImage, Replicas: 1, Port: 7000, TLSSecret: "bench-tls"}))
+		kube.WithDeploy(kube.Spec{Image: greeterImage, Replicas: new(int32(1)), Port: 7000, TLSSecret: "bench-tls"}))
 	if err != nil {
 		b.Fatal(err)
 	}

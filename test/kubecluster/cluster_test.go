@@ -208,7 +208,7 @@ func TestOpenCallsEveryPod(t *testing.T) {
 	client, err := tether.Open(t.Context(), "kube://"+c.ns+"/g", tether.WithInterface("greeter", 1),
 		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(slog.New(slog.DiscardHandler)),
 		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithTLSFiles(c.hostCert, c.hostKey, c.cas),
-		kube.WithDeploy(kube.Spec{Image: greeterImage, Replicas: 2, Port: 7000, TLSSecret: "g-tls"}))
+		kube.WithDeploy(kube.Spec{Image: greeterImage, Replicas: new(int32(2)), Port: 7000, TLSSecret: "g-tls"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestTenClientsOneWatchOnAPIServer(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	for _, name := range []string{"g1", "g2"} {
-		err := kube.Deploy(t.Context(), c.client, c.ns, kube.Spec{Name: name, Image: greeterImage, Port: 7000, Replicas: 1},
+		err := kube.Deploy(t.Context(), c.client, c.ns, kube.Spec{Name: name, Image: greeterImage, Port: 7000, Replicas: new(int32(1))},
 			kube.DeployOptions{Insecure: true})
 		if err != nil {
 			t.Fatal(err)

@@ -93,7 +93,7 @@ func TestThreeHostsShareOnePlugin(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	c.tlsSecret(t, "g-tls", "g")
-	spec := kube.Spec{Image: greeterImage, Replicas: 2, Port: 7000, TLSSecret: "g-tls"}
+	spec := kube.Spec{Image: greeterImage, Replicas: new(int32(2)), Port: 7000, TLSSecret: "g-tls"}
 	clients := make([]*tether.Client, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
@@ -204,7 +204,7 @@ func TestKilledHostPluginRemoved(t *testing.T) {
 	client, _, err := openWithin(t, 3*time.Minute, "kube://"+c.ns+"/kept", tether.WithInterface("greeter", 1),
 		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(slog.New(slog.DiscardHandler)),
 		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithInsecure(),
-		kube.WithDeploy(kube.Spec{Image: greeterImage, Port: 7000, Replicas: 1}))
+		kube.WithDeploy(kube.Spec{Image: greeterImage, Port: 7000, Replicas: new(int32(1))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func hold(ns, name, image string) error {
 	defer cancel()
 	c, err := tether.Open(ctx, "kube://"+ns+"/"+name, tether.WithInterface("greeter", 1),
 		tether.WithStartTimeout(2*time.Minute), kube.WithInsecure(),
-		kube.WithDeploy(kube.Spec{Image: image, Port: 7000, Replicas: 1}))
+		kube.WithDeploy(kube.Spec{Image: image, Port: 7000, Replicas: new(int32(1))}))
 	if err != nil {
 		return err
 	}

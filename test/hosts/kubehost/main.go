@@ -27,7 +27,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := tether.Open(ctx, "kube://"+ns+"/"+name, tether.WithInterface("greeter", 1),
-		kube.WithInsecure(), kube.WithDeploy(kube.Spec{Image: image, Port: 7000, Replicas: 1}))
+		kube.WithInsecure(), kube.WithDeploy(kube.Spec{Image: image, Port: 7000, Replicas: new(int32(1))}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubehost:", err)
 		os.Exit(1)
