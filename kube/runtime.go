@@ -58,6 +58,7 @@ func ParseTarget(t tether.Target) (ns, name string, err error) {
 }
 
 func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	began := time.Now()
 	ns, name, err := ParseTarget(t)
 	if err != nil {
 		return nil, err
@@ -97,6 +98,11 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		r.removeCreated(ctx)
 		return nil, err
 	}
+	if r.logs, err = startPodLogs(ctx, r, cfg, began); err != nil {
+		r.once.Do(r.follow.close)
+		r.removeCreated(ctx)
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -109,6 +115,7 @@ type runtime struct {
 	env      tether.RuntimeEnv
 	tr       *remote.Transport
 	follow   *follower
+	logs     *logFollower // WithPodLogs
 	once     sync.Once
 }
 
@@ -178,6 +185,7 @@ func (r *runtime) report(addrs []string) {
 func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endpoint) error) error {
 	r.once.Do(func() {
 		r.follow.close()
+		r.logs.close()
 	})
 	if !r.created || r.outlive {
 		return nil

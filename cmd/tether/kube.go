@@ -34,8 +34,8 @@ var newKubeClient = kube.NewClient
 func newKubeCmd() *cobra.Command {
 	f := &kubeFlags{}
 	cmd := &cobra.Command{
-		Use:   "kube deploy|ls|rm",
-		Short: "Deploy, list and remove plugins on Kubernetes",
+		Use:   "kube deploy|ls|rm|logs",
+		Short: "Deploy, list and remove plugins on Kubernetes, and print their logs",
 		Long: `kube deploys plugins to a Kubernetes cluster as a Deployment behind a Service,
 lists the plugins tether deployed in a namespace, and removes them.
 
@@ -46,7 +46,7 @@ inside a pod, else $KUBECONFIG or ~/.kube/config. See docs/kubernetes.md.`,
 	pf.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
 	pf.StringVarP(&f.namespace, "namespace", "n", "default", "namespace of the plugins")
 	pf.BoolVar(&f.asJSON, "json", false, "print JSON instead of lines")
-	cmd.AddCommand(newKubeDeployCmd(f), newKubeLsCmd(f), newKubeRmCmd(f))
+	cmd.AddCommand(newKubeDeployCmd(f), newKubeLsCmd(f), newKubeRmCmd(f), newKubeLogsCmd(f))
 	return cmd
 }
 
