@@ -231,7 +231,7 @@ func (f *logFollower) sync(o any) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.streams[p.UID] != nil {
+	if f.closed || f.streams[p.UID] != nil { // streaming, or done with the pod, which logs no more
 		return
 	}
 	s := &podStream{f: f, pod: p.Name, uid: p.UID, container: p.Spec.Containers[0].Name, tail: -1}
@@ -249,7 +249,8 @@ func (f *logFollower) sync(o any) {
 // container exits, which comes before the deletion).
 const podGoneGrace = 5 * time.Second
 
-// gone cuts the stream of a deleted pod after podGoneGrace.
+// gone cuts the stream of a deleted pod after podGoneGrace, and forgets
+// the pod once its stream ended.
 func (f *logFollower) gone(o any) {
 	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
 		o = d.Obj
@@ -260,7 +261,13 @@ func (f *logFollower) gone(o any) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if s := f.streams[p.UID]; s != nil && s.timer == nil {
+	s := f.streams[p.UID]
+	switch {
+	case s == nil:
+	case s.ended:
+		delete(f.streams, p.UID)
+	case !s.deleted:
+		s.deleted = true
 		s.timer = time.AfterFunc(podGoneGrace, s.cancel)
 	}
 }

@@ -193,14 +193,16 @@ func TestPodLogsFollowPods(t *testing.T) {
 	endA := make(chan struct{})
 	logs := logServer(t, map[string]func(http.ResponseWriter, *http.Request, int){
 		"greeter-a": func(w http.ResponseWriter, r *http.Request, n int) {
+			fmt.Fprintf(w, "%s a1\n", now.Format(time.RFC3339Nano))
+			flush(w)
 			if n == 1 {
-				fmt.Fprintf(w, "%s a1\n", now.Format(time.RFC3339Nano))
-				flush(w)
 				select {
 				case <-endA: // the container exits
 				case <-r.Context().Done():
 				}
+				return
 			}
+			<-r.Context().Done()
 		},
 		"greeter-b": func(w http.ResponseWriter, r *http.Request, _ int) {
 			fmt.Fprintf(w, "%s b1\n", now.Add(time.Second).Format(time.RFC3339Nano))
@@ -230,15 +232,32 @@ func TestPodLogsFollowPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugintest.Eventually(t, 10*time.Second, "pod b's line", func() bool { return len(lines()) == 2 })
+	// Pod a is deleted: marked, its container exits (its stream ends), its
+	// status changes, then the object goes. Its log is not read again.
+	a := runningPod("greeter-a")
+	a.DeletionTimestamp = &metav1.Time{Time: now}
+	update := func() {
+		t.Helper()
+		if _, err := c.CoreV1().Pods(testNS).Update(context.Background(), a, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		plugintest.Eventually(t, 10*time.Second, "the update seen", func() bool {
+			o, _, _ := f.store.GetByKey(testNS + "/greeter-a")
+			p, ok := o.(*corev1.Pod)
+			return ok && p.DeletionTimestamp != nil && p.Status.Phase == a.Status.Phase
+		})
+	}
+	update()
+	close(endA)
+	ended := func() bool { f.mu.Lock(); defer f.mu.Unlock(); s := f.streams[a.UID]; return s != nil && s.ended }
+	plugintest.Eventually(t, 10*time.Second, "pod a's stream ended", ended)
+	a.Status.Phase = corev1.PodFailed
+	a.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143}}
+	update()
 	if err := c.CoreV1().Pods(testNS).Delete(context.Background(), "greeter-a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	plugintest.Eventually(t, 10*time.Second, "pod a gone from the store", func() bool {
-		_, ok, _ := f.store.GetByKey(testNS + "/greeter-a")
-		return !ok
-	})
-	close(endA)
-	plugintest.Eventually(t, 10*time.Second, "pod a's stream ended", func() bool { return streams() == 1 })
+	plugintest.Eventually(t, 10*time.Second, "pod a forgotten", func() bool { return streams() == 1 })
 	if want := []string{"greeter-a: a1\n", "greeter-b: b1\n"}; !slices.Equal(lines(), want) {
 		t.Errorf("lines %q, want %q", lines(), want)
 	}

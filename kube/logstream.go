@@ -24,7 +24,10 @@ type podStream struct {
 	tail      int64 // the last lines to read first; < 0: all
 	ctx       context.Context
 	cancel    context.CancelFunc
-	timer     *time.Timer // cuts the stream once the pod is deleted; under f.mu
+	// Under f.mu:
+	timer   *time.Timer // cuts the stream once the pod is deleted
+	deleted bool        // the pod object is gone
+	ended   bool        // run returned: the pod logs no more (never streamed again)
 }
 
 // Reconnection back-off of a pod's stream: 200 ms doubling to 5 s, back to
@@ -38,7 +41,10 @@ func (s *podStream) run() {
 	defer s.f.wg.Done()
 	defer func() {
 		s.f.mu.Lock()
-		delete(s.f.streams, s.uid)
+		s.ended = true
+		if s.deleted {
+			delete(s.f.streams, s.uid)
+		}
 		if s.timer != nil {
 			s.timer.Stop()
 		}
