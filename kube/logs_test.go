@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,12 +16,17 @@ import (
 
 	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/plugintest"
 )
 
@@ -261,4 +267,63 @@ func TestPodLogsFollowPods(t *testing.T) {
 	if want := []string{"greeter-a: a1\n", "greeter-b: b1\n"}; !slices.Equal(lines(), want) {
 		t.Errorf("lines %q, want %q", lines(), want)
 	}
+}
+
+// TestOpenWithPodLogs: a client opened with WithPodLogs logs its pods'
+// lines into its logger with the plugin's and the pod's names (the fake
+// client's pods/log answers "fake logs", a plain line: debug); Close stops
+// the streams and leaves no goroutine.
+func TestOpenWithPodLogs(t *testing.T) {
+	port := echoPlugin(t, "127.0.0.1", 0)
+	c := deployed(t, port)
+	if _, err := c.CoreV1().Pods(testNS).Create(context.Background(), runningPod("greeter-a"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	leaks := goleak.IgnoreCurrent()
+	log, rec := newRecorder()
+	client, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithInsecure(), WithPodLogs(), tether.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugintest.Eventually(t, 10*time.Second, "the pod's line in the host's logger", func() bool {
+		return slices.ContainsFunc(rec.all(), func(r record) bool {
+			return r.msg == "fake logs" && r.level == slog.LevelDebug && r.attrs["plugin"] == "greeter" && r.attrs["pod"] == "greeter-a"
+		})
+	})
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, leaks)
+}
+
+// An account that may not watch pods: Open with WithPodLogs fails at once
+// naming the verb and resource, and removes what it deployed.
+func TestPodLogsWatchForbiddenEndsOpen(t *testing.T) {
+	port := echoPlugin(t, "127.0.0.1", 0)
+	c := fake.NewClientset()
+	c.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "",
+			errors.New(`user "system:serviceaccount:plugins:host" cannot watch resource "pods"`))
+	})
+	spec := goodSpec()
+	spec.TLSSecret, spec.Port, spec.Replicas = "", port, 1
+	ready := make(chan struct{})
+	go func() {
+		defer close(ready)
+		markReady(t, c, "greeter")
+		s := slice("greeter-1", "greeter", port, map[string]bool{"127.0.0.1": true})
+		if _, err := c.DiscoveryV1().EndpointSlices(testNS).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	_, _, err := openWithin(t, 20*time.Second, "kube://plugins/greeter", WithClient(c), WithDeploy(spec), WithInsecure(), WithPodLogs())
+	<-ready
+	var ae *APIError
+	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &ae) || ae.Verb != "watch" || ae.Resource != "pods" {
+		t.Fatalf("Open: %v, want ErrHost with an *APIError on watch pods", err)
+	}
+	if want := "may not watch pods in namespace plugins"; !strings.Contains(err.Error(), want) {
+		t.Errorf("message %q does not say %q", err, want)
+	}
+	assertNothingLeft(t, c)
 }

@@ -115,9 +115,10 @@ type logCursor struct {
 
 // copy reads a stream of timestamped lines (RFC3339Nano, a space, the
 // line), passing on each line after the cursor without its timestamp and
-// moving the cursor. A line the stream's end cuts is passed on only when
-// final (otherwise the next stream, from the cursor, has it whole); a
-// line without a timestamp is passed on as it is.
+// moving the cursor. A last line without a newline is passed on when the
+// stream ends cleanly (the container exited) or final, not when the
+// stream broke (the next stream, from the cursor, has it whole); a line
+// without a timestamp is passed on as it is.
 func (c *logCursor) copy(r io.Reader, line func(string), final bool) error {
 	skip := c.n
 	var cont, pass bool
@@ -151,7 +152,7 @@ func (c *logCursor) copy(r io.Reader, line func(string), final bool) error {
 		}
 	})
 	_, err := io.Copy(w, r)
-	if final {
+	if final || err == nil {
 		_ = w.Close()
 	}
 	return err
