@@ -189,7 +189,8 @@ func followLogs(ctx context.Context, c kubernetes.Interface, ns, name string, cf
 		return f, nil
 	case <-ctx.Done():
 		f.close()
-		return nil, notListed(ctx, name, ns, nil)
+		return nil, &tether.PluginError{Plugin: name, Kind: tether.ErrStartTimeout,
+			Detail: "the plugin's pods were not listed in time", Err: context.Cause(ctx)}
 	}
 }
 
