@@ -28,6 +28,7 @@ type config struct {
 	outlive    bool
 	pinned     bool
 	timeout    time.Duration
+	podLogs    bool // WithPodLogs
 }
 
 func opt(name string, set func(*config)) tether.Option {

@@ -61,6 +61,7 @@ func ParseTarget(t tether.Target) (ns, name string, err error) {
 }
 
 func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv) (tether.Runtime, error) {
+	began := time.Now()
 	ns, name, err := ParseTarget(t)
 	if err != nil {
 		return nil, err
@@ -112,6 +113,11 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		r.removeCreated(ctx)
 		return nil, err
 	}
+	if r.logs, err = startPodLogs(ctx, r, cfg, began); err != nil {
+		r.once.Do(r.follow.close)
+		r.removeCreated(ctx)
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -125,6 +131,7 @@ type runtime struct {
 	env      tether.RuntimeEnv
 	tr       *remote.Transport
 	follow   *follower
+	logs     *logFollower // WithPodLogs
 	once     sync.Once
 }
 
@@ -201,6 +208,7 @@ func (r *runtime) Close(ctx context.Context, _ func(context.Context, tether.Endp
 		if r.follow != nil {
 			r.follow.close()
 		}
+		r.logs.close()
 	})
 	if r.share == nil {
 		return nil

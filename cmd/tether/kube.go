@@ -31,8 +31,8 @@ func (f *kubeFlags) client() (kubernetes.Interface, error) {
 func newKubeCmd() *cobra.Command {
 	f := &kubeFlags{}
 	cmd := &cobra.Command{
-		Use:   "kube deploy|ls|rm",
-		Short: "Deploy, list and remove plugins on Kubernetes",
+		Use:   "kube deploy|ls|rm|logs",
+		Short: "Deploy, list and remove plugins on Kubernetes, and print their logs",
 		Long: `kube deploys plugins to a Kubernetes cluster as a Deployment behind a Service,
 lists the plugins tether deployed in a namespace, and removes them.
 
@@ -47,7 +47,7 @@ else default. See docs/kubernetes.md.`,
 	pf.StringVar(&f.context, "context", "", "the kubeconfig context to use (default its current-context)")
 	pf.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the plugins (default the kubeconfig context's)")
 	pf.BoolVar(&f.asJSON, "json", false, "print JSON instead of lines")
-	cmd.AddCommand(newKubeDeployCmd(f), newKubeLsCmd(f), newKubeRmCmd(f))
+	cmd.AddCommand(newKubeDeployCmd(f), newKubeLsCmd(f), newKubeRmCmd(f), newKubeLogsCmd(f))
 	return cmd
 }
 

@@ -12,7 +12,7 @@
 //	tether status [--json]                 show the plugins a tether run daemon supervises
 //	tether restart NAME                    restart one of them (a failed one gets its budget back)
 //	tether logs NAME [-f]                  print one's log files
-//	tether kube deploy|ls|rm               deploy plugins to Kubernetes, list and remove them
+//	tether kube deploy|ls|rm|logs          deploy plugins to Kubernetes, list and remove them, print their logs
 //	tether version                         print the module version, VCS revision and Go version (also --version)
 //
 // A TARGET says where a plugin runs: a path to a program (never looked up in

@@ -70,6 +70,8 @@ type agent struct {
 	ips     *ipPool
 	// kubeletPort is the log server's port, published as the Node's kubelet endpoint.
 	kubeletPort int32
+	// logFiles are the container logs written or followed: path → *logFile.
+	logFiles sync.Map
 
 	mu   sync.Mutex
 	pods map[types.UID]*podWorker

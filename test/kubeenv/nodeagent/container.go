@@ -102,14 +102,23 @@ func (w *podWorker) runProcess(ctx context.Context, i int, c *corev1.Container, 
 	if err != nil {
 		return startError(start, err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, w.dir, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
-	logf.Close()
+	// Both streams go through one pipe, so that the agent stamps each line in the order printed.
+	pr, pw, err := os.Pipe()
 	if err != nil {
+		logf.Close()
 		return startError(start, err)
 	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, w.dir, pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		logf.Close()
+		return startError(start, err)
+	}
+	recorded := w.a.logFile(logPath).record(logf, pr)
 	pid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -133,6 +142,7 @@ func (w *podWorker) runProcess(ctx context.Context, i int, c *corev1.Container, 
 	pcancel()
 	<-probesDone
 	syscall.Kill(-pid, syscall.SIGKILL) // what the process left behind in its group
+	waitRecorded(recorded, pr)
 	t := corev1.ContainerStateTerminated{StartedAt: metav1.NewTime(start), FinishedAt: metav1.Now()}
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
@@ -147,6 +157,19 @@ func (w *podWorker) runProcess(ctx context.Context, i int, c *corev1.Container, 
 	t.Message = w.terminationMessage(c, logPath, t.ExitCode)
 	w.log.Info("container exited", "container", c.Name, "pid", pid, "exitCode", t.ExitCode)
 	return t
+}
+
+// waitRecorded waits until the container's output is in its log, or, if a process that left
+// the container's group still holds the pipe, at most 2 s, and then closes the pipe.
+func waitRecorded(recorded <-chan struct{}, pr *os.File) {
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-recorded:
+	case <-t.C:
+		pr.Close()
+		<-recorded
+	}
 }
 
 // startError is the terminated state of a process that could not start.

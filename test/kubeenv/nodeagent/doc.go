@@ -81,13 +81,18 @@
 //
 // # Logs
 //
-// A container's stdout and stderr go to WorkDir/logs/NAMESPACE/POD/CONTAINER.log (LogPath),
-// appended across restarts; LogTail reads its last lines. When terminationMessagePolicy is
-// FallbackToLogsOnError, a failed container's terminated.message is the end of its log;
-// otherwise it is the file at terminationMessagePath (under the pod root) if the process wrote it.
+// A container's stdout and stderr go through one pipe to WorkDir/logs/NAMESPACE/POD/CONTAINER.log
+// (LogPath), appended across restarts, each line prefixed with the time the agent read it
+// (RFC3339Nano, UTC, strictly increasing within the file) and a space; LogTail reads its last
+// lines without the timestamps. When terminationMessagePolicy is FallbackToLogsOnError, a failed
+// container's terminated.message is the end of its log; otherwise it is the file at
+// terminationMessagePath (under the pod root) if the process wrote it.
 // The agent also serves the kubelet's /containerLogs endpoint on 127.0.0.1 (HTTPS, self-signed,
-// published as the Node's kubelet endpoint), so the pods/log subresource (GetLogs in client-go,
-// with tailLines and limitBytes) returns the same lines; previous and follow are not supported.
+// published as the Node's kubelet endpoint), so the pods/log subresource (GetLogs in client-go)
+// returns the same lines, with the kubelet's semantics for tailLines, limitBytes, sinceTime and
+// sinceSeconds (lines stamped at or after), timestamps (each line prefixed with its RFC3339Nano
+// timestamp and a space) and follow (new lines as they are printed, until the container's
+// process exits); previous is not supported (the log holds every run).
 //
 // # Deletion
 //

@@ -13,13 +13,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
 // logServer serves the kubelet's container-log endpoint, GET /containerLogs/NS/POD/CONTAINER
-// (tailLines and limitBytes honoured; previous and follow are not: the log holds every run), over
+// (see serveLogs), over
 // HTTPS with a self-signed certificate, so the API server's pods/log subresource works. The API
 // server does not verify a kubelet's certificate unless it is given --kubelet-certificate-authority.
 type logServer struct {
@@ -59,37 +57,6 @@ func (s *logServer) stop() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.done
-}
-
-// serveLogs answers GET /containerLogs/NS/POD/CONTAINER.
-func (a *agent) serveLogs(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/containerLogs/") || len(parts) != 3 {
-		http.Error(w, "only GET /containerLogs/NAMESPACE/POD/CONTAINER is served", http.StatusNotFound)
-		return
-	}
-	n := 1 << 30
-	if s := r.URL.Query().Get("tailLines"); s != "" {
-		if v, err := strconv.Atoi(s); err == nil && v >= 0 {
-			n = v
-		}
-	}
-	lines, err := LogTail(a.opts.WorkDir, parts[0], parts[1], parts[2], n)
-	if err != nil {
-		http.Error(w, fmt.Sprintf("no log for container %s of pod %s/%s", parts[2], parts[0], parts[1]), http.StatusNotFound)
-		return
-	}
-	out := strings.Join(lines, "\n")
-	if len(lines) > 0 {
-		out += "\n"
-	}
-	if s := r.URL.Query().Get("limitBytes"); s != "" {
-		if v, err := strconv.Atoi(s); err == nil && v >= 0 && v < len(out) {
-			out = out[:v]
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain")
-	_, _ = w.Write([]byte(out))
 }
 
 // selfSigned makes a certificate for 127.0.0.1, valid for a year.

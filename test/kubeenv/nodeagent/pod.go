@@ -219,6 +219,10 @@ func (w *podWorker) release() {
 	if err := os.RemoveAll(w.dir); err != nil {
 		w.log.Warn("remove pod directory", "err", err)
 	}
+	pod := w.podSnapshot()
+	for _, c := range pod.Spec.Containers { // the logs stay; their writers are gone
+		w.a.logFiles.Delete(LogPath(w.a.opts.WorkDir, pod.Namespace, pod.Name, c.Name))
+	}
 }
 
 // containerEnvError formats a container config error for the waiting message.

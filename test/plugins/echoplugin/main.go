@@ -21,6 +21,7 @@
 //	            although the host did not ask for TLS
 //	stuck       on each Unary call, log "stuck in handler" and then sleep 60 s,
 //	            ignoring the call's context
+//	ticker      print "tick N" on stderr every 20 ms from the start, N from 0
 //
 // In every mode, a Unary call with text "exit:N" makes the process exit
 // with status N, and one with text "freeze" makes it stop itself
@@ -111,6 +112,14 @@ func chatter() {
 	}
 }
 
+// ticker prints a numbered line on stderr every 20 ms.
+func ticker() {
+	for i := 0; ; i++ {
+		fmt.Fprintf(os.Stderr, "tick %d\n", i)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func main() {
 	var impl echov1.EchoServer = plugintest.EchoServer{}
 	cfg := tether.ServeConfig{Name: "echo"}
@@ -140,6 +149,8 @@ func main() {
 		impl = logging{}
 	case "stuck":
 		impl = stuck{}
+	case "ticker":
+		go ticker()
 	case "v3":
 		cfg.ProtocolVersions = []int{3}
 	}
