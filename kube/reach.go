@@ -50,7 +50,8 @@ type UnreachableError struct {
 // Error says pod IPs are not reachable, and how the first dial failed.
 func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("pod IPs are not reachable from here (%s): the host is outside the cluster's pod network; "+
-		"reaching pods through the API server's port-forward is not yet supported: %v", strings.Join(e.Addresses, ", "), e.Err)
+		"reach the pods through the API server's port-forward with kube.WithPortForward() (tether inspect|call --port-forward): %v",
+		strings.Join(e.Addresses, ", "), e.Err)
 }
 
 // Unwrap returns the dial error.
@@ -76,6 +77,9 @@ func (r *runtime) reachable(ctx context.Context, d *appsv1.Deployment) error {
 			return &tether.PluginError{Plugin: r.name, Kind: tether.ErrStartTimeout,
 				Detail: "the replicas are ready but the Service's EndpointSlices listed none in time", Err: e}
 		}
+	}
+	if r.pf != nil {
+		return r.pf.probe(ctx, r.follow.addresses())
 	}
 	return probePods(ctx, r.name, r.follow.addresses())
 }

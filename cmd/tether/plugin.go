@@ -33,6 +33,7 @@ type pluginFlags struct {
 func (f *pluginFlags) add(cmd *cobra.Command) {
 	f.addLaunch(cmd)
 	f.tls.add(cmd)
+	addPortForward(cmd.Flags(), &f.tls.portForward)
 }
 
 // addLaunch adds the flags of a local plugin's launch alone, without the
