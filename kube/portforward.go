@@ -53,7 +53,7 @@ type PortForwardError struct {
 // Error names the pod and the port and says why the tunnel failed.
 func (e *PortForwardError) Error() string {
 	return fmt.Sprintf("could not reach port %d of pod %s in namespace %s through the API server's port-forward "+
-		"(the account needs `create` on pods/portforward): %v", e.Port, e.Pod, e.Namespace, e.Err)
+		"(which needs `create` on pods/portforward): %v", e.Port, e.Pod, e.Namespace, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -35,7 +35,7 @@ func TestReachErrorsNameTheRemedy(t *testing.T) {
 	}
 	pe := &PortForwardError{Pod: "greeter-1", Namespace: "plugins", Port: 7000, Err: errors.New("unable to upgrade connection")}
 	if want := "could not reach port 7000 of pod greeter-1 in namespace plugins through the API server's port-forward " +
-		"(the account needs `create` on pods/portforward): unable to upgrade connection"; pe.Error() != want {
+		"(which needs `create` on pods/portforward): unable to upgrade connection"; pe.Error() != want {
 		t.Errorf("PortForwardError says\n%q, want\n%q", pe, want)
 	}
 	if !errors.Is(&tether.PluginError{Kind: tether.ErrHost, Err: pe}, pe.Err) {

@@ -151,7 +151,7 @@ func portForwardRoles(t *testing.T, c *cluster) {
 	_, kubeconfig = c.account(t, "pf-denied", rules)
 	_, took, err := openWithin(t, 2*time.Minute, "kube://"+c.ns+"/pf", append(opts, kube.WithKubeconfig(kubeconfig))...)
 	var pe *kube.PortForwardError
-	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &pe) || !strings.Contains(err.Error(), "the account needs `create` on pods/portforward") {
+	if !errors.Is(err, tether.ErrHost) || !errors.As(err, &pe) || !strings.Contains(err.Error(), "which needs `create` on pods/portforward") {
 		t.Fatalf("Open through the port-forward without create on pods/portforward: %v, want ErrHost with a PortForwardError", err)
 	}
 	if took > kube.PodDialTimeout+20*time.Second {
