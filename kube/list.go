@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"google.golang.org/grpc"
 
@@ -41,6 +42,7 @@ type listConfig struct {
 	insecure bool
 	host     []tether.Option
 	timeout  time.Duration
+	pf       *rest.Config // DescribeThroughPortForward (portforward.go)
 }
 
 // DescribeTLS describes each plugin over mutual TLS with conf; the pods'
@@ -119,7 +121,8 @@ func (lc listConfig) describe(ctx context.Context, c kubernetes.Interface, p *Pl
 	if !lc.insecure {
 		tr = tlsOptions.TLS(lc.tls)
 	}
-	ep := tr.Endpoint("tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))), ServerName(p.Name, p.Namespace))
+	addr := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port)))
+	ep := lc.forwarder(c, p.Namespace, p.Name).route(tr.Endpoint("tcp", addr, ServerName(p.Name, p.Namespace)), addr)
 	// The plugin's own target, with a runtime that reports this one pod.
 	opts := append([]tether.Option{tether.WithName(p.Name), tether.WithStartTimeout(lc.timeout)}, lc.host...)
 	opts = append(opts, tether.WithRuntime(podBuilder{ep}))

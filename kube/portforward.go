@@ -86,6 +86,24 @@ func newForwarder(cfg config, c kubernetes.Interface, ns, name string, log *slog
 	return &forwarder{conf: conf, c: c, ns: ns, name: name, log: log}, nil
 }
 
+// DescribeThroughPortForward makes List describe each plugin's pod through
+// the API server's port-forward, as WithPortForward reaches pods, from a
+// host outside the pod network; conf is the API server's address and
+// credentials (RESTConfig). The account needs `create` on
+// pods/portforward.
+func DescribeThroughPortForward(conf *rest.Config) ListOption {
+	return func(c *listConfig) { c.pf = conf }
+}
+
+// forwarder is the forwarder of List's Describe of plugin name in ns, nil
+// without DescribeThroughPortForward.
+func (lc listConfig) forwarder(c kubernetes.Interface, ns, name string) *forwarder {
+	if lc.pf == nil {
+		return nil
+	}
+	return &forwarder{conf: lc.pf, c: c, ns: ns, name: name, log: slog.New(slog.DiscardHandler)}
+}
+
 // route makes ep, the endpoint of the pod at addr, reached through the
 // forwarder; a nil forwarder leaves it as it is.
 func (f *forwarder) route(ep tether.Endpoint, addr string) tether.Endpoint {

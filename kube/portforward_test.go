@@ -2,7 +2,10 @@ package kube
 
 import (
 	"errors"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tetherplug/tether"
@@ -40,5 +43,19 @@ func TestReachErrorsNameTheRemedy(t *testing.T) {
 	}
 	if !errors.Is(&tether.PluginError{Kind: tether.ErrHost, Err: pe}, pe.Err) {
 		t.Error("PortForwardError does not unwrap to its cause")
+	}
+}
+
+// A connection the host may not make (a local firewall rule, a sandbox
+// such as Landlock) says pod IPs are not reachable from here, as no route
+// does, so Open names the remedy at once instead of waiting out its start
+// timeout; a refused connection still proves the address reachable.
+func TestUnroutableCountsForbiddenConnects(t *testing.T) {
+	for errno, want := range map[syscall.Errno]bool{syscall.EACCES: true, syscall.EPERM: true,
+		syscall.EHOSTUNREACH: true, syscall.ECONNREFUSED: false} {
+		err := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+		if got := unroutable(err); got != want {
+			t.Errorf("unroutable(%v) = %v, want %v", err, got, want)
+		}
 	}
 }

@@ -117,10 +117,13 @@ func probePods(ctx context.Context, plugin string, addrs []string) error {
 }
 
 // unroutable reports a dial error that says the address cannot be reached
-// from here: no route to the host or its network, or no answer in time.
+// from here: no route to the host or its network, a connection this host
+// may not make (EACCES, EPERM: a local firewall rule or a sandbox such as
+// Landlock), or no answer in time.
 func unroutable(err error) bool {
 	var ne net.Error
 	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 

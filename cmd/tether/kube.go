@@ -184,6 +184,7 @@ The pods' certificate must carry NAME.NAMESPACE.svc unless --tls-server-name.`,
 		},
 	}
 	tf.add(cmd)
+	addPortForward(cmd.Flags(), &tf.portForward)
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each plugin's Describe may take")
 	return cmd
 }
@@ -211,6 +212,9 @@ func runKubeLs(ctx context.Context, out io.Writer, kf *kubeFlags, tf *tlsFlags, 
 	}
 	c, err := kf.client()
 	if err != nil {
+		return err
+	}
+	if opts, err = lsPortForward(opts, kf, tf); err != nil {
 		return err
 	}
 	plugins, err := kube.List(ctx, c, kf.namespace, opts...)

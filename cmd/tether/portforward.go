@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -29,4 +30,21 @@ func portForwardOptions(on bool) []tether.Option {
 		return nil
 	}
 	return []tether.Option{kube.WithPortForward()}
+}
+
+// lsPortForward adds to opts, for tether kube ls --port-forward, the
+// Describe of each plugin's pod through the API server's port-forward,
+// with the API server's address and credentials of --kubeconfig.
+func lsPortForward(opts []kube.ListOption, kf *kubeFlags, tf *tlsFlags) ([]kube.ListOption, error) {
+	if !tf.portForward {
+		return opts, nil
+	}
+	if tf.given() == "" {
+		return nil, errors.New("--port-forward describes the plugins' pods: give the TLS flags (or --insecure) too")
+	}
+	conf, err := kube.RESTConfig(kf.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, kube.DescribeThroughPortForward(conf)), nil
 }

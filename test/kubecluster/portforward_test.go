@@ -2,100 +2,136 @@ package kubecluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/peer"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
-	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/kube"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestPortForwardCallsEveryPod is issue 16's port-forward acceptance line:
-// with kube.WithPortForward a host reaches each of 3 pods through the API
-// server's pods/portforward, which the API server proxies to the node's
-// kubelet endpoint (the node agent's), with mutual TLS end to end. The
-// host dials no pod IP: every endpoint is a port-forward one, and every
-// call's peer is a pod reached through the tunnel. Balancing stays pod by
-// pod: the calls land on all 3. `tether call --port-forward` and `tether
-// inspect --port-forward` work the same way.
+// a host that can reach no pod's port (a process of its own that Landlock
+// lets connect to the API server's port alone, as a laptop outside the pod
+// network reaches the API server and nothing else) calls every one of 3
+// pods with kube.WithPortForward: the API server proxies pods/portforward
+// to the node's kubelet endpoint (the node agent's), with mutual TLS end to
+// end. Every endpoint is a port-forward one, and balancing stays pod by
+// pod: the calls land on all 3. The same host without the option fails,
+// naming the remedy. `tether call`, `tether inspect` and `tether kube ls`
+// with --port-forward work from there too.
 func TestPortForwardCallsEveryPod(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	c.tlsSecret(t, "pf-tls", "pf")
-	ctx := t.Context()
-	if err := kube.Deploy(ctx, c.client, c.ns, kube.Spec{Name: "pf", Image: greeterImage, Replicas: 3, Port: 7000, TLSSecret: "pf-tls"},
+	if err := kube.Deploy(t.Context(), c.client, c.ns, kube.Spec{Name: "pf", Image: greeterImage, Replicas: 3, Port: 7000, TLSSecret: "pf-tls"},
 		kube.DeployOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pods := podIPs(t, c)
-	client, err := tether.Open(ctx, "kube://"+c.ns+"/pf", tether.WithInterface("greeter", 1),
-		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(slog.New(slog.DiscardHandler)),
-		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithTLSFiles(c.hostCert, c.hostKey, c.cas), kube.WithPortForward())
+	host := []string{tethertest.BuildIn(t, ".", "github.com/tetherplug/tether/test/kubecluster/internal/pfhost"),
+		"-target", "kube://" + c.ns + "/pf", "-kubeconfig", c.env.Kubeconfig(),
+		"-tls-cert", c.hostCert, "-tls-key", c.hostKey, "-tls-ca", c.cas}
+	out, stderr, err := c.connectOnlyAPI(t, append(host, "-port-forward")...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("host with the port-forward: %v\n%s", err, stderr)
 	}
-	defer client.Close()
-	plugintest.Eventually(t, time.Minute, "the 3 pods admitted", func() bool {
-		n := 0
-		for _, in := range client.Instances() {
-			if in.Admitted {
-				n++
-			}
+	var r struct {
+		Instances []struct {
+			Network, Address string
+			Admitted         bool
 		}
-		return n == 3
-	})
-	for _, in := range client.Instances() {
-		if in.Network != kube.PortForwardNetwork || pods[in.Address] == "" {
-			t.Errorf("instance %s %s: want a pod's address on network %q", in.Network, in.Address, kube.PortForwardNetwork)
-		}
+		Peers map[string]int
 	}
-	greeter, err := tether.Dispense(client, "greeter", greeterv1.NewGreeterClient)
-	if err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("host's report %q: %v", out, err)
+	}
+	for _, in := range r.Instances {
+		if in.Network != kube.PortForwardNetwork || pods[in.Address] == "" || !in.Admitted {
+			t.Errorf("instance %+v: want an admitted pod on network %q", in, kube.PortForwardNetwork)
+		}
 	}
 	hits := map[string]int{}
-	for i := range 30 {
-		var p peer.Peer
-		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		_, err := greeter.Greet(cctx, &greeterv1.GreetRequest{Name: "pod"}, grpc.Peer(&p))
-		cancel()
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
+	for p, n := range r.Peers {
+		network, addr, _ := strings.Cut(p, " ")
+		if network != kube.PortForwardNetwork {
+			t.Errorf("%d calls went to %s, not a pod reached through the port-forward", n, p)
 		}
-		if p.Addr == nil || p.Addr.Network() != kube.PortForwardNetwork {
-			t.Fatalf("call %d went to %v, want a pod reached through the port-forward", i, p.Addr)
-		}
-		hits[pods[p.Addr.String()]]++
+		hits[pods[addr]] += n
 	}
-	if len(hits) != 3 || hits[""] > 0 {
-		t.Errorf("30 calls landed on %v, want all 3 pods %v", hits, pods)
+	if len(r.Instances) != 3 || len(hits) != 3 || hits[""] > 0 {
+		t.Errorf("instances %+v, calls on %v; want the 3 pods %v and calls on each", r.Instances, hits, pods)
+	}
+
+	_, stderr, err = c.connectOnlyAPI(t, append(host, "-timeout", "20s")...)
+	if want := "pod IPs are not reachable from here"; err == nil || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "kube.WithPortForward() (tether inspect|call --port-forward)") {
+		t.Errorf("the same host without the port-forward: %v\n%s\nwant it to say %q and name the remedy", err, stderr, want)
 	}
 	t.Run("shipped role", func(t *testing.T) { portForwardRoles(t, c) })
 	t.Run("cli", func(t *testing.T) {
+		cli := []string{build(t, "github.com/tetherplug/tether/cmd/tether")}
 		tlsFlags := []string{"--tls-cert", c.hostCert, "--tls-key", c.hostKey, "--tls-ca", c.cas, "--timeout", "90s"}
-		out, err := c.tether(t, append([]string{"call", "kube://" + c.ns + "/pf", "greeter.v1.Greeter/Greet", `{"name":"Ada"}`,
-			"--port-forward"}, tlsFlags...)...)
+		out, stderr, err := c.connectOnlyAPI(t, slices.Concat(cli, []string{"call", "kube://" + c.ns + "/pf", "greeter.v1.Greeter/Greet",
+			`{"name":"Ada"}`, "--port-forward"}, tlsFlags)...)
 		if err != nil || !strings.Contains(out, "Hello, Ada!") {
-			t.Errorf("tether call --port-forward: %v\n%s", err, out)
+			t.Errorf("tether call --port-forward: %v\n%s%s", err, out, stderr)
 		}
-		out, err = c.tether(t, append([]string{"inspect", "kube://" + c.ns + "/pf", "--port-forward"}, tlsFlags...)...)
+		out, stderr, err = c.connectOnlyAPI(t, slices.Concat(cli, []string{"inspect", "kube://" + c.ns + "/pf", "--port-forward"}, tlsFlags)...)
 		if err != nil {
-			t.Fatalf("tether inspect --port-forward: %v\n%s", err, out)
+			t.Fatalf("tether inspect --port-forward: %v\n%s%s", err, out, stderr)
 		}
 		if addrs := addressesLine(out); strings.Count(addrs, kube.PortForwardNetwork+" ") != 3 {
 			t.Errorf("inspect --port-forward shows addresses %q, want the 3 pods' through the port-forward:\n%s", addrs, out)
 		}
+		out, stderr, err = c.connectOnlyAPI(t, slices.Concat(cli, []string{"kube", "ls", "-n", c.ns, "--json", "--port-forward"}, tlsFlags)...)
+		var listed []struct {
+			Name       string
+			Interfaces map[string][]int
+		}
+		if err != nil || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 1 || !slices.Equal(listed[0].Interfaces["greeter"], []int{1}) {
+			t.Errorf("tether kube ls --port-forward: %v, want pf described as greeter v1:\n%s%s", err, out, stderr)
+		}
 	})
+}
+
+// connectOnlyAPI runs args under connectonly, which lets the process
+// connect to the API server's port alone, with the cluster's kubeconfig as
+// $KUBECONFIG, and returns its stdout and stderr. It skips the test where
+// the kernel cannot restrict connections (Landlock before Linux 6.7).
+func (c *cluster) connectOnlyAPI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	api, err := url.Parse(c.env.Config().Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	wrapper := tethertest.BuildIn(t, ".", "github.com/tetherplug/tether/test/kubecluster/internal/connectonly")
+	cmd := exec.CommandContext(ctx, wrapper, append([]string{api.Port()}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.env.Kubeconfig())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s has not returned within 3 minutes:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	if cmd.ProcessState.ExitCode() == 3 && strings.HasPrefix(stderr.String(), "connectonly:") {
+		t.Skipf("cannot make a host that reaches no pod here: %s", stderr.String())
+	}
+	return stdout.String(), stderr.String(), err
 }
 
 // podIPs maps the "ip:7000" of each pod of plugin pf to its name.
