@@ -40,7 +40,8 @@ func (e *NoEndpointsError) Error() string {
 
 // UnreachableError says the plugin's pods are ready but the host cannot
 // connect to their IPs: it runs outside the cluster's pod network (a
-// laptop, a CI runner). Returned wrapped in a *tether.PluginError of kind
+// laptop, a CI runner). WithPortForward reaches them through the API
+// server instead. Returned wrapped in a *tether.PluginError of kind
 // tether.ErrHost.
 type UnreachableError struct {
 	Addresses []string // the pod addresses tried
