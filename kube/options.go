@@ -21,12 +21,13 @@ var tlsOptions = remote.Options{Package: "kube", Schemes: []string{scheme}}
 // options are remote's), as its options set them (tether.RuntimeOption),
 // applied in the order given.
 type config struct {
-	spec        *Spec
-	kubeconfig  string
-	client      kubernetes.Interface
-	outlive     bool
-	pinned      bool
-	timeout     time.Duration
+	spec       *Spec
+	kubeconfig string
+	client     kubernetes.Interface
+	outlive    bool
+	pinned     bool
+	timeout    time.Duration
+
 	portForward bool // WithPortForward (portforward.go)
 }
 
