@@ -116,6 +116,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 
 // updateEndpoints feeds the runtime's endpoints to the connection.
 func (c *Client) updateEndpoints(eps []Endpoint) {
+	c.dials.setDialers(eps)
 	state := c.admission.update(eps)
 	// Take removed instances out of rotation now: the connection applies
 	// the new addresses a moment later.

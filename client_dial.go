@@ -20,13 +20,20 @@ import (
 
 // dialEndpoint dials an address of the form "unix:/path" or "tcp:host:port",
 // and records in p how far the connection gets.
+// An endpoint with a Dial of its own is dialled with it.
 func (p *dialProgress) dialEndpoint(ctx context.Context, addr string) (net.Conn, error) {
 	network, address, ok := strings.Cut(addr, ":")
 	if !ok {
 		return nil, fmt.Errorf("tether: bad endpoint address %q", addr)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, address)
+	var conn net.Conn
+	var err error
+	if dial := p.dialer(addr); dial != nil {
+		conn, err = dial(ctx)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, network, address)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -51,9 +58,31 @@ const (
 // or no HTTP/2 settings from a server that accepts connections and never
 // speaks.
 type dialProgress struct {
-	mu     sync.Mutex
-	stages map[string]dialStage
-	secure map[string]bool // the endpoint's connection uses TLS
+	mu      sync.Mutex
+	stages  map[string]dialStage
+	secure  map[string]bool                                    // the endpoint's connection uses TLS
+	dialers map[string]func(context.Context) (net.Conn, error) // the current endpoints' Dial, by key
+}
+
+// setDialers records the Dial of those of eps, the runtime's current
+// endpoints, that have one.
+func (p *dialProgress) setDialers(eps []Endpoint) {
+	m := map[string]func(context.Context) (net.Conn, error){}
+	for _, ep := range eps {
+		if ep.Dial != nil {
+			m[ep.key()] = ep.Dial
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dialers = m
+}
+
+// dialer is the Dial of the endpoint of key, nil when it has none.
+func (p *dialProgress) dialer(key string) func(context.Context) (net.Conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialers[key]
 }
 
 func (p *dialProgress) set(key string, s dialStage) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -93,6 +94,14 @@ type Endpoint struct {
 	// is not SERVING (a plugin draining on SIGTERM) it takes no new calls.
 	// For instances whose end the runtime cannot see, such as remote ones.
 	HealthChecked bool
+
+	// Dial, when set, opens each connection to the instance in place of
+	// dialling Network and Address, which then only name the endpoint (in
+	// the client's keys, logs and Instances): for a runtime that reaches
+	// its instances through a tunnel, as the kube runtime reaches pods
+	// through the API server's port-forward. Creds' handshake runs over the
+	// connection it returns as over a dialled one; ctx bounds the dial.
+	Dial func(ctx context.Context) (net.Conn, error)
 
 	// Describe is the instance's Describe answer (a serialized
 	// tether.v1.DescribeResponse) when the runtime already has it, as the

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"google.golang.org/grpc"
 
@@ -41,6 +42,7 @@ type listConfig struct {
 	insecure bool
 	host     []tether.Option
 	timeout  time.Duration
+	pf       *rest.Config // DescribeThroughPortForward (portforward.go)
 }
 
 // DescribeTLS describes each plugin over mutual TLS with conf; the pods'
@@ -118,7 +120,7 @@ func (lc listConfig) describe(ctx context.Context, c kubernetes.Interface, p *Pl
 		p.DescribeError = "no ready pod to describe"
 		return
 	}
-	client, err := lc.open(ctx, p.Name, p.Namespace, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))))
+	client, err := lc.open(ctx, c, p.Name, p.Namespace, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))))
 	if err != nil {
 		p.DescribeError = err.Error()
 		return

@@ -29,6 +29,8 @@ type config struct {
 	pinned     bool
 	timeout    time.Duration
 	podLogs    bool // WithPodLogs
+
+	portForward bool // WithPortForward (portforward.go)
 }
 
 func opt(name string, set func(*config)) tether.Option {

@@ -60,7 +60,7 @@ func Pods(ctx context.Context, c kubernetes.Interface, ns, name string, opts ...
 		if p.DeletionTimestamp != nil {
 			out[i].Phase = "Terminating"
 		}
-		wg.Go(func() { lc.describePod(ctx, name, p, &out[i]) })
+		wg.Go(func() { lc.describePod(ctx, c, name, p, &out[i]) })
 	}
 	wg.Wait()
 	return out, nil
@@ -70,7 +70,7 @@ func Pods(ctx context.Context, c kubernetes.Interface, ns, name string, opts ...
 const defaultDescribeTimeout = 10 * time.Second
 
 // describePod fills in one pod's interfaces and health.
-func (lc listConfig) describePod(ctx context.Context, plugin string, p *corev1.Pod, out *Pod) {
+func (lc listConfig) describePod(ctx context.Context, c kubernetes.Interface, plugin string, p *corev1.Pod, out *Pod) {
 	switch {
 	case lc.tls == nil && !lc.insecure:
 		out.DescribeError = "not described: no TLS configuration given"
@@ -83,7 +83,7 @@ func (lc listConfig) describePod(ctx context.Context, plugin string, p *corev1.P
 		return
 	}
 	port := p.Spec.Containers[0].Ports[0].ContainerPort
-	client, err := lc.open(ctx, plugin, p.Namespace, net.JoinHostPort(out.IP, strconv.Itoa(int(port))))
+	client, err := lc.open(ctx, c, plugin, p.Namespace, net.JoinHostPort(out.IP, strconv.Itoa(int(port))))
 	if err != nil {
 		out.DescribeError = err.Error()
 		return
@@ -101,13 +101,14 @@ func (lc listConfig) describePod(ctx context.Context, plugin string, p *corev1.P
 }
 
 // open loads one pod of plugin name, at addr, as the plugin's own target
-// with a runtime that reports that pod alone.
-func (lc listConfig) open(ctx context.Context, name, ns, addr string) (*tether.Client, error) {
+// with a runtime that reports that pod alone (reached through the API
+// server with DescribeThroughPortForward).
+func (lc listConfig) open(ctx context.Context, c kubernetes.Interface, name, ns, addr string) (*tether.Client, error) {
 	tr := tlsOptions.Plaintext()
 	if !lc.insecure {
 		tr = tlsOptions.TLS(lc.tls)
 	}
-	ep := tr.Endpoint("tcp", addr, ServerName(name, ns))
+	ep := lc.forwarder(c, ns, name).route(tr.Endpoint("tcp", addr, ServerName(name, ns)), addr)
 	opts := append([]tether.Option{tether.WithName(name), tether.WithStartTimeout(lc.timeout)}, lc.host...)
 	opts = append(opts, tether.WithRuntime(podBuilder{ep}))
 	return tether.Open(ctx, scheme+"://"+ns+"/"+name, opts...)

@@ -41,7 +41,8 @@ func (e *NoEndpointsError) Error() string {
 
 // UnreachableError says the plugin's pods are ready but the host cannot
 // connect to their IPs: it runs outside the cluster's pod network (a
-// laptop, a CI runner). Returned wrapped in a *tether.PluginError of kind
+// laptop, a CI runner). WithPortForward reaches them through the API
+// server instead. Returned wrapped in a *tether.PluginError of kind
 // tether.ErrHost.
 type UnreachableError struct {
 	Addresses []string // the pod addresses tried
@@ -51,7 +52,8 @@ type UnreachableError struct {
 // Error says pod IPs are not reachable, and how the first dial failed.
 func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("pod IPs are not reachable from here (%s): the host is outside the cluster's pod network; "+
-		"reaching pods through the API server's port-forward is not yet supported: %v", strings.Join(e.Addresses, ", "), e.Err)
+		"reach the pods through the API server's port-forward with kube.WithPortForward() (tether inspect|call --port-forward): %v",
+		strings.Join(e.Addresses, ", "), e.Err)
 }
 
 // Unwrap returns the dial error.
@@ -80,6 +82,9 @@ func (r *runtime) reachable(ctx context.Context, d *appsv1.Deployment, timeout t
 		if !r.follow.waitAddresses(wctx) {
 			return r.notServing(ctx, d, timeout, e)
 		}
+	}
+	if r.pf != nil {
+		return r.pf.probe(ctx, r.follow.addresses())
 	}
 	return probePods(ctx, r.name, r.follow.addresses())
 }
@@ -135,10 +140,13 @@ func probePods(ctx context.Context, plugin string, addrs []string) error {
 }
 
 // unroutable reports a dial error that says the address cannot be reached
-// from here: no route to the host or its network, or no answer in time.
+// from here: no route to the host or its network, a connection this host
+// may not make (EACCES, EPERM: a local firewall rule or a sandbox such as
+// Landlock), or no answer in time.
 func unroutable(err error) bool {
 	var ne net.Error
 	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 

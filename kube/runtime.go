@@ -79,6 +79,9 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 		}
 	}
 	r := &runtime{c: c, ns: ns, name: name, outlive: cfg.outlive, env: env, tr: tr}
+	if r.pf, err = newForwarder(cfg, c, ns, name, env.Logger); err != nil {
+		return nil, err
+	}
 	if cfg.spec != nil && !cfg.outlive {
 		if r.share, err = newClaim(ctx, c, ns, name, env.Logger); err != nil {
 			return nil, err
@@ -132,6 +135,7 @@ type runtime struct {
 	tr       *remote.Transport
 	follow   *follower
 	logs     *logFollower // WithPodLogs
+	pf       *forwarder   // WithPortForward: the pods are reached through the API server
 	once     sync.Once
 }
 
@@ -191,7 +195,7 @@ func (r *runtime) report(addrs []string) {
 	for _, a := range addrs {
 		// No Instance: the pods' ends are seen through the slices. A pod
 		// IP proves nothing, so the name is the Service's, not the pod's.
-		ep := r.tr.Endpoint("tcp", a, ServerName(r.name, r.ns))
+		ep := r.pf.route(r.tr.Endpoint("tcp", a, ServerName(r.name, r.ns)), a)
 		ep.Replaceable = true
 		eps = append(eps, ep)
 	}

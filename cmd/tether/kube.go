@@ -74,6 +74,7 @@ NAME.NAMESPACE.svc unless --tls-server-name.`,
 	}
 	tf.add(cmd)
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the plugins of every namespace")
+	addPortForward(cmd.Flags(), &tf.portForward)
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each plugin's Describe may take")
 	return cmd
 }
@@ -103,6 +104,9 @@ func runKubeLs(ctx context.Context, out io.Writer, kf *kubeFlags, tf *tlsFlags, 
 	}
 	c, err := kf.client()
 	if err != nil {
+		return err
+	}
+	if opts, err = lsPortForward(opts, kf, tf); err != nil {
 		return err
 	}
 	plugins, err := kube.List(ctx, c, ns, opts...)

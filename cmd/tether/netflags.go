@@ -23,6 +23,7 @@ var networkSchemes = []string{"tcp", "unix", "dns"}
 type tlsFlags struct {
 	cert, key, ca, serverName string
 	insecure                  bool
+	portForward               bool // --port-forward, kube targets only (portforward.go)
 }
 
 func (f *tlsFlags) add(cmd *cobra.Command) {
@@ -58,8 +59,12 @@ func (f *tlsFlags) secure(t tether.Target) bool {
 // options turns the flags into the network runtime's options for target t.
 // For a target of any other runtime, a flag given is an error naming it.
 func (f *tlsFlags) options(t tether.Target) ([]tether.Option, error) {
+	if err := checkPortForward(f.portForward, t); err != nil {
+		return nil, err
+	}
 	if t.Scheme == "kube" {
-		return f.kubeOptions()
+		opts, err := f.kubeOptions()
+		return append(opts, portForwardOptions(f.portForward)...), err
 	}
 	if !slices.Contains(networkSchemes, t.Scheme) {
 		if flag := f.given(); flag != "" {

@@ -35,6 +35,7 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 	f.addLaunch(cmd)
 	f.tls.add(cmd)
 	f.kube.add(cmd)
+	addPortForward(cmd.Flags(), &f.tls.portForward)
 }
 
 // addLaunch adds the flags of a local plugin's launch alone, without the

@@ -37,7 +37,7 @@ func (a *agent) startLogServer() (*logServer, error) {
 		return nil, fmt.Errorf("nodeagent: log server: %w", err)
 	}
 	s := &logServer{lis: lis, done: make(chan struct{}),
-		srv: &http.Server{Handler: http.HandlerFunc(a.serveLogs), ReadHeaderTimeout: 10 * time.Second,
+		srv: &http.Server{Handler: a.kubeletHandler(), ReadHeaderTimeout: 10 * time.Second,
 			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}}
 	go func() {
 		defer close(s.done)
