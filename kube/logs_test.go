@@ -30,53 +30,6 @@ import (
 	"github.com/tetherplug/tether/internal/plugintest"
 )
 
-// record is one log record a recorder received.
-type record struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-// recorder is a slog.Handler keeping every record, with the attributes
-// of With.
-type recorder struct {
-	mu    *sync.Mutex
-	recs  *[]record
-	attrs []slog.Attr
-}
-
-func newRecorder() (*slog.Logger, recorder) {
-	r := recorder{mu: &sync.Mutex{}, recs: &[]record{}}
-	return slog.New(r), r
-}
-
-func (recorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r recorder) Handle(_ context.Context, rec slog.Record) error {
-	m := map[string]string{}
-	for _, a := range r.attrs {
-		m[a.Key] = a.Value.String()
-	}
-	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
-	r.mu.Lock()
-	*r.recs = append(*r.recs, record{rec.Level, rec.Message, m})
-	r.mu.Unlock()
-	return nil
-}
-
-func (r recorder) WithAttrs(as []slog.Attr) slog.Handler {
-	r.attrs = append(slices.Clone(r.attrs), as...)
-	return r
-}
-
-func (r recorder) WithGroup(string) slog.Handler { return r }
-
-func (r recorder) all() []record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(*r.recs)
-}
-
 // runningPod is a pod of plugin greeter whose container runs.
 func runningPod(name string) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS, UID: types.UID("uid-" + name),
@@ -156,7 +109,7 @@ func TestPodLogsResumeWithoutDuplicates(t *testing.T) {
 		},
 	})
 	c := fake.NewClientset(runningPod("greeter-a"))
-	log, rec := newRecorder()
+	log, rec := plugintest.NewLogRecorder()
 	f, err := followLogs(context.Background(), c, testNS, "greeter", logsConfig{
 		LogsOptions: LogsOptions{Follow: true, Tail: -1, Since: base},
 		sink:        podLogSink(log, "greeter"), log: log,
@@ -166,20 +119,20 @@ func TestPodLogsResumeWithoutDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plugintest.Eventually(t, 10*time.Second, "five records", func() bool { return len(rec.all()) >= 5 })
+	plugintest.Eventually(t, 10*time.Second, "five records", func() bool { return len(rec.All()) >= 5 })
 	f.close()
-	got := rec.all()
+	got := rec.All()
 	var msgs []string
 	for _, r := range got {
-		msgs = append(msgs, r.msg)
-		if r.attrs["plugin"] != "greeter" || r.attrs["pod"] != "greeter-a" {
-			t.Errorf("record %q has attributes %v, want plugin=greeter pod=greeter-a", r.msg, r.attrs)
+		msgs = append(msgs, r.Msg)
+		if r.Attrs["plugin"] != "greeter" || r.Attrs["pod"] != "greeter-a" {
+			t.Errorf("record %q has attributes %v, want plugin=greeter pod=greeter-a", r.Msg, r.Attrs)
 		}
 	}
 	if want := []string{"one", "two", "three", "four", "five"}; !slices.Equal(msgs, want) {
 		t.Fatalf("records %q, want %q once each", msgs, want)
 	}
-	if got[0].level != slog.LevelWarn || got[0].attrs["k"] != "1" || got[1].level != slog.LevelDebug {
+	if got[0].Level != slog.LevelWarn || got[0].Attrs["k"] != "1" || got[1].Level != slog.LevelDebug {
 		t.Errorf("records %+v, want the JSON line at warn with k=1 and the plain lines at debug", got)
 	}
 	mu.Lock()
@@ -280,14 +233,14 @@ func TestOpenWithPodLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaks := goleak.IgnoreCurrent()
-	log, rec := newRecorder()
+	log, rec := plugintest.NewLogRecorder()
 	client, err := tetherOpen("kube://plugins/greeter", WithClient(c), WithInsecure(), WithPodLogs(), tether.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	plugintest.Eventually(t, 10*time.Second, "the pod's line in the host's logger", func() bool {
-		return slices.ContainsFunc(rec.all(), func(r record) bool {
-			return r.msg == "fake logs" && r.level == slog.LevelDebug && r.attrs["plugin"] == "greeter" && r.attrs["pod"] == "greeter-a"
+		return slices.ContainsFunc(rec.All(), func(r plugintest.LogRecord) bool {
+			return r.Msg == "fake logs" && r.Level == slog.LevelDebug && r.Attrs["plugin"] == "greeter" && r.Attrs["pod"] == "greeter-a"
 		})
 	})
 	if err := client.Close(); err != nil {

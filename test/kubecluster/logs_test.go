@@ -2,12 +2,10 @@ package kubecluster
 
 import (
 	"bufio"
-	"context"
 	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -24,53 +22,6 @@ import (
 )
 
 const echoImage = "tether.test/echo:v1"
-
-// logRecord is one record the host's logger received.
-type logRecord struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-// logRecorder is a slog.Handler keeping every record with its attributes.
-type logRecorder struct {
-	mu    *sync.Mutex
-	recs  *[]logRecord
-	attrs []slog.Attr
-}
-
-func (logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	m := map[string]string{}
-	for _, a := range r.attrs {
-		m[a.Key] = a.Value.String()
-	}
-	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
-	r.mu.Lock()
-	*r.recs = append(*r.recs, logRecord{rec.Level, rec.Message, m})
-	r.mu.Unlock()
-	return nil
-}
-
-func (r logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	r.attrs = append(slices.Clone(r.attrs), as...)
-	return r
-}
-
-func (r logRecorder) WithGroup(string) slog.Handler { return r }
-
-// find returns the first record with message msg.
-func (r logRecorder) find(msg string) (logRecord, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range *r.recs {
-		if rec.msg == msg {
-			return rec, true
-		}
-	}
-	return logRecord{}, false
-}
 
 // podNames lists the names of plugin name's pods.
 func (c *cluster) podNames(t *testing.T, name string) []string {
@@ -96,9 +47,9 @@ func TestPodLogsIntoHostLogger(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	c.env.RegisterImage(echoImage, build(t, plugintest.EchoPlugin))
-	rec := logRecorder{mu: &sync.Mutex{}, recs: &[]logRecord{}}
+	log, rec := plugintest.NewLogRecorder()
 	client, _, err := openWithin(t, 3*time.Minute, "kube://"+c.ns+"/echo", tether.WithInterface("echo", 1),
-		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(slog.New(rec)),
+		tether.WithStartTimeout(2*time.Minute), tether.WithLogger(log),
 		kube.WithKubeconfig(c.env.Kubeconfig()), kube.WithInsecure(), kube.WithPodLogs(),
 		kube.WithDeploy(kube.Spec{Image: echoImage, Port: 7000, Env: map[string]string{"ECHO_MODE": "logs"}}))
 	if err != nil {
@@ -116,18 +67,18 @@ func TestPodLogsIntoHostLogger(t *testing.T) {
 	if len(pods) != 1 {
 		t.Fatalf("pods %v, want one", pods)
 	}
-	var warn, hclog logRecord
+	var warn, hclog plugintest.LogRecord
 	plugintest.Eventually(t, time.Minute, "the pod's log lines in the host's logger", func() bool {
 		var ok1, ok2 bool
-		warn, ok1 = rec.find("slog line")
-		hclog, ok2 = rec.find("hclog line")
+		warn, ok1 = rec.Find("slog line")
+		hclog, ok2 = rec.Find("hclog line")
 		return ok1 && ok2
 	})
-	if warn.level != slog.LevelWarn || warn.attrs["count"] != "7" || warn.attrs["who"] != "echo" ||
-		warn.attrs["plugin"] != "echo" || warn.attrs["pod"] != pods[0] {
+	if warn.Level != slog.LevelWarn || warn.Attrs["count"] != "7" || warn.Attrs["who"] != "echo" ||
+		warn.Attrs["plugin"] != "echo" || warn.Attrs["pod"] != pods[0] {
 		t.Errorf("slog line: %+v, want WARN with count=7 who=echo plugin=echo pod=%s", warn, pods[0])
 	}
-	if hclog.level != slog.LevelError || hclog.attrs["module"] != "echo.sub" || hclog.attrs["pod"] != pods[0] {
+	if hclog.Level != slog.LevelError || hclog.Attrs["module"] != "echo.sub" || hclog.Attrs["pod"] != pods[0] {
 		t.Errorf("hclog line: %+v, want ERROR with module=echo.sub and the pod", hclog)
 	}
 }
