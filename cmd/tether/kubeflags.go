@@ -52,9 +52,11 @@ func (f *kubeTargetFlags) add(cmd *cobra.Command) {
 }
 
 // options are the kube runtime's options for target t: its API client,
-// made from --kubeconfig and --context. For a target of any other
-// runtime, a flag given is an error naming it.
-func (f *kubeTargetFlags) options(t tether.Target) ([]tether.Option, error) {
+// made from --kubeconfig and --context, or with --port-forward (which
+// needs the API server's address and credentials, not a client) those
+// flags themselves. For a target of any other runtime, a flag given is an
+// error naming it.
+func (f *kubeTargetFlags) options(t tether.Target, portForward bool) ([]tether.Option, error) {
 	if t.Scheme != "kube" {
 		for _, g := range []struct{ flag, val string }{{"--kubeconfig", f.kubeconfig}, {"--context", f.context}} {
 			if g.val != "" {
@@ -68,6 +70,9 @@ func (f *kubeTargetFlags) options(t tether.Target) ([]tether.Option, error) {
 		return nil, err
 	}
 	f.client = c
+	if portForward {
+		return []tether.Option{kube.WithKubeconfig(f.kubeconfig), kube.WithContext(f.context)}, nil
+	}
 	return []tether.Option{kube.WithClient(c)}, nil
 }
 

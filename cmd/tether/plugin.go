@@ -75,7 +75,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	kubeOpts, err := f.kube.options(t)
+	kubeOpts, err := f.kube.options(t, f.tls.portForward)
 	if err != nil {
 		return nil, err
 	}
