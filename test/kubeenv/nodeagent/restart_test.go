@@ -18,7 +18,7 @@ func exitWith(code string, policy corev1.RestartPolicy) func(*corev1.Pod) {
 func TestCrashLoopBackOff(t *testing.T) {
 	e := startAgent(t)
 	e.createPod(t, "crash", "print", exitWith("3", corev1.RestartPolicyAlways))
-	var starts []time.Time
+	var runs []corev1.ContainerStateTerminated // each run's start and finish
 	sawBackOff := false
 	p := e.waitPod(t, "crash", 20*time.Second, "restarted 3 times", func(p *corev1.Pod) bool {
 		if len(p.Status.ContainerStatuses) == 0 {
@@ -28,10 +28,10 @@ func TestCrashLoopBackOff(t *testing.T) {
 		if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
 			sawBackOff = true
 		}
-		if t := cs.LastTerminationState.Terminated; t != nil && (len(starts) == 0 || !starts[len(starts)-1].Equal(t.StartedAt.Time)) {
-			starts = append(starts, t.StartedAt.Time)
+		if t := cs.LastTerminationState.Terminated; t != nil && (len(runs) == 0 || !runs[len(runs)-1].StartedAt.Equal(&t.StartedAt)) {
+			runs = append(runs, *t)
 		}
-		return cs.RestartCount >= 3 && len(starts) >= 3
+		return cs.RestartCount >= 3 && len(runs) >= 3
 	})
 	cs := p.Status.ContainerStatuses[0]
 	last := cs.LastTerminationState.Terminated
@@ -44,12 +44,14 @@ func TestCrashLoopBackOff(t *testing.T) {
 	if p.Status.Phase != corev1.PodRunning {
 		t.Errorf("phase %s, want Running while restarting", p.Status.Phase)
 	}
-	// back-off 1 s then 2 s between runs (each run is a few ms).
-	// The upper bounds tell 1 s from 2 s from 4 s while allowing a slow process start.
+	// back-off 1 s then 2 s from one run's exit to the next one's start
+	// (how long a run takes, a few ms or a second on a loaded machine, is
+	// not counted). The upper bounds tell 1 s from 2 s from 4 s while
+	// allowing a slow process start.
 	for i, want := range []time.Duration{time.Second, 2 * time.Second} {
-		if i+1 < len(starts) {
-			if gap := starts[i+1].Sub(starts[i]); gap < want || gap > want+want*9/10 {
-				t.Errorf("gap between run %d and %d = %v, want about %v", i, i+1, gap, want)
+		if i+1 < len(runs) {
+			if gap := runs[i+1].StartedAt.Sub(runs[i].FinishedAt.Time); gap < want-50*time.Millisecond || gap > want+want*9/10 {
+				t.Errorf("from the exit of run %d to the start of run %d: %v, want about %v", i, i+1, gap, want)
 			}
 		}
 	}
