@@ -87,41 +87,47 @@ func (builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeEnv
 			return nil, err
 		}
 	}
+	if err := r.start(ctx, cfg, began); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// start attaches to the plugin or deploys it, waits until it can take
+// calls, and follows its endpoints (and its pods' logs); when it fails, it
+// removes what it created.
+func (r *runtime) start(ctx context.Context, cfg config, began time.Time) error {
 	cl := r.share // converge drops it on a permanent plugin
 	d, err := r.converge(ctx, cfg)
 	if err != nil {
 		r.removeCreated(ctx)
-		return nil, err
+		return err
 	}
 	cl.sweep(ctx)
 	timeout := cfg.timeout
 	if timeout <= 0 {
-		timeout = env.StartTimeout
+		timeout = r.env.StartTimeout
 	}
 	if r.created {
 		// A new plugin: every replica, as tether kube deploy waits for.
 		// An attach needs only one ready endpoint (reachable).
-		if d, err = waitReady(ctx, c, d, timeout); err != nil {
+		if d, err = waitReady(ctx, r.c, d, timeout); err != nil {
 			r.removeCreated(ctx)
-			return nil, err
+			return err
 		}
 	}
-	port := containerPort(d, cfg.spec)
-	if r.follow, err = follow(ctx, c, ns, name, port, r.report, env.Logger); err != nil {
+	if r.follow, err = follow(ctx, r.c, r.ns, r.name, containerPort(d, cfg.spec), r.report, r.env.Logger); err != nil {
 		r.removeCreated(ctx)
-		return nil, err
+		return err
 	}
-	if err := r.reachable(ctx, d, timeout); err != nil {
+	if err = r.reachable(ctx, d, timeout); err == nil {
+		r.logs, err = startPodLogs(ctx, r, cfg, began)
+	}
+	if err != nil {
 		r.once.Do(r.follow.close)
 		r.removeCreated(ctx)
-		return nil, err
 	}
-	if r.logs, err = startPodLogs(ctx, r, cfg, began); err != nil {
-		r.once.Do(r.follow.close)
-		r.removeCreated(ctx)
-		return nil, err
-	}
-	return r, nil
+	return err
 }
 
 // runtime is one loaded kube target.
