@@ -80,10 +80,10 @@ func (cc *ClientConn) transport(ctx context.Context) (*clientTransport, error) {
 		}
 		return nil, status.Errorf(codes.Unavailable, "fastrpc: dial: %v", err)
 	}
-	t, err := newClientTransport(nc, cc.opts)
+	t, err := newClientTransport(ctx, nc, cc.opts)
 	if err != nil {
 		_ = nc.Close()
-		return nil, status.Errorf(codes.Unavailable, "fastrpc: %v", err)
+		return nil, status.Errorf(codes.Unavailable, "fastrpc: handshake: %v", err)
 	}
 	cc.cur = t
 	return t, nil

@@ -67,6 +67,8 @@ func (s *clientStream) watch() {
 	if s.ctx.Done() == nil {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.stop = context.AfterFunc(s.ctx, func() {
 		s.abort(status.FromContextError(s.ctx.Err()))
 	})
@@ -83,8 +85,8 @@ func (s *clientStream) start(first any, closeSend bool) error {
 	}
 	r.md, _ = metadata.FromOutgoingContext(s.ctx)
 	b := appendFrame(*bp, frameRequest, s.id, func(b []byte) []byte { return appendRequest(b, r) })
+	n := 0
 	if first != nil {
-		var n int
 		var err error
 		if b, n, err = appendMessage(b, s.id, first); err != nil {
 			return status.Error(codes.Internal, err.Error())
@@ -92,13 +94,20 @@ func (s *clientStream) start(first any, closeSend bool) error {
 		if n > s.maxSend {
 			return status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, s.maxSend)
 		}
-		s.sendCredit -= n + msgOverhead
+		n += msgOverhead
 	}
 	if closeSend {
-		s.sentClose = true
 		b = appendFrame(b, frameHalfClose, s.id, nil)
 	}
 	*bp = b
+	s.mu.Lock()
+	ended := s.st
+	s.sendCredit -= n
+	s.sentClose = closeSend
+	s.mu.Unlock()
+	if ended != nil { // the context ended already: the server need not hear of it
+		return ended.Err()
+	}
 	return s.t.write(b)
 }
 
@@ -133,15 +142,9 @@ func (s *clientStream) finish(st *status.Status, trailer metadata.MD, local bool
 	if local {
 		s.in.msgs = nil
 	}
-	header := s.header
-	s.cond.Broadcast()
-	s.mu.Unlock()
-	if s.stop != nil {
-		s.stop()
-	}
-	s.t.unregister(s.id)
+	// The call options are filled before the caller wakes.
 	for _, p := range s.hdrOpt {
-		*p = header
+		*p = s.header
 	}
 	for _, p := range s.trlOpt {
 		*p = trailer
@@ -149,6 +152,13 @@ func (s *clientStream) finish(st *status.Status, trailer metadata.MD, local bool
 	for _, p := range s.peerOpt {
 		p.Addr, p.LocalAddr = s.t.nc.RemoteAddr(), s.t.nc.LocalAddr()
 	}
+	stop := s.stop
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	s.t.unregister(s.id)
 	return true
 }
 

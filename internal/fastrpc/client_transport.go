@@ -1,14 +1,20 @@
 package fastrpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
+
+// prefaceTimeout bounds the wait for the server's preface when the call's
+// context has no deadline.
+const prefaceTimeout = 10 * time.Second
 
 // clientTransport is one connection of a ClientConn with its streams and
 // its reader goroutine.
@@ -24,7 +30,9 @@ type clientTransport struct {
 	done     chan struct{}
 }
 
-func newClientTransport(nc net.Conn, opts clientOptions) (*clientTransport, error) {
+// newClientTransport exchanges prefaces, so that a peer that is not a
+// fastrpc server is reported at once and by name, then starts the reader.
+func newClientTransport(ctx context.Context, nc net.Conn, opts clientOptions) (*clientTransport, error) {
 	t := &clientTransport{
 		wire:    newWire(nc, opts.maxRecv),
 		opts:    opts,
@@ -35,6 +43,15 @@ func newClientTransport(nc net.Conn, opts clientOptions) (*clientTransport, erro
 	if err := t.sendPreface(); err != nil {
 		return nil, err
 	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(prefaceTimeout)
+	}
+	_ = nc.SetReadDeadline(dl)
+	if err := t.readPreface(); err != nil {
+		return nil, err
+	}
+	_ = nc.SetReadDeadline(time.Time{})
 	go t.readLoop()
 	return t, nil
 }
@@ -98,7 +115,7 @@ func (t *clientTransport) fail(err error) {
 
 func (t *clientTransport) readLoop() {
 	defer close(t.done)
-	err := t.readPreface()
+	var err error
 	for err == nil {
 		err = t.readOne()
 	}

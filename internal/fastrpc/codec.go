@@ -94,11 +94,11 @@ func (d *decoder) md() metadata.MD {
 	if n == 0 || d.err != nil {
 		return nil
 	}
-	md := make(metadata.MD, n)
+	md := make(metadata.MD, min(n, 16)) // n is bounded by bytes, not memory: no large hint
 	for i := 0; i < n && d.err == nil; i++ {
 		k := d.string("metadata key")
 		nv := d.count("metadata values")
-		vs := make([]string, 0, nv)
+		vs := make([]string, 0, min(nv, 4))
 		for j := 0; j < nv && d.err == nil; j++ {
 			vs = append(vs, d.string("metadata value"))
 		}

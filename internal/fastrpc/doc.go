@@ -28,7 +28,9 @@
 //
 // Strings and byte strings in payloads are a uvarint length then the bytes;
 // metadata is a uvarint count of keys, then per key its name, a uvarint count
-// of values and the values. Stream ids are chosen by the client and increase.
+// of values and the values. The client picks stream ids: it counts up from 1
+// and never reuses one on a connection; a request on an open id is a
+// protocol error.
 //
 // A unary call is one write each way: request+message+half-close, then
 // (headers+)message+trailers. The client has no goroutine per call: the

@@ -24,7 +24,6 @@ type serverTransport struct {
 
 	mu      sync.Mutex
 	streams map[uint32]*serverStream
-	lastID  uint32
 }
 
 func newServerTransport(srv *Server, nc net.Conn) *serverTransport {
@@ -138,10 +137,6 @@ func (t *serverTransport) readOne() error {
 
 // open starts a call: its handler runs in a goroutine of its own.
 func (t *serverTransport) open(id uint32, b []byte) error {
-	if id <= t.lastID {
-		return fmt.Errorf("%w: request on stream %d after stream %d", errProtocol, id, t.lastID)
-	}
-	t.lastID = id
 	req, err := decodeRequest(b)
 	if err != nil {
 		return err
@@ -153,11 +148,16 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 	}
 	s := newServerStream(t, id, req)
 	t.mu.Lock()
+	_, dup := t.streams[id]
 	full := len(t.streams) >= t.srv.opts.maxStreams
-	if !full {
+	if !full && !dup {
 		t.streams[id] = s
 	}
 	t.mu.Unlock()
+	if dup {
+		s.cancel()
+		return fmt.Errorf("%w: request on stream %d, which is open", errProtocol, id)
+	}
 	if full {
 		s.cancel()
 		t.refuse(id, status.Newf(codes.ResourceExhausted, "fastrpc: more than %d calls in flight on one connection", t.srv.opts.maxStreams))
