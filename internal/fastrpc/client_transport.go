@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -166,7 +167,7 @@ func (t *clientTransport) readOne() error {
 		if err != nil {
 			return err
 		}
-		s.finish(status.FromProto(st), md, false)
+		s.finish(statusFromProto(st), md, false)
 	case frameCredit:
 		n, err := decodeCredit(b)
 		if err != nil {
@@ -177,4 +178,13 @@ func (t *clientTransport) readOne() error {
 		return fmt.Errorf("%w: %v frame sent to a client", errProtocol, h.typ)
 	}
 	return nil
+}
+
+var okStatus = status.New(codes.OK, "")
+
+func statusFromProto(st *spb.Status) *status.Status {
+	if st == nil {
+		return okStatus
+	}
+	return status.FromProto(st)
 }

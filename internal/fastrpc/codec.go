@@ -159,12 +159,22 @@ func appendTrailers(b []byte, st *spb.Status, md metadata.MD) ([]byte, error) {
 	return appendMD(b, md), nil
 }
 
+// okTrailers is the payload of trailers with status OK and no metadata.
+var okTrailers = []byte{0, 0}
+
+// decodeTrailers returns a nil status for OK.
 func decodeTrailers(b []byte) (*spb.Status, metadata.MD, error) {
+	if string(b) == string(okTrailers) {
+		return nil, nil, nil
+	}
 	d := decoder{b: b}
 	sb := d.bytes("trailer status")
 	md := d.md()
 	if err := d.end("trailers"); err != nil {
 		return nil, nil, err
+	}
+	if len(sb) == 0 {
+		return nil, md, nil
 	}
 	st := &spb.Status{}
 	if err := proto.Unmarshal(sb, st); err != nil {

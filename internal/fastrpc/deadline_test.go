@@ -77,7 +77,7 @@ func TestServerEndsCallAtDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if codes.Code(st.GetCode()) != codes.DeadlineExceeded {
+	if statusFromProto(st).Code() != codes.DeadlineExceeded {
 		t.Fatalf("status %v, want DeadlineExceeded", st)
 	}
 }

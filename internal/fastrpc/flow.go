@@ -6,6 +6,7 @@ package fastrpc
 // back to the peer in credit frames of at least a quarter window. Its owner
 // holds a lock around every call.
 type inbox struct {
+	first    [2][]byte // backs msgs while few are queued, saving an allocation
 	msgs     [][]byte
 	inflight int // bytes received and not yet credited back
 	consumed int // bytes consumed and not yet credited back
@@ -18,6 +19,9 @@ func (q *inbox) push(b []byte) bool {
 		return false
 	}
 	q.inflight += len(b) + msgOverhead
+	if q.msgs == nil {
+		q.msgs = q.first[:0]
+	}
 	q.msgs = append(q.msgs, b)
 	return true
 }
@@ -28,7 +32,7 @@ func (q *inbox) pop() (b []byte, grant int) {
 	q.msgs[0] = nil
 	q.msgs = q.msgs[1:]
 	if len(q.msgs) == 0 {
-		q.msgs = nil // let the backing array go
+		q.msgs = nil // back to first, letting a grown array go
 	}
 	q.consumed += len(b) + msgOverhead
 	if q.consumed >= initialWindow/4 {

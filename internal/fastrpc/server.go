@@ -57,11 +57,13 @@ type Server struct {
 	unary    grpc.UnaryServerInterceptor
 	stream   grpc.StreamServerInterceptor
 	services map[string]*service
+	workers  *workers
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*serverTransport]struct{}
 	stopping  bool
+	closed    bool
 	handlers  sync.WaitGroup // calls in flight
 	readers   sync.WaitGroup // connection reader goroutines
 }
@@ -81,6 +83,7 @@ func NewServer(opts ...ServerOption) *Server {
 		services:  map[string]*service{},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverTransport]struct{}{},
+		workers:   newWorkers(),
 	}
 	for _, o := range opts {
 		o(&s.opts)
@@ -200,6 +203,10 @@ func (s *Server) Stop(ctx context.Context) error {
 // the connections' readers, not for handlers.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		s.workers.stop()
+	}
 	s.stopping = true
 	s.closeListeners()
 	for t := range s.conns {

@@ -173,10 +173,10 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 		s.end(status.Error(codes.Unavailable, "fastrpc: the server is stopping"), nil)
 		return nil
 	}
-	go func() {
+	t.srv.workers.run(func() {
 		defer t.srv.handlers.Done()
 		s.run(svc, md, sd)
-	}()
+	})
 	return nil
 }
 
