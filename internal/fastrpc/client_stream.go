@@ -123,11 +123,25 @@ func (s *clientStream) sendFailed(err error) error {
 // abort ends the stream from this side and tells the server.
 func (s *clientStream) abort(st *status.Status) {
 	if s.finish(st, nil, true) {
-		bp := getBuf()
-		*bp = appendFrame(*bp, frameCancel, s.id, nil)
-		_ = s.t.write(*bp)
-		putBuf(bp)
+		s.sendCancel()
 	}
+}
+
+// abortFromReader is abort for the connection's reader, which must not
+// block on a write: if both readers did, each waiting for the other to
+// read, the connection would deadlock. The stream ends at once; the cancel
+// frame follows from a goroutine.
+func (s *clientStream) abortFromReader(st *status.Status) {
+	if s.finish(st, nil, true) {
+		go s.sendCancel()
+	}
+}
+
+func (s *clientStream) sendCancel() {
+	bp := getBuf()
+	*bp = appendFrame(*bp, frameCancel, s.id, nil)
+	_ = s.t.write(*bp)
+	putBuf(bp)
 }
 
 // finish records the end of the stream once; it reports whether this call

@@ -145,7 +145,7 @@ func (t *clientTransport) readOne() error {
 			return err
 		}
 		if s != nil {
-			s.abort(status.Newf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", h.length, s.maxRecv))
+			s.abortFromReader(status.Newf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", h.length, s.maxRecv))
 		}
 		return nil
 	}

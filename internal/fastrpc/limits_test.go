@@ -1,7 +1,6 @@
 package fastrpc
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -140,4 +139,19 @@ func (s *countingStream) SendMsg(m any) error {
 	return err
 }
 
-var _ = context.Background
+
+func TestMaxConcurrentStreams(t *testing.T) {
+	impl := newTestEcho()
+	t.Cleanup(func() { close(impl.release) })
+	cc, _ := startServer(t, impl, []ServerOption{WithMaxConcurrentStreams(2)})
+	c := echov1.NewEchoClient(cc)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := 0; i < 2; i++ {
+		go func() { _, _ = c.Unary(ctx, &echov1.Message{Text: "stuck"}) }()
+		recvCtx(t, impl.entered, 5*time.Second, "stuck call reaching the handler")
+	}
+	_, err := c.Unary(ctx, &echov1.Message{})
+	if st := wantCode(t, err, codes.ResourceExhausted); st.Message() != "fastrpc: more than 2 calls in flight on one connection" {
+		t.Fatalf("message %q", st.Message())
+	}
+}

@@ -71,10 +71,38 @@ func (s *serverStream) run(svc *service, md *grpc.MethodDesc, sd *grpc.StreamDes
 // end sends the reply (unary calls), the headers if still unsent and the
 // trailers, in one write; later calls do nothing.
 func (s *serverStream) end(err error, reply any) {
-	st := status.Convert(err)
 	bp := getBuf()
 	defer putBuf(bp)
-	b := *bp
+	if b, ok := s.endFrames((*bp)[:0], err, reply); ok {
+		*bp = b
+		_ = s.t.write(b)
+		s.release()
+	}
+}
+
+// endFromReader is end for the connection's reader, which must not block on
+// a write (see clientStream.abortFromReader): the call ends at once, its
+// frames follow from a goroutine.
+func (s *serverStream) endFromReader(err error) {
+	if b, ok := s.endFrames(nil, err, nil); ok {
+		go func() {
+			_ = s.t.write(b)
+			s.release()
+		}()
+	}
+}
+
+// release drops the stream and ends its context.
+func (s *serverStream) release() {
+	s.t.unregister(s.id)
+	s.stop()
+	s.cancel()
+}
+
+// endFrames marks the call ended and appends its last frames to b; false if
+// it had ended already.
+func (s *serverStream) endFrames(b []byte, err error, reply any) ([]byte, bool) {
+	st := status.Convert(err)
 	if err == nil && reply != nil {
 		var n int
 		var merr error
@@ -83,7 +111,6 @@ func (s *serverStream) end(err error, reply any) {
 		case merr != nil:
 			st = status.New(codes.Internal, merr.Error())
 		case n > s.t.srv.opts.maxSend:
-			b = b[:0]
 			st = status.Newf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, s.t.srv.opts.maxSend)
 		}
 		if st.Code() != codes.OK {
@@ -93,27 +120,17 @@ func (s *serverStream) end(err error, reply any) {
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
-		*bp = b
-		return
+		return b, false
 	}
 	s.done = true
 	s.cond.Broadcast()
-	var hb []byte
 	if !s.headerSent && len(s.header) > 0 {
-		hb = appendHeadersFrame(nil, s.id, s.header)
+		b = append(appendHeadersFrame(nil, s.id, s.header), b...)
 	}
 	s.headerSent = true
 	trailer := s.trailer
 	s.mu.Unlock()
-	if hb != nil {
-		b = append(hb, b...)
-	}
-	b = appendTrailersFrame(b, s.id, st, trailer)
-	*bp = b
-	_ = s.t.write(b)
-	s.t.unregister(s.id)
-	s.stop()
-	s.cancel()
+	return appendTrailersFrame(b, s.id, st, trailer), true
 }
 
 func appendHeadersFrame(b []byte, id uint32, md metadata.MD) []byte {

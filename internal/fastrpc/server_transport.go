@@ -98,7 +98,7 @@ func (t *serverTransport) readOne() error {
 			return err
 		}
 		if s != nil {
-			s.end(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", h.length, t.srv.opts.maxRecv), nil)
+			s.endFromReader(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", h.length, t.srv.opts.maxRecv))
 		}
 		return nil
 	}
@@ -170,7 +170,7 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 	}
 	t.srv.mu.Unlock()
 	if stopping {
-		s.end(status.Error(codes.Unavailable, "fastrpc: the server is stopping"), nil)
+		s.endFromReader(status.Error(codes.Unavailable, "fastrpc: the server is stopping"))
 		return nil
 	}
 	t.srv.workers.run(func() {
@@ -180,12 +180,11 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 	return nil
 }
 
-// refuse ends a call that gets no stream: trailers only.
+// refuse ends a call that gets no stream: trailers only, written from a
+// goroutine because the reader must not block on a write.
 func (t *serverTransport) refuse(id uint32, st *status.Status) {
-	bp := getBuf()
-	defer putBuf(bp)
-	*bp = appendTrailersFrame(*bp, id, st, nil)
-	_ = t.write(*bp)
+	b := appendTrailersFrame(nil, id, st, nil)
+	go func() { _ = t.write(b) }()
 }
 
 func appendTrailersFrame(b []byte, id uint32, st *status.Status, md metadata.MD) []byte {
