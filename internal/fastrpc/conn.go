@@ -8,49 +8,80 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 )
 
-// wire is what both sides share on one connection: a buffered writer that
-// batches frames from concurrent writers and the frame reader.
+// wire is what both sides share on one connection: a group-commit writer
+// and the frame reader.
 type wire struct {
 	nc net.Conn
 	fr frameReader
 
-	waiting atomic.Int32 // writers queued on wmu; the last one flushes
-	wmu     sync.Mutex
-	bw      *bufio.Writer
-	werr    error // sticky: once a write failed, every write fails
+	wmu      sync.Mutex
+	wcond    sync.Cond
+	flushing bool   // a writer is in write(2); others append to pending
+	pending  []byte // frames for the next write(2)
+	spare    []byte // the other buffer, reused
+	werr     error  // sticky: once a write failed, every write fails
 }
+
+// maxPending is how much may wait behind a write(2) before writers block.
+const maxPending = 1 << 20
 
 func newWire(nc net.Conn, maxRecv int) *wire {
-	return &wire{
+	w := &wire{
 		nc: nc,
 		fr: frameReader{r: bufio.NewReaderSize(nc, 32<<10), maxMsg: maxRecv},
-		bw: bufio.NewWriterSize(nc, 32<<10),
 	}
+	w.wcond.L = &w.wmu
+	return w
 }
 
-// write sends prebuilt frames. Concurrent writers batch: a writer that sees
-// others queued behind it leaves the flush to the last of them, so a burst of
-// calls costs one write(2) instead of one each.
+// write sends frames. A writer that finds no write(2) in progress makes it
+// itself, straight from b; writers that come meanwhile append to pending
+// and return, and the writer in write(2) sends all they queued in one more
+// write(2). So concurrent calls share system calls without a writer
+// goroutine, and a lone caller pays one write(2) and no copy. Frames written
+// after a connection broke are lost; the reader reports the break.
 func (w *wire) write(b []byte) error {
-	w.waiting.Add(1)
 	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	queued := w.waiting.Add(-1)
+	for w.werr == nil && w.flushing && len(w.pending) >= maxPending {
+		w.wcond.Wait()
+	}
 	if w.werr != nil {
+		defer w.wmu.Unlock()
 		return w.werr
 	}
-	_, err := w.bw.Write(b)
-	if err == nil && queued == 0 {
-		err = w.bw.Flush()
+	if w.flushing {
+		w.pending = append(w.pending, b...)
+		w.wmu.Unlock()
+		return nil
 	}
-	if err != nil {
-		w.werr = err
+	w.flushing = true
+	out, owned := b, false
+	for {
+		w.wmu.Unlock()
+		_, err := w.nc.Write(out)
+		w.wmu.Lock()
+		if owned {
+			w.spare = out[:0]
+		}
+		if err != nil {
+			w.werr = err
+			_ = w.nc.Close() // so that the reader sees the break too
+		}
+		if err != nil || len(w.pending) == 0 {
+			break
+		}
+		out, owned = w.pending, true
+		w.pending, w.spare = w.spare, nil
+		w.wcond.Broadcast()
 	}
+	w.flushing = false
+	w.wcond.Broadcast()
+	err := w.werr
+	w.wmu.Unlock()
 	return err
 }
 
