@@ -139,7 +139,6 @@ func (s *countingStream) SendMsg(m any) error {
 	return err
 }
 
-
 func TestMaxConcurrentStreams(t *testing.T) {
 	impl := newTestEcho()
 	t.Cleanup(func() { close(impl.release) })
