@@ -35,10 +35,14 @@
 // A unary call is one write each way: request+message+half-close, then
 // (headers+)message+trailers. The client has no goroutine per call: the
 // connection's reader fills the call and wakes its caller; a context that
-// can end is watched with context.AfterFunc. The server runs a goroutine per
-// call. Writers share a buffered writer under a mutex; a writer that sees
-// others queued leaves the flush to the last, so concurrent calls batch into
-// one write(2).
+// can end is watched with context.AfterFunc. The server runs each call on a
+// goroutine it keeps for later calls (up to 64 idle), so that stacks are not
+// grown afresh per call. Writes are group-committed: a writer that finds no
+// write(2) in progress makes it straight from its own buffer; writers that
+// arrive meanwhile append to a shared buffer (up to 1 MiB, then they wait)
+// and the writer in write(2) sends it all next. A connection's reader never
+// blocks on a write, so two peers cannot deadlock each waiting for the
+// other to read.
 //
 // Bounded memory: a message frame above the receiver's limit (default 4 MiB,
 // as gRPC) is skipped without being read into memory and fails that call

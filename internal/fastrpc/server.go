@@ -182,10 +182,14 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
 	s.closeListeners()
+	conns := make([]*serverTransport, 0, len(s.conns))
 	for t := range s.conns {
-		t.goAway()
+		conns = append(conns, t)
 	}
 	s.mu.Unlock()
+	for _, t := range conns {
+		t.goAway()
+	}
 	drained := make(chan struct{})
 	go func() { s.handlers.Wait(); close(drained) }()
 	var err error
