@@ -171,3 +171,23 @@ func BenchmarkCallers16(b *testing.B) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkUnary1MiB echoes a 1 MiB message (fastrpc and grpc only: the
+// floor is about small calls).
+func BenchmarkUnary1MiB(b *testing.B) {
+	msg := &echov1.Message{Payload: make([]byte, 1<<20)}
+	for _, side := range []struct {
+		name string
+		cc   grpc.ClientConnInterface
+	}{{"fastrpc", fastConn(b)}, {"grpc", grpcConn(b)}} {
+		b.Run(side.name, func(b *testing.B) {
+			c := echov1.NewEchoClient(side.cc)
+			b.SetBytes(2 << 20)
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Unary(context.Background(), msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,26 @@ func TestInterceptorsChainInOrder(t *testing.T) {
 	wantCode(t, err, codes.PermissionDenied)
 	if errors.Is(err, io.EOF) {
 		t.Fatal("unreachable")
+	}
+}
+
+// TestNoGoroutinePerCall: calls with a cancelable context leave no
+// goroutine behind on either side.
+func TestNoGoroutinePerCall(t *testing.T) {
+	c, _ := echoClient(t)
+	call := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := c.Unary(ctx, &echov1.Message{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call() // connect
+	before := runtime.NumGoroutine()
+	for i := 0; i < 500; i++ {
+		call()
+	}
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("%d goroutines before 500 calls, %d after", before, after)
 	}
 }

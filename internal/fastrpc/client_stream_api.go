@@ -144,7 +144,9 @@ func (s *clientStream) decode(b []byte, m any) error {
 	if !ok {
 		return status.Errorf(codes.Internal, "fastrpc: message of type %T is not a proto.Message", m)
 	}
-	if err := proto.Unmarshal(b, pm); err != nil {
+	err := proto.Unmarshal(b, pm) // copies what it keeps, as grpc-go relies on too
+	recycle(b)
+	if err != nil {
 		return status.Errorf(codes.Internal, "fastrpc: unmarshal %T: %v", m, err)
 	}
 	return nil

@@ -79,6 +79,9 @@ func (w *wire) write(b []byte) error {
 		w.wcond.Broadcast()
 	}
 	w.flushing = false
+	if cap(w.spare) > 64<<10 {
+		w.spare = nil // an idle connection keeps no large buffer
+	}
 	w.wcond.Broadcast()
 	err := w.werr
 	w.wmu.Unlock()
@@ -99,18 +102,6 @@ func (w *wire) readPreface() error {
 	return nil
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
-	if cap(*b) > 64<<10 {
-		return // let large buffers go rather than pin them
-	}
-	*b = (*b)[:0]
-	bufPool.Put(b)
-}
-
 // appendFrame appends a frame of type t on stream id whose payload is built
 // by fill (nil: empty payload).
 func appendFrame(b []byte, t frameType, id uint32, fill func([]byte) []byte) []byte {
@@ -129,9 +120,11 @@ func appendMessage(b []byte, id uint32, m any) ([]byte, int, error) {
 	if !ok {
 		return b, 0, fmt.Errorf("fastrpc: message of type %T is not a proto.Message", m)
 	}
+	size := proto.Size(pm)
 	start := len(b)
+	b = growBuf(b, headerLen+size)
 	b = append(b, make([]byte, headerLen)...)
-	b, err := proto.MarshalOptions{}.MarshalAppend(b, pm)
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, pm)
 	if err != nil {
 		return b[:start], 0, fmt.Errorf("fastrpc: marshal %T: %w", m, err)
 	}

@@ -116,7 +116,12 @@ func (fr *frameReader) readPayload(h frameHeader) ([]byte, error) {
 	if h.length == 0 {
 		return nil, nil
 	}
-	b := make([]byte, h.length)
+	var b []byte
+	if h.length >= 4<<10 {
+		b = (*getSized(int(h.length)))[:h.length]
+	} else {
+		b = make([]byte, h.length)
+	}
 	if _, err := io.ReadFull(fr.r, b); err != nil {
 		return nil, err
 	}

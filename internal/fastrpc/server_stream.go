@@ -208,7 +208,9 @@ func (s *serverStream) RecvMsg(m any) error {
 	if !ok {
 		return status.Errorf(codes.Internal, "fastrpc: message of type %T is not a proto.Message", m)
 	}
-	if err := proto.Unmarshal(b, pm); err != nil {
+	err := proto.Unmarshal(b, pm) // copies what it keeps, as grpc-go relies on too
+	recycle(b)
+	if err != nil {
 		return status.Errorf(codes.Internal, "fastrpc: unmarshal %T: %v", m, err)
 	}
 	return nil
