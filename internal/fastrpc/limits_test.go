@@ -1,6 +1,7 @@
 package fastrpc
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"testing"
@@ -152,5 +153,36 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	_, err := c.Unary(ctx, &echov1.Message{})
 	if st := wantCode(t, err, codes.ResourceExhausted); st.Message() != "fastrpc: more than 2 calls in flight on one connection" {
 		t.Fatalf("message %q", st.Message())
+	}
+}
+
+// TestLargeMessagesKeepTheirBytes: pooled buffers are reused only once a
+// message is decoded, so concurrent large echoes come back intact.
+func TestLargeMessagesKeepTheirBytes(t *testing.T) {
+	c, _ := echoClient(t)
+	ctx := ctxTimeout(t, 30*time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				p := bytes.Repeat([]byte{byte(g*20 + i)}, 8<<10+(g*i*7919)%(200<<10))
+				m, err := c.Unary(ctx, &echov1.Message{Payload: p})
+				if err == nil && !bytes.Equal(m.GetPayload(), p) {
+					err = fmt.Errorf("caller %d call %d: %d bytes back, not the %d sent", g, i, len(m.GetPayload()), len(p))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
