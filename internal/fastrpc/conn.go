@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -60,6 +61,16 @@ func (w *wire) write(b []byte) error {
 	}
 	w.flushing = true
 	out, owned := b, false
+	if len(b) < 16<<10 {
+		// Let the goroutines that are ready to write join this write(2):
+		// with nothing else to run this returns at once.
+		w.pending = append(w.pending, b...)
+		w.wmu.Unlock()
+		runtime.Gosched()
+		w.wmu.Lock()
+		out, owned = w.pending, true
+		w.pending, w.spare = w.spare, nil
+	}
 	for {
 		w.wmu.Unlock()
 		_, err := w.nc.Write(out)
