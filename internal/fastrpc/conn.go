@@ -39,12 +39,14 @@ func newWire(nc net.Conn, maxRecv int) *wire {
 	return w
 }
 
-// write sends frames. A writer that finds no write(2) in progress makes it
-// itself, straight from b; writers that come meanwhile append to pending
-// and return, and the writer in write(2) sends all they queued in one more
+// write sends frames. A writer that finds no write(2) in progress becomes
+// the flusher: it queues b, yields once so that goroutines ready to write
+// can queue theirs, and writes the lot; writers that come during a write(2)
+// queue and return, and the flusher sends what they queued in one more
 // write(2). So concurrent calls share system calls without a writer
-// goroutine, and a lone caller pays one write(2) and no copy. Frames written
-// after a connection broke are lost; the reader reports the break.
+// goroutine. Frames of 16 KiB or more skip the queue when no write is in
+// progress. Frames queued after a connection broke are lost; the reader
+// reports the break.
 func (w *wire) write(b []byte) error {
 	w.wmu.Lock()
 	for w.werr == nil && w.flushing && len(w.pending) >= maxPending {
