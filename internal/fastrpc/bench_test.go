@@ -19,9 +19,12 @@ import (
 // The benchmarks pair three sides over the same kind of Unix socket in one
 // process: "floor", a raw 64-byte ping-pong; "fastrpc"; and "grpc", grpc-go
 // with the same Echo service. Run them together so that the ratios compare
-// like with like:
+// like with like, and repeat the whole run rather than use -count, so that
+// the sides alternate:
 //
-//	go test -run '^$' -bench 'Unary64B|Callers16' -benchtime 2s ./internal/fastrpc
+//	go test -c -o /tmp/fastrpc.test ./internal/fastrpc
+//	for i in 1 2 3 4 5; do /tmp/fastrpc.test -test.run '^$' \
+//	    -test.bench 'Unary64B|Callers16|Unary1MiB' -test.benchtime 2s -test.benchmem; done
 
 const benchPayload = 64
 
