@@ -59,11 +59,17 @@ func TestServerKilledMidCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The stream is live on the server: one echo came back.
+	if err := s.Send(&echov1.Message{Text: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		_, err := s.Recv()
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the calls reach the server; not needed for correctness
 	killed := time.Now()
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
