@@ -3,6 +3,7 @@ package fastrpc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -99,6 +100,25 @@ func (w *wire) write(b []byte) error {
 	err := w.werr
 	w.wmu.Unlock()
 	return err
+}
+
+// flushed waits until no frame queued by a writer that has returned is
+// left unwritten (a writer that comes during a write(2) queues its frames
+// and returns before they are sent), or until ctx ends or the connection
+// broke. Graceful Stop calls it before it closes the connection, so that
+// the replies of drained calls are not lost.
+func (w *wire) flushed(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		w.wmu.Lock()
+		w.wcond.Broadcast()
+		w.wmu.Unlock()
+	})
+	defer stop()
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	for w.werr == nil && ctx.Err() == nil && (w.flushing || len(w.pending) > 0) {
+		w.wcond.Wait()
+	}
 }
 
 // exchangePreface writes ours and, when read is set, checks the peer's.

@@ -195,6 +195,10 @@ func (s *Server) Stop(ctx context.Context) error {
 	var err error
 	select {
 	case <-drained:
+		// The drained calls' last frames may still wait behind a write.
+		for _, t := range conns {
+			t.flushed(ctx)
+		}
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
