@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // Header waits for the server's header metadata (or the end of the stream).
@@ -140,14 +139,5 @@ func (s *clientStream) next() ([]byte, error) {
 }
 
 func (s *clientStream) decode(b []byte, m any) error {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return status.Errorf(codes.Internal, "fastrpc: message of type %T is not a proto.Message", m)
-	}
-	err := proto.Unmarshal(b, pm) // copies what it keeps, as grpc-go relies on too
-	recycle(b)
-	if err != nil {
-		return status.Errorf(codes.Internal, "fastrpc: unmarshal %T: %v", m, err)
-	}
-	return nil
+	return unmarshalMessage(b, m)
 }

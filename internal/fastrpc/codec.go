@@ -6,7 +6,9 @@ import (
 	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -190,4 +192,19 @@ func decodeCredit(b []byte) (uint32, error) {
 		d.fail("credit")
 	}
 	return uint32(n), d.end("credit")
+}
+
+// unmarshalMessage decodes a received message b into m and recycles b
+// (proto.Unmarshal copies what it keeps, as grpc-go relies on too).
+func unmarshalMessage(b []byte, m any) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "fastrpc: message of type %T is not a proto.Message", m)
+	}
+	err := proto.Unmarshal(b, pm)
+	recycle(b)
+	if err != nil {
+		return status.Errorf(codes.Internal, "fastrpc: unmarshal %T: %v", m, err)
+	}
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // serverStream is one call on the server side; it implements
@@ -204,14 +203,5 @@ func (s *serverStream) RecvMsg(m any) error {
 		_ = s.t.write(*bp)
 		putBuf(bp)
 	}
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return status.Errorf(codes.Internal, "fastrpc: message of type %T is not a proto.Message", m)
-	}
-	err := proto.Unmarshal(b, pm) // copies what it keeps, as grpc-go relies on too
-	recycle(b)
-	if err != nil {
-		return status.Errorf(codes.Internal, "fastrpc: unmarshal %T: %v", m, err)
-	}
-	return nil
+	return unmarshalMessage(b, m)
 }
