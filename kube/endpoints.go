@@ -12,6 +12,7 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -73,20 +74,15 @@ func follow(ctx context.Context, c kubernetes.Interface, ns, name string, port i
 // would leave the endpoints frozen).
 func mayFollow(ctx context.Context, c kubernetes.Interface, ns, name, sel string) error {
 	api := c.DiscoveryV1().EndpointSlices(ns)
-	var verb string
-	err := withRetry(ctx, func() error {
-		verb = "list"
+	verb, err := listThenWatch(ctx, func() (string, error) {
 		list, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel, Limit: 1})
 		if err != nil {
-			return err
+			return "", err
 		}
-		verb = "watch"
-		w, err := api.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: list.ResourceVersion})
-		if err != nil {
-			return err
-		}
-		w.Stop()
-		return nil
+		return list.ResourceVersion, nil
+	}, func(o metav1.ListOptions) (watch.Interface, error) {
+		o.LabelSelector = sel
+		return api.Watch(ctx, o)
 	})
 	switch {
 	case err == nil:
@@ -95,6 +91,30 @@ func mayFollow(ctx context.Context, c kubernetes.Interface, ns, name, sel string
 		return notListed(ctx, name, ns, err)
 	}
 	return apiFailure(name, verb, endpointSlices, "", ns, err)
+}
+
+// listThenWatch lists (list returns the list's resourceVersion), then
+// starts a watch from there and stops it at once, retrying what may go
+// away on its own, so that an account that may not use either verb fails
+// now rather than in an informer that retries for ever. It returns the
+// verb of the request that failed.
+func listThenWatch(ctx context.Context, list func() (string, error), watchFrom func(metav1.ListOptions) (watch.Interface, error)) (string, error) {
+	var verb string
+	err := withRetry(ctx, func() error {
+		verb = "list"
+		rv, err := list()
+		if err != nil {
+			return err
+		}
+		verb = "watch"
+		w, err := watchFrom(metav1.ListOptions{ResourceVersion: rv})
+		if err != nil {
+			return err
+		}
+		w.Stop()
+		return nil
+	})
+	return verb, err
 }
 
 // synced waits until the informer has listed the slices and handed them

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -199,24 +200,19 @@ func followLogs(ctx context.Context, c kubernetes.Interface, ns, name string, cf
 // verb; it returns the names of the pods there are.
 func mayWatchPods(ctx context.Context, c kubernetes.Interface, ns, name, sel string) (map[string]bool, error) {
 	api := c.CoreV1().Pods(ns)
-	var verb string
 	names := map[string]bool{}
-	err := withRetry(ctx, func() error {
-		verb = "list"
+	verb, err := listThenWatch(ctx, func() (string, error) {
 		list, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
-			return err
+			return "", err
 		}
 		for _, p := range list.Items {
 			names[p.Name] = true
 		}
-		verb = "watch"
-		w, err := api.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: list.ResourceVersion})
-		if err != nil {
-			return err
-		}
-		w.Stop()
-		return nil
+		return list.ResourceVersion, nil
+	}, func(o metav1.ListOptions) (watch.Interface, error) {
+		o.LabelSelector = sel
+		return api.Watch(ctx, o)
 	})
 	if err != nil {
 		return nil, apiFailure(name, verb, "pods", "", ns, err)
