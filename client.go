@@ -52,6 +52,7 @@ type Client struct {
 	first    Endpoint
 
 	callbacks *callbackHost
+	fast      *fastRouter // nil when the host does not use the fast transport
 
 	endOnce sync.Once
 	ended   chan struct{}

@@ -71,6 +71,9 @@ type options struct {
 	settings         []runtimeSetting
 	runtimes         []RuntimeBuilder // WithRuntime's, before the registry
 	retries          []retryRule
+	transport        Transport // WithTransport's; "" is TransportFast
+	unaryInts        []grpc.UnaryClientInterceptor
+	streamInts       []grpc.StreamClientInterceptor
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host

@@ -42,6 +42,10 @@ const (
 	// EnvDescribeInHandshake, when "1", asks a tether plugin to put its
 	// Describe answer on the handshake line (HandshakeLine.Describe).
 	EnvDescribeInHandshake = wire.EnvDescribeInHandshake
+	// EnvFastTransport, when "1", asks a tether plugin to serve the fast
+	// local transport beside gRPC and to name its socket in Describe (see
+	// docs/protocol.md, "The fast local transport").
+	EnvFastTransport = wire.EnvFastTransport
 )
 
 // Environment variables that make Serve serve on the network instead of

@@ -52,6 +52,13 @@ const (
 	// spares the host a round trip before the first call. go-plugin hosts
 	// never set it, so they never see the extra fields.
 	EnvDescribeInHandshake = "TETHER_DESCRIBE_IN_HANDSHAKE"
+	// EnvFastTransport, when "1", asks a tether plugin to serve the fast
+	// local transport beside gRPC, on a second Unix socket in its private
+	// directory, and to name it in its Describe answer.
+	EnvFastTransport = "TETHER_FAST_TRANSPORT"
+	// EnvTransport is read by hosts: "grpc" keeps every plugin on gRPC;
+	// "fast" or unset uses the fast local transport where a plugin offers it.
+	EnvTransport = "TETHER_TRANSPORT"
 )
 
 // DefaultMagicCookieKey and DefaultMagicCookieValue make the zero

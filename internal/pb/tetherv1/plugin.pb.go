@@ -76,7 +76,11 @@ type DescribeResponse struct {
 	TetherProtocol uint32 `protobuf:"varint,4,opt,name=tether_protocol,json=tetherProtocol,proto3" json:"tether_protocol,omitempty"`
 	// Optional features the plugin supports: "callbacks" when it serves
 	// Callbacks/Tunnel.
-	Features      []string `protobuf:"bytes,5,rep,name=features,proto3" json:"features,omitempty"`
+	Features []string `protobuf:"bytes,5,rep,name=features,proto3" json:"features,omitempty"`
+	// The fast local transport the plugin serves beside gRPC, when the host
+	// asked for it (TETHER_FAST_TRANSPORT=1) and the plugin listens on a Unix
+	// socket; unset otherwise. See docs/protocol.md.
+	Fast          *FastTransport `protobuf:"bytes,6,opt,name=fast,proto3" json:"fast,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +150,88 @@ func (x *DescribeResponse) GetFeatures() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetFast() *FastTransport {
+	if x != nil {
+		return x.Fast
+	}
+	return nil
+}
+
+// FastTransport is where a plugin serves the fast local transport: the
+// calls of its gRPC services over tether's light framing instead of HTTP/2.
+type FastTransport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Network is "unix".
+	Network string `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	// Address is the socket's path, in the plugin's private directory.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Version of the framing (1): the preface's version byte.
+	Version uint32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// TLS: the socket speaks TLS first, with the same certificates as the
+	// plugin's gRPC socket (automatic mutual TLS).
+	Tls           bool `protobuf:"varint,4,opt,name=tls,proto3" json:"tls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FastTransport) Reset() {
+	*x = FastTransport{}
+	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FastTransport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FastTransport) ProtoMessage() {}
+
+func (x *FastTransport) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FastTransport.ProtoReflect.Descriptor instead.
+func (*FastTransport) Descriptor() ([]byte, []int) {
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FastTransport) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *FastTransport) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *FastTransport) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FastTransport) GetTls() bool {
+	if x != nil {
+		return x.Tls
+	}
+	return false
+}
+
 // Interface is one version of one named interface the plugin serves.
 type Interface struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -161,7 +247,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	mi := &file_tether_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +259,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	mi := &file_tether_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +272,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Interface) GetName() string {
@@ -223,7 +309,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[3]
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +321,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[3]
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +334,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Service) GetName() string {
@@ -275,7 +361,7 @@ type TunnelFrame struct {
 
 func (x *TunnelFrame) Reset() {
 	*x = TunnelFrame{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	mi := &file_tether_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +373,7 @@ func (x *TunnelFrame) String() string {
 func (*TunnelFrame) ProtoMessage() {}
 
 func (x *TunnelFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	mi := &file_tether_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +386,7 @@ func (x *TunnelFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelFrame.ProtoReflect.Descriptor instead.
 func (*TunnelFrame) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TunnelFrame) GetData() []byte {
@@ -315,7 +401,7 @@ var File_tether_v1_plugin_proto protoreflect.FileDescriptor
 const file_tether_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x16tether/v1/plugin.proto\x12\ttether.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\xce\x01\n" +
+	"\x0fDescribeRequest\"\xfc\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x11protocol_versions\x18\x02 \x03(\rR\x10protocolVersions\x124\n" +
@@ -323,7 +409,13 @@ const file_tether_v1_plugin_proto_rawDesc = "" +
 	"interfaces\x18\x03 \x03(\v2\x14.tether.v1.InterfaceR\n" +
 	"interfaces\x12'\n" +
 	"\x0ftether_protocol\x18\x04 \x01(\rR\x0etetherProtocol\x12\x1a\n" +
-	"\bfeatures\x18\x05 \x03(\tR\bfeatures\"i\n" +
+	"\bfeatures\x18\x05 \x03(\tR\bfeatures\x12,\n" +
+	"\x04fast\x18\x06 \x01(\v2\x18.tether.v1.FastTransportR\x04fast\"o\n" +
+	"\rFastTransport\x12\x18\n" +
+	"\anetwork\x18\x01 \x01(\tR\anetwork\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\x12\x10\n" +
+	"\x03tls\x18\x04 \x01(\bR\x03tls\"i\n" +
 	"\tInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12.\n" +
@@ -350,26 +442,28 @@ func file_tether_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_tether_v1_plugin_proto_rawDescData
 }
 
-var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_tether_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: tether.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: tether.v1.DescribeResponse
-	(*Interface)(nil),        // 2: tether.v1.Interface
-	(*Service)(nil),          // 3: tether.v1.Service
-	(*TunnelFrame)(nil),      // 4: tether.v1.TunnelFrame
+	(*FastTransport)(nil),    // 2: tether.v1.FastTransport
+	(*Interface)(nil),        // 3: tether.v1.Interface
+	(*Service)(nil),          // 4: tether.v1.Service
+	(*TunnelFrame)(nil),      // 5: tether.v1.TunnelFrame
 }
 var file_tether_v1_plugin_proto_depIdxs = []int32{
-	2, // 0: tether.v1.DescribeResponse.interfaces:type_name -> tether.v1.Interface
-	3, // 1: tether.v1.Interface.services:type_name -> tether.v1.Service
-	0, // 2: tether.v1.Plugin.Describe:input_type -> tether.v1.DescribeRequest
-	4, // 3: tether.v1.Callbacks.Tunnel:input_type -> tether.v1.TunnelFrame
-	1, // 4: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
-	4, // 5: tether.v1.Callbacks.Tunnel:output_type -> tether.v1.TunnelFrame
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 0: tether.v1.DescribeResponse.interfaces:type_name -> tether.v1.Interface
+	2, // 1: tether.v1.DescribeResponse.fast:type_name -> tether.v1.FastTransport
+	4, // 2: tether.v1.Interface.services:type_name -> tether.v1.Service
+	0, // 3: tether.v1.Plugin.Describe:input_type -> tether.v1.DescribeRequest
+	5, // 4: tether.v1.Callbacks.Tunnel:input_type -> tether.v1.TunnelFrame
+	1, // 5: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
+	5, // 6: tether.v1.Callbacks.Tunnel:output_type -> tether.v1.TunnelFrame
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_tether_v1_plugin_proto_init() }
@@ -383,7 +477,7 @@ func file_tether_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tether_v1_plugin_proto_rawDesc), len(file_tether_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
