@@ -161,31 +161,13 @@ func StartToFirstCall(b *testing.B, side Side) {
 }
 
 // StartToFirstCallPaired is StartToFirstCall for two sides at once,
-// alternating one start-up of each, so that a change in the machine's load
-// hits both alike; start-up is the figure most sensitive to it. It reports
-// each side's median as NAME-p50-ms and their ratio as ratio; ns/op covers
-// one start-up and stop of each side.
+// alternating their start-ups (StartToFirstCallPairedN), so that a change in
+// the machine's load hits both alike; start-up is the figure most sensitive
+// to it. It reports each side's median as NAME-p50-ms and their ratio as
+// ratio; ns/op covers one start-up and stop of each side.
 func StartToFirstCallPaired(b *testing.B, first, second Side) {
-	sides := []Side{first, second}
-	ds := make([][]time.Duration, len(sides))
-	for range b.N {
-		for i, side := range sides {
-			d, stop, err := firstCall(side)
-			ds[i] = append(ds[i], d)
-			if serr := stop(); err == nil {
-				err = serr
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	p := make([]float64, len(sides))
-	for i, side := range sides {
-		p[i] = millis(percentile(ds[i], 0.50))
-		b.ReportMetric(p[i], side.Name()+"-p50-ms")
-	}
-	b.ReportMetric(p[0]/p[1], "ratio")
+	got := StartToFirstCallPairedN(b, []Side{first, second})
+	b.ReportMetric(got[first.Name()]/got[second.Name()], "ratio")
 }
 
 // firstCall starts a server of side and makes one Unary call. It returns

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,18 +31,44 @@ const (
 // dir and returns the two sides of a comparison. It runs the go command, so
 // it must run inside the tether module.
 func Build(dir string) (tetherSide, rawSide Side, err error) {
+	paths, err := build(dir, TetherEchoPkg, TetherRelayPkg, RawEchoPkg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Tether{Path: paths[TetherEchoPkg], RelayPath: paths[TetherRelayPkg]}, Raw{Path: paths[RawEchoPkg]}, nil
+}
+
+// BuildFloor compiles the floor's server program (test/plugins/rawsock)
+// into dir.
+func BuildFloor(dir string) (Floor, error) {
+	paths, err := build(dir, RawSockPkg)
+	return Floor{Path: paths[RawSockPkg]}, err
+}
+
+// FastSides are the four sides of the fast transport's paired runs, in
+// the order the benchmarks report them: the floor, raw grpc-go, tether
+// over gRPC (TransportGRPC) and tether over its fast transport
+// (TransportFast, checked when each instance starts).
+func FastSides(floor Floor, t Tether, raw Raw) []Side {
+	overGRPC, fast := t, t
+	overGRPC.Transport, fast.Transport = tether.TransportGRPC, tether.TransportFast
+	return []Side{floor, raw, overGRPC, fast}
+}
+
+// build compiles each package into dir and returns the binaries' paths.
+func build(dir string, pkgs ...string) (map[string]string, error) {
 	paths := map[string]string{}
-	for _, pkg := range []string{TetherEchoPkg, TetherRelayPkg, RawEchoPkg} {
+	for _, pkg := range pkgs {
 		out := filepath.Join(dir, filepath.Base(pkg))
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
-			return nil, nil, fmt.Errorf("go build %s: %v: %s", pkg, err, stderr.Bytes())
+			return nil, fmt.Errorf("go build %s: %v: %s", pkg, err, stderr.Bytes())
 		}
 		paths[pkg] = out
 	}
-	return Tether{Path: paths[TetherEchoPkg], RelayPath: paths[TetherRelayPkg]}, Raw{Path: paths[RawEchoPkg]}, nil
+	return paths, nil
 }
 
 // Side starts Echo servers of one kind, each in its own process.
@@ -61,7 +88,10 @@ type Instance struct {
 	Echo echov1.EchoClient
 	Pid  int
 	Addr string // the TCP address it serves on, for the TLS sides
-	stop func() error
+	// Transport is what the tether Client said carries its calls, for
+	// the tether sides; "" for the others.
+	Transport tether.Transport
+	stop      func() error
 }
 
 // Close stops the process, waits for it to exit and releases the connection.
@@ -69,10 +99,28 @@ func (i *Instance) Close() error { return i.stop() }
 
 // Tether launches the echo test plugin with tether.Launch and dispenses its
 // Echo interface. RelayPath is the callback test plugin, for StartRelay.
-type Tether struct{ Path, RelayPath string }
+// Transport, when set, is passed to tether.WithTransport; with
+// TransportFast, Start and StartRelay also fail with ErrNotFast unless the
+// Client says its calls go over the fast transport.
+type Tether struct {
+	Path, RelayPath string
+	Transport       tether.Transport
+}
 
-// Name returns "tether".
-func (Tether) Name() string { return "tether" }
+// ErrNotFast is returned by a Tether side asked for TransportFast whose
+// Client reports another transport (TETHER_TRANSPORT=grpc in the
+// environment, or a tether without the fast transport): its figures would
+// be gRPC's under the fast transport's name.
+var ErrNotFast = errors.New("bench: tether-fast side: the client's calls do not go over the fast transport")
+
+// Name returns "tether", or "tether-grpc" or "tether-fast" when Transport is
+// set.
+func (t Tether) Name() string {
+	if t.Transport == "" {
+		return "tether"
+	}
+	return "tether-" + string(t.Transport)
+}
 
 // Start launches the plugin.
 func (t Tether) Start(ctx context.Context) (*Instance, error) {
@@ -87,16 +135,23 @@ func (t Tether) StartRelay(ctx context.Context, host echov1.EchoServer) (*Instan
 }
 
 func (t Tether) launch(ctx context.Context, path string, opts ...tether.Option) (*Instance, error) {
-	c, err := tether.Launch(ctx, path, append(opts, tether.WithLogger(slog.New(slog.DiscardHandler)))...)
+	opts = append(opts, tether.WithLogger(slog.New(slog.DiscardHandler)))
+	if t.Transport != "" {
+		opts = append(opts, tether.WithTransport(t.Transport))
+	}
+	c, err := tether.Launch(ctx, path, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if got := c.Transport(); t.Transport == tether.TransportFast && got != tether.TransportFast {
+		return nil, errors.Join(fmt.Errorf("%w (Client.Transport() = %q)", ErrNotFast, got), c.Close())
 	}
 	echo, err := tether.Dispense(c, "echo", echov1.NewEchoClient)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	return &Instance{Echo: echo, Pid: c.Pid(), stop: c.Close}, nil
+	return &Instance{Echo: echo, Pid: c.Pid(), Transport: c.Transport(), stop: c.Close}, nil
 }
 
 // Raw runs the rawecho program on a Unix socket in a fresh directory, waits

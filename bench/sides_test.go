@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/plugintest"
 )
@@ -23,7 +26,7 @@ import (
 // process and that Close leaves no process or goroutine behind: a benchmark that leaked
 // would skew the ones after it.
 func TestSidesEchoAndStop(t *testing.T) {
-	for _, side := range append(bothSides(t), bothTLSSides(t)...) {
+	for _, side := range distinct(bothSides(t), bothTLSSides(t), fastSides(t)) {
 		t.Run(side.Name(), func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -40,6 +43,9 @@ func TestSidesEchoAndStop(t *testing.T) {
 			if !bytes.Equal(resp.GetPayload(), payload) {
 				t.Errorf("echo returned %q, want %q", resp.GetPayload(), payload)
 			}
+			if want, ok := wantTransport[side.Name()]; ok && inst.Transport != want {
+				t.Errorf("Client.Transport() = %q, want %q", inst.Transport, want)
+			}
 			if err := inst.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -50,10 +56,27 @@ func TestSidesEchoAndStop(t *testing.T) {
 	}
 }
 
+// wantTransport is what each tether side's Client must say carries its
+// calls: the benchmarks name the sides after it.
+var wantTransport = map[string]tether.Transport{
+	"tether-grpc": tether.TransportGRPC, "tether-fast": tether.TransportFast,
+}
+
+// distinct is the sides of all the lists, each name once.
+func distinct(lists ...[]Side) []Side {
+	var out []Side
+	for _, s := range slices.Concat(lists...) {
+		if !slices.ContainsFunc(out, func(o Side) bool { return o.Name() == s.Name() }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // TestSidesRelayThroughTheHost checks that each side's relay server really
 // calls the host's service once per call, so the callback benchmark measures a real round trip to the host and back.
 func TestSidesRelayThroughTheHost(t *testing.T) {
-	for _, side := range bothSides(t) {
+	for _, side := range distinct(bothSides(t), fastSides(t)[1:]) {
 		t.Run(side.Name(), func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -152,4 +175,43 @@ func callOnce(ctx context.Context, addr string, conf *tls.Config, opts ...grpc.C
 	defer conn.Close()
 	_, err = echov1.NewEchoClient(conn).Unary(ctx, &echov1.Message{Text: "hi"}, opts...)
 	return err
+}
+
+// TestFastSideRefusesGRPC checks that the tether-fast side fails to start,
+// with ErrNotFast, when its calls would go over gRPC (TETHER_TRANSPORT=grpc
+// turns the fast transport off): its figures must never be gRPC's under
+// the fast transport's name.
+func TestFastSideRefusesGRPC(t *testing.T) {
+	fast := fastSides(t)[3]
+	defer goleak.VerifyNone(t)
+	t.Setenv(tether.EnvTransport, string(tether.TransportGRPC))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inst, err := fast.Start(ctx)
+	if err == nil {
+		inst.Close()
+	}
+	if !errors.Is(err, ErrNotFast) {
+		t.Fatalf("%s started with %s=grpc: %v, want ErrNotFast", fast.Name(), tether.EnvTransport, err)
+	}
+}
+
+// TestFloorRefusesAllButUnary checks that the floor side says it has no
+// streams and no relay, rather than measuring something else.
+func TestFloorRefusesAllButUnary(t *testing.T) {
+	floor := fastSides(t)[0]
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := floor.StartRelay(ctx, plugintest.EchoServer{}); !errors.Is(err, ErrFloorUnaryOnly) {
+		t.Errorf("StartRelay: %v, want ErrFloorUnaryOnly", err)
+	}
+	inst, err := floor.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	if _, err := inst.Echo.Bidi(ctx); !errors.Is(err, ErrFloorUnaryOnly) {
+		t.Errorf("Bidi: %v, want ErrFloorUnaryOnly", err)
+	}
 }
