@@ -14,7 +14,7 @@ STATICCHECK_VERSION        := v0.8.2
 # tether module requires none of them (check-gomod).
 MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -86,6 +86,16 @@ bench-kube: kube-binaries
 ## bench: the benchmarks, tether beside raw grpc-go (about 2 minutes on 2 cores)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
+
+## bench-fast: the fast local transport beside the floor (a raw Unix-socket ping-pong), raw grpc-go and
+## tether over gRPC, all sides of each benchmark paired in one run (about 3 minutes on 2 cores)
+bench-fast:
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastUnaryLatency$$' -benchtime 20000x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastThroughput16$$' -benchtime 64000x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFast(LargeEcho1MiB|Stream64KiB)$$' -benchtime 320x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastCallback$$' -benchtime 5000x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastStartToFirstCall$$' -benchtime 50x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastIdleFootprint$$' -benchtime 1x
 
 ## bench-catalog: time and host memory to load 100 plugins, beside bare exec + grpc-go
 bench-catalog:

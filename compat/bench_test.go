@@ -43,7 +43,7 @@ func bothLoaders(tb testing.TB) []loader {
 	goPluginBin := tethertest.Build(tb, "github.com/tetherplug/tether/compat/internal/goplugingreeter")
 	return []loader{
 		{"tether", func(ctx context.Context) (greeterv1.GreeterClient, int, func() error, error) {
-			return loadTether(ctx, tetherBin)
+			return loadTether(ctx, tetherBin, "")
 		}},
 		{"goplugin", func(context.Context) (greeterv1.GreeterClient, int, func() error, error) {
 			return loadGoPlugin(goPluginBin)
@@ -51,17 +51,28 @@ func bothLoaders(tb testing.TB) []loader {
 	}
 }
 
-func loadTether(ctx context.Context, path string) (greeterv1.GreeterClient, int, func() error, error) {
-	c, err := tether.Launch(ctx, path,
+// loadTether launches the tether greeter; a transport other than "" is
+// passed to tether.WithTransport, and TransportFast must be what the Client
+// then reports.
+func loadTether(ctx context.Context, path string, transport tether.Transport) (greeterv1.GreeterClient, int, func() error, error) {
+	opts := []tether.Option{
 		tether.WithHandshake(tether.HandshakeConfig{
 			ProtocolVersion:  greeter.ProtocolVersion,
 			MagicCookieKey:   greeter.CookieKey,
 			MagicCookieValue: greeter.CookieValue,
 		}),
 		tether.WithInterface("greeter", 1),
-		tether.WithLogger(slog.New(slog.DiscardHandler)))
+		tether.WithLogger(slog.New(slog.DiscardHandler))}
+	if transport != "" {
+		opts = append(opts, tether.WithTransport(transport))
+	}
+	c, err := tether.Launch(ctx, path, opts...)
 	if err != nil {
 		return nil, 0, nil, err
+	}
+	if got := c.Transport(); transport == tether.TransportFast && got != transport {
+		c.Close()
+		return nil, 0, nil, fmt.Errorf("tether-fast: Client.Transport() = %q, want %q", got, transport)
 	}
 	g, err := tether.Dispense(c, "greeter", greeterv1.NewGreeterClient)
 	if err != nil {
@@ -107,10 +118,11 @@ func TestHandshakeIsTethersDefault(t *testing.T) {
 	}
 }
 
-// TestGreetBoth loads the greeter with each plugin system, calls it, stops
-// it and checks its process and goroutines are gone.
+// TestGreetBoth loads the greeter with each plugin system (and tether with
+// each transport), calls it, stops it and checks its process and goroutines
+// are gone.
 func TestGreetBoth(t *testing.T) {
-	for _, l := range bothLoaders(t) {
+	for _, l := range append(bothLoaders(t), fastLoaders(t)[1:]...) {
 		t.Run(l.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
