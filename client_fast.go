@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-
 	"github.com/tetherplug/tether/internal/fastrpc"
 	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"

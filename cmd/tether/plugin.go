@@ -27,8 +27,8 @@ type pluginFlags struct {
 	// transport is --transport: "fast", "grpc", or "" when the command has
 	// no such flag.
 	transport string
-	tls      tlsFlags
-	kube     kubeTargetFlags
+	tls       tlsFlags
+	kube      kubeTargetFlags
 	// log, if set, is the logger the plugin's logs and output go to
 	// instead of the default text log of warnings on stderr.
 	log *slog.Logger

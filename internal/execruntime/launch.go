@@ -158,7 +158,7 @@ func launchEnviron() []string {
 // long for a Unix socket.
 func socketDir() (string, error) {
 	const maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1 // sun_path less its NUL: 107 on Linux, 103 on macOS
-	const socketName = "/plugin-4194304.fast.sock" // the longer of a plugin's two sockets
+	const socketName = "/plugin-4194304.fast.sock"                // the longer of a plugin's two sockets
 	var lastErr error
 	for i, base := range []string{os.TempDir(), "/tmp"} {
 		dir, err := os.MkdirTemp(base, "tether-")
