@@ -85,8 +85,18 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	if len(o.callbacks) > 0 {
 		c.sessionMD = metadata.Pairs(SessionMetadataKey, c.session)
 	}
+	fast, why, err := o.fastWanted()
+	if err != nil {
+		return nil, badTarget(t.Raw, err.Error(), nil)
+	}
+	if why != "" {
+		c.log.Info("fast transport off: calls use gRPC", "reason", why)
+	}
+	if fast {
+		c.fast = newFastRouter(c)
+	}
 	c.admission = newAdmission(admissionHooks{plugin: name, log: c.log, describeTimeout: o.startTimeout,
-		describe: c.describeInstance, admitted: c.startInstanceExtras})
+		describe: c.describeInstance, admitted: c.startInstanceExtras, changed: c.fast.rebuild})
 	c.res = manual.NewBuilderWithScheme("tether")
 	c.res.InitialState(c.admission.update(nil))
 	// The host's own options come first: its interceptors then run outside
@@ -98,6 +108,8 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 		dialOpts = d.DialOptions()
 	}
 	dialOpts = append(append(dialOpts, o.dialOptions...),
+		grpc.WithChainUnaryInterceptor(o.unaryInts...),
+		grpc.WithChainStreamInterceptor(o.streamInts...),
 		grpc.WithResolvers(c.res),
 		grpc.WithContextDialer(c.dials.dialEndpoint),
 		grpc.WithTransportCredentials(perEndpointCreds{&c.dials}),
@@ -163,7 +175,14 @@ func (c *Client) Target() Target { return c.target }
 
 // Conn is the gRPC connection to the plugin. Generated gRPC clients accept
 // it directly; Dispense is the checked way to get one.
-func (c *Client) Conn() grpc.ClientConnInterface { return c.conn }
+// Its calls go over the fast local transport when the plugin offers it
+// (see WithTransport), over gRPC otherwise.
+func (c *Client) Conn() grpc.ClientConnInterface {
+	if c.fast == nil {
+		return c.conn
+	}
+	return calls{c}
+}
 
 // ProtocolVersion is the negotiated application protocol version.
 func (c *Client) ProtocolVersion() int { return c.protocol }
@@ -220,7 +239,7 @@ func Dispense[C any](c *Client, iface string, newClient func(grpc.ClientConnInte
 		return zero, &PluginError{Plugin: c.name, Kind: ErrNotImplemented,
 			Detail: fmt.Sprintf("it does not serve interface %q", iface)}
 	}
-	return newClient(c.conn), nil
+	return newClient(c.Conn()), nil
 }
 
 // Ping checks the health service of an instance taking calls.
@@ -279,6 +298,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 	}
 	sink{c}.Ended(nil)
 	c.admission.stopAll()
+	c.fast.closeAll()
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
@@ -296,6 +316,7 @@ func (c *Client) disconnect() error {
 	}
 	sink{c}.Ended(nil)
 	c.admission.stopAll()
+	c.fast.closeAll()
 	return c.conn.Close()
 }
 

@@ -79,6 +79,8 @@ type admissionHooks struct {
 	// admitted starts what an instance gets besides calls once it is first
 	// admitted (callbacks, stdio), until ctx ends.
 	admitted func(ctx context.Context, ep Endpoint, d described)
+	// changed, when set, is told after every change of who is admitted.
+	changed func()
 }
 
 func newAdmission(h admissionHooks) *admission {
@@ -98,6 +100,9 @@ func (p *admission) doRefresh() {
 	f := p.refresh
 	p.mu.Unlock()
 	f()
+	if p.hooks.changed != nil {
+		p.hooks.changed()
+	}
 }
 
 // update replaces the endpoint set and returns the resolver state that

@@ -157,6 +157,9 @@ func (c *Client) startInstanceExtras(ctx context.Context, ep Endpoint, d describ
 		}
 		return
 	}
+	if c.fast != nil {
+		c.fast.add(ctx, ep, d.resp.GetFast())
+	}
 	if c.callbacks != nil {
 		c.callbacks.serveInstance(ctx, c, ep.key())
 	}

@@ -47,17 +47,25 @@ type typedStream struct {
 	c      *Client
 	ctx    context.Context
 	method string
+	lost   func() bool // whether its connection dropped; nil: the gRPC connection's
 }
 
 func (s *typedStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	if err != nil && err != io.EOF {
-		return s.c.typedError(s.ctx, s.method, err)
+		return s.c.typedErrorOn(s.ctx, s.method, err, s.lost)
 	}
 	return err
 }
 
+// typedError types the error of a call over the gRPC connection.
 func (c *Client) typedError(ctx context.Context, method string, err error) error {
+	return c.typedErrorOn(ctx, method, err, nil)
+}
+
+// typedErrorOn types the error of a call; lost reports whether the call's
+// connection dropped (nil: the gRPC connection's state tells).
+func (c *Client) typedErrorOn(ctx context.Context, method string, err error, lost func() bool) error {
 	code := status.Code(err)
 	switch code {
 	case codes.Unimplemented:
@@ -78,7 +86,10 @@ func (c *Client) typedError(ctx context.Context, method string, err error) error
 			return &callError{&PluginError{Plugin: c.name, Kind: ErrUnavailable, Detail: "call " + method,
 				Err: c.unavailable()}, err}
 		}
-		if e := c.exitDuringCall(method, err); e != nil {
+		if lost == nil {
+			lost = c.connectionLost
+		}
+		if e := c.exitDuringCall(method, err, lost); e != nil {
 			return &callError{e, err}
 		}
 		if code == codes.Unavailable && !c.admission.anyAdmitted() {
@@ -103,7 +114,7 @@ func (c *Client) unavailable() error {
 // exitDuringCall returns the exit of an instance that ended while the call
 // was in flight, waiting a little for it when the connection dropped (the
 // exit is reported shortly after the socket closes), or nil.
-func (c *Client) exitDuringCall(method string, callErr error) *PluginError {
+func (c *Client) exitDuringCall(method string, callErr error, lost func() bool) *PluginError {
 	eps := c.admission.exitable()
 	if len(eps) == 0 {
 		return nil
@@ -111,7 +122,7 @@ func (c *Client) exitDuringCall(method string, callErr error) *PluginError {
 	if ep, ok := firstExited(eps, 0); ok {
 		return c.exitError(ep, method, callErr)
 	}
-	if !c.connectionLost() {
+	if !lost() {
 		return nil
 	}
 	if ep, ok := firstExited(eps, callExitWait); ok {

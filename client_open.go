@@ -70,7 +70,7 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, o.startTimeout, ErrStartTimeout)
 	defer cancel()
 	rt, err := b.Build(ctx, t, RuntimeEnv{Name: name, Logger: o.logger, ProtocolVersions: o.protocolVersions,
-		StartTimeout: o.startTimeout, Endpoints: sink{c}, settings: settings})
+		StartTimeout: o.startTimeout, Endpoints: sink{c}, FastTransport: c.fast != nil, settings: settings})
 	if err != nil {
 		c.abort(nil)
 		return nil, err

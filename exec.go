@@ -51,6 +51,7 @@ func execEnv(env RuntimeEnv) execruntime.Env {
 		StartTimeout: env.StartTimeout, StartDeadline: ErrStartTimeout,
 		Report: func(eps []execruntime.Endpoint) { env.Endpoints.UpdateEndpoints(execEndpoints(env.Name, eps)) },
 		Ended:  func(err error) { env.Endpoints.Ended(execError(err)) },
+		Fast:   env.FastTransport,
 	}
 }
 

@@ -149,6 +149,10 @@ type RuntimeEnv struct {
 	StartTimeout time.Duration
 	// Endpoints receives the runtime's endpoints for as long as it runs.
 	Endpoints EndpointSink
+	// FastTransport: the host uses the fast local transport where an
+	// instance offers it. A runtime that launches tether plugins on Unix
+	// sockets asks them to offer it (EnvFastTransport=1).
+	FastTransport bool
 
 	settings []runtimeSetting // the runtime's own options, in the order given
 }

@@ -85,10 +85,10 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 
 	var opts []grpc.ServerOption
 	var serverCert []byte
+	var conf *tls.Config
 	if hostPEM := os.Getenv(EnvClientCert); hostPEM != "" {
 		own, _, err := autotls.Generate()
 		if err == nil {
-			var conf *tls.Config
 			if conf, err = autotls.ServerConfig(own, []byte(hostPEM)); err == nil {
 				opts = append(opts, grpc.Creds(credentials.NewTLS(conf)))
 				serverCert = own.Certificate[0]
@@ -101,6 +101,9 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 	}
 
 	srv := NewServer(cfg, opts...)
+	if os.Getenv(EnvFastTransport) == "1" {
+		defer srv.offerFast(lis, conf)()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
 

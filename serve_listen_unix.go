@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -86,4 +87,19 @@ func hostPipeFile(v string) (*os.File, error) {
 	}
 	syscall.CloseOnExec(fd)
 	return os.NewFile(uintptr(fd), "tether-host-pipe"), nil
+}
+
+// fastListener listens on a second Unix socket beside the plugin's gRPC
+// one, for the fast local transport. The returned cleanup removes it.
+func fastListener(grpcLis net.Listener) (net.Listener, string, func(), error) {
+	path := strings.TrimSuffix(grpcLis.Addr().String(), ".sock") + ".fast.sock"
+	if len(path) > maxSocketPath {
+		return nil, "", nil, &socketPathError{Path: path}
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	lis.(*net.UnixListener).SetUnlinkOnClose(true)
+	return lis, path, func() { _ = lis.Close(); _ = os.Remove(path) }, nil
 }

@@ -29,3 +29,9 @@ func launchListener(log *slog.Logger) (net.Listener, func(), error) {
 func hostPipeFile(string) (*os.File, error) {
 	return nil, errors.New("no host pipe on Windows: the host's Job Object ends the plugin with it")
 }
+
+// fastListener refuses: the fast transport runs on Unix sockets, and a
+// Windows plugin listens on loopback TCP; its host uses gRPC.
+func fastListener(net.Listener) (net.Listener, string, func(), error) {
+	return nil, "", nil, errors.New("the fast transport needs a Unix socket; on Windows plugins serve gRPC on loopback TCP")
+}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/tetherplug/tether/internal/fastrpc"
 	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
@@ -48,8 +49,15 @@ type ServeConfig struct {
 	// Logger receives tether's own messages. Nil means Logger(), JSON on
 	// stderr, which the host re-levels into its own logger.
 	Logger *slog.Logger
-	// GRPCOptions are passed to grpc.NewServer.
+	// GRPCOptions are passed to grpc.NewServer. They apply to gRPC only,
+	// and cannot be read back: a plugin given any serves no fast transport
+	// (it logs so), and its hosts call it over gRPC.
 	GRPCOptions []grpc.ServerOption
+	// UnaryInterceptors and StreamInterceptors intercept the calls the
+	// plugin serves, on both transports, in the order given (the first is
+	// outermost).
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
 	// ShutdownTimeout bounds a graceful stop before in-flight calls are cut
 	// off. Zero means 2 seconds.
 	ShutdownTimeout time.Duration
@@ -74,6 +82,8 @@ func (c ServeConfig) versions() []int {
 // network plugins use one directly with their own listener.
 type Server struct {
 	grpc     *grpc.Server
+	fast     *fastrpc.Server // nil when the fast transport cannot be offered
+	noFast   string          // why fast is nil
 	health   *health.Server
 	describe *tetherv1.DescribeResponse
 	timeout  time.Duration
@@ -109,7 +119,9 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	// Hosts of network plugins ping idle connections every 30 s (see the
 	// network package); grpc-go's default policy would close them for it.
 	// The host's options come after, so they may say otherwise.
-	gopts := append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(AcceptedKeepalive)}, cfg.GRPCOptions...)
+	gopts := append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(AcceptedKeepalive),
+		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...), grpc.ChainStreamInterceptor(cfg.StreamInterceptors...)},
+		cfg.GRPCOptions...)
 	gs := grpc.NewServer(append(gopts, opts...)...)
 	s := &Server{
 		grpc:     gs,
@@ -124,7 +136,12 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	for _, v := range cfg.versions() {
 		s.describe.ProtocolVersions = append(s.describe.ProtocolVersions, uint32(v))
 	}
-	rec := &recordingRegistrar{server: gs, registered: map[string]bool{}}
+	s.fast, s.noFast = newFastServer(cfg)
+	both := registrars{gs}
+	if s.fast != nil {
+		both = append(both, s.fast)
+	}
+	rec := &recordingRegistrar{server: both, registered: map[string]bool{}}
 	for _, impl := range cfg.Implementations {
 		rec.services = nil
 		impl.Register(rec)
@@ -132,11 +149,13 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 			Name: impl.Interface, Version: uint32(impl.Version), Services: rec.services,
 		})
 	}
-	healthpb.RegisterHealthServer(gs, drainingHealth{Server: s.health, draining: s.draining})
+	healthpb.RegisterHealthServer(both, drainingHealth{Server: s.health, draining: s.draining})
 	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
-	goplugin.RegisterController(gs, controller{s: s})
+	goplugin.RegisterController(both, controller{s: s})
+	tetherv1.RegisterPluginServer(both, describer{s: s})
+	// What only a host's gRPC connection uses: go-plugin's stdio stream,
+	// the callback tunnels and reflection.
 	goplugin.RegisterStdio(gs, stdio{s: s})
-	tetherv1.RegisterPluginServer(gs, describer{s: s})
 	tetherv1.RegisterCallbacksServer(gs, callbackServer{host: host})
 	goplugin.RegisterReflection(gs)
 	return s
@@ -178,7 +197,17 @@ func (s *Server) stop(abort <-chan struct{}) {
 	// GracefulStop returns when every handler has returned, even after the
 	// Stop that aborts it: done tells when nothing runs any more.
 	done := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(done) }()
+	fastCtx, fastAbort := context.WithCancel(context.Background())
+	defer fastAbort()
+	go func() {
+		var wg sync.WaitGroup
+		if s.fast != nil {
+			wg.Go(func() { _ = s.fast.Stop(fastCtx) })
+		}
+		s.grpc.GracefulStop()
+		wg.Wait()
+		close(done)
+	}()
 	t := time.NewTimer(s.timeout)
 	defer t.Stop()
 	select {
@@ -189,6 +218,7 @@ func (s *Server) stop(abort <-chan struct{}) {
 	case <-abort:
 	}
 	s.grpc.Stop()
+	fastAbort()
 	select {
 	case <-done:
 	case <-time.After(handlerGrace):
@@ -206,7 +236,7 @@ const handlerGrace = 250 * time.Millisecond
 // for Describe. A service registered by several implementations (one
 // service in two interface versions) is registered once.
 type recordingRegistrar struct {
-	server     *grpc.Server
+	server     grpc.ServiceRegistrar
 	registered map[string]bool
 	services   []*tetherv1.Service
 }

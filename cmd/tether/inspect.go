@@ -94,10 +94,12 @@ type inspection struct {
 	Handshake       *handshakeInfo `json:"handshake,omitempty"`
 	Remote          *remoteInfo    `json:"remote,omitempty"`
 	ProtocolVersion int            `json:"protocol_version"`
-	Health          string         `json:"health"`
-	Describe        *describeInfo  `json:"describe,omitempty"`
-	Services        []serviceInfo  `json:"services"`
-	ReflectionError string         `json:"reflection_error,omitempty"`
+	// Transport carries the host's calls: "fast" or "grpc".
+	Transport       string        `json:"transport"`
+	Health          string        `json:"health"`
+	Describe        *describeInfo `json:"describe,omitempty"`
+	Services        []serviceInfo `json:"services"`
+	ReflectionError string        `json:"reflection_error,omitempty"`
 	// Pods are a kube target's pods, each described on its own.
 	Pods []kube.Pod `json:"pods,omitempty"`
 }
@@ -125,6 +127,16 @@ type describeInfo struct {
 	ProtocolVersions []uint32        `json:"protocol_versions"`
 	TetherProtocol   uint32          `json:"tether_protocol"`
 	Interfaces       []interfaceInfo `json:"interfaces"`
+	// Fast is the fast local transport the plugin offers, if any.
+	Fast *fastInfo `json:"fast,omitempty"`
+}
+
+// fastInfo is where a plugin serves the fast local transport.
+type fastInfo struct {
+	Network string `json:"network"`
+	Address string `json:"address"`
+	Version uint32 `json:"version"`
+	TLS     bool   `json:"tls"`
 }
 
 type interfaceInfo struct {
@@ -148,7 +160,7 @@ type methodInfo struct {
 // inspect asks a loaded plugin everything inspect shows; tf are the TLS
 // flags a network target was loaded with.
 func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags) (*inspection, error) {
-	info := &inspection{Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion()}
+	info := &inspection{Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(), Transport: string(c.Transport())}
 	if hl := c.Handshake(); hl.CoreVersion != 0 {
 		info.Handshake = &handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
 			Address: hl.Address, Protocol: hl.Protocol, TLS: len(hl.ServerCert) > 0}
@@ -170,6 +182,9 @@ func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags)
 	switch {
 	case err == nil:
 		d := &describeInfo{Name: desc.GetName(), ProtocolVersions: desc.GetProtocolVersions(), TetherProtocol: desc.GetTetherProtocol()}
+		if f := desc.GetFast(); f != nil {
+			d.Fast = &fastInfo{Network: f.GetNetwork(), Address: f.GetAddress(), Version: f.GetVersion(), TLS: f.GetTls()}
+		}
 		for _, in := range desc.GetInterfaces() {
 			ii := interfaceInfo{Name: in.GetName(), Version: in.GetVersion(), Services: []string{}}
 			for _, s := range in.GetServices() {
@@ -206,6 +221,18 @@ func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags)
 	return info, nil
 }
 
+// transportLine says which transport carries the calls, and where.
+func (info *inspection) transportLine() string {
+	d := info.Describe
+	switch {
+	case info.Transport == string(tether.TransportFast) && d != nil && d.Fast != nil:
+		return fmt.Sprintf("fast (%s %s, %s)", d.Fast.Network, d.Fast.Address, security(d.Fast.TLS, true))
+	case d != nil && d.Fast != nil:
+		return "grpc (the plugin offers the fast transport, which this host does not use: see its log)"
+	}
+	return info.Transport
+}
+
 func security(tls, mutual bool) string {
 	switch {
 	case tls && mutual:
@@ -228,6 +255,7 @@ func (info *inspection) print(w io.Writer) error {
 		fmt.Fprintf(tw, "addresses:\t%s, %s\n", strings.Join(r.Addresses, ", "), security(r.TLS, r.ClientCert))
 	}
 	fmt.Fprintf(tw, "protocol version:\t%d\n", info.ProtocolVersion)
+	fmt.Fprintf(tw, "transport:\t%s\n", info.transportLine())
 	fmt.Fprintf(tw, "health:\t%s\n", info.Health)
 	if d := info.Describe; d != nil {
 		if d.Name != "" {

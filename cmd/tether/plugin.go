@@ -24,8 +24,11 @@ type pluginFlags struct {
 	timeout  time.Duration
 	autoMTLS bool
 	verbose  bool
-	tls      tlsFlags
-	kube     kubeTargetFlags
+	// transport is --transport: "fast", "grpc", or "" when the command has
+	// no such flag.
+	transport string
+	tls       tlsFlags
+	kube      kubeTargetFlags
 	// log, if set, is the logger the plugin's logs and output go to
 	// instead of the default text log of warnings on stderr.
 	log *slog.Logger
@@ -49,6 +52,8 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second,
 		"bound on starting the plugin, and on the whole command except streaming calls")
 	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
+	fs.StringVar(&f.transport, "transport", string(tether.TransportFast),
+		"fast: the fast local transport where the plugin offers it, gRPC elsewhere; grpc: gRPC always (or set "+tether.EnvTransport+"=grpc)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
 }
 
@@ -120,6 +125,13 @@ func (f *pluginFlags) hostOptions(ctx context.Context) ([]tether.Option, error) 
 	}
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
+	}
+	switch tr := tether.Transport(f.transport); tr {
+	case "":
+	case tether.TransportFast, tether.TransportGRPC:
+		opts = append(opts, tether.WithTransport(tr))
+	default:
+		return nil, fmt.Errorf("--transport %q: want %s or %s", f.transport, tether.TransportFast, tether.TransportGRPC)
 	}
 	return opts, nil
 }

@@ -36,6 +36,9 @@ type Env struct {
 	// Ended says no endpoint will come any more, and why (the last
 	// instance's exit, nil after Close).
 	Ended func(error)
+	// Fast asks launched plugins to serve the fast local transport too
+	// (wire.EnvFastTransport=1); otherwise it is set to 0.
+	Fast bool
 }
 
 // Config is one load's exec settings.

@@ -97,6 +97,7 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 		wire.EnvUnixSocketDir+"="+dir,
 		wire.EnvOwnSocketDir+"="+dir,
 		wire.EnvDescribeInHandshake+"=1",
+		wire.EnvFastTransport+"="+onOff(env.Fast),
 	)
 	var hostCert tls.Certificate
 	if cfg.AutoMTLS {
@@ -157,7 +158,7 @@ func launchEnviron() []string {
 // long for a Unix socket.
 func socketDir() (string, error) {
 	const maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1 // sun_path less its NUL: 107 on Linux, 103 on macOS
-	const socketName = "/plugin-4194304.sock"
+	const socketName = "/plugin-4194304.fast.sock"                // the longer of a plugin's two sockets
 	var lastErr error
 	for i, base := range []string{os.TempDir(), "/tmp"} {
 		dir, err := os.MkdirTemp(base, "tether-")
@@ -329,4 +330,12 @@ func firstBytes(s string) string {
 		return s[:max]
 	}
 	return s
+}
+
+// onOff is "1" or "0", as the launch variables say yes or no.
+func onOff(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

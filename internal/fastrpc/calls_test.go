@@ -86,6 +86,11 @@ func TestClientStreamConcatenates(t *testing.T) {
 	if got.GetCount() != 300 || string(got.GetPayload()) != want.String() {
 		t.Fatalf("count %d, %d bytes; want 300 and %d bytes", got.GetCount(), len(got.GetPayload()), want.Len())
 	}
+	// Callers that read until io.EOF (a generic client, tether call) get
+	// it after the one reply, as from grpc-go.
+	if err := s.RecvMsg(&echov1.Message{}); err != io.EOF {
+		t.Fatalf("RecvMsg after the reply = %v, want io.EOF", err)
+	}
 }
 
 func TestBidiEchoesEachMessage(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,6 +39,7 @@ type ClientConn struct {
 	mu     sync.Mutex
 	cur    *clientTransport
 	closed bool
+	down   atomic.Bool // cur broke or was told to go away
 }
 
 var _ grpc.ClientConnInterface = (*ClientConn)(nil)
@@ -80,14 +82,28 @@ func (cc *ClientConn) transport(ctx context.Context) (*clientTransport, error) {
 		}
 		return nil, status.Errorf(codes.Unavailable, "fastrpc: dial: %v", err)
 	}
-	t, err := newClientTransport(ctx, nc, cc.opts)
+	t, err := newClientTransport(ctx, nc, cc.opts, &cc.down)
 	if err != nil {
 		_ = nc.Close()
 		return nil, status.Errorf(codes.Unavailable, "fastrpc: handshake: %v", err)
 	}
 	cc.cur = t
+	cc.down.Store(false)
 	return t, nil
 }
+
+// Connect dials now unless a usable connection exists, so that a peer that
+// is not a fastrpc server, or none at all, is found before the first call.
+func (cc *ClientConn) Connect(ctx context.Context) error {
+	_, err := cc.transport(ctx)
+	return err
+}
+
+// Down reports, without locking, whether the connection last dialled broke
+// or its server asked for no new calls on it (a graceful stop): a caller
+// with another way to its server should take it. A later call would dial
+// again.
+func (cc *ClientConn) Down() bool { return cc.down.Load() }
 
 // Close closes the connection; calls in flight fail with codes.Unavailable
 // and later calls with codes.Canceled.

@@ -38,6 +38,7 @@ type clientStream struct {
 	local      bool           // ended here (context, size limit), not by trailers
 	sendCredit int
 	sentClose  bool
+	gotReply   bool // the one reply of a call whose server does not stream was received
 }
 
 func newClientStream(ctx context.Context, t *clientTransport, desc *grpc.StreamDesc, method string, o clientOptions) *clientStream {

@@ -94,6 +94,7 @@ func (s *clientStream) RecvMsg(m any) error {
 		return nil
 	}
 	s.mu.Lock()
+	s.gotReply = true
 	for s.st == nil {
 		s.cond.Wait()
 	}
@@ -119,10 +120,10 @@ func (s *clientStream) next() ([]byte, error) {
 		st := s.st
 		s.mu.Unlock()
 		if st.Code() == codes.OK {
-			if !s.desc.ServerStreams {
+			if !s.desc.ServerStreams && !s.gotReply {
 				return nil, status.Error(codes.Internal, "fastrpc: server sent no response message")
 			}
-			return nil, io.EOF
+			return nil, io.EOF // the stream is over, as grpc-go says after its one reply too
 		}
 		return nil, st.Err()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -29,12 +30,14 @@ type clientTransport struct {
 	err      error // set once the connection is broken
 	draining bool  // the server sent goaway
 	done     chan struct{}
+	down     *atomic.Bool // its ClientConn's: set when it breaks or drains
 }
 
 // newClientTransport exchanges prefaces, so that a peer that is not a
 // fastrpc server is reported at once and by name, then starts the reader.
-func newClientTransport(ctx context.Context, nc net.Conn, opts clientOptions) (*clientTransport, error) {
+func newClientTransport(ctx context.Context, nc net.Conn, opts clientOptions, down *atomic.Bool) (*clientTransport, error) {
 	t := &clientTransport{
+		down:    down,
 		wire:    newWire(nc, opts.maxRecv),
 		opts:    opts,
 		streams: make(map[uint32]*clientStream),
@@ -72,6 +75,7 @@ func (t *clientTransport) register(s *clientStream) error {
 	}
 	if t.nextID == 0 { // wrapped: this connection has used every id
 		t.draining = true
+		t.down.Store(true)
 		return status.Error(codes.Unavailable, "fastrpc: connection out of stream ids")
 	}
 	s.id = t.nextID
@@ -104,6 +108,7 @@ func (t *clientTransport) fail(err error) {
 		return
 	}
 	t.err = err
+	t.down.Store(true)
 	streams := t.streams
 	t.streams = map[uint32]*clientStream{}
 	t.mu.Unlock()
@@ -132,6 +137,7 @@ func (t *clientTransport) readOne() error {
 	if h.typ == frameGoAway {
 		t.mu.Lock()
 		t.draining = true
+		t.down.Store(true)
 		idle := len(t.streams) == 0
 		t.mu.Unlock()
 		if idle {

@@ -151,3 +151,7 @@ func (fr *frameReader) readFrame() (frameHeader, []byte, error) {
 	b, err := fr.readPayload(h)
 	return h, b, err
 }
+
+// Version is the framing's version, the preface's seventh byte: what a
+// plugin advertises so that a host knows it can speak to it.
+const Version = 1
