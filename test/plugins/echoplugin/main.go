@@ -23,6 +23,9 @@
 //	            ignoring the call's context
 //	ticker      print "tick N" on stderr every 20 ms from the start, N from 0
 //
+// With ECHO_CPUPROFILE=PREFIX, in any mode, it writes a CPU profile of its
+// first ECHO_CPUPROFILE_SECONDS seconds (default 10) to PREFIX.PID.
+//
 // In every mode, a Unary call with text "exit:N" makes the process exit
 // with status N, and one with text "freeze" makes it stop itself
 // (SIGSTOP): a hung plugin that answers nothing, health checks included
@@ -121,6 +124,7 @@ func ticker() {
 }
 
 func main() {
+	profileCPU()
 	var impl echov1.EchoServer = plugintest.EchoServer{}
 	cfg := tether.ServeConfig{Name: "echo"}
 	switch os.Getenv("ECHO_MODE") {
