@@ -3,9 +3,13 @@
 // the median of each figure over the rounds, with the ratio tether ÷ grpc-go.
 // The "mutual TLS over TCP" rows compare a tether network plugin with
 // rawecho over loopback TCP, both with the same mutual TLS certificates.
-// Run it from the tether module:
+// With -fast it measures the fast local transport's four sides instead
+// (bench.FastSides: the floor, raw grpc-go, tether over gRPC and tether
+// fast), every measurement paired in one run per round, and prints their
+// medians with tether-fast's ratios to the others. Run it from the tether
+// module:
 //
-//	go run ./bench/cmd/benchreport [-rounds 3]
+//	go run ./bench/cmd/benchreport [-rounds 3] [-fast]
 package main
 
 import (
@@ -98,8 +102,13 @@ var measurements = []measurement{
 
 func main() {
 	rounds := flag.Int("rounds", 3, "how many times to run each benchmark on each side; the table shows medians")
+	fast := flag.Bool("fast", false, "measure the fast transport beside the floor, raw grpc-go and tether over gRPC")
 	flag.Parse()
-	if err := run(os.Stdout, *rounds); err != nil {
+	report := run
+	if *fast {
+		report = runFast
+	}
+	if err := report(os.Stdout, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
