@@ -29,7 +29,7 @@ func sockets(t *testing.T, dir string) ([]string, int) {
 	grpcSocks, _ := filepath.Glob(filepath.Join(dir, "plugin-*[0-9].sock"))
 	fastSocks, _ := filepath.Glob(filepath.Join(dir, "*.fast.sock"))
 	want := 1
-	if tethertest.ExpectedTransport() == tether.TransportFast {
+	if tethertest.ExpectedTransport() == string(tether.TransportFast) {
 		want = 2
 	}
 	return append(grpcSocks, fastSocks...), want
