@@ -112,6 +112,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./discover
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./daemon
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./internal/fastrpc
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools
