@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/credentials"
 
@@ -71,7 +72,7 @@ func (r *fastRouter) add(ctx context.Context, ep Endpoint, ft *tetherv1.FastTran
 		return
 	}
 	cc := fastrpc.NewClientConn(dialOnce(ep, ft))
-	dctx, cancel := context.WithTimeout(ctx, r.c.opts.startTimeout)
+	dctx, cancel := context.WithTimeout(ctx, min(r.c.opts.startTimeout, fastDialTimeout))
 	err := cc.Connect(dctx)
 	cancel()
 	if err != nil {
@@ -92,6 +93,12 @@ func (r *fastRouter) add(ctx context.Context, ep Endpoint, ft *tetherv1.FastTran
 		_ = cc.Close()
 	})}
 }
+
+// fastDialTimeout bounds the fast connection's dial and preface exchange,
+// which hold up the instance's admission: a local socket answers in well
+// under a millisecond, and an instance whose fast socket does not answer
+// still takes calls, over gRPC.
+const fastDialTimeout = 5 * time.Second
 
 // fastUsable says why an instance's fast transport cannot be used, or "".
 func fastUsable(ep Endpoint, ft *tetherv1.FastTransport) string {
