@@ -14,7 +14,7 @@ STATICCHECK_VERSION        := v0.8.2
 # tether module requires none of them (check-gomod).
 MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-grpc test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -39,12 +39,19 @@ demo: build
 	$(BIN)/greeter-host $(PLUGINS)/greeter-en $(PLUGINS)/greeter-fr
 
 ## test: every test, with the race detector, after checking generated code is current and lint is clean
-## (the Kubernetes binaries are built first, once per machine: the kube tests run a real control plane)
+## (the Kubernetes binaries are built first, once per machine: the kube tests run a real control plane);
+## the root and compat modules run twice: hosts on the fast local transport (the default), then on gRPC
 test: check-generated lint kube-binaries
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) test-grpc
 	$(MAKE) test-downstream
 	$(MAKE) test-kube
+
+## test-grpc: the root and compat modules' tests with the fast transport off (TETHER_TRANSPORT=grpc)
+test-grpc:
+	TETHER_TRANSPORT=grpc $(GO) test -race -count=1 -timeout 20m ./...
+	cd compat && TETHER_TRANSPORT=grpc $(GO) test -race -count=1 -timeout 10m ./...
 
 ## test-downstream: a module outside this repository requires tether (served from a local module
 ## proxy), lists its module graph, builds a host and a plugin, and installs the CLI at that version
@@ -115,6 +122,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/logfwd
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./discover
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./daemon
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./internal/fastrpc
 
 ## generate: regenerate protobuf code from proto/ and examples/*/proto
 generate: tools

@@ -297,8 +297,8 @@ func (c *Client) shutdown(ctx context.Context) error {
 		err = c.runtime.Close(ctx, c.stopInstance)
 	}
 	sink{c}.Ended(nil)
-	c.admission.stopAll()
 	c.fast.closeAll()
+	c.admission.stopAll()
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
@@ -315,8 +315,8 @@ func (c *Client) disconnect() error {
 		c.callbacks.close()
 	}
 	sink{c}.Ended(nil)
-	c.admission.stopAll()
 	c.fast.closeAll()
+	c.admission.stopAll()
 	return c.conn.Close()
 }
 

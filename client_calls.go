@@ -22,11 +22,11 @@ func (k calls) Invoke(ctx context.Context, method string, args, reply any, opts 
 	if f == nil || forcesCodec(opts) {
 		return c.conn.Invoke(ctx, method, args, reply, opts...)
 	}
+	if len(c.opts.unaryInts) == 0 {
+		return c.invokeFast(ctx, f, method, args, reply, opts)
+	}
 	invoke := func(ctx context.Context, method string, args, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
-		if err := f.Invoke(c.outgoing(ctx), method, args, reply, opts...); err != nil {
-			return c.typedErrorOn(ctx, method, err, f.Down)
-		}
-		return nil
+		return c.invokeFast(ctx, f, method, args, reply, opts)
 	}
 	for i := len(c.opts.unaryInts) - 1; i >= 0; i-- {
 		in, next := c.opts.unaryInts[i], invoke
@@ -45,7 +45,7 @@ func (k calls) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		return c.conn.NewStream(ctx, desc, method, opts...)
 	}
 	stream := func(ctx context.Context, desc *grpc.StreamDesc, _ *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return c.newFastStream(f, ctx, desc, method, opts)
+		return c.newFastStream(ctx, f, desc, method, opts)
 	}
 	for i := len(c.opts.streamInts) - 1; i >= 0; i-- {
 		in, next := c.opts.streamInts[i], stream
@@ -56,7 +56,14 @@ func (k calls) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 	return stream(ctx, desc, nil, method, opts...)
 }
 
-func (c *Client) newFastStream(f *fastrpc.ClientConn, ctx context.Context, desc *grpc.StreamDesc, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
+func (c *Client) invokeFast(ctx context.Context, f *fastrpc.ClientConn, method string, args, reply any, opts []grpc.CallOption) error {
+	if err := f.Invoke(c.outgoing(ctx), method, args, reply, opts...); err != nil {
+		return c.typedErrorOn(ctx, method, err, f.Down)
+	}
+	return nil
+}
+
+func (c *Client) newFastStream(ctx context.Context, f *fastrpc.ClientConn, desc *grpc.StreamDesc, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := f.NewStream(c.outgoing(ctx), desc, method, opts...)
 	if err != nil {
 		return nil, c.typedErrorOn(ctx, method, err, f.Down)

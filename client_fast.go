@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/credentials"
 
 	"github.com/tetherplug/tether/internal/fastrpc"
 	"github.com/tetherplug/tether/internal/goplugin"
@@ -25,7 +28,7 @@ type fastRouter struct {
 	grpcOnly map[string]bool
 
 	mu    sync.Mutex
-	conns map[string]*fastrpc.ClientConn // by endpoint key
+	conns map[string]fastConn // by endpoint key
 
 	live atomic.Pointer[[]*fastrpc.ClientConn] // admitted and up, rebuilt on every admission change
 	next atomic.Uint32
@@ -37,8 +40,15 @@ type fastRouter struct {
 var grpcOnlyServices = []string{goplugin.StdioService, tetherv1.Callbacks_ServiceDesc.ServiceName,
 	"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
 
+// fastConn is one instance's fast connection; forget stops the watch that
+// closes it when the instance leaves.
+type fastConn struct {
+	cc     *fastrpc.ClientConn
+	forget func() bool
+}
+
 func newFastRouter(c *Client) *fastRouter {
-	r := &fastRouter{c: c, conns: map[string]*fastrpc.ClientConn{}, grpcOnly: map[string]bool{}}
+	r := &fastRouter{c: c, conns: map[string]fastConn{}, grpcOnly: map[string]bool{}}
 	for _, name := range grpcOnlyServices {
 		r.grpcOnly[name] = true
 	}
@@ -62,7 +72,7 @@ func (r *fastRouter) add(ctx context.Context, ep Endpoint, ft *tetherv1.FastTran
 		return
 	}
 	cc := fastrpc.NewClientConn(dialOnce(ep, ft))
-	dctx, cancel := context.WithTimeout(ctx, r.c.opts.startTimeout)
+	dctx, cancel := context.WithTimeout(ctx, min(r.c.opts.startTimeout, fastDialTimeout))
 	err := cc.Connect(dctx)
 	cancel()
 	if err != nil {
@@ -72,18 +82,23 @@ func (r *fastRouter) add(ctx context.Context, ep Endpoint, ft *tetherv1.FastTran
 	}
 	key := ep.key()
 	r.mu.Lock()
-	r.conns[key] = cc
-	r.mu.Unlock()
-	context.AfterFunc(ctx, func() {
+	defer r.mu.Unlock()
+	r.conns[key] = fastConn{cc, context.AfterFunc(ctx, func() {
 		r.mu.Lock()
-		if r.conns[key] == cc {
+		if r.conns[key].cc == cc {
 			delete(r.conns, key)
 		}
 		r.mu.Unlock()
 		r.rebuild()
 		_ = cc.Close()
-	})
+	})}
 }
+
+// fastDialTimeout bounds the fast connection's dial and preface exchange,
+// which hold up the instance's admission: a local socket answers in well
+// under a millisecond, and an instance whose fast socket does not answer
+// still takes calls, over gRPC.
+const fastDialTimeout = 5 * time.Second
 
 // fastUsable says why an instance's fast transport cannot be used, or "".
 func fastUsable(ep Endpoint, ft *tetherv1.FastTransport) string {
@@ -118,14 +133,23 @@ func dialOnce(ep Endpoint, ft *tetherv1.FastTransport) func(context.Context) (ne
 		if name == "" {
 			name = "localhost"
 		}
-		tc, _, err := ep.Creds.Clone().ClientHandshake(ctx, name, nc)
+		tc, auth, err := ep.Creds.Clone().ClientHandshake(ctx, name, nc)
 		if err != nil {
 			_ = nc.Close()
 			return nil, err
 		}
-		return tc, nil
+		return authConn{tc, auth}, nil
 	}
 }
+
+// authConn is a connection through a credentials handshake, with what the
+// handshake said: the calls' peers carry it (grpc.Peer), as over gRPC.
+type authConn struct {
+	net.Conn
+	auth credentials.AuthInfo
+}
+
+func (c authConn) AuthInfo() credentials.AuthInfo { return c.auth }
 
 // rebuild recomputes which fast connections take calls.
 func (r *fastRouter) rebuild() {
@@ -134,9 +158,9 @@ func (r *fastRouter) rebuild() {
 	}
 	r.mu.Lock()
 	live := make([]*fastrpc.ClientConn, 0, len(r.conns))
-	for key, cc := range r.conns {
-		if r.c.admission.isAdmitted(key) && !cc.Down() {
-			live = append(live, cc)
+	for key, fc := range r.conns {
+		if r.c.admission.isAdmitted(key) && !fc.cc.Down() {
+			live = append(live, fc.cc)
 		}
 	}
 	r.mu.Unlock()
@@ -183,17 +207,19 @@ func (r *fastRouter) pick(ctx context.Context, method string) *fastrpc.ClientCon
 	return nil
 }
 
-// closeAll closes every fast connection (the client is closing).
+// closeAll closes every fast connection (the client is closing), before
+// the instances' contexts end, so that no watch is left to do it later.
 func (r *fastRouter) closeAll() {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	conns := r.conns
-	r.conns = map[string]*fastrpc.ClientConn{}
+	r.conns = map[string]fastConn{}
 	r.mu.Unlock()
 	r.live.Store(nil)
-	for _, cc := range conns {
-		_ = cc.Close()
+	for _, fc := range conns {
+		fc.forget()
+		_ = fc.cc.Close()
 	}
 }

@@ -138,6 +138,7 @@ func (c *Client) abort(rt Runtime) {
 		_ = rt.Close(ctx, func(context.Context, Endpoint) error { return errNoGrace })
 		cancel()
 	}
+	c.fast.closeAll()
 	c.admission.stopAll()
 	_ = c.conn.Close()
 }

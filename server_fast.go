@@ -33,6 +33,11 @@ func (s *Server) offerFast(grpcLis net.Listener, conf *tls.Config) (cleanup func
 		s.log.Info("fast transport not offered: the host will use gRPC", "reason", s.noFast)
 		return func() {}
 	}
+	if grpcLis.Addr().Network() != "unix" {
+		// Windows: loopback TCP, where gRPC is what hosts use.
+		s.log.Debug("fast transport not offered: it runs on Unix sockets", "network", grpcLis.Addr().Network())
+		return func() {}
+	}
 	lis, path, cleanup, err := fastListener(grpcLis)
 	if err != nil {
 		s.log.Warn("fast transport not offered: the host will use gRPC", "error", err)

@@ -76,8 +76,9 @@ func TestCallClientStream(t *testing.T) {
 // talk to it while it runs. The returned wait reaps it within a bound.
 func startCLI(t *testing.T, mark, tmp string, env []string, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Scanner, wait func() (int, string)) {
 	t.Helper()
+	bin := cli(t) // built first: a build slowed by a loaded machine must not eat the run's bound
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cmd = exec.CommandContext(ctx, cli(t), args...)
+	cmd = exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(cliEnv(mark, tmp), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 func TestInspectGreeter(t *testing.T) {
@@ -22,10 +23,21 @@ func TestInspectGreeter(t *testing.T) {
 		"core 1, app 1, unix ",
 		"plaintext",
 		"protocol version:  1",
+		map[string]string{"fast": "transport:         fast (unix /", // docs/protocol.md quotes it
+			"grpc": "transport:         grpc\n"}[tethertest.ExpectedTransport()],
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	r = run(t, "", greeterEnv, "inspect", "--transport", "grpc", greeter(t))
+	requireOK(t, r)
+	if !strings.Contains(r.stdout, "transport:         grpc\n") {
+		t.Errorf("inspect --transport grpc: %s", r.stdout)
+	}
+	r = run(t, "", greeterEnv, "inspect", "--transport", "h3", greeter(t))
+	if r.code == 0 || !strings.Contains(r.stderr, `--transport "h3": want fast or grpc`) {
+		t.Errorf("inspect --transport h3: exit %d, stderr %q; want a failure naming the flag", r.code, r.stderr)
 	}
 }
 
@@ -38,6 +50,12 @@ func TestInspectJSON(t *testing.T) {
 	}
 	if info.Health != "SERVING" || info.Pid <= 0 || info.ProtocolVersion != 1 {
 		t.Errorf("health %q, pid %d, protocol %d", info.Health, info.Pid, info.ProtocolVersion)
+	}
+	if want := tethertest.ExpectedTransport(); info.Transport != want {
+		t.Errorf("transport %q, want %q", info.Transport, want)
+	}
+	if f := info.Describe.Fast; tethertest.ExpectedTransport() == "fast" && (f == nil || !f.TLS || f.Network != "unix") {
+		t.Errorf("describe's fast transport = %+v, want a unix socket over TLS (--auto-mtls)", f)
 	}
 	h := info.Handshake
 	if h.CoreVersion != 1 || h.Network != "unix" || h.Protocol != "grpc" || !h.TLS || h.Address == "" {

@@ -55,10 +55,11 @@ func run(t *testing.T, stdin string, env []string, args ...string) result {
 // runIn is run with dir as the CLI's working directory ("" for the test's).
 func runIn(t *testing.T, dir, stdin string, env []string, args ...string) result {
 	t.Helper()
+	bin := cli(t) // built first: a build slowed by a loaded machine must not eat the run's bound
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mark, tmp := newMark(t), t.TempDir()
-	cmd := exec.CommandContext(ctx, cli(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(cliEnv(mark, tmp), env...)
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)

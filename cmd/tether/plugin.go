@@ -36,6 +36,8 @@ type pluginFlags struct {
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
 	f.addLaunch(cmd)
+	cmd.Flags().StringVar(&f.transport, "transport", string(tether.TransportFast),
+		"fast: the fast local transport where the plugin offers it, gRPC elsewhere; grpc: gRPC always (or set "+tether.EnvTransport+"=grpc)")
 	f.tls.add(cmd)
 	f.kube.add(cmd)
 	addPortForward(cmd.Flags(), &f.tls.portForward)
@@ -52,8 +54,6 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second,
 		"bound on starting the plugin, and on the whole command except streaming calls")
 	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
-	fs.StringVar(&f.transport, "transport", string(tether.TransportFast),
-		"fast: the fast local transport where the plugin offers it, gRPC elsewhere; grpc: gRPC always (or set "+tether.EnvTransport+"=grpc)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
 }
 

@@ -183,6 +183,9 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	f.plugin.log = log
+	// The proxy passes frames through undecoded, which only gRPC carries:
+	// the plugin need not offer the fast transport.
+	f.plugin.transport = string(tether.TransportGRPC)
 	startCtx, cancel := context.WithTimeout(ctx, f.plugin.timeout)
 	c, err := f.plugin.launch(startCtx, target, pluginArgs)
 	cancel()

@@ -63,6 +63,9 @@ func launch(t *testing.T, root string, env ...string) (*tether.Client, driverv1.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
+	// Exec streaming with a pty and the stats stream run over the fast
+	// transport, or over gRPC when the suite runs with TETHER_TRANSPORT=grpc.
+	tethertest.RequireTransport(t, c.Name(), c.Transport())
 	dc, err := tether.Dispense(c, driver.Interface, driverv1.NewDriverClient)
 	if err != nil {
 		t.Fatal(err)

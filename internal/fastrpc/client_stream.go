@@ -165,7 +165,7 @@ func (s *clientStream) finish(st *status.Status, trailer metadata.MD, local bool
 		*p = trailer
 	}
 	for _, p := range s.peerOpt {
-		p.Addr, p.LocalAddr = s.t.nc.RemoteAddr(), s.t.nc.LocalAddr()
+		p.Addr, p.LocalAddr, p.AuthInfo = s.t.nc.RemoteAddr(), s.t.nc.LocalAddr(), s.t.auth
 	}
 	stop := s.stop
 	s.cond.Broadcast()

@@ -11,6 +11,7 @@ import (
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 )
 
@@ -31,6 +32,7 @@ type clientTransport struct {
 	draining bool  // the server sent goaway
 	done     chan struct{}
 	down     *atomic.Bool // its ClientConn's: set when it breaks or drains
+	auth     credentials.AuthInfo
 }
 
 // newClientTransport exchanges prefaces, so that a peer that is not a
@@ -56,6 +58,7 @@ func newClientTransport(ctx context.Context, nc net.Conn, opts clientOptions, do
 		return nil, err
 	}
 	_ = nc.SetReadDeadline(time.Time{})
+	t.auth = authInfoOf(nc) // after the first read: a TLS handshake is done
 	go t.readLoop()
 	return t, nil
 }

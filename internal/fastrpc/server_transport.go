@@ -42,6 +42,7 @@ func (t *serverTransport) serve() {
 	defer t.srv.removeConn(t)
 	err := t.readPreface()
 	if err == nil {
+		t.peer.AuthInfo = authInfoOf(t.nc) // a TLS handshake is done by now
 		err = t.sendPreface()
 	}
 	for err == nil {

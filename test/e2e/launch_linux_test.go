@@ -17,8 +17,23 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/fastrpc"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
 )
+
+// sockets lists a launched plugin's sockets, its gRPC one first, and how
+// many it should have: the fast transport's too, unless it is off.
+func sockets(t *testing.T, dir string) ([]string, int) {
+	t.Helper()
+	grpcSocks, _ := filepath.Glob(filepath.Join(dir, "plugin-*[0-9].sock"))
+	fastSocks, _ := filepath.Glob(filepath.Join(dir, "*.fast.sock"))
+	want := 1
+	if tethertest.ExpectedTransport() == string(tether.TransportFast) {
+		want = 2
+	}
+	return append(grpcSocks, fastSocks...), want
+}
 
 // TestCloseRemovesEverything checks the private socket directory while the
 // plugin runs, that Close stops the plugin through its graceful path (the
@@ -42,9 +57,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o700 {
 		t.Errorf("socket directory %s has mode %v, want 0700", dir, perm)
 	}
-	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-	if len(socks) != 1 {
-		t.Errorf("socket directory holds %v, want one socket", socks)
+	if socks, want := sockets(t, dir); len(socks) != want {
+		t.Errorf("socket directory holds %v, want %d sockets (gRPC, and fast when on)", socks, want)
 	}
 
 	start := time.Now()
@@ -110,9 +124,22 @@ func TestAutoMTLS(t *testing.T) {
 	// Only the host's one-time certificate opens the plugin's socket:
 	// neither plaintext nor TLS without a client certificate gets through.
 	dir := envOf(t, c.Pid(), tether.EnvUnixSocketDir)
-	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-	if len(socks) != 1 {
+	socks, want := sockets(t, dir)
+	if len(socks) != want {
 		t.Fatalf("socket directory holds %v", socks)
+	}
+	for _, sock := range socks[1:] {
+		// The fast transport's socket speaks TLS too: a plaintext client
+		// gets nowhere.
+		fc := fastrpc.Dial("unix", sock)
+		_, err := echo.Unary(t.Context(), &echov1.Message{}) // over the host's own connection: fine
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := echov1.NewEchoClient(fc).Unary(t.Context(), &echov1.Message{}); err == nil {
+			t.Errorf("a plaintext client called the plugin over its fast socket %s", sock)
+		}
+		fc.Close()
 	}
 	for name, creds := range map[string]credentials.TransportCredentials{
 		"plaintext":           insecure.NewCredentials(),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // admittedAddress is the address of the client's admitted instance, or "".
@@ -67,11 +68,16 @@ func TestStubSurvivesRestart(t *testing.T) {
 	if _, err := echo.Unary(t.Context(), &echov1.Message{Text: "before"}); err != nil {
 		t.Fatalf("call before the kill: %v", err)
 	}
+	tethertest.RequireTransport(t, c.Name(), c.Transport())
 	oldPid, oldAddr := c.Pid(), admittedAddress(c)
 	killProcess(t, oldPid)
 	eventually(t, 10*time.Second, "no new instance was admitted", func() bool {
 		a := admittedAddress(c)
 		return a != "" && a != oldAddr
+	})
+	// The new instance takes calls over the same transport as the first.
+	eventually(t, 10*time.Second, "the new instance's calls went over "+tethertest.ExpectedTransport(), func() bool {
+		return string(c.Transport()) == tethertest.ExpectedTransport()
 	})
 	dialled := trapSocket(t, oldAddr)
 	for i := range 100 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // slowRestartScript wraps the echo plugin so that every start after the
@@ -45,6 +46,7 @@ func TestCallsDuringRestart(t *testing.T) {
 			}
 			defer c.Close()
 			echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+			tethertest.RequireTransport(t, c.Name(), c.Transport())
 			killProcess(t, c.Pid())
 			eventually(t, 5*time.Second, "the killed instance stayed admitted", func() bool { return admittedAddress(c) == "" })
 			start := time.Now()

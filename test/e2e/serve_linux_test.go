@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // TestCrashDuringCall: a plugin that panics in a call fails that call with
@@ -26,6 +27,7 @@ func TestCrashDuringCall(t *testing.T) {
 	c := launchEcho(t, "panic", tether.WithLogger(log))
 	dir := envOf(t, c.Pid(), tether.EnvUnixSocketDir)
 	echo, _ := tether.Dispense(c, "echo", echov1.NewEchoClient)
+	tethertest.RequireTransport(t, c.Name(), c.Transport()) // the typed error holds over either
 
 	_, err := echo.Unary(t.Context(), &echov1.Message{Text: "boom"})
 	if err == nil {
