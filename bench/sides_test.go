@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,7 @@ import (
 func TestSidesEchoAndStop(t *testing.T) {
 	for _, side := range distinct(bothSides(t), bothTLSSides(t), fastSides(t)) {
 		t.Run(side.Name(), func(t *testing.T) {
+			skipFastWhenOff(t, side)
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -62,6 +64,15 @@ var wantTransport = map[string]tether.Transport{
 	"tether-grpc": tether.TransportGRPC, "tether-fast": tether.TransportFast,
 }
 
+// skipFastWhenOff skips the tether-fast side where TETHER_TRANSPORT=grpc
+// turns the fast transport off (make test-grpc): it would rightly refuse
+// to start (TestFastSideRefusesGRPC).
+func skipFastWhenOff(t *testing.T, side Side) {
+	if side.Name() == fastName && os.Getenv(tether.EnvTransport) == string(tether.TransportGRPC) {
+		t.Skipf("%s=grpc: the fast transport is off", tether.EnvTransport)
+	}
+}
+
 // distinct is the sides of all the lists, each name once.
 func distinct(lists ...[]Side) []Side {
 	var out []Side
@@ -78,6 +89,7 @@ func distinct(lists ...[]Side) []Side {
 func TestSidesRelayThroughTheHost(t *testing.T) {
 	for _, side := range distinct(bothSides(t), fastSides(t)[1:]) {
 		t.Run(side.Name(), func(t *testing.T) {
+			skipFastWhenOff(t, side)
 			defer goleak.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
