@@ -95,7 +95,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 3 -timeout 20m ./bench/
 
 ## bench-fast: the fast local transport beside the floor (a raw Unix-socket ping-pong), raw grpc-go and
-## tether over gRPC, all sides of each benchmark paired in one run (about 3 minutes on 2 cores)
+## tether over gRPC, all sides of each benchmark paired in one run (about 5 minutes on 2 loaded cores)
 bench-fast:
 	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastUnaryLatency$$' -benchtime 20000x
 	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastThroughput16$$' -benchtime 64000x
