@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -225,5 +226,46 @@ func TestFloorRefusesAllButUnary(t *testing.T) {
 	defer inst.Close()
 	if _, err := inst.Echo.Bidi(ctx); !errors.Is(err, ErrFloorUnaryOnly) {
 		t.Errorf("Bidi: %v, want ErrFloorUnaryOnly", err)
+	}
+}
+
+// TestInTurnBalanced checks the paired runs' order: over 2N rounds of N
+// sides each side runs in each position equally often, of two sides each
+// runs directly after the other as often as the other way round, and two
+// sides alternate AB BA BA AB.
+func TestInTurnBalanced(t *testing.T) {
+	if got := fmt.Sprint(inTurn([]string{"A", "B"}, 0), inTurn([]string{"A", "B"}, 1),
+		inTurn([]string{"A", "B"}, 2), inTurn([]string{"A", "B"}, 3)); got != "[A B] [B A] [B A] [A B]" {
+		t.Errorf("two sides in turn: %s, want [A B] [B A] [B A] [A B]", got)
+	}
+	for n := 2; n <= 5; n++ {
+		sides := make([]int, n)
+		for i := range sides {
+			sides[i] = i
+		}
+		pos := make([][]int, n)   // side → position → count
+		after := make([][]int, n) // side → predecessor → count
+		for i := range n {
+			pos[i], after[i] = make([]int, n), make([]int, n)
+		}
+		for round := range 2 * n {
+			order := inTurn(sides, round)
+			for p, s := range order {
+				pos[s][p]++
+				if p > 0 {
+					after[s][order[p-1]]++
+				}
+			}
+		}
+		for s := range n {
+			for p := range n {
+				if pos[s][p] != 2 {
+					t.Errorf("%d sides: side %d ran in position %d %d times in %d rounds, want 2", n, s, p, pos[s][p], 2*n)
+				}
+				if s != p && after[s][p] != after[p][s] {
+					t.Errorf("%d sides: side %d ran after %d %d times, %d after %d %d times", n, s, p, after[s][p], p, s, after[p][s])
+				}
+			}
+		}
 	}
 }
