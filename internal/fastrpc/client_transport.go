@@ -40,7 +40,7 @@ type clientTransport struct {
 func newClientTransport(ctx context.Context, nc net.Conn, opts clientOptions, down *atomic.Bool) (*clientTransport, error) {
 	t := &clientTransport{
 		down:    down,
-		wire:    newWire(nc, opts.maxRecv),
+		wire:    newWire(nc, opts.maxRecv, clientReadBuffer),
 		opts:    opts,
 		streams: make(map[uint32]*clientStream),
 		nextID:  1,

@@ -31,10 +31,20 @@ type wire struct {
 // maxPending is how much may wait behind a write(2) before writers block.
 const maxPending = 1 << 20
 
-func newWire(nc net.Conn, maxRecv int) *wire {
+// Read buffer sizes. A host keeps a client connection to every plugin it
+// loaded, most of them idle, so its buffer is small: 4 KiB holds the replies
+// of many concurrent small calls, and a payload larger than the buffer is
+// read straight into its message. A plugin's server reads its host's
+// batched requests into 32 KiB.
+const (
+	clientReadBuffer = 4 << 10
+	serverReadBuffer = 32 << 10
+)
+
+func newWire(nc net.Conn, maxRecv, readBuffer int) *wire {
 	w := &wire{
 		nc: nc,
-		fr: frameReader{r: bufio.NewReaderSize(nc, 32<<10), maxMsg: maxRecv},
+		fr: frameReader{r: bufio.NewReaderSize(nc, readBuffer), maxMsg: maxRecv},
 	}
 	w.wcond.L = &w.wmu
 	return w

@@ -52,7 +52,7 @@ func TestServerEndsCallAtDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	w := newWire(nc, DefaultMaxMsgSize)
+	w := newWire(nc, DefaultMaxMsgSize, clientReadBuffer)
 	b := append([]byte(nil), preface[:]...)
 	b = appendFrame(b, frameRequest, 1, func(b []byte) []byte {
 		return appendRequest(b, request{method: echov1.Echo_Unary_FullMethodName, timeout: 100 * time.Millisecond})

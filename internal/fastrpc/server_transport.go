@@ -29,7 +29,7 @@ type serverTransport struct {
 func newServerTransport(srv *Server, nc net.Conn) *serverTransport {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &serverTransport{
-		wire:    newWire(nc, srv.opts.maxRecv),
+		wire:    newWire(nc, srv.opts.maxRecv, serverReadBuffer),
 		srv:     srv,
 		ctx:     ctx,
 		cancel:  cancel,
