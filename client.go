@@ -129,6 +129,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 
 // updateEndpoints feeds the runtime's endpoints to the connection.
 func (c *Client) updateEndpoints(eps []Endpoint) {
+	c.fast.prepare(eps) // fast connections come up beside the gRPC ones
 	c.dials.setDialers(eps)
 	state := c.admission.update(eps)
 	// Take removed instances out of rotation now: the connection applies

@@ -28,7 +28,8 @@ type fastRouter struct {
 	grpcOnly map[string]bool
 
 	mu    sync.Mutex
-	conns map[string]fastConn // by endpoint key
+	conns map[string]fastConn   // by endpoint key
+	early map[string]*earlyDial // dials started before their instance's admission
 
 	live atomic.Pointer[[]*fastrpc.ClientConn] // admitted and up, rebuilt on every admission change
 	next atomic.Uint32
@@ -48,7 +49,7 @@ type fastConn struct {
 }
 
 func newFastRouter(c *Client) *fastRouter {
-	r := &fastRouter{c: c, conns: map[string]fastConn{}, grpcOnly: map[string]bool{}}
+	r := &fastRouter{c: c, conns: map[string]fastConn{}, early: map[string]*earlyDial{}, grpcOnly: map[string]bool{}}
 	for _, name := range grpcOnlyServices {
 		r.grpcOnly[name] = true
 	}
@@ -71,13 +72,14 @@ func (r *fastRouter) add(ctx context.Context, ep Endpoint, ft *tetherv1.FastTran
 		r.c.log.Debug("fast transport not used for this instance", "endpoint", ep.Address, "reason", why)
 		return
 	}
-	cc := fastrpc.NewClientConn(dialOnce(ep, ft))
 	dctx, cancel := context.WithTimeout(ctx, min(r.c.opts.startTimeout, fastDialTimeout))
-	err := cc.Connect(dctx)
+	cc, err := r.connect(dctx, ep, ft)
 	cancel()
 	if err != nil {
 		r.c.log.Warn("fast transport unreachable: calling this instance over gRPC", "endpoint", ep.Address, "error", err)
-		_ = cc.Close()
+		if cc != nil {
+			_ = cc.Close()
+		}
 		return
 	}
 	key := ep.key()
@@ -222,4 +224,5 @@ func (r *fastRouter) closeAll() {
 		fc.forget()
 		_ = fc.cc.Close()
 	}
+	r.closeEarly()
 }

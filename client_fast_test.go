@@ -4,13 +4,18 @@ package tether
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tetherplug/tether/internal/fastrpc"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/tethertest"
 )
 
 // A fast socket that is gone, or that accepts and never speaks, leaves the
@@ -43,5 +48,50 @@ func TestFastTransportUnreachableFallsBackToGRPC(t *testing.T) {
 				t.Fatalf("no log record says why: %+v", rec.All())
 			}
 		})
+	}
+}
+
+// An instance's fast connection is dialled as soon as its endpoint is
+// reported, then taken by its admission; one whose endpoint goes away
+// first is closed, and so are those left when the client closes.
+func TestFastTransportEarlyDial(t *testing.T) {
+	srv := fastrpc.NewServer()
+	lis, err := net.Listen("unix", filepath.Join(t.TempDir(), "p.fast.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Close()
+	describe, err := proto.Marshal(&tetherv1.DescribeResponse{Fast: &tetherv1.FastTransport{Network: "unix", Address: lis.Addr().String(), Version: fastrpc.Version}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{opts: buildOptions(nil), log: slog.New(slog.DiscardHandler)}
+	c.admission = newAdmission(admissionHooks{})
+	r := newFastRouter(c)
+	a := Endpoint{Network: "unix", Address: "a.sock", Describe: describe}
+	b := Endpoint{Network: "unix", Address: "b.sock", Describe: describe}
+	r.prepare([]Endpoint{a, b})
+	if len(r.early) != 2 {
+		t.Fatalf("%d early dials, want 2", len(r.early))
+	}
+	ea := r.early[a.key()]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := r.connect(ctx, a, nil)
+	if err != nil || cc != ea.cc {
+		t.Fatalf("connect = %p, %v; want the early dial's connection %p", cc, err, ea.cc)
+	}
+	defer cc.Close()
+	eb := r.early[b.key()]
+	r.prepare([]Endpoint{a}) // b is gone before its admission
+	if _, ok := r.early[b.key()]; ok {
+		t.Fatal("the early dial of a removed endpoint is kept")
+	}
+	tethertest.Recv(t, eb.done, 5*time.Second)
+	r.prepare([]Endpoint{a, b}) // b is back: dialled again
+	r.closeAll()
+	if len(r.early) != 0 {
+		t.Fatalf("%d early dials left after closeAll", len(r.early))
 	}
 }
