@@ -191,3 +191,37 @@ func ExampleClient_ReattachConfig() {
 	}
 	fmt.Println(r.GetMessage())
 }
+
+// A host calls a launched tether plugin over the fast local transport by
+// default. Interceptors given with WithUnaryInterceptors apply whichever
+// transport carries the call; WithTransport(TransportGRPC), or
+// TETHER_TRANSPORT=grpc in the environment, keeps the calls on gRPC.
+func ExampleWithTransport() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	timed := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		start := time.Now()
+		err := invoke(ctx, method, req, reply, cc, opts...)
+		slog.Debug("plugin call", "method", method, "took", time.Since(start), "error", err)
+		return err
+	}
+	for _, tr := range []tether.Transport{tether.TransportFast, tether.TransportGRPC} {
+		client, err := tether.Launch(ctx, "./bin/plugins/greeter-en",
+			tether.WithHandshake(handshake),
+			tether.WithInterface("greeter", 1),
+			tether.WithTransport(tr),
+			tether.WithUnaryInterceptors(timed))
+		if err != nil {
+			log.Fatal(err)
+		}
+		greeter, err := tether.Dispense(client, "greeter", greeterv1.NewGreeterClient)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := greeter.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"}); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("calls went over", client.Transport())
+		_ = client.Close()
+	}
+}
