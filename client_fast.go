@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/tetherplug/tether/internal/fastrpc"
-	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -34,12 +33,6 @@ type fastRouter struct {
 	live atomic.Pointer[[]*fastrpc.ClientConn] // admitted and up, rebuilt on every admission change
 	next atomic.Uint32
 }
-
-// grpcOnlyServices are the services a plugin serves on gRPC alone: what
-// only a host's gRPC connection uses (go-plugin's stdio stream, the
-// callback tunnels) and server reflection.
-var grpcOnlyServices = []string{goplugin.StdioService, tetherv1.Callbacks_ServiceDesc.ServiceName,
-	"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
 
 // fastConn is one instance's fast connection; forget stops the watch that
 // closes it when the instance leaves.

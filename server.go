@@ -153,8 +153,8 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
 	goplugin.RegisterController(both, controller{s: s})
 	tetherv1.RegisterPluginServer(both, describer{s: s})
-	// What only a host's gRPC connection uses: go-plugin's stdio stream,
-	// the callback tunnels and reflection.
+	// On gRPC alone (grpcOnlyServices, which hosts route by): go-plugin's
+	// stdio stream, the callback tunnels and reflection.
 	goplugin.RegisterStdio(gs, stdio{s: s})
 	tetherv1.RegisterCallbacksServer(gs, callbackServer{host: host})
 	goplugin.RegisterReflection(gs)

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tetherplug/tether/internal/fastrpc"
+	"github.com/tetherplug/tether/internal/goplugin"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 )
 
@@ -54,6 +55,12 @@ func (s *Server) offerFast(grpcLis net.Listener, conf *tls.Config) (cleanup func
 	go func() { _ = s.fast.Serve(lis) }()
 	return cleanup
 }
+
+// grpcOnlyServices are the services NewServer registers on gRPC alone: what
+// only a host's gRPC connection uses (go-plugin's stdio stream, the
+// callback tunnels) and server reflection. Hosts send their calls over gRPC.
+var grpcOnlyServices = []string{goplugin.StdioService, tetherv1.Callbacks_ServiceDesc.ServiceName,
+	"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
 
 // registrars registers every service on each of its registrars: the
 // plugin's gRPC server and its fast transport's.
