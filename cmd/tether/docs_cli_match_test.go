@@ -1,0 +1,80 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// The comparison of TestDocsCLI: "..." lines and "..." in a line match
+// what the doc elides and nothing else, and a difference is shown as a
+// diff naming the lines.
+func TestDocsCLIMatch(t *testing.T) {
+	split := func(s string) []string { return strings.Split(s, "\n") }
+	for _, tc := range []struct {
+		want, got, diff string
+	}{
+		{"a\nb", "a\nb", ""},
+		{"a\n...\nd", "a\nb\nc\nd", ""},
+		{"a\n  ...\nb", "a\nb", ""},
+		{"error: ...", "error: it failed: badly", ""},
+		{"x ... y ... z", "x 1 y 2 z", ""},
+		{"a\nb", "a\nc", "  a\n- b\n+ c\n"},
+		{"a", "a\nb", "  a\n+ b\n"},
+		{"a\n...\nd", "a\nb\nc", "  a\n  ...\n- d\n"},
+		{"error: ...", "warning: x", "- error: ...\n+ warning: x\n"},
+		{"x ... z", "x y", "- x ... z\n+ x y\n"},
+		{"abc...bcd", "abcd", "- abc...bcd\n+ abcd\n"},
+	} {
+		if got := diffOutput(split(tc.want), split(tc.got)); got != tc.diff {
+			t.Errorf("doc %q, printed %q: diff\n%s\nwant\n%s", tc.want, tc.got, got, tc.diff)
+		}
+	}
+}
+
+// What varies from run to run is normalised on both sides, and nothing else.
+func TestDocsCLINormalise(t *testing.T) {
+	for in, want := range map[string]string{
+		"pid:               5831": "pid:               N",
+		`  "pid": 5863,`:          `  "pid": N,`,
+		"unix /tmp/tether-2242693642/plugin-5831.sock, grpc":           "unix /tmp/tether-N/plugin-N.sock, grpc",
+		`("tether CA", valid until 2031-12-06)`:                        `("tether CA", valid until DATE)`,
+		`{"time":"2026-12-07T05:33:08.046099925Z","level":"INFO"}`:     `{"time":"DATE","level":"INFO"}`,
+		"since 2026-12-06 18:00:00 UTC (2m0s ago)":                     "since DATE (DURATION ago)",
+		"failed after 1.5s, then 300ms":                                "failed after DURATION, then DURATION",
+		"greeter v1 (greeter.v1.Greeter) 10.1.0.12:7000 exit status 1": "greeter v1 (greeter.v1.Greeter) 10.1.0.12:7000 exit status 1",
+	} {
+		if got := normalise([]string{in})[0]; got != want {
+			t.Errorf("normalise(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A block's commands, continuations, background marks and output, and the
+// markers before blocks, are read as docs_cli_parse_test.go says.
+func TestDocsCLIParse(t *testing.T) {
+	doc := "Text:\n\n    $ A=1 prog \\\n        --flag &\n    $ tether x\n    out 1\n\n    out 2\n\n" +
+		"<!-- not run: needs a cluster -->\n\n    $ tether kube ls\n\n" +
+		"<!-- runs after the example above -->\n\n    $ tether y\n\n" +
+		"Listing:\n\n    tether certs ca\n\n```\n$ tether z\n```\n"
+	blocks, err := parseDoc("doc.md", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 5 {
+		t.Fatalf("%d blocks, want 5", len(blocks))
+	}
+	b := blocks[0]
+	if len(b.cmds) != 2 || !b.cmds[0].background || b.cmds[0].script != "A=1 prog \\\n    --flag " ||
+		b.cmds[1].line != 5 || strings.Join(b.cmds[1].want, "|") != "out 1||out 2" || b.name() != "A=1 prog" {
+		t.Errorf("block 1: %+v", b)
+	}
+	if blocks[1].notRun != "needs a cluster" || blocks[1].after || blocks[2].notRun != "" || !blocks[2].after {
+		t.Errorf("markers: %+v, %+v", blocks[1], blocks[2])
+	}
+	if !blocks[3].listing || len(blocks[3].cmds) != 0 || blocks[4].name() != "z" || blocks[4].line != 23 {
+		t.Errorf("listing and fenced blocks: %+v, %+v", blocks[3], blocks[4])
+	}
+	if _, err := parseDoc("doc.md", "x\n\n    $ prog &\n    out\n"); err == nil || !strings.Contains(err.Error(), "doc.md:3: a background command") {
+		t.Errorf("a background command showing output: %v", err)
+	}
+}

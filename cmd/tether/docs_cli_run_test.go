@@ -1,0 +1,220 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// docCmdTimeout bounds each command of an example, and the wait for a
+// background one to listen or to stop.
+const docCmdTimeout = 30 * time.Second
+
+// docSession is one example's run: its directories, its port, and the
+// background processes its commands started.
+type docSession struct {
+	t    *testing.T
+	bins docBins
+	root string // holds dir, tmp and home
+	dir  string // the working directory
+	tmp  string // TMPDIR, where launched plugins' sockets go
+	port string // the free address standing for docPort
+	bg   []*docProc
+}
+
+// docProc is a background command.
+type docProc struct {
+	cmd  docCmd
+	c    *exec.Cmd
+	mark string
+	out  bytes.Buffer // read only once done has answered
+	done chan error
+	over bool // done has answered
+}
+
+// newDocSession prepares a fresh directory; the session's background
+// processes are stopped, and leaks checked, when t ends.
+func newDocSession(t *testing.T, bins docBins) *docSession {
+	root := t.TempDir()
+	s := &docSession{t: t, bins: bins, root: root, dir: filepath.Join(root, "work"), tmp: filepath.Join(root, "tmp")}
+	for _, d := range []string{s.dir, s.tmp, filepath.Join(root, "home")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bins.prepare(t, s.dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.port = l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// runBlock runs b's commands in order; with compare, each one's output
+// must be what the doc shows.
+func (s *docSession) runBlock(b *docBlock, compare bool) {
+	s.t.Helper()
+	for _, c := range b.cmds {
+		if c.background {
+			s.start(c)
+			continue
+		}
+		got, code := s.run(c)
+		if !compare {
+			continue
+		}
+		if d := diffOutput(normalise(c.want), normalise(got)); d != "" {
+			s.t.Errorf("docs/cli.md:%d: $ %s\nexit status %d; what it printed differs from the doc (- the doc shows, + it printed; after normalisation):\n%s",
+				c.line, c.script, code, d)
+		}
+	}
+}
+
+// command is bash running c in the session, in a process group of its own.
+func (s *docSession) command(ctx context.Context, c docCmd, mark string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "bash", "-c", strings.ReplaceAll(c.script, docPort, s.port))
+	cmd.Dir = s.dir
+	cmd.Env = docEnv(s.root, filepath.Dir(s.bins.tether), mark)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs a foreground command and returns what it printed (stdout and
+// stderr through one pipe, in the order written) and its exit status.
+func (s *docSession) run(c docCmd) ([]string, int) {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), docCmdTimeout)
+	defer cancel()
+	mark := newMark(t)
+	cmd := s.command(ctx, c, mark)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	s.reap(c, mark)
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("docs/cli.md:%d: $ %s\ndid not finish within %v; it printed:\n%s", c.line, c.script, docCmdTimeout, out.String())
+	case errors.As(err, &ee):
+		return s.lines(out.String()), ee.ExitCode()
+	case err != nil:
+		t.Fatalf("docs/cli.md:%d: $ %s\n%v; it printed:\n%s", c.line, c.script, err, out.String())
+	}
+	return s.lines(out.String()), 0
+}
+
+// lines is a run's output as the doc would show it: the session's port
+// written as the doc's, its TMPDIR as /tmp.
+func (s *docSession) lines(out string) []string {
+	out = strings.ReplaceAll(out, s.port, docPort)
+	out = strings.ReplaceAll(out, s.tmp, "/tmp")
+	return trimLines(strings.Split(out, "\n"))
+}
+
+// start starts a background command. One that names the doc's port is
+// waited for until the port accepts connections, as a user would wait
+// before typing the next command.
+func (s *docSession) start(c docCmd) {
+	t := s.t
+	t.Helper()
+	p := &docProc{cmd: c, mark: newMark(t), done: make(chan error, 1)}
+	p.c = s.command(context.Background(), c, p.mark)
+	p.c.Stdout, p.c.Stderr = &p.out, &p.out
+	if err := p.c.Start(); err != nil {
+		t.Fatalf("docs/cli.md:%d: $ %s &\n%v", c.line, c.script, err)
+	}
+	go func() { p.done <- p.c.Wait() }()
+	s.bg = append(s.bg, p)
+	if !strings.Contains(c.script, docPort) {
+		return
+	}
+	deadline := time.Now().Add(docCmdTimeout)
+	for {
+		select {
+		case err := <-p.done:
+			p.over = true
+			t.Fatalf("docs/cli.md:%d: $ %s &\nended (%v) before accepting connections on %s; it printed:\n%s", c.line, c.script, err, s.port, p.out.String())
+		default:
+		}
+		if conn, err := net.DialTimeout("tcp", s.port, time.Second); err == nil {
+			_ = conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docs/cli.md:%d: $ %s &\naccepted no connection on %s within %v", c.line, c.script, s.port, docCmdTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop stops the background processes (SIGTERM to their process group,
+// SIGKILL if that is not enough) and fails the test if any process of the
+// session is left or anything is left in its TMPDIR.
+func (s *docSession) stop() {
+	t := s.t
+	for _, p := range s.bg {
+		if !p.over {
+			_ = syscall.Kill(-p.c.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(docCmdTimeout):
+				_ = syscall.Kill(-p.c.Process.Pid, syscall.SIGKILL)
+				<-p.done // bounded: the group is killed, and WaitDelay bounds the pipe
+				t.Errorf("docs/cli.md:%d: $ %s &\ndid not stop within %v of SIGTERM", p.cmd.line, p.cmd.script, docCmdTimeout)
+			}
+			p.over = true
+		}
+		s.reap(p.cmd, p.mark)
+		if t.Failed() {
+			t.Logf("docs/cli.md:%d: $ %s &\nprinted:\n%s", p.cmd.line, p.cmd.script, p.out.String())
+		}
+	}
+	left, err := os.ReadDir(s.tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind in TMPDIR: %s", e.Name())
+	}
+}
+
+// reap fails the test if a process c started (tagged with mark) outlived
+// it, waiting a little for ones that are exiting, and kills those left.
+func (s *docSession) reap(c docCmd, mark string) {
+	t := s.t
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	pids := marked(t, mark)
+	for len(pids) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		pids = marked(t, mark)
+	}
+	if len(pids) == 0 {
+		return
+	}
+	t.Errorf("docs/cli.md:%d: $ %s\nleft processes behind: %v (killed now)", c.line, c.script, pids)
+	for _, pid := range pids {
+		if n, err := strconv.Atoi(pid); err == nil {
+			_ = syscall.Kill(n, syscall.SIGKILL) // tagged with this command's mark: started by it
+		}
+	}
+}
