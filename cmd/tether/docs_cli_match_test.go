@@ -54,7 +54,7 @@ func TestDocsCLINormalise(t *testing.T) {
 func TestDocsCLIParse(t *testing.T) {
 	doc := "Text:\n\n    $ A=1 prog \\\n        --flag &\n    $ tether x\n    out 1\n\n    out 2\n\n" +
 		"<!-- not run: needs a cluster -->\n\n    $ tether kube ls\n\n" +
-		"<!-- runs after the example above -->\n\n    $ tether y\n\n" +
+		"<!-- runs after the example above -->\n<!-- ready when: tether status -->\n\n    $ tether y\n\n" +
 		"Listing:\n\n    tether certs ca\n\n```\n$ tether z\n```\n"
 	blocks, err := parseDoc("doc.md", doc)
 	if err != nil {
@@ -68,10 +68,10 @@ func TestDocsCLIParse(t *testing.T) {
 		b.cmds[1].line != 5 || strings.Join(b.cmds[1].want, "|") != "out 1||out 2" || b.name() != "A=1 prog" {
 		t.Errorf("block 1: %+v", b)
 	}
-	if blocks[1].notRun != "needs a cluster" || blocks[1].after || blocks[2].notRun != "" || !blocks[2].after {
+	if blocks[1].notRun != "needs a cluster" || blocks[1].after || blocks[2].notRun != "" || !blocks[2].after || blocks[2].ready != "tether status" {
 		t.Errorf("markers: %+v, %+v", blocks[1], blocks[2])
 	}
-	if !blocks[3].listing || len(blocks[3].cmds) != 0 || blocks[4].name() != "z" || blocks[4].line != 23 {
+	if !blocks[3].listing || len(blocks[3].cmds) != 0 || blocks[4].name() != "z" || blocks[4].line != 24 {
 		t.Errorf("listing and fenced blocks: %+v, %+v", blocks[3], blocks[4])
 	}
 	if _, err := parseDoc("doc.md", "x\n\n    $ prog &\n    out\n"); err == nil || !strings.Contains(err.Error(), "doc.md:3: a background command") {

@@ -24,14 +24,23 @@ import (
 //   - "..." inside a line stands for any text on that line (at its end:
 //     the rest of the line).
 //
-// Markers, an HTML comment on the last non-blank line before a block:
+// Markers, HTML comments on the lines before a block (blank lines
+// between them aside):
 //   - <!-- not run: REASON --> skips the block (a Kubernetes cluster, a
 //     synopsis); a block that is not an example but lists tether
 //     commands needs one, so that no example goes unrun unnoticed;
 //   - <!-- runs after the example above --> runs the previous example's
 //     commands first, in the same directory, without comparing their
 //     output, and keeps its background processes: for an example that
-//     uses the plugin the one above started.
+//     uses the plugin the one above started;
+//   - <!-- ready when: COMMAND --> runs COMMAND (bash, in the example's
+//     directory, output not shown) after each background command until it
+//     succeeds, before the next command: how a user knows a daemon is up;
+//   - <!-- file: NAME --> writes the block (a manifest, say) to NAME in
+//     every example's directory.
+//
+// A background command that names the doc's port (docPort) is waited
+// for until the port accepts connections, without a marker.
 
 // docPort is the port the doc's network examples use. A block runs with a
 // free port in its place (in commands; in output the port is written
@@ -43,6 +52,9 @@ type docBlock struct {
 	line   int    // the doc line of its first line
 	notRun string // the reason of a "not run" marker, or ""
 	after  bool   // marked "runs after the example above"
+	ready  string // the command of a "ready when" marker, or ""
+	file   string // the name of a "file" marker, or ""
+	body   []string
 	cmds   []docCmd
 	// listing is set for a block that is not an example but has a line
 	// starting with "tether ": it must be marked not run.
@@ -70,6 +82,8 @@ func (b *docBlock) name() string {
 var (
 	notRunMarker = regexp.MustCompile(`^<!--\s*not run:\s*(.*\S)\s*-->$`)
 	afterMarker  = regexp.MustCompile(`^<!--\s*runs after the example above\s*-->$`)
+	readyMarker  = regexp.MustCompile(`^<!--\s*ready when:\s*(.*\S)\s*-->$`)
+	fileMarker   = regexp.MustCompile(`^<!--\s*file:\s*(\S+)\s*-->$`)
 )
 
 // parseDocFile reads the doc at path and parses it.
@@ -85,7 +99,7 @@ func parseDocFile(path string) ([]*docBlock, error) {
 func parseDoc(name, doc string) ([]*docBlock, error) {
 	lines := strings.Split(doc, "\n")
 	var blocks []*docBlock
-	prev := "" // the last non-blank line outside a block
+	var markers []string // the comment lines since the last text or block
 	for i := 0; i < len(lines); {
 		l := lines[i]
 		var body []string
@@ -108,28 +122,43 @@ func parseDoc(name, doc string) ([]*docBlock, error) {
 			}
 			i = j
 		default:
-			if strings.TrimSpace(l) != "" {
-				prev = strings.TrimSpace(l)
+			switch l := strings.TrimSpace(l); {
+			case strings.HasPrefix(l, "<!--"):
+				markers = append(markers, l)
+			case l != "":
+				markers = nil
 			}
 			i++
 			continue
 		}
-		b, err := parseBlock(name, start, body, prev)
+		b, err := parseBlock(name, start, body, markers)
 		if err != nil {
 			return nil, err
 		}
 		blocks = append(blocks, b)
-		prev = "```" // a marker belongs to the block right after it only
+		markers = nil
 	}
 	return blocks, nil
 }
 
 // parseBlock parses one block's lines (indentation removed), the first at
-// doc line start, with marker the last non-blank line before it.
-func parseBlock(name string, start int, body []string, marker string) (*docBlock, error) {
-	b := &docBlock{line: start, after: afterMarker.MatchString(marker)}
-	if m := notRunMarker.FindStringSubmatch(marker); m != nil {
-		b.notRun = m[1]
+// doc line start, with the comment lines before it.
+func parseBlock(name string, start int, body, markers []string) (*docBlock, error) {
+	b := &docBlock{line: start, body: body}
+	for _, mk := range markers {
+		if m := notRunMarker.FindStringSubmatch(mk); m != nil {
+			b.notRun = m[1]
+		}
+		if m := readyMarker.FindStringSubmatch(mk); m != nil {
+			b.ready = m[1]
+		}
+		if m := fileMarker.FindStringSubmatch(mk); m != nil {
+			b.file = m[1]
+		}
+		b.after = b.after || afterMarker.MatchString(mk)
+	}
+	if b.file != "" {
+		return b, nil
 	}
 	if len(body) == 0 || !strings.HasPrefix(body[0], "$ ") {
 		for _, l := range body {

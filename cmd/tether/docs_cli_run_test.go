@@ -72,7 +72,7 @@ func (s *docSession) runBlock(b *docBlock, compare bool) {
 	s.t.Helper()
 	for _, c := range b.cmds {
 		if c.background {
-			s.start(c)
+			s.start(c, b.ready)
 			continue
 		}
 		got, code := s.run(c)
@@ -132,8 +132,9 @@ func (s *docSession) lines(out string) []string {
 
 // start starts a background command. One that names the doc's port is
 // waited for until the port accepts connections, as a user would wait
-// before typing the next command.
-func (s *docSession) start(c docCmd) {
+// before typing the next command; then, with a ready command, until that
+// succeeds.
+func (s *docSession) start(c docCmd, ready string) {
 	t := s.t
 	t.Helper()
 	p := &docProc{cmd: c, mark: newMark(t), done: make(chan error, 1)}
@@ -144,23 +145,43 @@ func (s *docSession) start(c docCmd) {
 	}
 	go func() { p.done <- p.c.Wait() }()
 	s.bg = append(s.bg, p)
-	if !strings.Contains(c.script, docPort) {
-		return
+	if strings.Contains(c.script, docPort) {
+		s.waitUntil(p, "accepting connections on "+s.port, func() (bool, string) {
+			conn, err := net.DialTimeout("tcp", s.port, time.Second)
+			if err != nil {
+				return false, err.Error()
+			}
+			_ = conn.Close()
+			return true, ""
+		})
 	}
+	if ready != "" {
+		s.waitUntil(p, "`"+ready+"` succeeding", func() (bool, string) {
+			got, code := s.run(docCmd{line: c.line, script: ready})
+			return code == 0, strings.Join(got, "\n")
+		})
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test if p ends first
+// or docCmdTimeout passes; cond also says what it last saw.
+func (s *docSession) waitUntil(p *docProc, what string, cond func() (bool, string)) {
+	t := s.t
+	t.Helper()
 	deadline := time.Now().Add(docCmdTimeout)
 	for {
 		select {
 		case err := <-p.done:
 			p.over = true
-			t.Fatalf("docs/cli.md:%d: $ %s &\nended (%v) before accepting connections on %s; it printed:\n%s", c.line, c.script, err, s.port, p.out.String())
+			t.Fatalf("docs/cli.md:%d: $ %s &\nended (%v) before %s; it printed:\n%s", p.cmd.line, p.cmd.script, err, what, p.out.String())
 		default:
 		}
-		if conn, err := net.DialTimeout("tcp", s.port, time.Second); err == nil {
-			_ = conn.Close()
+		ok, last := cond()
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("docs/cli.md:%d: $ %s &\naccepted no connection on %s within %v", c.line, c.script, s.port, docCmdTimeout)
+			t.Fatalf("docs/cli.md:%d: $ %s &\nnot %s within %v; last: %s", p.cmd.line, p.cmd.script, what, docCmdTimeout, last)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

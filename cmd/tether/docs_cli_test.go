@@ -3,6 +3,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,14 @@ func TestDocsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	bins := docBinaries(t)
+	for _, b := range blocks {
+		if b.file != "" {
+			if !filepath.IsLocal(b.file) {
+				t.Fatalf("docs/cli.md:%d: file %q is not a path inside the example's directory", b.line, b.file)
+			}
+			bins.files[b.file] = strings.Join(b.body, "\n") + "\n"
+		}
+	}
 	examples, marked, skipped := 0, 0, 0
 	var prev *docBlock // the last example, for "runs after the example above"
 	for _, b := range blocks {
@@ -89,12 +98,13 @@ type docBins struct {
 	tether  string            // the tether binary
 	plugins map[string]string // docPlugins' paths → built binaries
 	readme  []byte            // README.md, a file that is not a program
+	files   map[string]string // the doc's "file" blocks, by name
 }
 
 // docBinaries builds tether and the plugins once for every example.
 func docBinaries(t *testing.T) docBins {
 	t.Helper()
-	bins := docBins{tether: cli(t), plugins: map[string]string{}}
+	bins := docBins{tether: cli(t), plugins: map[string]string{}, files: map[string]string{}}
 	for path, pkg := range docPlugins {
 		bins.plugins[path] = tethertest.Build(t, pkg)
 	}
@@ -118,8 +128,16 @@ func (bins docBins) prepare(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "README.md"), bins.readme, 0o644); err != nil {
-		t.Fatal(err)
+	files := map[string]string{"README.md": string(bins.readme)}
+	maps.Copy(files, bins.files)
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
