@@ -193,6 +193,11 @@ func (s *docSession) waitUntil(p *docProc, what string, cond func() (bool, strin
 func (s *docSession) stop() {
 	t := s.t
 	for _, p := range s.bg {
+		select {
+		case <-p.done: // ended by itself (or by the example): nothing to signal
+			p.over = true
+		default:
+		}
 		if !p.over {
 			_ = syscall.Kill(-p.c.Process.Pid, syscall.SIGTERM)
 			select {
