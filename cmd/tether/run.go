@@ -25,13 +25,15 @@ func newRunCmd() *cobra.Command {
 FILE.yaml lists and restarts them under their restart policy (with backoff
 and a restart budget, after which a plugin is failed until "tether restart"),
 watches the health of its network plugins, and serves a control socket
-(owner-only) for "tether status", "tether restart" and "tether logs". Other
-host programs reach its plugins with the target run://NAME.
+(owner-only) for "tether status", "tether restart", "tether logs", "tether
+reload" and "tether stop". Other host programs reach its plugins with the
+target run://NAME.
 
-SIGHUP reloads the manifest: only plugins whose entry changed are restarted,
-and reloads in a burst are applied once; a manifest that does not parse is
-refused with the error and the running set is kept. SIGTERM or SIGINT stops
-the plugins (except those marked outlive) and exits 0. It logs JSON lines on
+SIGHUP (or "tether reload") reloads the manifest: only plugins whose entry
+changed are restarted, and reloads in a burst are applied once; a manifest
+that does not parse is refused with the error and the running set is kept.
+SIGTERM or SIGINT (or "tether stop") stops the plugins (except those marked
+outlive) and exits 0. It logs JSON lines on
 stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 		Example: `  tether run plugins.yaml
   tether status
