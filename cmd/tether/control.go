@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,10 +94,20 @@ func (c *daemonConn) callError(err error) error {
 	if !ok {
 		return fmt.Errorf("tether run at %s: %w", c.path, err)
 	}
-	if st.Code() == codes.Unavailable && !errors.Is(err, context.Canceled) && st.Message() != daemonStopping {
-		return &noDaemonError{Path: c.path, From: c.from, Err: errors.New(st.Message())}
+	if st.Code() == codes.Unavailable && st.Message() != daemonStopping {
+		return &noDaemonError{Path: c.path, From: c.from, Err: errors.New(dialCause(st.Message()))}
 	}
 	return fmt.Errorf("tether run at %s: %s", c.path, st.Message())
+}
+
+// dialCause is the system's word in gRPC's message for a failed dial
+// ("connection error: desc = \"transport: Error while dialing: dial unix
+// PATH: connect: connection refused\""): "connect: connection refused".
+func dialCause(msg string) string {
+	if i := strings.LastIndex(msg, "connect: "); i >= 0 {
+		return strings.TrimRight(msg[i:], `"`)
+	}
+	return msg
 }
 
 // daemonStopping is the daemon's message to calls cut short by its stop.
