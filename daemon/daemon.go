@@ -27,6 +27,9 @@ type Options struct {
 	// StopTimeout bounds how long Run waits for the plugins to stop once
 	// its context ends; 0 means 30 s.
 	StopTimeout time.Duration
+	// Started, for Run, is called with the daemon once it has started,
+	// before Run waits (the CLI shows the plugins' start-up from there).
+	Started func(*Daemon)
 }
 
 // Daemon is a running `tether run`: a supervisor of a manifest's plugins
@@ -165,6 +168,9 @@ func Run(ctx context.Context, file string, opts Options) error {
 	d, err := Start(ctx, file, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Started != nil {
+		opts.Started(d)
 	}
 	for {
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -44,11 +45,16 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 			if verbose {
 				opts.Level = slog.LevelDebug
 			}
-			var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
-			if plainLog {
-				h = slog.NewTextHandler(os.Stderr, opts)
+			var out io.Writer = os.Stderr
+			line := stderrTTYLine() // nil unless stderr is a terminal
+			if line != nil {
+				out = line
 			}
-			return runDaemon(cmd.Context(), args[0], slog.New(h))
+			var h slog.Handler = slog.NewJSONHandler(out, opts)
+			if plainLog {
+				h = slog.NewTextHandler(out, opts)
+			}
+			return runDaemon(cmd.Context(), args[0], slog.New(h), line)
 		},
 	}
 	cmd.Flags().BoolVar(&plainLog, "log-text", false, "log plain text lines instead of JSON")
@@ -57,7 +63,9 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 }
 
 // runDaemon runs the daemon until SIGTERM or SIGINT, reloading on SIGHUP.
-func runDaemon(parent context.Context, file string, log *slog.Logger) error {
+// With a line (stderr is a terminal), a start-up that takes longer than a
+// second shows its progress there.
+func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -81,7 +89,11 @@ func runDaemon(parent context.Context, file string, log *slog.Logger) error {
 			}
 		}
 	}()
-	err := daemon.Run(ctx, file, daemon.Options{Logger: log, Reload: reload})
+	opts := daemon.Options{Logger: log, Reload: reload}
+	if line != nil {
+		opts.Started = func(d *daemon.Daemon) { go line.showStartup(ctx, d) }
+	}
+	err := daemon.Run(ctx, file, opts)
 	if errors.Is(err, daemon.ErrRunning) {
 		return &exitError{code: 2, err: err}
 	}
