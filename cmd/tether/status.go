@@ -258,6 +258,13 @@ func printDetail(ctx context.Context, w io.Writer, conn *daemonConn, resp *tethe
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printTail(w, is, tail, logErr)
+	return nil
+}
+
+// printTail is the end of `status NAME`: the plugin's last log lines, or
+// why there are none.
+func printTail(w io.Writer, is *tetherv1.InstanceStatus, tail []string, logErr error) {
 	switch {
 	case !isLocal(is):
 		fmt.Fprintf(w, "\nno local logs: a network plugin logs where it runs\n")
@@ -271,7 +278,6 @@ func printDetail(ctx context.Context, w io.Writer, conn *daemonConn, resp *tethe
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-	return nil
 }
 
 // lastLines are the instance's last stderr log lines; none for a network
