@@ -115,3 +115,15 @@ func TestRunNoProgressWithoutTTY(t *testing.T) {
 		t.Errorf("tether run with stderr not a terminal wrote a progress line:\n%q", s)
 	}
 }
+
+// TestRestartTimeout: restart of a plugin that is not ready within
+// --timeout exits 1 at the timeout, saying so with its state.
+func TestRestartTimeout(t *testing.T) {
+	d := startDaemon(t, slowPlugin(t, "slow"))
+	d.waitStatus("slow stopped", func(st statusJSON) bool { return st.plugin(t, "slow").State == "stopped" })
+	r := run(t, "", nil, "restart", "slow", "--timeout", "1s", "--socket", d.sock)
+	const want = "tether: slow not ready within 1s: state starting"
+	if r.code != 1 || !strings.HasPrefix(r.stderr, want) || r.elapsed > 5*time.Second {
+		t.Errorf("restart slow --timeout 1s: exit %d after %v, stderr %q; want 1 after 1s, %q", r.code, r.elapsed, r.stderr, want)
+	}
+}
