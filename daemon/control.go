@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -33,12 +34,14 @@ func (c *control) Status(context.Context, *tetherv1.StatusRequest) (*tetherv1.St
 	d.mu.Unlock()
 	resp.Applies = int64(d.sup.Applies())
 	for _, st := range d.sup.Status() {
-		resp.Instances = append(resp.Instances, instanceStatus(st))
+		resp.Instances = append(resp.Instances, d.instanceStatus(st))
 	}
 	return resp, nil
 }
 
-func instanceStatus(st supervise.Status) *tetherv1.InstanceStatus {
+// instanceStatus is st as the control socket reports it, with the
+// latest reload's error when it is about st's entry.
+func (d *Daemon) instanceStatus(st supervise.Status) *tetherv1.InstanceStatus {
 	is := &tetherv1.InstanceStatus{Name: st.Name, Target: st.Target, State: string(st.State), Pid: int32(st.Pid),
 		Restarts: int32(st.Restarts), SinceUnixNano: st.Since.UnixNano(), Adopted: st.Adopted,
 		LastError: st.LastErr, Endpoint: st.Endpoint}
@@ -48,6 +51,12 @@ func instanceStatus(st supervise.Status) *tetherv1.InstanceStatus {
 	if f := st.LogFailure; f != nil {
 		is.LogError, is.LogFailingSinceUnixNano, is.LogLinesDropped = f.Err, f.Since.UnixNano(), f.Dropped
 	}
+	d.mu.Lock()
+	var me *ManifestError
+	if errors.As(d.reloadErr, &me) && me.Plugin == strconv.Quote(st.Name) {
+		is.ReloadError = d.reloadErr.Error()
+	}
+	d.mu.Unlock()
 	if len(st.Versions) > 0 {
 		is.Versions = map[string]int32{}
 		for k, v := range st.Versions {
@@ -64,17 +73,6 @@ func (d *Daemon) known(name string) bool {
 
 func notFound(name string) error {
 	return status.Errorf(codes.NotFound, "no plugin named %q in the manifest", name)
-}
-
-// Restart restarts one instance.
-func (c *control) Restart(_ context.Context, req *tetherv1.RestartRequest) (*tetherv1.RestartResponse, error) {
-	if err := c.d.sup.Restart(req.GetName()); errors.Is(err, supervise.ErrNoInstance) {
-		return nil, notFound(req.GetName())
-	} else if err != nil {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
-	}
-	c.d.log.Info("restart requested over the control socket", "instance", req.GetName())
-	return &tetherv1.RestartResponse{}, nil
 }
 
 // Watch streams the instance's reachability: its reattach config each

@@ -27,6 +27,9 @@ type Options struct {
 	// StopTimeout bounds how long Run waits for the plugins to stop once
 	// its context ends; 0 means 30 s.
 	StopTimeout time.Duration
+	// Started, for Run, is called with the daemon once it has started,
+	// before Run waits (the CLI shows the plugins' start-up from there).
+	Started func(*Daemon)
 }
 
 // Daemon is a running `tether run`: a supervisor of a manifest's plugins
@@ -44,6 +47,12 @@ type Daemon struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	stopReq  chan struct{} // closed when the control socket asks the daemon to stop
+	stopOnce sync.Once
+
+	genMu sync.Mutex
+	gens  map[string]generation // per instance, for Restart's wait
 
 	mu        sync.Mutex
 	manifest  *Manifest // the one last applied or proposed
@@ -73,9 +82,10 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{file: file, log: log, hub: newHub(), socket: m.Socket, lis: lis,
-		served: make(chan struct{}), closing: make(chan struct{}), manifest: m}
+		served: make(chan struct{}), closing: make(chan struct{}), manifest: m,
+		stopReq: make(chan struct{}), gens: map[string]generation{}}
 	d.sup, err = supervise.New(supervise.Config{Dir: m.DataDir, Logger: log,
-		OnEvent: func(e supervise.Event) { d.hub.notify(e.Instance) }, QuietPeriod: m.QuietPeriod})
+		OnEvent: d.onEvent, QuietPeriod: m.QuietPeriod})
 	if err != nil {
 		_ = lis.Close()
 		return nil, err
@@ -107,6 +117,12 @@ func (d *Daemon) Supervisor() *supervise.Supervisor { return d.sup }
 // reported by Status, returned, and the running set is kept. A change of
 // data_dir, socket or quiet_period takes a restart of the daemon.
 func (d *Daemon) Reload() error {
+	_, err := d.reload()
+	return err
+}
+
+// reload is Reload, returning the manifest proposed.
+func (d *Daemon) reload() (*Manifest, error) {
 	m, err := Load(d.file)
 	d.mu.Lock()
 	d.reloadErr = err
@@ -117,22 +133,27 @@ func (d *Daemon) Reload() error {
 	d.mu.Unlock()
 	if err != nil {
 		d.log.Error("the manifest was not reloaded; the running set is kept", "manifest", d.file, "err", err)
-		return err
+		return nil, err
 	}
 	if m.DataDir != old.DataDir || m.Socket != old.Socket || m.QuietPeriod != old.QuietPeriod {
 		d.log.Warn("data_dir, socket and quiet_period changes take effect when tether run restarts", "manifest", d.file)
 	}
 	d.log.Info("manifest reloaded", "manifest", d.file, "plugins", len(m.Specs))
 	d.sup.Propose(m.Specs)
-	return nil
+	return m, nil
 }
+
+// StopRequested is closed when a client of the control socket asked the
+// daemon to stop (tether stop). Run then stops it; a program that uses
+// Start instead calls Close.
+func (d *Daemon) StopRequested() <-chan struct{} { return d.stopReq }
 
 // Close stops the control socket (removing it) and the supervisor, which
 // stops every plugin except those marked outlive.
 func (d *Daemon) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
 		close(d.closing) // ends Watch and Logs streams
-		d.srv.Stop()
+		d.stopServer()
 		<-d.served
 		_ = os.Remove(d.socket)
 		d.closeErr = d.sup.Close(ctx)
@@ -148,12 +169,17 @@ func Run(ctx context.Context, file string, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Started != nil {
+		opts.Started(d)
+	}
 	for {
 		select {
 		case <-opts.Reload:
 			_ = d.Reload()
 			continue
 		case <-ctx.Done():
+		case <-d.stopReq:
+			d.log.Info("tether run: stopping, as asked on the control socket", "manifest", file)
 		}
 		break
 	}
@@ -164,6 +190,28 @@ func Run(ctx context.Context, file string, opts Options) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return d.Close(stopCtx)
+}
+
+// serverGrace bounds how long Close lets calls in flight on the control
+// socket finish (the Stop call's answer, a Status) before cutting them.
+const serverGrace = 2 * time.Second
+
+// stopServer stops the control socket's server, letting calls in flight
+// finish for up to serverGrace.
+func (d *Daemon) stopServer() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.srv.GracefulStop()
+	}()
+	t := time.NewTimer(serverGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.srv.Stop()
+		<-done
+	}
 }
 
 // ownedDir refuses a directory (or the one a link at dir leads to) that

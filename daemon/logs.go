@@ -42,6 +42,9 @@ func (c *control) Logs(req *tetherv1.LogsRequest, stream tetherv1.Daemon_LogsSer
 		if _, err := os.Stat(path); err != nil {
 			return notFound(name)
 		}
+	} else if target, ok := d.networkTarget(name); ok {
+		return status.Errorf(codes.FailedPrecondition,
+			"plugin %q is a network plugin (%s): it has no local logs; read them where it runs", name, target)
 	}
 	send := func(b []byte) error {
 		for len(b) > 0 {

@@ -24,7 +24,7 @@ const (
 // Exit is how a process ended.
 type Exit struct {
 	Code   int    // exit status; -1 when a signal ended it or it is not known
-	Signal string // the signal that ended it, if one did
+	Signal string // the signal that ended it, if one did: SIGKILL, SIGTERM...
 	// Known is false for a re-adopted process, whose status only its
 	// parent could learn.
 	Known bool
@@ -71,7 +71,9 @@ func (e Event) logAttrs() []any {
 		}
 	}
 	if e.Kind == Restarting {
-		attrs = append(attrs, "delay", e.Delay.Round(time.Millisecond), "restarts", e.Restarts)
+		// Seconds, not a time.Duration: JSON handlers write those as
+		// integer nanoseconds.
+		attrs = append(attrs, "delay_seconds", e.Delay.Round(time.Millisecond).Seconds(), "restarts", e.Restarts)
 	}
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err.Error())

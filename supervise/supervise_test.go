@@ -30,8 +30,8 @@ func TestKilledInstanceIsRestarted(t *testing.T) {
 	call(t, echo, "before")
 	kill9(t, pid)
 	exited := ev.next("echo", 5*time.Second, supervise.Exited)
-	if exited.Exit == nil || exited.Exit.Signal != "killed" {
-		t.Errorf("exit event %+v, want killed by a signal", exited.Exit)
+	if exited.Exit == nil || exited.Exit.Signal != "SIGKILL" || exited.Exit.String() != "killed by SIGKILL" {
+		t.Errorf("exit event %+v (%v), want killed by SIGKILL", exited.Exit, exited.Exit)
 	}
 	if r := ev.next("echo", 5*time.Second, supervise.Restarting); r.Delay > 100*time.Millisecond {
 		t.Errorf("first restart delay %v, want about 50ms", r.Delay)

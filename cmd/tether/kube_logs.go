@@ -35,7 +35,7 @@ pods and get on pods/log.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&follow, "follow", "f", false, "keep printing new lines, and the pods that come, until interrupted")
-	fl.Int64Var(&tail, "tail", -1, "print only the last N lines of each pod there is (default all)")
+	fl.Int64Var(&tail, "tail", -1, "print only the last N lines of each pod there is (-1: all)")
 	return cmd
 }
 

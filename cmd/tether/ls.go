@@ -26,17 +26,18 @@ func init() { register(newLsCmd) }
 
 // lsFlags are the options of tether ls.
 type lsFlags struct {
-	manifests []string
-	patterns  []string
-	cookies   []string
-	versions  []int
-	autoMTLS  bool
-	asJSON    bool
-	strict    bool
-	parallel  int
-	timeout   time.Duration
-	verbose   bool
-	tls       tlsFlags
+	manifests    []string
+	manifestOnly bool
+	patterns     []string
+	cookies      []string
+	versions     []int
+	autoMTLS     bool
+	asJSON       bool
+	strict       bool
+	parallel     int
+	timeout      time.Duration
+	verbose      bool
+	tls          tlsFlags
 }
 
 func newLsCmd() *cobra.Command {
@@ -49,6 +50,11 @@ named, entries of each MANIFEST, each TARGET), a few at a time, asks each which
 interfaces and versions it serves, stops it, and prints one line per plugin:
 its name, its interfaces with versions, and "ok", or the error that kept it
 from loading.
+
+To find out, ls runs every executable file in each DIR, whatever it is: a
+program there that is not a plugin runs too (and is listed as an error). With
+--manifest-only, ls runs no file of a DIR: it reads the manifests in each DIR
+instead and lists the plugins they describe.
 
 A MANIFEST is a file named *.yaml, *.yml or *.json without an execute bit (or
 any file given with --manifest). A TARGET has a scheme: exec:///abs/path, or a
@@ -73,6 +79,7 @@ The exit status is 0 even when some plugins are broken, unless --strict.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.manifests, "manifest", nil, "a YAML manifest of plugins (repeatable)")
+	fl.BoolVar(&f.manifestOnly, "manifest-only", false, "in each DIR, list only the plugins its manifests (*.yaml, *.yml, *.json without an execute bit) describe, and run no other file")
 	fl.StringArrayVar(&f.patterns, "pattern", nil, "only files in DIR matching this glob (repeatable; default *)")
 	fl.StringArrayVar(&f.cookies, "cookie", nil, "magic cookie KEY=VALUE to offer (repeatable)")
 	fl.IntSliceVar(&f.versions, "protocol-version", nil, "application protocol version(s) to offer (default 1)")
@@ -103,6 +110,12 @@ type lsEntry struct {
 func runLs(ctx context.Context, stdout, stderr io.Writer, args []string, f *lsFlags) error {
 	if len(args) == 0 && len(f.manifests) == 0 {
 		return errors.New("ls: name at least one directory, file, manifest or target, or --manifest FILE")
+	}
+	if f.manifestOnly {
+		var err error
+		if args, err = manifestsInDirs(args); err != nil {
+			return err
+		}
 	}
 	plugins, err := discover.Find(args, f.patterns...)
 	if err != nil {

@@ -45,3 +45,34 @@ func TestLsCurrentDirectory(t *testing.T) {
 		t.Error("a program found in $PATH ran instead of the plugin in the directory")
 	}
 }
+
+// TestLsManifestOnly: tether ls DIR runs every executable in DIR, a program
+// that is not a plugin too; with --manifest-only it runs only what the
+// manifests in DIR name, and a DIR without a manifest is an error.
+func TestLsManifestOnly(t *testing.T) {
+	dir := lsDir(t)
+	ran := filepath.Join(t.TempDir(), "ran")
+	if err := os.WriteFile(filepath.Join(dir, "not-a-plugin"), []byte("#!/bin/sh\ntouch '"+ran+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins.yaml"), []byte("plugins:\n  - path: ./greeter-en\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", nil, "ls", "--manifest-only", dir)
+	if r.code != 0 || len(strings.Split(strings.TrimSpace(r.stdout), "\n")) != 1 || !strings.HasPrefix(r.stdout, "greeter-en ") {
+		t.Errorf("ls --manifest-only: exit %d, stdout:\n%s\nstderr: %s\nwant greeter-en alone", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(ran); !os.IsNotExist(err) {
+		t.Error("ls --manifest-only ran a program no manifest names")
+	}
+	r = run(t, "", nil, "ls", dir)
+	if _, err := os.Stat(ran); err != nil || !strings.Contains(r.stdout, "not-a-plugin ") {
+		t.Errorf("ls without --manifest-only: %v, stdout:\n%s\nwant it to run every executable, as its help says", err, r.stdout)
+	}
+	empty := t.TempDir()
+	r = run(t, "", nil, "ls", "--manifest-only", empty)
+	want := "tether: ls --manifest-only: " + empty + " has no manifest (a *.yaml, *.yml or *.json file without an execute bit)\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("ls --manifest-only EMPTY: exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
+	}
+}

@@ -9,9 +9,11 @@
 //	tether certs ca|server|client          create a CA, issue server and client certificates for mutual TLS
 //	tether serve TARGET --listen ADDR      expose a local plugin on the network through a transparent proxy
 //	tether run FILE.yaml                   supervise a manifest's plugins, with a control socket
-//	tether status [--json]                 show the plugins a tether run daemon supervises
+//	tether status [NAME] [--json]          show the plugins a tether run daemon supervises, and why
 //	tether restart NAME                    restart one of them (a failed one gets its budget back)
 //	tether logs NAME [-f]                  print one's log files
+//	tether reload                          have tether run read its manifest again and say what changes
+//	tether stop                            stop tether run and wait until it has exited
 //	tether kube deploy|ls|rm|logs          deploy plugins to Kubernetes, list and remove them, print their logs
 //	tether version                         print the module version, VCS revision and Go version (also --version)
 //

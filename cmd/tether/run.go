@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,13 +26,15 @@ func newRunCmd() *cobra.Command {
 FILE.yaml lists and restarts them under their restart policy (with backoff
 and a restart budget, after which a plugin is failed until "tether restart"),
 watches the health of its network plugins, and serves a control socket
-(owner-only) for "tether status", "tether restart" and "tether logs". Other
-host programs reach its plugins with the target run://NAME.
+(owner-only) for "tether status", "tether restart", "tether logs", "tether
+reload" and "tether stop". Other host programs reach its plugins with the
+target run://NAME.
 
-SIGHUP reloads the manifest: only plugins whose entry changed are restarted,
-and reloads in a burst are applied once; a manifest that does not parse is
-refused with the error and the running set is kept. SIGTERM or SIGINT stops
-the plugins (except those marked outlive) and exits 0. It logs JSON lines on
+SIGHUP (or "tether reload") reloads the manifest: only plugins whose entry
+changed are restarted, and reloads in a burst are applied once; a manifest
+that does not parse is refused with the error and the running set is kept.
+SIGTERM or SIGINT (or "tether stop") stops the plugins (except those marked
+outlive) and exits 0. It logs JSON lines on
 stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 		Example: `  tether run plugins.yaml
   tether status
@@ -42,11 +45,16 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 			if verbose {
 				opts.Level = slog.LevelDebug
 			}
-			var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
-			if plainLog {
-				h = slog.NewTextHandler(os.Stderr, opts)
+			var out io.Writer = os.Stderr
+			line := stderrTTYLine() // nil unless stderr is a terminal
+			if line != nil {
+				out = line
 			}
-			return runDaemon(cmd.Context(), args[0], slog.New(h))
+			var h slog.Handler = slog.NewJSONHandler(out, opts)
+			if plainLog {
+				h = slog.NewTextHandler(out, opts)
+			}
+			return runDaemon(cmd.Context(), args[0], slog.New(h), line)
 		},
 	}
 	cmd.Flags().BoolVar(&plainLog, "log-text", false, "log plain text lines instead of JSON")
@@ -55,7 +63,9 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 }
 
 // runDaemon runs the daemon until SIGTERM or SIGINT, reloading on SIGHUP.
-func runDaemon(parent context.Context, file string, log *slog.Logger) error {
+// With a line (stderr is a terminal), a start-up that takes longer than a
+// second shows its progress there.
+func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -79,7 +89,11 @@ func runDaemon(parent context.Context, file string, log *slog.Logger) error {
 			}
 		}
 	}()
-	err := daemon.Run(ctx, file, daemon.Options{Logger: log, Reload: reload})
+	opts := daemon.Options{Logger: log, Reload: reload}
+	if line != nil {
+		opts.Started = func(d *daemon.Daemon) { go line.showStartup(ctx, d) }
+	}
+	err := daemon.Run(ctx, file, opts)
 	if errors.Is(err, daemon.ErrRunning) {
 		return &exitError{code: 2, err: err}
 	}

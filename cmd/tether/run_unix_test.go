@@ -52,7 +52,7 @@ func TestRunFailedAfterBudget(t *testing.T) {
 	d.waitStatus("bad failed", func(st statusJSON) bool { return st.plugin(t, "bad").State == "failed" })
 	var delays []float64
 	for _, e := range d.events("restarting", "bad") {
-		delay, _ := e["delay"].(float64)
+		delay, _ := e["delay_seconds"].(float64)
 		delays = append(delays, delay)
 	}
 	if len(delays) != 3 {
@@ -71,12 +71,13 @@ func TestRunFailedAfterBudget(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// restart waits, and says that bad failed again.
 	r := run(t, "", nil, "restart", "bad", "--socket", d.sock)
-	requireOK(t, r)
-	d.waitStatus("bad failed again after tether restart", func(st statusJSON) bool {
-		b := st.plugin(t, "bad")
-		return b.State == "failed" && b.Restarts == 6
-	})
+	if b := d.status().plugin(t, "bad"); r.code != 1 || b.State != "failed" || b.Restarts != 6 ||
+		!strings.Contains(r.stderr, "tether: bad did not come back: state failed: ") || !strings.Contains(r.stderr, "exit status 3") {
+		t.Errorf("restart of bad: exit %d, stderr %q, then state %s, %d restarts; want exit 1, failed again after 3 more restarts",
+			r.code, r.stderr, b.State, b.Restarts)
+	}
 	if r := run(t, "", nil, "restart", "nosuch", "--socket", d.sock); r.code == 0 || !strings.Contains(r.stderr, `"nosuch"`) {
 		t.Errorf("restart of an unknown plugin: exit %d, stderr %q; want an error naming it", r.code, r.stderr)
 	}
@@ -168,8 +169,13 @@ func TestLogsReadsRotatedFiles(t *testing.T) {
 	if r := run(t, "", nil, "logs", "ghost", "--socket", d.sock); r.code != 0 || r.stdout != "l1\nl2\nl3\nl4\nl5\n" {
 		t.Errorf("logs ghost: exit %d, %q; stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := run(t, "", nil, "logs", "ghost", "-n", "2", "--socket", d.sock); r.code != 0 || r.stdout != "l4\nl5\n" {
-		t.Errorf("logs ghost -n 2: exit %d, %q; stderr %q", r.code, r.stdout, r.stderr)
+	if r := run(t, "", nil, "logs", "ghost", "--tail", "2", "--socket", d.sock); r.code != 0 || r.stdout != "l4\nl5\n" {
+		t.Errorf("logs ghost --tail 2: exit %d, %q; stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// -n, its old name, still works, with a note.
+	if r := run(t, "", nil, "logs", "ghost", "-n", "2", "--socket", d.sock); r.code != 0 || r.stdout != "l4\nl5\n" ||
+		!strings.Contains(r.stderr, "use --tail N") {
+		t.Errorf("logs ghost -n 2: exit %d, %q; stderr %q; want the last 2 lines and a note to use --tail", r.code, r.stdout, r.stderr)
 	}
 	if r := run(t, "", nil, "logs", "nosuch", "--socket", d.sock); r.code == 0 || !strings.Contains(r.stderr, `"nosuch"`) {
 		t.Errorf("logs of an unknown plugin: exit %d, stderr %q; want an error naming it", r.code, r.stderr)

@@ -168,8 +168,11 @@ type InstanceStatus struct {
 	LogError                string `protobuf:"bytes,12,opt,name=log_error,json=logError,proto3" json:"log_error,omitempty"`
 	LogFailingSinceUnixNano int64  `protobuf:"varint,13,opt,name=log_failing_since_unix_nano,json=logFailingSinceUnixNano,proto3" json:"log_failing_since_unix_nano,omitempty"`
 	LogLinesDropped         int64  `protobuf:"varint,14,opt,name=log_lines_dropped,json=logLinesDropped,proto3" json:"log_lines_dropped,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// reload_error is set when the latest reload was refused because of this
+	// instance's entry: the error, naming the field.
+	ReloadError   string `protobuf:"bytes,15,opt,name=reload_error,json=reloadError,proto3" json:"reload_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InstanceStatus) Reset() {
@@ -300,10 +303,19 @@ func (x *InstanceStatus) GetLogLinesDropped() int64 {
 	return 0
 }
 
+func (x *InstanceStatus) GetReloadError() string {
+	if x != nil {
+		return x.ReloadError
+	}
+	return ""
+}
+
 // RestartRequest names the instance to restart.
 type RestartRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// wait: return once the instance is ready again (or failed, or stopped).
+	Wait          bool `protobuf:"varint,2,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,9 +357,18 @@ func (x *RestartRequest) GetName() string {
 	return ""
 }
 
-// RestartResponse is empty; fields may be added.
+func (x *RestartRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+// RestartResponse says, after a wait, where the instance is: running, or
+// failed or stopped with its last error. It is empty without wait.
 type RestartResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      *InstanceStatus        `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +403,211 @@ func (*RestartResponse) Descriptor() ([]byte, []int) {
 	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{4}
 }
 
+func (x *RestartResponse) GetInstance() *InstanceStatus {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+// ReloadRequest is empty; fields may be added.
+type ReloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadRequest) Reset() {
+	*x = ReloadRequest{}
+	mi := &file_tether_v1_daemon_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadRequest) ProtoMessage() {}
+
+func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_daemon_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
+func (*ReloadRequest) Descriptor() ([]byte, []int) {
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{5}
+}
+
+// ReloadResponse is what the reloaded manifest changes: instances added,
+// removed and changed (to be restarted), by name. The set is applied once
+// reloads stop coming for the quiet period.
+type ReloadResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Added            []string               `protobuf:"bytes,1,rep,name=added,proto3" json:"added,omitempty"`
+	Removed          []string               `protobuf:"bytes,2,rep,name=removed,proto3" json:"removed,omitempty"`
+	Changed          []string               `protobuf:"bytes,3,rep,name=changed,proto3" json:"changed,omitempty"`
+	Unchanged        int32                  `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	QuietPeriodNanos int64                  `protobuf:"varint,5,opt,name=quiet_period_nanos,json=quietPeriodNanos,proto3" json:"quiet_period_nanos,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ReloadResponse) Reset() {
+	*x = ReloadResponse{}
+	mi := &file_tether_v1_daemon_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadResponse) ProtoMessage() {}
+
+func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_daemon_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
+func (*ReloadResponse) Descriptor() ([]byte, []int) {
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReloadResponse) GetAdded() []string {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *ReloadResponse) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *ReloadResponse) GetChanged() []string {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *ReloadResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetQuietPeriodNanos() int64 {
+	if x != nil {
+		return x.QuietPeriodNanos
+	}
+	return 0
+}
+
+// StopRequest is empty; fields may be added.
+type StopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopRequest) Reset() {
+	*x = StopRequest{}
+	mi := &file_tether_v1_daemon_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopRequest) ProtoMessage() {}
+
+func (x *StopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_daemon_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
+func (*StopRequest) Descriptor() ([]byte, []int) {
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{7}
+}
+
+// StopResponse is the pid of the daemon that is stopping.
+type StopResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopResponse) Reset() {
+	*x = StopResponse{}
+	mi := &file_tether_v1_daemon_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopResponse) ProtoMessage() {}
+
+func (x *StopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_daemon_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
+func (*StopResponse) Descriptor() ([]byte, []int) {
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StopResponse) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 // LogsRequest asks for an instance's log.
 type LogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -399,7 +625,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_tether_v1_daemon_proto_msgTypes[5]
+	mi := &file_tether_v1_daemon_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +637,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_daemon_proto_msgTypes[5]
+	mi := &file_tether_v1_daemon_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +650,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{5}
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LogsRequest) GetName() string {
@@ -465,7 +691,7 @@ type LogsResponse struct {
 
 func (x *LogsResponse) Reset() {
 	*x = LogsResponse{}
-	mi := &file_tether_v1_daemon_proto_msgTypes[6]
+	mi := &file_tether_v1_daemon_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +703,7 @@ func (x *LogsResponse) String() string {
 func (*LogsResponse) ProtoMessage() {}
 
 func (x *LogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_daemon_proto_msgTypes[6]
+	mi := &file_tether_v1_daemon_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +716,7 @@ func (x *LogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsResponse.ProtoReflect.Descriptor instead.
 func (*LogsResponse) Descriptor() ([]byte, []int) {
-	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{6}
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LogsResponse) GetData() []byte {
@@ -510,7 +736,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_tether_v1_daemon_proto_msgTypes[7]
+	mi := &file_tether_v1_daemon_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +748,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_daemon_proto_msgTypes[7]
+	mi := &file_tether_v1_daemon_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +761,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{7}
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchRequest) GetName() string {
@@ -561,7 +787,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_tether_v1_daemon_proto_msgTypes[8]
+	mi := &file_tether_v1_daemon_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +799,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_daemon_proto_msgTypes[8]
+	mi := &file_tether_v1_daemon_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +812,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{8}
+	return file_tether_v1_daemon_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchResponse) GetUp() bool {
@@ -621,7 +847,7 @@ const file_tether_v1_daemon_proto_rawDesc = "" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x18\n" +
 	"\aapplies\x18\x03 \x01(\x03R\aapplies\x12*\n" +
 	"\x11last_reload_error\x18\x04 \x01(\tR\x0flastReloadError\x127\n" +
-	"\tinstances\x18\x05 \x03(\v2\x19.tether.v1.InstanceStatusR\tinstances\"\xa3\x04\n" +
+	"\tinstances\x18\x05 \x03(\v2\x19.tether.v1.InstanceStatusR\tinstances\"\xc6\x04\n" +
 	"\x0eInstanceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x14\n" +
@@ -638,13 +864,26 @@ const file_tether_v1_daemon_proto_rawDesc = "" +
 	"\bversions\x18\v \x03(\v2'.tether.v1.InstanceStatus.VersionsEntryR\bversions\x12\x1b\n" +
 	"\tlog_error\x18\f \x01(\tR\blogError\x12<\n" +
 	"\x1blog_failing_since_unix_nano\x18\r \x01(\x03R\x17logFailingSinceUnixNano\x12*\n" +
-	"\x11log_lines_dropped\x18\x0e \x01(\x03R\x0flogLinesDropped\x1a;\n" +
+	"\x11log_lines_dropped\x18\x0e \x01(\x03R\x0flogLinesDropped\x12!\n" +
+	"\freload_error\x18\x0f \x01(\tR\vreloadError\x1a;\n" +
 	"\rVersionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"$\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"8\n" +
 	"\x0eRestartRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x11\n" +
-	"\x0fRestartResponse\"e\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04wait\x18\x02 \x01(\bR\x04wait\"H\n" +
+	"\x0fRestartResponse\x125\n" +
+	"\binstance\x18\x01 \x01(\v2\x19.tether.v1.InstanceStatusR\binstance\"\x0f\n" +
+	"\rReloadRequest\"\xa6\x01\n" +
+	"\x0eReloadResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x03(\tR\x05added\x12\x18\n" +
+	"\aremoved\x18\x02 \x03(\tR\aremoved\x12\x18\n" +
+	"\achanged\x18\x03 \x03(\tR\achanged\x12\x1c\n" +
+	"\tunchanged\x18\x04 \x01(\x05R\tunchanged\x12,\n" +
+	"\x12quiet_period_nanos\x18\x05 \x01(\x03R\x10quietPeriodNanos\"\r\n" +
+	"\vStopRequest\" \n" +
+	"\fStopResponse\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\"e\n" +
 	"\vLogsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\x12\n" +
@@ -657,10 +896,12 @@ const file_tether_v1_daemon_proto_rawDesc = "" +
 	"\rWatchResponse\x12\x0e\n" +
 	"\x02up\x18\x01 \x01(\bR\x02up\x12'\n" +
 	"\x0freattach_config\x18\x02 \x01(\fR\x0ereattachConfig\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state2\x82\x02\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state2\xfa\x02\n" +
 	"\x06Daemon\x12=\n" +
 	"\x06Status\x12\x18.tether.v1.StatusRequest\x1a\x19.tether.v1.StatusResponse\x12@\n" +
-	"\aRestart\x12\x19.tether.v1.RestartRequest\x1a\x1a.tether.v1.RestartResponse\x129\n" +
+	"\aRestart\x12\x19.tether.v1.RestartRequest\x1a\x1a.tether.v1.RestartResponse\x12=\n" +
+	"\x06Reload\x12\x18.tether.v1.ReloadRequest\x1a\x19.tether.v1.ReloadResponse\x127\n" +
+	"\x04Stop\x12\x16.tether.v1.StopRequest\x1a\x17.tether.v1.StopResponse\x129\n" +
 	"\x04Logs\x12\x16.tether.v1.LogsRequest\x1a\x17.tether.v1.LogsResponse0\x01\x12<\n" +
 	"\x05Watch\x12\x17.tether.v1.WatchRequest\x1a\x18.tether.v1.WatchResponse0\x01B3Z1github.com/tetherplug/tether/internal/pb/tetherv1b\x06proto3"
 
@@ -676,35 +917,44 @@ func file_tether_v1_daemon_proto_rawDescGZIP() []byte {
 	return file_tether_v1_daemon_proto_rawDescData
 }
 
-var file_tether_v1_daemon_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_tether_v1_daemon_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_tether_v1_daemon_proto_goTypes = []any{
 	(*StatusRequest)(nil),   // 0: tether.v1.StatusRequest
 	(*StatusResponse)(nil),  // 1: tether.v1.StatusResponse
 	(*InstanceStatus)(nil),  // 2: tether.v1.InstanceStatus
 	(*RestartRequest)(nil),  // 3: tether.v1.RestartRequest
 	(*RestartResponse)(nil), // 4: tether.v1.RestartResponse
-	(*LogsRequest)(nil),     // 5: tether.v1.LogsRequest
-	(*LogsResponse)(nil),    // 6: tether.v1.LogsResponse
-	(*WatchRequest)(nil),    // 7: tether.v1.WatchRequest
-	(*WatchResponse)(nil),   // 8: tether.v1.WatchResponse
-	nil,                     // 9: tether.v1.InstanceStatus.VersionsEntry
+	(*ReloadRequest)(nil),   // 5: tether.v1.ReloadRequest
+	(*ReloadResponse)(nil),  // 6: tether.v1.ReloadResponse
+	(*StopRequest)(nil),     // 7: tether.v1.StopRequest
+	(*StopResponse)(nil),    // 8: tether.v1.StopResponse
+	(*LogsRequest)(nil),     // 9: tether.v1.LogsRequest
+	(*LogsResponse)(nil),    // 10: tether.v1.LogsResponse
+	(*WatchRequest)(nil),    // 11: tether.v1.WatchRequest
+	(*WatchResponse)(nil),   // 12: tether.v1.WatchResponse
+	nil,                     // 13: tether.v1.InstanceStatus.VersionsEntry
 }
 var file_tether_v1_daemon_proto_depIdxs = []int32{
-	2, // 0: tether.v1.StatusResponse.instances:type_name -> tether.v1.InstanceStatus
-	9, // 1: tether.v1.InstanceStatus.versions:type_name -> tether.v1.InstanceStatus.VersionsEntry
-	0, // 2: tether.v1.Daemon.Status:input_type -> tether.v1.StatusRequest
-	3, // 3: tether.v1.Daemon.Restart:input_type -> tether.v1.RestartRequest
-	5, // 4: tether.v1.Daemon.Logs:input_type -> tether.v1.LogsRequest
-	7, // 5: tether.v1.Daemon.Watch:input_type -> tether.v1.WatchRequest
-	1, // 6: tether.v1.Daemon.Status:output_type -> tether.v1.StatusResponse
-	4, // 7: tether.v1.Daemon.Restart:output_type -> tether.v1.RestartResponse
-	6, // 8: tether.v1.Daemon.Logs:output_type -> tether.v1.LogsResponse
-	8, // 9: tether.v1.Daemon.Watch:output_type -> tether.v1.WatchResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: tether.v1.StatusResponse.instances:type_name -> tether.v1.InstanceStatus
+	13, // 1: tether.v1.InstanceStatus.versions:type_name -> tether.v1.InstanceStatus.VersionsEntry
+	2,  // 2: tether.v1.RestartResponse.instance:type_name -> tether.v1.InstanceStatus
+	0,  // 3: tether.v1.Daemon.Status:input_type -> tether.v1.StatusRequest
+	3,  // 4: tether.v1.Daemon.Restart:input_type -> tether.v1.RestartRequest
+	5,  // 5: tether.v1.Daemon.Reload:input_type -> tether.v1.ReloadRequest
+	7,  // 6: tether.v1.Daemon.Stop:input_type -> tether.v1.StopRequest
+	9,  // 7: tether.v1.Daemon.Logs:input_type -> tether.v1.LogsRequest
+	11, // 8: tether.v1.Daemon.Watch:input_type -> tether.v1.WatchRequest
+	1,  // 9: tether.v1.Daemon.Status:output_type -> tether.v1.StatusResponse
+	4,  // 10: tether.v1.Daemon.Restart:output_type -> tether.v1.RestartResponse
+	6,  // 11: tether.v1.Daemon.Reload:output_type -> tether.v1.ReloadResponse
+	8,  // 12: tether.v1.Daemon.Stop:output_type -> tether.v1.StopResponse
+	10, // 13: tether.v1.Daemon.Logs:output_type -> tether.v1.LogsResponse
+	12, // 14: tether.v1.Daemon.Watch:output_type -> tether.v1.WatchResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_tether_v1_daemon_proto_init() }
@@ -718,7 +968,7 @@ func file_tether_v1_daemon_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tether_v1_daemon_proto_rawDesc), len(file_tether_v1_daemon_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Daemon_Status_FullMethodName  = "/tether.v1.Daemon/Status"
 	Daemon_Restart_FullMethodName = "/tether.v1.Daemon/Restart"
+	Daemon_Reload_FullMethodName  = "/tether.v1.Daemon/Reload"
+	Daemon_Stop_FullMethodName    = "/tether.v1.Daemon/Stop"
 	Daemon_Logs_FullMethodName    = "/tether.v1.Daemon/Logs"
 	Daemon_Watch_FullMethodName   = "/tether.v1.Daemon/Watch"
 )
@@ -37,7 +39,16 @@ type DaemonClient interface {
 	// Status reports the daemon and every instance.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
 	// Restart restarts one instance now; a failed one gets its budget back.
+	// With wait, it returns once the instance is ready again, or has failed
+	// or stopped, or the call's deadline passed.
 	Restart(ctx context.Context, in *RestartRequest, opts ...grpc.CallOption) (*RestartResponse, error)
+	// Reload reads the manifest again, as SIGHUP does, and says what changes;
+	// a manifest that is refused is an error (FailedPrecondition) and the
+	// running set is kept.
+	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
+	// Stop stops the daemon as SIGTERM does; it returns at once, and the
+	// daemon exits once its plugins are stopped.
+	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
 	// Logs streams an instance's log file: the last lines, then, with
 	// follow, what is appended until the call ends.
 	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsResponse], error)
@@ -69,6 +80,26 @@ func (c *daemonClient) Restart(ctx context.Context, in *RestartRequest, opts ...
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RestartResponse)
 	err := c.cc.Invoke(ctx, Daemon_Restart_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *daemonClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReloadResponse)
+	err := c.cc.Invoke(ctx, Daemon_Reload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *daemonClient) Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StopResponse)
+	err := c.cc.Invoke(ctx, Daemon_Stop_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +153,16 @@ type DaemonServer interface {
 	// Status reports the daemon and every instance.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
 	// Restart restarts one instance now; a failed one gets its budget back.
+	// With wait, it returns once the instance is ready again, or has failed
+	// or stopped, or the call's deadline passed.
 	Restart(context.Context, *RestartRequest) (*RestartResponse, error)
+	// Reload reads the manifest again, as SIGHUP does, and says what changes;
+	// a manifest that is refused is an error (FailedPrecondition) and the
+	// running set is kept.
+	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
+	// Stop stops the daemon as SIGTERM does; it returns at once, and the
+	// daemon exits once its plugins are stopped.
+	Stop(context.Context, *StopRequest) (*StopResponse, error)
 	// Logs streams an instance's log file: the last lines, then, with
 	// follow, what is appended until the call ends.
 	Logs(*LogsRequest, grpc.ServerStreamingServer[LogsResponse]) error
@@ -145,6 +185,12 @@ func (UnimplementedDaemonServer) Status(context.Context, *StatusRequest) (*Statu
 }
 func (UnimplementedDaemonServer) Restart(context.Context, *RestartRequest) (*RestartResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Restart not implemented")
+}
+func (UnimplementedDaemonServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reload not implemented")
+}
+func (UnimplementedDaemonServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
 }
 func (UnimplementedDaemonServer) Logs(*LogsRequest, grpc.ServerStreamingServer[LogsResponse]) error {
 	return status.Error(codes.Unimplemented, "method Logs not implemented")
@@ -209,6 +255,42 @@ func _Daemon_Restart_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Daemon_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DaemonServer).Reload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Daemon_Reload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DaemonServer).Reload(ctx, req.(*ReloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Daemon_Stop_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StopRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DaemonServer).Stop(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Daemon_Stop_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DaemonServer).Stop(ctx, req.(*StopRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Daemon_Logs_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(LogsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -245,6 +327,14 @@ var Daemon_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Restart",
 			Handler:    _Daemon_Restart_Handler,
+		},
+		{
+			MethodName: "Reload",
+			Handler:    _Daemon_Reload_Handler,
+		},
+		{
+			MethodName: "Stop",
+			Handler:    _Daemon_Stop_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
