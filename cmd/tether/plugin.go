@@ -64,6 +64,26 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 // stderr (warnings and errors, or everything with --verbose), and so does
 // what it prints on stdout, which is kept for the command's own output.
 func (f *pluginFlags) launch(ctx context.Context, target string, args []string) (*tether.Client, error) {
+	opts, err := f.options(ctx, target, args)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	c, err := tether.Open(ctx, target, opts...)
+	if err != nil {
+		err = nameFlags(explainLaunch(err))
+		if errors.Is(err, tether.ErrBadTarget) {
+			// A target the runtime cannot use as given, or without the
+			// TLS flags it needs: a mistake in the command line.
+			return nil, usageError(err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// options are the options of a launch of target with args, as the flags
+// ask; an error is a mistake in the command line.
+func (f *pluginFlags) options(ctx context.Context, target string, args []string) ([]tether.Option, error) {
 	t, err := tether.ParseTarget(target)
 	if err != nil {
 		return nil, err
@@ -84,12 +104,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	opts = append(append(append(opts, execOpts...), netOpts...), kubeOpts...)
-	c, err := tether.Open(ctx, target, opts...)
-	if err != nil {
-		return nil, nameFlags(explainLaunch(err))
-	}
-	return c, nil
+	return append(append(append(opts, execOpts...), netOpts...), kubeOpts...), nil
 }
 
 // hostOptions are the options a host application would give: the
@@ -190,7 +205,7 @@ func onSignals(parent context.Context) (ctx context.Context, stop context.Cancel
 	ctx, stop = signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	return ctx, stop, func(err error) error {
 		if ctx.Err() != nil && parent.Err() == nil {
-			return &exitError{code: 130, err: errors.New("interrupted; the plugin was stopped")}
+			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the plugin was stopped")}
 		}
 		return err
 	}
