@@ -36,6 +36,7 @@ func completeMethods(flags *pluginFlags) cobra.CompletionFunc {
 		defer cancel()
 		f := *flags
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil)) // a shell's prompt is no place for logs
+		f.quiet, f.line = true, nil
 		client, err := f.launch(ctx, own[0], pluginArgs)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
