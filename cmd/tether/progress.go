@@ -26,6 +26,15 @@ type statusLine struct {
 	shown bool
 }
 
+// statusOn is a status line on w when w is a terminal, one that writes
+// nothing otherwise.
+func statusOn(w io.Writer) *statusLine {
+	if f, ok := w.(*os.File); ok {
+		return newStatusLine(f)
+	}
+	return &statusLine{}
+}
+
 // stderrLine is the status line of the process's stderr.
 func stderrLine() *statusLine { return newStatusLine(os.Stderr) }
 
