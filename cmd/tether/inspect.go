@@ -40,6 +40,9 @@ name, as call takes it), a service or a message type, inspect shows that
 instead: a method's request and response types with their fields and a JSON
 template of its request, a service's methods, a message's fields.
 
+Exit status: 0 inspected; 1 the plugin did not load; 2 a usage error (flags,
+arguments, a target without the flags it needs, an unknown SYMBOL).
+
 TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, a
 plugin already serving on the network (tcp://host:port[,host:port...],
 unix:///path.sock, dns:///name:port), or a target of another registered
