@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -131,6 +132,30 @@ func TestInspectGroupsServices(t *testing.T) {
 	for _, s := range info.Services {
 		if s.Builtin != (s.Name != "tether.echo.v1.Echo") {
 			t.Errorf("service %s: builtin %v", s.Name, s.Builtin)
+		}
+	}
+}
+
+// TestTemplateOfNestedFields: a template fills repeated fields with one
+// element, nested messages with their fields and maps with one entry, and a
+// oneof with its first field.
+func TestTemplateOfNestedFields(t *testing.T) {
+	for symbol, want := range map[string]string{
+		"tether.v1.DescribeResponse": `{"name":"","protocolVersions":[0],"interfaces":[{"name":"","version":0,` +
+			`"services":[{"name":"","methods":[""]}]}],"tetherProtocol":0,"features":[""],` +
+			`"fast":{"network":"","address":"","version":0,"tls":false}}`,
+		"grpc.health.v1.HealthListResponse":          `{"statuses":{"":{"status":"UNKNOWN"}}}`,
+		"grpc.reflection.v1.ServerReflectionRequest": `{"host":"","fileByFilename":""}`,
+	} {
+		r := run(t, "", nil, "inspect", "--json", echo(t), symbol)
+		requireOK(t, r)
+		var info symbolInfo
+		if err := json.Unmarshal([]byte(r.stdout), &info); err != nil {
+			t.Fatalf("inspect --json %s: %v\n%s", symbol, err, r.stdout)
+		}
+		var got bytes.Buffer
+		if err := json.Compact(&got, info.Template); err != nil || got.String() != want {
+			t.Errorf("template of %s:\n%s\nwant\n%s", symbol, got.String(), want)
 		}
 	}
 }

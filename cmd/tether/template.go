@@ -68,16 +68,16 @@ func fill(msg protoreflect.Message, path []protoreflect.FullName) {
 	}
 }
 
-// sample is v, a new element of field fd, filled in if it is a message.
+// sample is v, a new element of list or map field fd (its zero value),
+// filled in if it is a message.
 func sample(v protoreflect.Value, fd protoreflect.FieldDescriptor, path []protoreflect.FullName) protoreflect.Value {
-	if fd.Message() != nil {
+	switch {
+	case fd.Message() != nil:
 		fill(v.Message(), path)
-		return v
-	}
-	if fd.Kind() == protoreflect.EnumKind {
+	case fd.Kind() == protoreflect.EnumKind && fd.Enum().Values().Len() > 0:
 		return protoreflect.ValueOfEnum(fd.Enum().Values().Get(0).Number())
 	}
-	return fd.Default()
+	return v
 }
 
 // describeMessage writes md's fields as a .proto file declares them.
