@@ -25,6 +25,11 @@ func TestCompleteCallMethods(t *testing.T) {
 	if r.stdout != "tether.echo.v1.Echo/Bidi\n:4\n" {
 		t.Errorf("completing tether.echo.v1.Echo/B: %q", r.stdout)
 	}
+	r = run(t, "", nil, "__complete", "inspect", echo(t), "tether.echo.v1.Echo/U")
+	requireOK(t, r)
+	if r.stdout != "tether.echo.v1.Echo/Unary\n:4\n" {
+		t.Errorf("completing inspect's SYMBOL tether.echo.v1.Echo/U: %q", r.stdout)
+	}
 	r = run(t, "", []string{"ECHO_MODE=hang"}, "__complete", "call", echo(t), "")
 	requireOK(t, r)
 	if r.stdout != ":4\n" || r.elapsed > completionTimeout+2*time.Second {

@@ -97,6 +97,7 @@ the interfaces its own Describe answers.`,
 			return info.print(cmd.OutOrStdout())
 		},
 	}
+	cmd.ValidArgsFunction = completeMethods(&flags) // a method is a SYMBOL
 	flags.add(cmd)
 	usageFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
