@@ -76,8 +76,13 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 	if err != nil {
 		return nil, err
 	}
-	r := &runtime{env: env, tr: tr, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &runtime{env: env, tr: tr, connected: cfg.connected, stop: make(chan struct{}), done: make(chan struct{})}
 	if b.scheme != "dns" {
+		if len(addrs) == 1 {
+			if err := probe(ctx, env.Name, addrs[0]); err != nil {
+				return nil, err
+			}
+		}
 		close(r.done)
 		env.Endpoints.UpdateEndpoints(r.endpoints(addrs))
 		return r, nil
@@ -100,8 +105,9 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 
 // runtime is one loaded network target.
 type runtime struct {
-	env tether.RuntimeEnv
-	tr  *remote.Transport // one for every address
+	env       tether.RuntimeEnv
+	tr        *remote.Transport               // one for every address
+	connected func(address string, err error) // WithConnectObserver, or nil
 
 	// dns targets only
 	name, port string
@@ -119,9 +125,24 @@ func (r *runtime) endpoints(addrs []address) []tether.Endpoint {
 		// No Instance: a remote plugin cannot tell the host when it ends.
 		// The server name defaults to the address's host, "" (localhost)
 		// for a Unix socket.
-		eps = append(eps, r.tr.Endpoint(a.network, a.addr, a.host))
+		ep := r.tr.Endpoint(a.network, a.addr, a.host)
+		if r.connected != nil && a.network == "tcp" && ep.Dial == nil {
+			ep.Dial = observedDial(a.addr, r.connected)
+		}
+		eps = append(eps, ep)
 	}
 	return eps
+}
+
+// observedDial connects to a tcp address as gRPC would, and tells fn how
+// each attempt went.
+func observedDial(addr string, fn func(string, error)) func(context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		fn(addr, err)
+		return conn, err
+	}
 }
 
 // Close stops re-resolving a dns target. It stops no plugin: the host did

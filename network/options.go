@@ -21,6 +21,9 @@ var tlsOptions = remote.Options{Package: "network", Schemes: schemes, PlaintextS
 // applied in the order given.
 type config struct {
 	interval time.Duration // re-resolution interval of dns targets
+	// connected, if set, is told of every connection attempt to a tcp
+	// address (WithConnectObserver).
+	connected func(address string, err error)
 }
 
 // option is an option of this package's runtimes.
@@ -53,3 +56,14 @@ func WithServerName(name string) tether.Option { return tlsOptions.WithServerNam
 // pose as the plugin. It must be asked for explicitly, and is logged as a
 // warning, for tcp and dns targets; unix targets are plaintext by default.
 func WithInsecure() tether.Option { return tlsOptions.WithInsecure() }
+
+// WithConnectObserver calls fn after every attempt to connect to one of a
+// tcp or dns target's addresses, with the address and the attempt's error
+// (nil when the connection was made; the TLS handshake follows): for a
+// command that shows why a load is still waiting. fn is called from the
+// client's dialling goroutines and must not block. Unix targets are not
+// observed: one whose socket is missing or refuses fails at once anyway.
+// For tcp, unix and dns targets only.
+func WithConnectObserver(fn func(address string, err error)) tether.Option {
+	return option("WithConnectObserver", func(c *config) { c.connected = fn })
+}

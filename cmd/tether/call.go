@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tetherplug/tether"
@@ -23,41 +24,48 @@ func init() { register(newCallCmd) }
 
 func newCallCmd() *cobra.Command {
 	var flags pluginFlags
-	var emitDefaults bool
+	var c caller
 	cmd := &cobra.Command{
-		Use:   "call TARGET SERVICE/METHOD [JSON|-] [flags] [-- PLUGIN-ARGS...]",
+		Use:   "call TARGET [METHOD [JSON|-]] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and call one of its gRPC methods with JSON messages",
-		Long: `Call loads the plugin TARGET names, finds SERVICE/METHOD through server
-reflection and calls it. TARGET is a path to a program (never looked up in
-$PATH), exec:///abs/path, a plugin serving on the network (tcp://host:port,
+		Long: `Call loads the plugin TARGET names, finds METHOD through server reflection
+and calls it. TARGET is a path to a program (never looked up in $PATH),
+exec:///abs/path, a plugin serving on the network (tcp://host:port,
 unix:///path.sock, dns:///name:port), or a target of another registered
 runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the TLS flags
 (--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to network
 targets only, as in tether inspect --help. The method may be written
-greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or greeter.v1.Greeter.Greet; a service name may be shortened to its last parts
-(Greeter/Greet) when that is unambiguous.
+greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or greeter.v1.Greeter.Greet;
+the service may be shortened to its last parts (Greeter/Greet), or left out
+(Greet), when only one method matches. Without METHOD, call lists the
+plugin's methods on stdout, one per line. --template prints a JSON request
+of METHOD with every field, to fill in, and calls nothing.
 
 Requests are JSON (protobuf's JSON mapping), taken from the JSON argument or,
 when it is absent or "-", from standard input. Unary and server-streaming
 methods take one message (no input at all sends an empty one); client-streaming
 and bidirectional methods send each message as it is read, one per line, and
-close their side at the end of input.
+close their side at the end of input. -H adds request metadata.
 
 A unary response is printed as indented JSON; streamed responses are printed
 one per line as they arrive. Ctrl-C or SIGTERM cancels the call and stops the
-plugin (exit status 130). A failed call prints its gRPC code and message and
-exits with status 1.`,
+plugin (exit status 130). Exit status: 0 OK; 1 the plugin did not load or
+ended during the call; 2 a usage error (flags, arguments, an unknown method,
+a request that is not valid JSON); 64 plus the gRPC code of a call that
+failed with a status (NotFound, 5, exits 69).`,
 		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
-  tether call exec:///opt/app/plugins/greeter-en Greeter/Greet '{"name":"Ada"}'
+  tether call exec:///opt/app/plugins/greeter-en Greet '{"name":"Ada"}'
+  tether call ./bin/plugins/greeter-en                      # list the methods
+  tether call ./bin/plugins/greeter-en Greet --template     # a request to fill in
   tether call tcp://10.0.0.7:7000 Greeter/Greet '{"name":"Ada"}' --tls-cert host-1.crt --tls-key host-1.key --tls-ca ca.crt
-  echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet
+  echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet -H 'x-request-id: 42'
   printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
-			if len(own) < 2 || len(own) > 3 {
-				return fmt.Errorf("call takes TARGET SERVICE/METHOD [JSON], got %d arguments (see tether call --help)", len(own))
+			if len(own) < 1 || len(own) > 3 {
+				return usagef("call takes TARGET [METHOD [JSON]], got %d arguments (see tether call --help)", len(own))
 			}
-			svc, method, err := parseMethod(own[1])
+			md, err := parseHeaders(c.headers)
 			if err != nil {
 				return err
 			}
@@ -65,23 +73,37 @@ exits with status 1.`,
 			if len(own) == 3 && own[2] != "-" {
 				input = strings.NewReader(own[2])
 			}
-			c := caller{flags: &flags, emitDefaults: emitDefaults, stdout: cmd.OutOrStdout()}
-			return c.run(cmd.Context(), own[0], pluginArgs, svc, method, input)
+			method := ""
+			if len(own) > 1 {
+				method = own[1]
+			} else if c.template {
+				return usagef("--template needs a METHOD")
+			}
+			c.flags, c.md, c.stdout = &flags, md, cmd.OutOrStdout()
+			return c.run(cmd.Context(), own[0], pluginArgs, method, input)
 		},
+		ValidArgsFunction: completeMethods(&flags),
 	}
 	flags.add(cmd)
-	cmd.Flags().BoolVar(&emitDefaults, "emit-defaults", false, "print fields that hold their default value too")
+	usageFlags(cmd)
+	cmd.Flags().BoolVar(&c.emitDefaults, "emit-defaults", false, "print fields that hold their default value too")
+	cmd.Flags().BoolVar(&c.template, "template", false, "print a JSON request of METHOD with every field, and call nothing")
+	cmd.Flags().StringArrayVarP(&c.headers, "header", "H", nil, "request metadata 'KEY: VALUE'; repeat for several")
 	return cmd
 }
 
 type caller struct {
 	flags        *pluginFlags
 	emitDefaults bool
+	template     bool
+	headers      []string
+	md           metadata.MD
 	stdout       io.Writer
 }
 
-// run loads the plugin, resolves the method and calls it.
-func (c caller) run(parent context.Context, target string, pluginArgs []string, svc, method string, input io.Reader) error {
+// run loads the plugin, resolves the method and calls it; without a method
+// it lists the methods, with --template it prints a request to fill in.
+func (c caller) run(parent context.Context, target string, pluginArgs []string, method string, input io.Reader) error {
 	ctx, stopSignals, interrupted := onSignals(parent)
 	defer stopSignals()
 
@@ -97,10 +119,27 @@ func (c caller) run(parent context.Context, target string, pluginArgs []string, 
 	if err != nil {
 		return interrupted(err)
 	}
-	md, err := findMethod(rc, svc, method)
+	if method == "" {
+		all, err := allMethods(rc)
+		rc.Close()
+		if err != nil {
+			return interrupted(err)
+		}
+		_, err = fmt.Fprintln(c.stdout, strings.Join(names(all), "\n"))
+		return err
+	}
+	md, err := findMethod(rc, method)
 	types := rc.Types()
 	rc.Close()
 	if err != nil {
+		return interrupted(err)
+	}
+	if c.template {
+		tmpl, err := jsonTemplate(md.Input(), types)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(c.stdout, tmpl)
 		return err
 	}
 
@@ -108,7 +147,8 @@ func (c caller) run(parent context.Context, target string, pluginArgs []string, 
 	if dynamic.KindOf(md) == dynamic.Unary {
 		callCtx = start // unary calls stay within --timeout
 	}
-	in := dynamic.JSONSource(input, types)
+	callCtx = metadata.NewOutgoingContext(callCtx, c.md)
+	in := usageSource(dynamic.JSONSource(input, types))
 	out := dynamic.JSONSink(c.stdout, types, dynamic.KindOf(md) == dynamic.Unary, c.emitDefaults)
 	err = dynamic.Call(callCtx, client.Conn(), md, in, out)
 	if err == nil {
@@ -120,11 +160,44 @@ func (c caller) run(parent context.Context, target string, pluginArgs []string, 
 	return callFailed(client, md, err)
 }
 
+// usageSource makes the errors of in, a request that is not valid JSON for
+// its type, usage errors.
+func usageSource(in dynamic.Source) dynamic.Source {
+	return func(msg proto.Message) error {
+		err := in(msg)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return usageError(err)
+		}
+		return err
+	}
+}
+
+// parseHeaders turns the -H flags, "key: value" each, into metadata.
+func parseHeaders(hs []string) (metadata.MD, error) {
+	md := metadata.MD{}
+	for _, h := range hs {
+		k, v, ok := strings.Cut(h, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usagef("-H %q: want 'KEY: VALUE'", h)
+		}
+		md.Append(k, strings.TrimSpace(v))
+	}
+	return md, nil
+}
+
 // callFailed says how a call failed: the gRPC code and message, and how the
-// plugin exited if it died.
+// plugin exited if it died. A request that was not valid is a usage error,
+// a gRPC status exits with 64 plus its code.
 func callFailed(client *tether.Client, md protoreflect.MethodDescriptor, err error) error {
-	name := strings.TrimPrefix(dynamic.FullMethod(md), "/")
-	if errors.Is(err, tether.ErrPluginExited) {
+	name := methodName(md)
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, dynamic.ErrOneRequest):
+		return usageError(err)
+	case errors.Is(err, tether.ErrPluginExited):
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	switch status.Code(err) {
@@ -142,53 +215,7 @@ func callFailed(client *tether.Client, md protoreflect.MethodDescriptor, err err
 		if s.Code() == codes.DeadlineExceeded && dynamic.KindOf(md) == dynamic.Unary {
 			hint = " (unary calls are bounded by --timeout)"
 		}
-		return fmt.Errorf("%s failed: code %s: %s%s", name, s.Code(), s.Message(), hint)
+		return statusExit(fmt.Errorf("%s failed: code %s: %s%s", name, s.Code(), s.Message(), hint), err)
 	}
 	return fmt.Errorf("%s: %w", name, err)
-}
-
-// parseMethod splits "pkg.Service/Method", "/pkg.Service/Method" or
-// "pkg.Service.Method".
-func parseMethod(s string) (svc, method string, err error) {
-	t := strings.TrimPrefix(s, "/")
-	i := strings.LastIndex(t, "/")
-	if i < 0 {
-		i = strings.LastIndex(t, ".")
-	}
-	if i <= 0 || i == len(t)-1 {
-		return "", "", fmt.Errorf("method %q: want SERVICE/METHOD, e.g. greeter.v1.Greeter/Greet", s)
-	}
-	return t[:i], t[i+1:], nil
-}
-
-// findMethod looks a method up by service and method name. A service may
-// be named by a unique suffix of its full name ("Greeter", "v1.Greeter").
-// The error for an unknown name lists what the plugin has.
-func findMethod(rc *reflectclient.Client, svc, method string) (protoreflect.MethodDescriptor, error) {
-	services := rc.Services()
-	if !slices.Contains(services, svc) {
-		var matches []string
-		for _, s := range services {
-			if strings.HasSuffix(s, "."+svc) {
-				matches = append(matches, s)
-			}
-		}
-		if len(matches) != 1 {
-			return nil, fmt.Errorf("the plugin has no service %q; it serves:\n  %s", svc, strings.Join(services, "\n  "))
-		}
-		svc = matches[0]
-	}
-	sd, err := rc.Service(svc)
-	if err != nil {
-		return nil, err
-	}
-	md := sd.Methods().ByName(protoreflect.Name(method))
-	if md == nil {
-		names := make([]string, sd.Methods().Len())
-		for i := range names {
-			names[i] = string(sd.Methods().Get(i).Name())
-		}
-		return nil, fmt.Errorf("service %s has no method %q; its methods are:\n  %s", svc, method, strings.Join(names, "\n  "))
-	}
-	return md, nil
 }

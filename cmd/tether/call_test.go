@@ -128,25 +128,36 @@ func TestCallBidi(t *testing.T) {
 	assertNoneLeft(t, mark, tmp)
 }
 
-func TestCallErrors(t *testing.T) {
+// TestCallExitStatus: call's exit status tells failures apart, as
+// docs/cli.md "Exit status" lists them: 2 for a mistake in the command line
+// or the request, 64 plus the code for a gRPC status, 1 for a plugin that
+// did not load or died in the call.
+func TestCallExitStatus(t *testing.T) {
 	cases := []struct {
 		name string
+		code int
 		args []string
 		want []string
 	}{
-		{"unknown method", []string{"tether.echo.v1.Echo/Nope"}, []string{`no method "Nope"`, "ServerStream", "Bidi"}},
-		{"unknown service", []string{"nope.Svc/Nope", "{}"}, []string{`no service "nope.Svc"`, "tether.echo.v1.Echo", "grpc.health.v1.Health"}},
-		{"bad method name", []string{"Nope"}, []string{"want SERVICE/METHOD"}},
-		{"status", []string{"grpc.health.v1.Health/Check", `{"service":"nope"}`}, []string{"code NotFound", "unknown service"}},
-		{"deadline", []string{"tether.echo.v1.Echo/Unary", `{"delay_ms":60000}`, "--timeout", "3s"}, []string{"code DeadlineExceeded", "--timeout"}},
-		{"bad JSON", []string{"tether.echo.v1.Echo/Unary", `{"nope":1}`}, []string{"not a tether.echo.v1.Message", "nope"}},
-		{"two requests", []string{"tether.echo.v1.Echo/Unary", `{} {}`}, []string{"exactly one request"}},
+		{"unknown method", 2, []string{"tether.echo.v1.Echo/Nope"}, []string{`no method "tether.echo.v1.Echo/Nope"`, "tether.echo.v1.Echo/ServerStream", "tether.echo.v1.Echo/Bidi"}},
+		{"unknown service", 2, []string{"nope.Svc/Nope", "{}"}, []string{`no method "nope.Svc/Nope"`, "tether.echo.v1.Echo/Unary", "grpc.health.v1.Health/Check"}},
+		{"unknown bare method", 2, []string{"Nope"}, []string{`no method "Nope"`, "tether.echo.v1.Echo/Unary"}},
+		{"ambiguous", 2, []string{"ServerReflectionInfo"}, []string{`method "ServerReflectionInfo" is ambiguous`,
+			"grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}},
+		{"status", 64 + 5, []string{"grpc.health.v1.Health/Check", `{"service":"nope"}`}, []string{"code NotFound", "unknown service"}},
+		{"deadline", 64 + 4, []string{"tether.echo.v1.Echo/Unary", `{"delay_ms":60000}`, "--timeout", "3s"}, []string{"code DeadlineExceeded", "--timeout"}},
+		{"bad JSON", 2, []string{"tether.echo.v1.Echo/Unary", `{"nope":1}`}, []string{"not a tether.echo.v1.Message", "nope"}},
+		{"not JSON", 2, []string{"Bidi", `{"text":`}, []string{"request 1: not JSON"}},
+		{"two requests", 2, []string{"tether.echo.v1.Echo/Unary", `{} {}`}, []string{"exactly one request"}},
+		{"bad flag", 2, []string{"Unary", "--no-such-flag"}, []string{"unknown flag: --no-such-flag"}},
+		{"bad header", 2, []string{"Unary", "-H", "no-colon"}, []string{`-H "no-colon": want 'KEY: VALUE'`}},
+		{"bad cookie", 2, []string{"Unary", "--cookie", "nokey"}, []string{"KEY=VALUE"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := run(t, "", nil, append([]string{"call", echo(t)}, c.args...)...)
-			if r.code != 1 {
-				t.Errorf("exit status %d, want 1", r.code)
+			if r.code != c.code {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", r.code, c.code, r.stderr)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(r.stderr, w) {
@@ -154,6 +165,22 @@ func TestCallErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"too many arguments", []string{"call", "a", "b", "c", "d"}, 2},
+		{"no arguments", []string{"call"}, 2},
+		{"bad target", []string{"call", "nosuchscheme://x", "M"}, 2},
+		{"tcp without TLS flags", []string{"call", "tcp://127.0.0.1:1", "M"}, 2},
+		{"not a plugin", []string{"call", "/bin/true", "M"}, 1},
+	} {
+		r := run(t, "", nil, c.args...)
+		if r.code != c.code {
+			t.Errorf("%s: exit status %d, want %d; stderr:\n%s", c.name, r.code, c.code, r.stderr)
+		}
 	}
 	r := run(t, "", []string{"ECHO_MODE=panic"}, "call", echo(t), "tether.echo.v1.Echo/Unary", "{}")
 	if r.code != 1 || !strings.Contains(r.stderr, "plugin exited") || !strings.Contains(r.stderr, "asked to panic") {

@@ -26,12 +26,22 @@ func newInspectCmd() *cobra.Command {
 	var flags pluginFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "inspect TARGET [flags] [-- PLUGIN-ARGS...]",
+		Use:   "inspect TARGET [SYMBOL] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and show its handshake, health, interfaces and gRPC services",
 		Long: `Inspect loads the plugin TARGET names, a tether or go-plugin gRPC plugin, and
 shows what its handshake said, the protocol version negotiated, its health, the
 interfaces it describes (tether plugins) and every gRPC service and method it
-serves, found through server reflection. Then it stops the plugin.
+serves, found through server reflection: the plugin's own services first,
+then tether's and gRPC's (tether.v1.*, grpc.health.*, grpc.reflection.*,
+plugin.GRPC*). Then it stops the plugin.
+
+With SYMBOL, a method (pkg.Service/Method, Service/Method or a bare method
+name, as call takes it), a service or a message type, inspect shows that
+instead: a method's request and response types with their fields and a JSON
+template of its request, a service's methods, a message's fields.
+
+Exit status: 0 inspected; 1 the plugin did not load; 2 a usage error (flags,
+arguments, a target without the flags it needs, an unknown SYMBOL).
 
 TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, a
 plugin already serving on the network (tcp://host:port[,host:port...],
@@ -48,13 +58,15 @@ inspect then lists every pod of the plugin with its IP, readiness, health and
 the interfaces its own Describe answers.`,
 		Example: `  tether inspect ./bin/plugins/greeter-en
   tether inspect exec:///opt/app/plugins/greeter-en
+  tether inspect ./bin/plugins/greeter-en Greet
+  tether inspect ./bin/plugins/greeter-en greeter.v1.GreetRequest
   tether inspect tcp://10.0.0.7:7000 --tls-cert pki/host-1.crt --tls-key pki/host-1.key --tls-ca pki/ca.crt
   tether inspect kube://plugins/greeter --context prod --tls-cert host.crt --tls-key host.key --tls-ca ca.crt
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
-			if len(own) != 1 {
-				return fmt.Errorf("inspect takes one TARGET, got %d arguments (see tether inspect --help)", len(own))
+			if len(own) != 1 && len(own) != 2 {
+				return usagef("inspect takes TARGET [SYMBOL], got %d arguments (see tether inspect --help)", len(own))
 			}
 			ctx, stopSignals, interrupted := onSignals(cmd.Context())
 			defer stopSignals()
@@ -65,6 +77,9 @@ the interfaces its own Describe answers.`,
 				return interrupted(err)
 			}
 			defer stop(c)
+			if len(own) == 2 {
+				return interrupted(inspectSymbol(ctx, cmd.OutOrStdout(), c, own[1], asJSON))
+			}
 			info, err := inspect(ctx, own[0], c, &flags.tls)
 			if err != nil {
 				return interrupted(err)
@@ -82,7 +97,9 @@ the interfaces its own Describe answers.`,
 			return info.print(cmd.OutOrStdout())
 		},
 	}
+	cmd.ValidArgsFunction = completeMethods(&flags) // a method is a SYMBOL
 	flags.add(cmd)
+	usageFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
@@ -146,7 +163,9 @@ type interfaceInfo struct {
 }
 
 type serviceInfo struct {
-	Name    string       `json:"name"`
+	Name string `json:"name"`
+	// Builtin: one of tether's or gRPC's own services, not the plugin's.
+	Builtin bool         `json:"builtin,omitempty"`
 	Methods []methodInfo `json:"methods"`
 }
 
@@ -195,7 +214,7 @@ func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags)
 		info.Describe = d
 	case status.Code(err) == codes.Unimplemented: // a go-plugin plugin
 	default:
-		return nil, fmt.Errorf("describe: %w", err)
+		return nil, statusExit(fmt.Errorf("describe: %w", err), err)
 	}
 
 	rc, err := reflectclient.New(ctx, conn)
@@ -205,12 +224,12 @@ func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags)
 		return info, nil
 	}
 	defer rc.Close()
-	for _, name := range rc.Services() {
+	for _, name := range pluginFirst(rc.Services()) {
 		sd, err := rc.Service(name)
 		if err != nil {
 			return nil, err
 		}
-		si := serviceInfo{Name: name, Methods: []methodInfo{}}
+		si := serviceInfo{Name: name, Builtin: builtin(name), Methods: []methodInfo{}}
 		for i := 0; i < sd.Methods().Len(); i++ {
 			md := sd.Methods().Get(i)
 			si.Methods = append(si.Methods, methodInfo{Name: string(md.Name()), Kind: dynamic.KindOf(md),
@@ -283,7 +302,12 @@ func (info *inspection) print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "services:")
+	heading := false
 	for _, s := range info.Services {
+		if s.Builtin && !heading {
+			fmt.Fprintln(w, "tether and gRPC services:")
+			heading = true
+		}
 		fmt.Fprintf(w, "  %s\n", s.Name)
 		for _, m := range s.Methods {
 			fmt.Fprintf(tw, "    %s(%s) returns (%s)\t%s\n", m.Name, m.Request, m.Response, m.Kind)

@@ -154,11 +154,11 @@ func TestInspectHandshakeFlags(t *testing.T) {
 
 func TestInspectUsage(t *testing.T) {
 	r := run(t, "", nil, "inspect")
-	if r.code == 0 || !strings.Contains(r.stderr, "one TARGET") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "inspect takes TARGET [SYMBOL]") {
 		t.Errorf("inspect without a plugin: status %d, stderr %q", r.code, r.stderr)
 	}
 	r = run(t, "", nil, "inspect", "--cookie", "nokey", echo(t))
-	if r.code == 0 || !strings.Contains(r.stderr, "KEY=VALUE") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "KEY=VALUE") {
 		t.Errorf("bad --cookie: status %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -164,7 +164,11 @@ Deployment or Service, or only objects tether did not deploy, is an error
 			for _, name := range args {
 				err := kube.CheckDeployed(ctx, c, kf.namespace, name)
 				if err == nil {
+					stop := statusOn(cmd.ErrOrStderr()).waitLine(func(elapsed time.Duration) string {
+						return fmt.Sprintf("%s: waiting until its pods are gone (%.1fs)", name, elapsed.Seconds())
+					})
 					err = kube.Remove(ctx, c, kf.namespace, name)
+					stop()
 				}
 				if err != nil {
 					errs = append(errs, err)

@@ -111,8 +111,15 @@ func runKubeDeploy(ctx context.Context, out, progress io.Writer, kf *kubeFlags, 
 	if err != nil {
 		return err
 	}
-	o := kube.DeployOptions{PinnedImages: f.pinned, Insecure: f.insecure, ReadyTimeout: f.timeout,
-		Progress: func(e *kube.NotReadyError) { fmt.Fprintln(progress, progressLine(name, e)) }}
+	// On a terminal the progress is one line rewritten in place;
+	// elsewhere (a log, a CI job) a line for each change.
+	line := statusOn(progress)
+	defer line.clear()
+	report := func(e *kube.NotReadyError) { fmt.Fprintln(progress, progressLine(name, e)) }
+	if line.w != nil {
+		report = func(e *kube.NotReadyError) { line.set(progressLine(name, e)) }
+	}
+	o := kube.DeployOptions{PinnedImages: f.pinned, Insecure: f.insecure, ReadyTimeout: f.timeout, Progress: report}
 	if f.dryRun {
 		return printManifest(out, kf.namespace, spec, o, f.output)
 	}

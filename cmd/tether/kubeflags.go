@@ -79,6 +79,12 @@ func (f *kubeTargetFlags) options(t tether.Target, portForward bool) ([]tether.O
 // optionFlags turns the Go options a message names into the CLI's flags,
 // for the kube runtime's errors and the network runtime's.
 var optionFlags = strings.NewReplacer(
+	// At one place the longest phrase wins: they come first.
+	"give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure",
+	"give --tls-ca (and --tls-cert, --tls-key for mutual TLS), not --insecure",
+	"give the host kube.WithTLSFiles or kube.WithTLSConfig, not kube.WithInsecure",
+	"give --tls-cert, --tls-key and --tls-ca, not --insecure",
+	"with kube.WithPortForward() (tether inspect|call --port-forward)", "with --port-forward",
 	"give kube.WithTLSFiles(cert, key, ca) or kube.WithTLSConfig, or kube.WithInsecure() to connect in plaintext",
 	"give --tls-cert, --tls-key and --tls-ca, or --insecure to connect in plaintext",
 	"give network.WithTLSFiles(cert, key, ca) or network.WithTLSConfig, or network.WithInsecure() to connect in plaintext",

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/network"
 )
 
 // pluginFlags are the flags of every command that launches a plugin: what
@@ -32,6 +35,36 @@ type pluginFlags struct {
 	// log, if set, is the logger the plugin's logs and output go to
 	// instead of the default text log of warnings on stderr.
 	log *slog.Logger
+	// quiet: no progress line while the plugin loads (completion).
+	quiet bool
+	line  *statusLine // the progress line on stderr, made on first use
+}
+
+// status is the progress line on stderr, which writes nothing unless
+// stderr is a terminal, or with quiet.
+func (f *pluginFlags) status() *statusLine {
+	if f.line == nil {
+		f.line = &statusLine{}
+		if !f.quiet {
+			f.line = stderrLine()
+		}
+	}
+	return f.line
+}
+
+// stderr is where the plugin's logs and output go: stderr, after the
+// progress line is erased.
+func (f *pluginFlags) stderr() io.Writer { return lineClearing{f.status(), os.Stderr} }
+
+// lineClearing is a writer that erases a progress line before each write.
+type lineClearing struct {
+	line *statusLine
+	w    io.Writer
+}
+
+func (l lineClearing) Write(p []byte) (int, error) {
+	l.line.clear()
+	return l.w.Write(p)
 }
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
@@ -64,6 +97,33 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 // stderr (warnings and errors, or everything with --verbose), and so does
 // what it prints on stdout, which is kept for the command's own output.
 func (f *pluginFlags) launch(ctx context.Context, target string, args []string) (*tether.Client, error) {
+	opts, err := f.options(ctx, target, args)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	// A wait of more than a second shows what it waits for, on a terminal.
+	var cp connectProgress
+	if t, _ := tether.ParseTarget(target); slices.Contains(networkSchemes, t.Scheme) {
+		opts = append(opts, network.WithConnectObserver(cp.observe))
+	}
+	stopLine := f.status().waitLine(func(elapsed time.Duration) string { return cp.line(target, elapsed) })
+	c, err := tether.Open(ctx, target, opts...)
+	stopLine()
+	if err != nil {
+		err = nameFlags(explainLaunch(err))
+		if errors.Is(err, tether.ErrBadTarget) {
+			// A target the runtime cannot use as given, or without the
+			// TLS flags it needs: a mistake in the command line.
+			return nil, usageError(err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// options are the options of a launch of target with args, as the flags
+// ask; an error is a mistake in the command line.
+func (f *pluginFlags) options(ctx context.Context, target string, args []string) ([]tether.Option, error) {
 	t, err := tether.ParseTarget(target)
 	if err != nil {
 		return nil, err
@@ -84,12 +144,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	opts = append(append(append(opts, execOpts...), netOpts...), kubeOpts...)
-	c, err := tether.Open(ctx, target, opts...)
-	if err != nil {
-		return nil, nameFlags(explainLaunch(err))
-	}
-	return c, nil
+	return append(append(append(opts, execOpts...), netOpts...), kubeOpts...), nil
 }
 
 // hostOptions are the options a host application would give: the
@@ -115,7 +170,7 @@ func (f *pluginFlags) hostOptions(ctx context.Context) ([]tether.Option, error) 
 	}
 	log := f.log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		log = slog.New(slog.NewTextHandler(f.stderr(), &slog.HandlerOptions{Level: level}))
 	}
 	log = slog.New(flagNamingHandler{log.Handler()})
 	opts := []tether.Option{
@@ -150,7 +205,7 @@ func (f *pluginFlags) execOptions(t tether.Target, args []string) ([]tether.Opti
 		return nil, nil
 	}
 	// A local plugin's stdout would mix with the command's output.
-	opts := []tether.Option{tether.WithArgs(args...), tether.WithStdout(os.Stderr)}
+	opts := []tether.Option{tether.WithArgs(args...), tether.WithStdout(f.stderr())}
 	if f.autoMTLS {
 		opts = append(opts, tether.WithAutoMTLS())
 	}
@@ -190,7 +245,7 @@ func onSignals(parent context.Context) (ctx context.Context, stop context.Cancel
 	ctx, stop = signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	return ctx, stop, func(err error) error {
 		if ctx.Err() != nil && parent.Err() == nil {
-			return &exitError{code: 130, err: errors.New("interrupted; the plugin was stopped")}
+			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the plugin was stopped")}
 		}
 		return err
 	}

@@ -13,8 +13,8 @@ func TestPortForwardFlagOnlyForKube(t *testing.T) {
 		{"inspect", "tcp://127.0.0.1:1", "--port-forward", "--insecure"},
 	} {
 		r := run(t, "", nil, args...)
-		if want := "--port-forward is for kube:// targets, not "; r.code != 1 || !strings.Contains(r.stderr, want) {
-			t.Errorf("tether %s: status %d, stderr %q; want 1 saying %q", strings.Join(args, " "), r.code, r.stderr, want)
+		if want := "--port-forward is for kube:// targets, not "; r.code != exitUsage || !strings.Contains(r.stderr, want) {
+			t.Errorf("tether %s: status %d, stderr %q; want 2 (usage) saying %q", strings.Join(args, " "), r.code, r.stderr, want)
 		}
 	}
 }

@@ -40,6 +40,9 @@ var streamDesc = &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
 // ErrNoReflection means the server does not serve gRPC server reflection.
 var ErrNoReflection = errors.New("server reflection is not available")
 
+// ErrUnknownSymbol means the server knows no symbol of the name asked for.
+var ErrUnknownSymbol = errors.New("the server knows no such symbol")
+
 // Client asks one server about its services over a reflection stream. Its
 // methods are safe for concurrent use; requests are serialised on the
 // stream.
@@ -104,32 +107,48 @@ func (c *Client) Services() []string { return slices.Clone(c.services) }
 // Service returns the descriptor of a service, fetching the file that
 // defines it and every file that file imports.
 func (c *Client) Service(name string) (protoreflect.ServiceDescriptor, error) {
+	d, err := c.Symbol(name)
+	if err != nil {
+		return nil, fmt.Errorf("reflection: service %s: %w", name, err)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a service", name)
+	}
+	return sd, nil
+}
+
+// Symbol returns the descriptor of a fully qualified name the server knows:
+// a service, a method (pkg.Service.Method), a message, an enum or a field,
+// fetching the file that defines it and every file that file imports. A
+// name the server does not know is an error wrapping ErrUnknownSymbol.
+func (c *Client) Symbol(name string) (protoreflect.Descriptor, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d, err := c.files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
-		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-			return sd, nil
-		}
-		return nil, fmt.Errorf("%s is not a service", name)
+		return d, nil
 	}
 	resp, err := c.ask(&rpb.ServerReflectionRequest{
 		MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: name}})
+	if status.Code(err) == codes.NotFound {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownSymbol, name)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reflection: service %s: %w", name, err)
+		return nil, err
 	}
 	first, err := c.keep(resp)
 	if err != nil {
-		return nil, fmt.Errorf("reflection: service %s: %w", name, err)
+		return nil, err
 	}
 	fd, err := c.build(first, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reflection: service %s: %w", name, err)
+		return nil, err
 	}
-	sd := fd.Services().ByName(protoreflect.FullName(name).Name())
-	if sd == nil || sd.FullName() != protoreflect.FullName(name) {
-		return nil, fmt.Errorf("reflection: file %s does not define service %s", fd.Path(), name)
+	d, err := c.files.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil, fmt.Errorf("file %s does not define %s", fd.Path(), name)
 	}
-	return sd, nil
+	return d, nil
 }
 
 // Types returns a resolver for every message, enum and extension type

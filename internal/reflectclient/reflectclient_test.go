@@ -3,6 +3,7 @@ package reflectclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -139,5 +140,36 @@ func TestNoReflection(t *testing.T) {
 	_, err := reflectclient.New(ctx(t), conn)
 	if !errors.Is(err, reflectclient.ErrNoReflection) {
 		t.Fatalf("New on a server without reflection: %v, want ErrNoReflection", err)
+	}
+}
+
+// TestSymbol: Symbol finds a message, a method and an enum by full name,
+// and says ErrUnknownSymbol of a name the server does not know.
+func TestSymbol(t *testing.T) {
+	conn := serve(t, func(s *grpc.Server) { reflection.Register(s) })
+	rc, err := reflectclient.New(ctx(t), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for name, want := range map[string]string{
+		"tether.echo.v1.Message":                           "*filedesc.Message",
+		"tether.echo.v1.Echo.Unary":                        "*filedesc.Method",
+		"grpc.health.v1.HealthCheckResponse.ServingStatus": "*filedesc.Enum",
+	} {
+		d, err := rc.Symbol(name)
+		if err != nil {
+			t.Errorf("Symbol(%s): %v", name, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", d); got != want || string(d.FullName()) != name {
+			t.Errorf("Symbol(%s) = %s %s, want %s", name, got, d.FullName(), want)
+		}
+	}
+	if _, err := rc.Symbol("no.such.Thing"); !errors.Is(err, reflectclient.ErrUnknownSymbol) {
+		t.Errorf("Symbol(no.such.Thing): %v, want ErrUnknownSymbol", err)
+	}
+	if _, err := rc.Service("tether.echo.v1.Message"); err == nil {
+		t.Error("Service of a message succeeded")
 	}
 }

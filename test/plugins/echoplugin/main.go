@@ -29,7 +29,9 @@
 // In every mode, a Unary call with text "exit:N" makes the process exit
 // with status N, and one with text "freeze" makes it stop itself
 // (SIGSTOP): a hung plugin that answers nothing, health checks included
-// (Unix only: on Windows the call fails with codes.Unimplemented).
+// (Unix only: on Windows the call fails with codes.Unimplemented). One with
+// text "metadata:KEY" answers with the values of request metadata KEY,
+// joined by commas.
 package main
 
 import (
@@ -42,6 +44,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/pb/echov1"
@@ -60,6 +63,10 @@ func (c controlled) Unary(ctx context.Context, m *echov1.Message) (*echov1.Messa
 		if err := freeze(); err != nil {
 			return nil, err
 		}
+	}
+	if key, ok := strings.CutPrefix(m.GetText(), "metadata:"); ok {
+		md, _ := metadata.FromIncomingContext(ctx)
+		return &echov1.Message{Text: strings.Join(md.Get(key), ",")}, nil
 	}
 	return c.EchoServer.Unary(ctx, m)
 }

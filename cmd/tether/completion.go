@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tetherplug/tether/internal/reflectclient"
+)
+
+// completionTimeout bounds loading a plugin to complete its methods: a
+// shell waits for the answer.
+const completionTimeout = 3 * time.Second
+
+// completeMethods completes call's arguments: TARGET as a file, METHOD by
+// loading the plugin (with the command's flags, within completionTimeout)
+// and listing its methods. A plugin that does not load completes nothing.
+func completeMethods(flags *pluginFlags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		own, pluginArgs := splitDash(cmd, args)
+		if len(own) == 0 {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		if len(own) != 1 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		timeout := min(flags.timeout, completionTimeout)
+		if timeout <= 0 {
+			timeout = completionTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		f := *flags
+		f.log = slog.New(slog.NewTextHandler(io.Discard, nil)) // a shell's prompt is no place for logs
+		f.quiet, f.line = true, nil
+		client, err := f.launch(ctx, own[0], pluginArgs)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer stop(client)
+		rc, err := reflectclient.New(ctx, client.Conn())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer rc.Close()
+		all, err := allMethods(rc)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, name := range names(all) {
+			if strings.HasPrefix(name, toComplete) {
+				out = append(out, name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

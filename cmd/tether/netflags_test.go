@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/kube"
+)
+
+// TestNameFlagsKubeMessages: the kube runtime's messages that name Go
+// options reach the user naming the flags.
+func TestNameFlagsKubeMessages(t *testing.T) {
+	unreachable := &tether.PluginError{Plugin: "kube://plugins/echo", Kind: tether.ErrHost,
+		Err: &kube.UnreachableError{Addresses: []string{"10.1.0.12:7000"}, Err: errors.New("i/o timeout")}}
+	got := nameFlags(unreachable).Error()
+	if want := "reach the pods through the API server's port-forward with --port-forward: i/o timeout"; !strings.Contains(got, want) {
+		t.Errorf("unreachable pods: %q lacks %q", got, want)
+	}
+	var ue *kube.UnreachableError
+	if !errors.As(nameFlags(unreachable), &ue) {
+		t.Error("nameFlags lost the *kube.UnreachableError")
+	}
+	plain := errors.New("10.1.0.12:7000 closed a plaintext connection before it sent anything (does it serve TLS? " +
+		"then give the host kube.WithTLSFiles or kube.WithTLSConfig, not kube.WithInsecure): EOF")
+	if got, want := nameFlags(plain).Error(), "then give --tls-cert, --tls-key and --tls-ca, not --insecure): EOF"; !strings.Contains(got, want) {
+		t.Errorf("plaintext to TLS pods: %q lacks %q", got, want)
+	}
+	for _, err := range []error{unreachable, plain} {
+		if got := nameFlags(err).Error(); goOption.MatchString(got) {
+			t.Errorf("names a Go option: %q", got)
+		}
+	}
+}
