@@ -2,7 +2,7 @@
 // gRPC stubs carried over a light framing on a Unix socket instead of HTTP/2.
 // A *ClientConn is a grpc.ClientConnInterface (NewXxxClient(conn) works
 // unchanged) and a *Server is a grpc.ServiceRegistrar (RegisterXxxServer
-// works unchanged). It is not wired into tether yet.
+// works unchanged).
 //
 // # Design
 //
