@@ -1,7 +1,6 @@
 package tether
 
 import (
-	"strings"
 	"sync"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -11,8 +10,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/tetherplug/tether/internal/fastrpc"
-	"github.com/tetherplug/tether/internal/goplugin"
-	"github.com/tetherplug/tether/internal/pb/tetherv1"
+	"github.com/tetherplug/tether/internal/otelenv"
 )
 
 // WithTracing traces the host's calls to the plugin and the plugin's
@@ -51,13 +49,13 @@ type tracing struct {
 
 func newTracing(tp trace.TracerProvider, prop propagation.TextMapPropagator) *tracing {
 	if prop == nil {
-		prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		prop = otelenv.DefaultPropagator()
 	}
 	return &tracing{tp: tp, prop: prop}
 }
 
 func (t *tracing) otelOptions() []otelgrpc.Option {
-	opts := []otelgrpc.Option{otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(traced)}
+	opts := []otelgrpc.Option{otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(otelenv.Traced)}
 	if t.tp != nil {
 		opts = append(opts, otelgrpc.WithTracerProvider(t.tp))
 	}
@@ -81,26 +79,6 @@ func (t *tracing) serverHandler() stats.Handler {
 	}
 	t.serverOnce.Do(func() { t.server = otelgrpc.NewServerHandler(t.otelOptions()...) })
 	return t.server
-}
-
-// untracedServices are tether's and gRPC's own services, whose calls make
-// no spans: they are not the plugin's work, and the long-lived streams
-// among them would make spans as long as a plugin's life.
-var untracedServices = map[string]bool{
-	tetherv1.Plugin_ServiceDesc.ServiceName:    true,
-	tetherv1.Callbacks_ServiceDesc.ServiceName: true,
-	goplugin.ControllerService:                 true,
-	goplugin.StdioService:                      true,
-	"grpc.health.v1.Health":                    true,
-	"grpc.reflection.v1.ServerReflection":      true,
-	"grpc.reflection.v1alpha.ServerReflection": true,
-}
-
-// traced is the otelgrpc filter: false for the calls of untracedServices.
-// The trace context still passes through them.
-func traced(info *stats.RPCTagInfo) bool {
-	service, _, _ := strings.Cut(strings.TrimPrefix(info.FullMethodName, "/"), "/")
-	return !untracedServices[service]
 }
 
 // dialOptions are the gRPC dial options of a host's connection to a

@@ -9,12 +9,14 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tetherplug/tether/internal/otelenv"
 )
 
 // clearOtelEnv unsets, for the test, every variable tracingFromEnv reads.
 func clearOtelEnv(t *testing.T) {
-	for _, k := range []string{EnvTracing, envOtelDisabled, envOtelExporter, envOtelEndpoint, envOtelTracesEndpoint,
-		envOtelProtocol, envOtelTracesProtocol} {
+	for _, k := range []string{EnvTracing, otelenv.EnvDisabled, otelenv.EnvExporter, otelenv.EnvEndpoint, otelenv.EnvTracesEndpoint,
+		otelenv.EnvProtocol, otelenv.EnvTracesProtocol} {
 		t.Setenv(k, "")
 	}
 	prevTP, prevProp, prevErr := otel.GetTracerProvider(), otel.GetTextMapPropagator(), otel.GetErrorHandler()
@@ -53,21 +55,21 @@ func TestTracingFromEnv(t *testing.T) {
 		}
 	})
 	t.Run("exporter", func(t *testing.T) {
-		cfg, _, shutdown := envTracing(t, envOtelEndpoint+"=http://127.0.0.1:1")
+		cfg, _, shutdown := envTracing(t, otelenv.EnvEndpoint+"=http://127.0.0.1:1")
 		defer shutdown()
 		if _, ok := cfg.TracerProvider.(*sdktrace.TracerProvider); !ok {
 			t.Errorf("TracerProvider %T, want the SDK's", cfg.TracerProvider)
 		}
 	})
 	t.Run("disabled wins", func(t *testing.T) {
-		cfg, _, _ := envTracing(t, envOtelEndpoint+"=http://127.0.0.1:1", envOtelDisabled+"=true", EnvTracing+"=1")
+		cfg, _, _ := envTracing(t, otelenv.EnvEndpoint+"=http://127.0.0.1:1", otelenv.EnvDisabled+"=true", EnvTracing+"=1")
 		if cfg.TracerProvider != (noop.TracerProvider{}) {
-			t.Errorf("TracerProvider %T with %s=true, want no exporter", cfg.TracerProvider, envOtelDisabled)
+			t.Errorf("TracerProvider %T with %s=true, want no exporter", cfg.TracerProvider, otelenv.EnvDisabled)
 		}
 	})
 	t.Run("author's provider", func(t *testing.T) {
 		clearOtelEnv(t)
-		t.Setenv(envOtelEndpoint, "http://127.0.0.1:1")
+		t.Setenv(otelenv.EnvEndpoint, "http://127.0.0.1:1")
 		mine := noop.NewTracerProvider()
 		cfg := ServeConfig{TracerProvider: mine}
 		tracingFromEnv(&cfg, slog.New(slog.DiscardHandler))()
@@ -80,14 +82,14 @@ func TestTracingFromEnv(t *testing.T) {
 // A variable tether cannot honour is logged, once, and never stops the
 // plugin.
 func TestTracingFromEnvBadVariables(t *testing.T) {
-	cfg, logs, _ := envTracing(t, envOtelExporter+"=zipkin", EnvTracing+"=1")
+	cfg, logs, _ := envTracing(t, otelenv.EnvExporter+"=zipkin", EnvTracing+"=1")
 	if cfg.TracerProvider != (noop.TracerProvider{}) {
 		t.Errorf("TracerProvider %T, want propagation alone", cfg.TracerProvider)
 	}
-	if !strings.Contains(logs, "tether plugins export spans over OTLP only") || !strings.Contains(logs, "zipkin") {
+	if !strings.Contains(logs, "tether exports spans over OTLP only") || !strings.Contains(logs, "zipkin") {
 		t.Errorf("logs %q: want the unsupported exporter named", logs)
 	}
-	cfg, logs, shutdown := envTracing(t, envOtelEndpoint+"=http://127.0.0.1:1", envOtelProtocol+"=http/protobuf")
+	cfg, logs, shutdown := envTracing(t, otelenv.EnvEndpoint+"=http://127.0.0.1:1", otelenv.EnvProtocol+"=http/protobuf")
 	defer shutdown()
 	if _, ok := cfg.TracerProvider.(*sdktrace.TracerProvider); !ok {
 		t.Errorf("TracerProvider %T, want the SDK's", cfg.TracerProvider)
@@ -96,7 +98,7 @@ func TestTracingFromEnvBadVariables(t *testing.T) {
 		t.Errorf("logs %q: want the protocol warned about once", logs)
 	}
 	var buf bytes.Buffer
-	h := &onceErrors{log: slog.New(slog.NewTextHandler(&buf, nil)), seen: map[string]bool{}}
+	h := &otelenv.OnceErrors{Log: slog.New(slog.NewTextHandler(&buf, nil))}
 	for range 3 {
 		h.Handle(errString("collector unreachable"))
 	}

@@ -181,26 +181,34 @@ func (h *Host) WaitSpans(tb testing.TB, n int, d time.Duration) []Span {
 // name (Echo/Unary); and returns the four in that order.
 func CheckCallback(tb testing.TB, host, plugin []Span, method, hostProcess, pluginProcess string) []Span {
 	tb.Helper()
-	find := func(spans []Span, kind, process string) Span {
-		tb.Helper()
-		var found []Span
-		for _, s := range spans {
-			if s.Kind == kind && s.Name == method {
-				found = append(found, s)
-			}
+	chain := []Span{Find(tb, host, "client", hostProcess, method), Find(tb, plugin, "server", pluginProcess, method),
+		Find(tb, plugin, "client", pluginProcess, method), Find(tb, host, "server", hostProcess, method)}
+	CheckChain(tb, chain)
+	return chain
+}
+
+// Find returns the one span of kind, process and name in spans, and fails
+// the test unless there is exactly one.
+func Find(tb testing.TB, spans []Span, kind, process, name string) Span {
+	tb.Helper()
+	var found []Span
+	for _, s := range spans {
+		if s.Kind == kind && s.Name == name && s.Process == process {
+			found = append(found, s)
 		}
-		if len(found) != 1 {
-			tb.Fatalf("%s has %d %s spans named %s, want 1: %+v", process, len(found), kind, method, spans)
-		}
-		if found[0].Process != process {
-			tb.Errorf("%s span of %s is of process %q", kind, process, found[0].Process)
-		}
-		return found[0]
 	}
-	chain := []Span{find(host, "client", hostProcess), find(plugin, "server", pluginProcess),
-		find(plugin, "client", pluginProcess), find(host, "server", hostProcess)}
+	if len(found) != 1 {
+		tb.Fatalf("%d %s spans named %s of process %s, want 1: %+v", len(found), kind, name, process, spans)
+	}
+	return found[0]
+}
+
+// CheckChain checks that chain is one trace whose first span is a root and
+// each later span the child of the one before.
+func CheckChain(tb testing.TB, chain []Span) {
+	tb.Helper()
 	if chain[0].ParentID != "" {
-		tb.Errorf("the host's client span has parent %s, want none (the call was made outside any span)", chain[0].ParentID)
+		tb.Errorf("the first span has parent %s, want none (the call was made outside any span)", chain[0].ParentID)
 	}
 	for i, s := range chain {
 		if s.TraceID != chain[0].TraceID {
@@ -211,7 +219,6 @@ func CheckCallback(tb testing.TB, host, plugin []Span, method, hostProcess, plug
 				s.ParentID, chain[i-1].SpanID, chain[i-1].Kind, chain[i-1].Process)
 		}
 	}
-	return chain
 }
 
 // Tree renders spans as an indented tree, children under their parent, one
