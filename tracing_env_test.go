@@ -3,6 +3,7 @@ package tether
 import (
 	"bytes"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -89,6 +90,7 @@ func TestTracingFromEnvBadVariables(t *testing.T) {
 	if !strings.Contains(logs, "tether exports spans over OTLP only") || !strings.Contains(logs, "zipkin") {
 		t.Errorf("logs %q: want the unsupported exporter named", logs)
 	}
+	logsBefore := logs
 	cfg, logs, shutdown := envTracing(t, otelenv.EnvEndpoint+"=http://127.0.0.1:1", otelenv.EnvProtocol+"=http/protobuf")
 	defer shutdown()
 	if _, ok := cfg.TracerProvider.(*sdktrace.TracerProvider); !ok {
@@ -96,6 +98,15 @@ func TestTracingFromEnvBadVariables(t *testing.T) {
 	}
 	if strings.Count(logs, "OTLP/gRPC only") != 1 {
 		t.Errorf("logs %q: want the protocol warned about once", logs)
+	}
+	doc, err := os.ReadFile("docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"tether exports spans over OTLP only", "tether exports over OTLP/gRPC only; using grpc"} {
+		if !strings.Contains(logs+logsBefore, msg) || !strings.Contains(string(doc), msg) {
+			t.Errorf("%q: want it logged and quoted in docs/observability.md", msg)
+		}
 	}
 	var buf bytes.Buffer
 	h := &otelenv.OnceErrors{Log: slog.New(slog.NewTextHandler(&buf, nil))}

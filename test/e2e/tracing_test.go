@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,12 @@ import (
 )
 
 const echoUnarySpan = "tether.echo.v1.Echo/Unary"
+
+// update rewrites docs/observability-trace.txt from the trace collected.
+var update = flag.Bool("update", false, "rewrite docs/observability-trace.txt")
+
+// traceGolden is the rendering of the trace docs/observability.md shows.
+const traceGolden = "../../docs/observability-trace.txt"
 
 // setEnv sets each KEY=VALUE for the test (a launched plugin inherits it).
 func setEnv(t *testing.T, kvs ...string) {
@@ -72,7 +80,33 @@ func TestTracingLaunchedPluginOneTrace(t *testing.T) {
 	relay(t, echo)
 	hs := host.WaitSpans(t, 2, 5*time.Second)
 	ps := rcv.WaitSpans(t, hs[0].TraceID, 2, 10*time.Second)
-	otlptest.CheckCallback(t, hs, ps, echoUnarySpan, "host", "callback")
+	chain := otlptest.CheckCallback(t, hs, ps, echoUnarySpan, "host", "callback")
+	checkGolden(t, otlptest.Tree(chain))
+}
+
+// checkGolden compares the rendered trace with the golden file the docs
+// include (and docs/observability.md with it), or rewrites the file with
+// -update.
+func checkGolden(t *testing.T, tree string) {
+	if *update {
+		if err := os.WriteFile(traceGolden, []byte(tree), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(traceGolden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(golden) != tree {
+		t.Errorf("the trace renders as\n%s\nbut %s has\n%s\n(run with -update to rewrite it)", tree, traceGolden, golden)
+	}
+	doc, err := os.ReadFile("../../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), tree) {
+		t.Errorf("docs/observability.md does not include the trace as rendered:\n%s", tree)
+	}
 }
 
 // TestTracingLaunchedPluginWithoutExporter: with no OTEL_* exporter in its
