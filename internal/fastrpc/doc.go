@@ -58,6 +58,10 @@
 // message waits per stream, and a peer that sends beyond its credit breaks
 // the connection. Unary calls never need a credit frame.
 //
+// Stats handlers (grpc/stats, what otelgrpc traces with) are called as
+// grpc-go calls them: WithStatsHandler on a ClientConn, WithServerStatsHandler
+// on a Server. Without one, a call pays a nil check.
+//
 // Prior art: containerd's ttrpc (same header layout; no flow control, no
 // metadata on responses), storj's drpc, and fullstorydev/grpchan (how a
 // ClientConnInterface and a ServiceRegistrar carry generated stubs).
