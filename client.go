@@ -107,7 +107,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	if d, ok := b.(RuntimeDialOptions); ok {
 		dialOpts = d.DialOptions()
 	}
-	dialOpts = append(append(dialOpts, o.dialOptions...),
+	dialOpts = append(append(append(dialOpts, o.tracing.dialOptions()...), o.dialOptions...),
 		grpc.WithChainUnaryInterceptor(o.unaryInts...),
 		grpc.WithChainStreamInterceptor(o.streamInts...),
 		grpc.WithResolvers(c.res),

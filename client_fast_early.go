@@ -18,6 +18,7 @@ type earlyDial struct {
 	done chan struct{} // closed when the dial is over
 	cc   *fastrpc.ClientConn
 	err  error
+	opts []fastrpc.ClientOption
 }
 
 // prepare starts the early dials of new endpoints in eps, and drops those
@@ -39,7 +40,7 @@ func (r *fastRouter) prepare(eps []Endpoint) {
 		if proto.Unmarshal(ep.Describe, resp) != nil || fastUsable(ep, resp.GetFast()) != "" {
 			continue // the admission says why, if it comes to that
 		}
-		d := &earlyDial{done: make(chan struct{})}
+		d := &earlyDial{done: make(chan struct{}), opts: r.c.opts.tracing.fastOptions()}
 		r.early[key] = d
 		go d.dial(ep, resp.GetFast())
 	}
@@ -53,7 +54,7 @@ func (r *fastRouter) prepare(eps []Endpoint) {
 
 func (d *earlyDial) dial(ep Endpoint, ft *tetherv1.FastTransport) {
 	defer close(d.done)
-	d.cc = fastrpc.NewClientConn(dialOnce(ep, ft))
+	d.cc = fastrpc.NewClientConn(dialOnce(ep, ft), d.opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), fastDialTimeout)
 	defer cancel()
 	d.err = d.cc.Connect(ctx)
@@ -88,7 +89,7 @@ func (r *fastRouter) connect(ctx context.Context, ep Endpoint, ft *tetherv1.Fast
 			return nil, ctx.Err()
 		}
 	}
-	cc := fastrpc.NewClientConn(dialOnce(ep, ft))
+	cc := fastrpc.NewClientConn(dialOnce(ep, ft), r.c.opts.tracing.fastOptions()...)
 	return cc, cc.Connect(ctx)
 }
 

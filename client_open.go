@@ -63,14 +63,14 @@ func open(ctx context.Context, t Target, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	if len(o.callbacks) > 0 {
-		c.callbacks = newCallbackHost(o.callbacks)
+		c.callbacks = newCallbackHost(o.callbacks, o.tracing)
 	}
 	// One deadline for the whole start: the runtime's launch, the
 	// connection and Describe together.
 	ctx, cancel := context.WithTimeoutCause(ctx, o.startTimeout, ErrStartTimeout)
 	defer cancel()
 	rt, err := b.Build(ctx, t, RuntimeEnv{Name: name, Logger: o.logger, ProtocolVersions: o.protocolVersions,
-		StartTimeout: o.startTimeout, Endpoints: sink{c}, FastTransport: c.fast != nil, settings: settings})
+		StartTimeout: o.startTimeout, Endpoints: sink{c}, FastTransport: c.fast != nil, Tracing: o.tracing != nil, settings: settings})
 	if err != nil {
 		c.abort(nil)
 		return nil, err

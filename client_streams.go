@@ -37,8 +37,8 @@ type callbackHost struct {
 
 // newCallbackHost starts serving the callbacks registered with
 // WithCallbacks; tunnels are added per instance.
-func newCallbackHost(regs []func(grpc.ServiceRegistrar)) *callbackHost {
-	srv := grpc.NewServer()
+func newCallbackHost(regs []func(grpc.ServiceRegistrar), tr *tracing) *callbackHost {
+	srv := grpc.NewServer(tr.serverOptions()...)
 	for _, register := range regs {
 		register(srv)
 	}

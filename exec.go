@@ -49,9 +49,10 @@ func execConfig(env RuntimeEnv, path string) execruntime.Config {
 func execEnv(env RuntimeEnv) execruntime.Env {
 	return execruntime.Env{Name: env.Name, Logger: env.Logger, ProtocolVersions: env.ProtocolVersions,
 		StartTimeout: env.StartTimeout, StartDeadline: ErrStartTimeout,
-		Report: func(eps []execruntime.Endpoint) { env.Endpoints.UpdateEndpoints(execEndpoints(env.Name, eps)) },
-		Ended:  func(err error) { env.Endpoints.Ended(execError(err)) },
-		Fast:   env.FastTransport,
+		Report:  func(eps []execruntime.Endpoint) { env.Endpoints.UpdateEndpoints(execEndpoints(env.Name, eps)) },
+		Ended:   func(err error) { env.Endpoints.Ended(execError(err)) },
+		Fast:    env.FastTransport,
+		Tracing: env.Tracing,
 	}
 }
 

@@ -74,6 +74,7 @@ type options struct {
 	transport        Transport // WithTransport's; "" is TransportFast
 	unaryInts        []grpc.UnaryClientInterceptor
 	streamInts       []grpc.StreamClientInterceptor
+	tracing          *tracing // WithTracing's; nil: no spans
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host

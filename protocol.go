@@ -46,6 +46,9 @@ const (
 	// local transport beside gRPC and to name its socket in Describe (see
 	// docs/protocol.md, "The fast local transport").
 	EnvFastTransport = wire.EnvFastTransport
+	// EnvTracing, when "1", tells a tether plugin that its host traces
+	// calls (WithTracing): see docs/observability.md.
+	EnvTracing = wire.EnvTracing
 )
 
 // Environment variables that make Serve serve on the network instead of

@@ -153,6 +153,9 @@ type RuntimeEnv struct {
 	// instance offers it. A runtime that launches tether plugins on Unix
 	// sockets asks them to offer it (EnvFastTransport=1).
 	FastTransport bool
+	// Tracing: the host traces its calls (WithTracing). A runtime that
+	// launches tether plugins tells them so (EnvTracing=1).
+	Tracing bool
 
 	settings []runtimeSetting // the runtime's own options, in the order given
 }

@@ -53,6 +53,8 @@ func serveLaunched(cfg ServeConfig, stdout, stderr io.Writer) int {
 		cfg.Logger = log
 	}
 
+	defer tracingFromEnv(&cfg, log)()
+
 	served := cfg.versions()
 	version := served[0] // a host that offers nothing gets our highest
 	if offered := wire.ParseVersions(os.Getenv(EnvProtocolVersions)); len(offered) > 0 {

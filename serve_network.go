@@ -66,6 +66,7 @@ func serveNetwork(cfg ServeConfig, addr string) int {
 		}
 		cfg.ShutdownTimeout = d
 	}
+	defer tracingFromEnv(&cfg, log)()
 	creds, err := networkCredentials(log)
 	if err != nil {
 		return refuse(log, err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -64,6 +66,14 @@ type ServeConfig struct {
 	// Host, if set, is how the plugin's handlers call services the host
 	// provides (callbacks). See HostConn.
 	Host *HostConn
+	// TracerProvider and Propagator, when either is set, trace the calls
+	// the plugin serves and its callbacks (otelgrpc, both transports); a
+	// nil TracerProvider is OpenTelemetry's global one, a nil Propagator
+	// W3C Trace Context and Baggage. Left nil, Serve sets tracing up from
+	// the environment (OTEL_* variables, EnvTracing): see
+	// docs/observability.md.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 func (c ServeConfig) versions() []int {
@@ -119,9 +129,11 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	// Hosts of network plugins ping idle connections every 30 s (see the
 	// network package); grpc-go's default policy would close them for it.
 	// The host's options come after, so they may say otherwise.
-	gopts := append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(AcceptedKeepalive),
+	tr := cfg.tracing()
+	host.setTracing(tr)
+	gopts := append(append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(AcceptedKeepalive),
 		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...), grpc.ChainStreamInterceptor(cfg.StreamInterceptors...)},
-		cfg.GRPCOptions...)
+		tr.serverOptions()...), cfg.GRPCOptions...)
 	gs := grpc.NewServer(append(gopts, opts...)...)
 	s := &Server{
 		grpc:     gs,
@@ -136,7 +148,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	for _, v := range cfg.versions() {
 		s.describe.ProtocolVersions = append(s.describe.ProtocolVersions, uint32(v))
 	}
-	s.fast, s.noFast = newFastServer(cfg)
+	s.fast, s.noFast = newFastServer(cfg, tr)
 	both := registrars{gs}
 	if s.fast != nil {
 		both = append(both, s.fast)

@@ -49,6 +49,7 @@ type HostConn struct {
 	open     []*hostTunnel          // current tunnels, oldest first
 	live     map[*hostTunnel]bool   // every tunnel not yet ended, replaced ones too
 	changed  chan struct{}          // closed and replaced whenever tunnels change
+	tracing  *tracing               // the server's; nil: callbacks are not traced
 }
 
 // NewHostConn returns a HostConn with no host yet; new(HostConn) is the
@@ -261,7 +262,7 @@ func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelF
 	conn := tunnel.NewConn(stream, func() { endOnce.Do(func() { close(ended) }) },
 		tunnel.Addr{Name: "plugin"}, tunnel.Addr{Name: "host"})
 	var used atomic.Bool
-	cc, err := grpc.NewClient("passthrough:///tether-host",
+	cc, err := grpc.NewClient("passthrough:///tether-host", append(cs.host.dialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // inside the outer, already secured connection
 		grpc.WithIdleTimeout(0),                                  // the tunnel cannot be redialled, so never let it go idle
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
@@ -269,7 +270,7 @@ func (cs callbackServer) Tunnel(stream grpc.BidiStreamingServer[tetherv1.TunnelF
 				return nil, errors.New("tether: the host's callback tunnel is closed")
 			}
 			return conn, nil
-		}))
+		}))...)
 	if err != nil {
 		return status.Errorf(codes.Internal, "tether: callback connection: %v", err)
 	}

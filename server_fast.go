@@ -15,12 +15,12 @@ import (
 // with the config's interceptors; nil, and why, when the plugin cannot
 // offer it: gRPC server options apply to gRPC only and cannot be read
 // back, so a plugin given some keeps every call on gRPC, where they apply.
-func newFastServer(cfg ServeConfig) (*fastrpc.Server, string) {
+func newFastServer(cfg ServeConfig, tr *tracing) (*fastrpc.Server, string) {
 	if len(cfg.GRPCOptions) > 0 {
 		return nil, "ServeConfig.GRPCOptions apply to gRPC only (ServeConfig.UnaryInterceptors and StreamInterceptors apply to both transports)"
 	}
-	return fastrpc.NewServer(fastrpc.WithUnaryInterceptors(cfg.UnaryInterceptors...),
-		fastrpc.WithStreamInterceptors(cfg.StreamInterceptors...)), ""
+	return fastrpc.NewServer(append(tr.fastServerOptions(), fastrpc.WithUnaryInterceptors(cfg.UnaryInterceptors...),
+		fastrpc.WithStreamInterceptors(cfg.StreamInterceptors...))...), ""
 }
 
 // offerFast serves the fast transport on a socket beside grpcLis, over TLS

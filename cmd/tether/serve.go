@@ -198,7 +198,9 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 	defer stop(c)
 	// Network hosts ping idle connections (see the network package); the
 	// proxy pings its hosts in turn, so a vanished host's calls end.
-	srv, err := newProxyServer(c, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
+	tr := newServeTracing(log)
+	defer tr.shutdown()
+	srv, err := newProxyServer(c, tr, append(tr.opts, guard.ServerOptions(creds, keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})...))
 	if err != nil {
 		return err
 	}
@@ -208,8 +210,8 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 // newProxyServer is the server forwarding every call to c's connection,
 // answering Describe for a plugin that does not describe itself; opts are
 // its credentials, limits and keepalive.
-func newProxyServer(c *tether.Client, opts []grpc.ServerOption) (*grpc.Server, error) {
-	cfg := grpcproxy.Config{Upstream: c.Conn(), Refuse: hostOnly}
+func newProxyServer(c *tether.Client, tr serveTracing, opts []grpc.ServerOption) (*grpc.Server, error) {
+	cfg := grpcproxy.Config{Upstream: tr.upstream(c.Conn()), Refuse: hostOnly}
 	if !c.Described() {
 		resp := &tetherv1.DescribeResponse{
 			ProtocolVersions: []uint32{uint32(c.ProtocolVersion())},

@@ -39,6 +39,10 @@ type Env struct {
 	// Fast asks launched plugins to serve the fast local transport too
 	// (wire.EnvFastTransport=1); otherwise it is set to 0.
 	Fast bool
+	// Tracing tells launched plugins that the host traces its calls
+	// (wire.EnvTracing=1); otherwise the variable is not set. The host's
+	// OTEL_* variables reach them with the rest of its environment.
+	Tracing bool
 }
 
 // Config is one load's exec settings.

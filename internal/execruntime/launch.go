@@ -111,6 +111,9 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 	if cfg.Outlive {
 		vars = append(vars, wire.EnvOutlive+"=1")
 	}
+	if env.Tracing {
+		vars = append(vars, wire.EnvTracing+"=1")
+	}
 	vars = append(vars, cfg.Env...)
 	inst := &Instance{name: name, fwd: logfwd.New(env.Logger.With("plugin", name), 20), stderr: cfg.Stderr,
 		stdout: stdoutLine(env, cfg.Stdout), restarts: cfg.Restart}

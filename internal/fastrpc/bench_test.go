@@ -150,27 +150,31 @@ func BenchmarkUnary64B(b *testing.B) {
 // BenchmarkCallers16 is the throughput of 16 concurrent callers.
 func BenchmarkCallers16(b *testing.B) {
 	for _, side := range benchSides(b) {
-		b.Run(side.name, func(b *testing.B) {
-			calls := make(chan func() error, 16)
-			for i := 0; i < 16; i++ {
-				calls <- side.call()
-			}
-			b.SetParallelism(max(1, 16/runtimeProcs()))
-			start := time.Now()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				call := <-calls
-				for pb.Next() {
-					if err := call(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
-		})
+		b.Run(side.name, func(b *testing.B) { runCallers16(b, side.call) })
 	}
+}
+
+// runCallers16 makes calls from 16 concurrent callers, each with its own
+// function from newCall, and reports calls/s.
+func runCallers16(b *testing.B, newCall func() func() error) {
+	calls := make(chan func() error, 16)
+	for i := 0; i < 16; i++ {
+		calls <- newCall()
+	}
+	b.SetParallelism(max(1, 16/runtimeProcs()))
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		call := <-calls
+		for pb.Next() {
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -17,6 +18,7 @@ type ClientOption func(*clientOptions)
 
 type clientOptions struct {
 	maxRecv, maxSend int
+	stats            stats.Handler
 }
 
 // WithMaxRecvMsgSize sets the largest message the client accepts (default
@@ -151,15 +153,23 @@ func (cc *ClientConn) newStream(ctx context.Context, desc *grpc.StreamDesc, meth
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
+	var rs *rpcStats
+	if h := cc.opts.stats; h != nil {
+		ctx, rs = tagRPC(ctx, h, true, method)
+		rs.beginEvent(desc)
+	}
 	t, err := cc.transport(ctx)
 	if err != nil {
+		rs.end(err, nil)
 		return nil, err
 	}
 	s := newClientStream(ctx, t, desc, method, cc.opts)
+	s.stats = rs
 	for _, o := range opts {
 		s.applyOption(o)
 	}
 	if err := t.register(s); err != nil {
+		rs.end(err, nil)
 		return nil, err
 	}
 	s.watch()

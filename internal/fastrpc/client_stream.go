@@ -27,6 +27,7 @@ type clientStream struct {
 	hdrOpt  []*metadata.MD
 	trlOpt  []*metadata.MD
 	peerOpt []*peer.Peer
+	stats   *rpcStats // nil without a stats handler
 
 	mu         sync.Mutex
 	cond       sync.Cond
@@ -85,6 +86,7 @@ func (s *clientStream) start(first any, closeSend bool) error {
 		r.timeout = max(time.Until(dl), 1)
 	}
 	r.md, _ = metadata.FromOutgoingContext(s.ctx)
+	s.stats.outHeader(s.method, r.md, s.t.nc.LocalAddr(), s.t.nc.RemoteAddr())
 	b := appendFrame(*bp, frameRequest, s.id, func(b []byte) []byte { return appendRequest(b, r) })
 	n := 0
 	if first != nil {
@@ -95,6 +97,7 @@ func (s *clientStream) start(first any, closeSend bool) error {
 		if n > s.maxSend {
 			return status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, s.maxSend)
 		}
+		s.stats.outPayload(first, n)
 		n += msgOverhead
 	}
 	if closeSend {
@@ -148,6 +151,11 @@ func (s *clientStream) sendCancel() {
 // finish records the end of the stream once; it reports whether this call
 // ended it.
 func (s *clientStream) finish(st *status.Status, trailer metadata.MD, local bool) bool {
+	// The stats handler hears of the end before the caller wakes, as with
+	// grpc-go: a span has ended when the call returns.
+	if s.stats != nil && !s.stats.finish(st.Err(), trailer, local) {
+		return false
+	}
 	s.mu.Lock()
 	if s.st != nil {
 		s.mu.Unlock()
@@ -179,24 +187,31 @@ func (s *clientStream) finish(st *status.Status, trailer metadata.MD, local bool
 
 func (s *clientStream) onHeaders(md metadata.MD) {
 	s.mu.Lock()
-	if !s.gotHeader {
+	first := !s.gotHeader
+	if first {
 		s.header, s.gotHeader = md, true
 		s.cond.Broadcast()
 	}
 	s.mu.Unlock()
+	if first {
+		s.stats.inHeader(s.method, md, 0, nil, nil)
+	}
 }
 
 func (s *clientStream) onMessage(b []byte) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.st != nil {
+		s.mu.Unlock()
 		return nil
 	}
 	if !s.in.push(b) {
+		s.mu.Unlock()
 		return fmt.Errorf("%w: server sent beyond its credit on stream %d", errProtocol, s.id)
 	}
 	s.gotHeader = true
 	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.stats.inPayload(nil, len(b))
 	return nil
 }
 

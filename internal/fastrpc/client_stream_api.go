@@ -77,6 +77,7 @@ func (s *clientStream) SendMsg(m any) error {
 		_ = s.sendFailed(err)
 		return io.EOF
 	}
+	s.stats.outPayload(m, n)
 	return nil
 }
 

@@ -2,7 +2,7 @@
 // gRPC stubs carried over a light framing on a Unix socket instead of HTTP/2.
 // A *ClientConn is a grpc.ClientConnInterface (NewXxxClient(conn) works
 // unchanged) and a *Server is a grpc.ServiceRegistrar (RegisterXxxServer
-// works unchanged). It is not wired into tether yet.
+// works unchanged).
 //
 // # Design
 //
@@ -57,6 +57,10 @@
 // consumes, at least a quarter window at a time. So at most 1 MiB plus one
 // message waits per stream, and a peer that sends beyond its credit breaks
 // the connection. Unary calls never need a credit frame.
+//
+// Stats handlers (grpc/stats, what otelgrpc traces with) are called as
+// grpc-go calls them: WithStatsHandler on a ClientConn, WithServerStatsHandler
+// on a Server. Without one, a call pays a nil check.
 //
 // Prior art: containerd's ttrpc (same header layout; no flow control, no
 // metadata on responses), storj's drpc, and fullstorydev/grpchan (how a

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // ServerOption configures a Server.
@@ -19,6 +20,7 @@ type serverOptions struct {
 	maxStreams       int
 	unary            []grpc.UnaryServerInterceptor
 	stream           []grpc.StreamServerInterceptor
+	stats            stats.Handler
 }
 
 // WithServerMaxRecvMsgSize sets the largest message the server accepts

@@ -21,6 +21,7 @@ type serverStream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	stop   func() bool // stops the deadline watch
+	stats  *rpcStats   // nil without a stats handler
 
 	mu         sync.Mutex
 	cond       sync.Cond
@@ -33,10 +34,16 @@ type serverStream struct {
 	done       bool // trailers sent, or the client canceled
 }
 
-func newServerStream(t *serverTransport, id uint32, req request) *serverStream {
+func newServerStream(t *serverTransport, id uint32, req request, desc *grpc.StreamDesc, wireLen int) *serverStream {
 	s := &serverStream{t: t, id: id, method: req.method, sendCredit: initialWindow}
 	s.cond.L = &s.mu
 	s.ctx, s.cancel = t.handlerContext(s, req)
+	if h := t.srv.opts.stats; h != nil {
+		// grpc-go's order: TagRPC, InHeader, Begin.
+		s.ctx, s.stats = tagRPC(s.ctx, h, false, req.method)
+		s.stats.inHeader(req.method, req.md, wireLen, t.peer.LocalAddr, t.peer.Addr)
+		s.stats.beginEvent(desc)
+	}
 	s.stop = func() bool { return false }
 	if req.timeout > 0 {
 		// Past its deadline the client gets DeadlineExceeded whatever the
@@ -76,7 +83,19 @@ func (s *serverStream) end(err error, reply any) {
 		*bp = b
 		_ = s.t.write(b)
 		s.release()
+		s.endStats(err)
 	}
+}
+
+// endStats reports the call's end to the stats handler, if any.
+func (s *serverStream) endStats(err error) {
+	if s.stats == nil {
+		return
+	}
+	s.mu.Lock()
+	trailer := s.trailer
+	s.mu.Unlock()
+	s.stats.end(err, trailer)
 }
 
 // endFromReader is end for the connection's reader, which must not block on
@@ -87,6 +106,7 @@ func (s *serverStream) endFromReader(err error) {
 		go func() {
 			_ = s.t.write(b)
 			s.release()
+			s.endStats(err)
 		}()
 	}
 }
@@ -102,8 +122,8 @@ func (s *serverStream) release() {
 // it had ended already.
 func (s *serverStream) endFrames(b []byte, err error, reply any) ([]byte, bool) {
 	st := status.Convert(err)
+	var n int
 	if err == nil && reply != nil {
-		var n int
 		var merr error
 		b, n, merr = appendMessage(b, s.id, reply)
 		switch {
@@ -116,6 +136,7 @@ func (s *serverStream) endFrames(b []byte, err error, reply any) ([]byte, bool) 
 			b = b[:0]
 		}
 	}
+	sent := err == nil && reply != nil && st.Code() == codes.OK
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
@@ -123,13 +144,28 @@ func (s *serverStream) endFrames(b []byte, err error, reply any) ([]byte, bool) 
 	}
 	s.done = true
 	s.cond.Broadcast()
-	if !s.headerSent && len(s.header) > 0 {
+	header := !s.headerSent && len(s.header) > 0
+	if header {
 		b = append(appendHeadersFrame(nil, s.id, s.header), b...)
 	}
 	s.headerSent = true
 	trailer := s.trailer
 	s.mu.Unlock()
+	if s.stats != nil {
+		s.endFrameStats(header, sent, reply, n, trailer)
+	}
 	return appendTrailersFrame(b, s.id, st, trailer), true
+}
+
+// endFrameStats reports the last frames of a call to its stats handler.
+func (s *serverStream) endFrameStats(header, sent bool, reply any, n int, trailer metadata.MD) {
+	if header {
+		s.stats.outHeader(s.method, s.header, nil, nil)
+	}
+	if sent {
+		s.stats.outPayload(reply, n)
+	}
+	s.stats.outTrailer(trailer)
 }
 
 func appendHeadersFrame(b []byte, id uint32, md metadata.MD) []byte {
@@ -164,6 +200,7 @@ func (s *serverStream) onCancel() {
 	s.t.unregister(s.id)
 	s.stop()
 	s.cancel()
+	s.endStats(status.Error(codes.Canceled, "fastrpc: the client canceled the call"))
 }
 
 func (s *serverStream) addCredit(n uint32) {
@@ -203,5 +240,10 @@ func (s *serverStream) RecvMsg(m any) error {
 		_ = s.t.write(*bp)
 		putBuf(bp)
 	}
-	return unmarshalMessage(b, m)
+	n := len(b)
+	if err := unmarshalMessage(b, m); err != nil {
+		return err
+	}
+	s.stats.inPayload(m, n)
+	return nil
 }

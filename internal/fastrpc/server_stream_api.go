@@ -39,6 +39,7 @@ func (s *serverStream) SendHeader(md metadata.MD) error {
 	bp := getBuf()
 	defer putBuf(bp)
 	*bp = appendHeadersFrame(*bp, s.id, h)
+	s.stats.outHeader(s.method, h, nil, nil)
 	return s.t.write(*bp)
 }
 
@@ -70,14 +71,19 @@ func (s *serverStream) SendMsg(m any) error {
 		return s.ctxErr()
 	}
 	s.sendCredit -= n + msgOverhead
-	if !s.headerSent && len(s.header) > 0 {
+	header := !s.headerSent && len(s.header) > 0
+	if header {
 		b = append(appendHeadersFrame(nil, s.id, s.header), b...)
 	}
 	s.headerSent = true
 	s.mu.Unlock()
+	if header {
+		s.stats.outHeader(s.method, s.header, nil, nil)
+	}
 	if err := s.t.write(b); err != nil {
 		return status.Errorf(codes.Unavailable, "fastrpc: write: %v", err)
 	}
+	s.stats.outPayload(m, n)
 	return nil
 }
 

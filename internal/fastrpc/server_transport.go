@@ -147,7 +147,7 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 		t.refuse(id, status.New(codes.Unimplemented, why))
 		return nil
 	}
-	s := newServerStream(t, id, req)
+	s := newServerStream(t, id, req, streamDesc(sd), len(b))
 	t.mu.Lock()
 	_, dup := t.streams[id]
 	full := len(t.streams) >= t.srv.opts.maxStreams
@@ -157,11 +157,15 @@ func (t *serverTransport) open(id uint32, b []byte) error {
 	t.mu.Unlock()
 	if dup {
 		s.cancel()
-		return fmt.Errorf("%w: request on stream %d, which is open", errProtocol, id)
+		err := fmt.Errorf("%w: request on stream %d, which is open", errProtocol, id)
+		s.stats.end(status.Error(codes.Internal, err.Error()), nil)
+		return err
 	}
 	if full {
 		s.cancel()
-		t.refuse(id, status.Newf(codes.ResourceExhausted, "fastrpc: more than %d calls in flight on one connection", t.srv.opts.maxStreams))
+		st := status.Newf(codes.ResourceExhausted, "fastrpc: more than %d calls in flight on one connection", t.srv.opts.maxStreams)
+		s.stats.end(st.Err(), nil)
+		t.refuse(id, st)
 		return nil
 	}
 	t.srv.mu.Lock()
@@ -213,4 +217,15 @@ func (t *serverTransport) handlerContext(s *serverStream, req request) (context.
 	ctx = peer.NewContext(ctx, t.peer)
 	ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
 	return ctx, cancel
+}
+
+// unaryStreamDesc describes a unary call to a stats handler's Begin.
+var unaryStreamDesc = &grpc.StreamDesc{}
+
+// streamDesc is sd, or unaryStreamDesc for a unary method.
+func streamDesc(sd *grpc.StreamDesc) *grpc.StreamDesc {
+	if sd == nil {
+		return unaryStreamDesc
+	}
+	return sd
 }

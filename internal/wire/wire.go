@@ -56,6 +56,11 @@ const (
 	// local transport beside gRPC, on a second Unix socket in its private
 	// directory, and to name it in its Describe answer.
 	EnvFastTransport = "TETHER_FAST_TRANSPORT"
+	// EnvTracing, when "1", tells a tether plugin that its host traces
+	// (OpenTelemetry): the plugin passes the trace context of the calls it
+	// serves on to its callbacks, and exports spans of its own when its
+	// OTEL_* variables name an exporter.
+	EnvTracing = "TETHER_TRACING"
 	// EnvTransport is read by hosts: "grpc" keeps every plugin on gRPC;
 	// "fast" or unset uses the fast local transport where a plugin offers it.
 	EnvTransport = "TETHER_TRANSPORT"
