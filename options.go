@@ -74,6 +74,7 @@ type options struct {
 	transport        Transport // WithTransport's; "" is TransportFast
 	unaryInts        []grpc.UnaryClientInterceptor
 	streamInts       []grpc.StreamClientInterceptor
+	observers        []Observer // WithObserver's
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host
