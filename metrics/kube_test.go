@@ -25,7 +25,9 @@ func (r podsRuntime) Build(_ context.Context, _ tether.Target, env tether.Runtim
 	return r, nil
 }
 
-func (podsRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error { return nil }
+func (podsRuntime) Close(context.Context, func(context.Context, tether.Endpoint) error) error {
+	return nil
+}
 
 // TestReadyPods: a Kubernetes plugin reports how many of its pods take
 // calls.
