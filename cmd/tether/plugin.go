@@ -32,6 +32,9 @@ type pluginFlags struct {
 	// log, if set, is the logger the plugin's logs and output go to
 	// instead of the default text log of warnings on stderr.
 	log *slog.Logger
+	// extra are options the command adds to the launch (serve's restarts
+	// and metrics).
+	extra []tether.Option
 }
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
@@ -84,7 +87,7 @@ func (f *pluginFlags) launch(ctx context.Context, target string, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	opts = append(append(append(opts, execOpts...), netOpts...), kubeOpts...)
+	opts = append(append(append(append(opts, execOpts...), netOpts...), kubeOpts...), f.extra...)
 	c, err := tether.Open(ctx, target, opts...)
 	if err != nil {
 		return nil, nameFlags(explainLaunch(err))
