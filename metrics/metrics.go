@@ -31,14 +31,18 @@ import (
 
 // The metric names, as docs/observability.md lists them.
 const (
-	CallsTotal     = "tether_client_calls_total"
-	CallDuration   = "tether_client_call_duration_seconds"
-	PluginUp       = "tether_plugin_up"
-	Instances      = "tether_plugin_instances"
-	RefusalsTotal  = "tether_plugin_refusals_total"
-	RestartsTotal  = "tether_plugin_restarts_total"
-	LastExitCode   = "tether_plugin_last_exit_code"
-	ReadyPods      = "tether_plugin_ready_pods"
+	CallsTotal    = "tether_client_calls_total"
+	CallDuration  = "tether_client_call_duration_seconds"
+	PluginUp      = "tether_plugin_up"
+	Instances     = "tether_plugin_instances"
+	RefusalsTotal = "tether_plugin_refusals_total"
+	RestartsTotal = "tether_plugin_restarts_total"
+	LastExitCode  = "tether_plugin_last_exit_code"
+	ReadyPods     = "tether_plugin_ready_pods"
+)
+
+// The labels' fixed values, and the scheme of Kubernetes targets.
+const (
 	kubeScheme     = "kube"
 	stateAdmitted  = "admitted"
 	stateRefused   = "refused"
