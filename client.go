@@ -65,6 +65,9 @@ type Client struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	observed observation // what WithObserver's observers attached (observe.go)
+	life     lifecycle   // exits and restarts, for Restarts
 }
 
 func newSessionID() string {
@@ -96,9 +99,11 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 		c.fast = newFastRouter(c)
 	}
 	c.admission = newAdmission(admissionHooks{plugin: name, log: c.log, describeTimeout: o.startTimeout,
-		describe: c.describeInstance, admitted: c.startInstanceExtras, changed: c.fast.rebuild})
+		describe: c.describeInstance, admitted: c.startInstanceExtras, changed: c.fast.rebuild,
+		refused: c.instanceRefused})
 	c.res = manual.NewBuilderWithScheme("tether")
 	c.res.InitialState(c.admission.update(nil))
+	o = c.observe(o)
 	// The host's own options come first: its interceptors then run outside
 	// tether's (they see typed errors), and tether's transport options
 	// (resolver, dialer, credentials, balancer) are the ones that apply.
@@ -120,6 +125,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 	)
 	conn, err := grpc.NewClient("tether:///"+name, dialOpts...)
 	if err != nil {
+		c.observedClosed()
 		return nil, &PluginError{Plugin: name, Kind: ErrHost, Detail: "could not set up its connection", Err: err}
 	}
 	c.conn = conn
@@ -131,6 +137,7 @@ func newClient(name string, t Target, o *options, b RuntimeBuilder) (*Client, er
 func (c *Client) updateEndpoints(eps []Endpoint) {
 	c.fast.prepare(eps) // fast connections come up beside the gRPC ones
 	c.dials.setDialers(eps)
+	c.life.update(eps)
 	state := c.admission.update(eps)
 	// Take removed instances out of rotation now: the connection applies
 	// the new addresses a moment later.
@@ -300,6 +307,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 	sink{c}.Ended(nil)
 	c.fast.closeAll()
 	c.admission.stopAll()
+	c.observedClosed()
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
@@ -318,6 +326,7 @@ func (c *Client) disconnect() error {
 	sink{c}.Ended(nil)
 	c.fast.closeAll()
 	c.admission.stopAll()
+	c.observedClosed()
 	return c.conn.Close()
 }
 

@@ -81,6 +81,8 @@ type admissionHooks struct {
 	admitted func(ctx context.Context, ep Endpoint, d described)
 	// changed, when set, is told after every change of who is admitted.
 	changed func()
+	// refused, when set, is told why an instance was refused.
+	refused func(error)
 }
 
 func newAdmission(h admissionHooks) *admission {
@@ -282,6 +284,7 @@ func (p *admission) subConnLost(key string, err error) {
 	p.mu.Unlock()
 	p.doRefresh()
 	if failFast {
+		p.noteRefused(why)
 		p.settleFirst(why)
 	}
 }
@@ -326,6 +329,7 @@ func (p *admission) describe(key string, gen int) {
 		p.lastErr = err
 		p.mu.Unlock()
 		p.hooks.log.Warn("plugin instance refused: it receives no calls", "endpoint", m.ep.Address, "error", err)
+		p.noteRefused(err)
 		p.doRefresh()
 		p.settleFirst(err)
 		return
@@ -398,4 +402,11 @@ type InstanceInfo struct {
 	Refused error
 	// Instance is the runtime's handle, nil for a remote address.
 	Instance Instance
+}
+
+// noteRefused tells the refused hook, if any, why an instance was refused.
+func (p *admission) noteRefused(err error) {
+	if p.hooks.refused != nil {
+		p.hooks.refused(err)
+	}
 }

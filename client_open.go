@@ -140,6 +140,7 @@ func (c *Client) abort(rt Runtime) {
 	}
 	c.fast.closeAll()
 	c.admission.stopAll()
+	c.observedClosed()
 	_ = c.conn.Close()
 }
 

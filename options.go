@@ -74,7 +74,8 @@ type options struct {
 	transport        Transport // WithTransport's; "" is TransportFast
 	unaryInts        []grpc.UnaryClientInterceptor
 	streamInts       []grpc.StreamClientInterceptor
-	tracing          *tracing // WithTracing's; nil: no spans
+	tracing          *tracing   // WithTracing's; nil: no spans
+	observers        []Observer // WithObserver's
 }
 
 // Want is an interface a host asks a plugin for, with the versions the host

@@ -38,6 +38,9 @@ type pluginFlags struct {
 	// quiet: no progress line while the plugin loads (completion).
 	quiet bool
 	line  *statusLine // the progress line on stderr, made on first use
+	// extra are options the command adds to the launch (serve's restarts
+	// and metrics).
+	extra []tether.Option
 }
 
 // status is the progress line on stderr, which writes nothing unless
@@ -144,7 +147,7 @@ func (f *pluginFlags) options(ctx context.Context, target string, args []string)
 	if err != nil {
 		return nil, err
 	}
-	return append(append(append(opts, execOpts...), netOpts...), kubeOpts...), nil
+	return append(append(append(append(opts, execOpts...), netOpts...), kubeOpts...), f.extra...), nil
 }
 
 // hostOptions are the options a host application would give: the

@@ -22,6 +22,7 @@ import (
 	"github.com/tetherplug/tether/internal/netguard"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/tlsreload"
+	"github.com/tetherplug/tether/metrics"
 )
 
 func init() { register(newServeCmd) }
@@ -42,6 +43,7 @@ const certCheckInterval = 500 * time.Millisecond
 type serveFlags struct {
 	plugin              pluginFlags
 	listen              string
+	metrics             string
 	cert, key, clientCA string
 	insecure, plainLog  bool
 	grace               time.Duration
@@ -71,11 +73,19 @@ size, calls per connection, connections in their handshake, per address and
 in all; see docs/network.md). Serve logs one "listening"
 line with the bound address (so --listen 127.0.0.1:0 picks a free port). On
 SIGTERM or SIGINT it stops accepting calls, lets calls in flight finish for
-up to --grace, stops the plugin and exits 0.`,
+up to --grace, stops the plugin and exits 0.
+
+When the plugin exits, serve starts it again (after 50 ms, doubling to 5 s
+while it keeps failing) and keeps listening: calls made meanwhile fail with
+Unavailable, and network hosts' connections stay up. With --metrics ADDR it
+serves Prometheus metrics at http://ADDR/metrics (calls by method and code,
+latency, restarts, last exit: see docs/observability.md); a bare port
+(9090) listens on loopback.`,
 		Example: `  tether certs ca --dir pki
   tether certs server --dir pki --ca-dir pki --name greeter --ip 127.0.0.1
   tether certs client --dir pki --ca-dir pki --name host-1
   tether serve ./bin/plugins/greeter-en --listen 0.0.0.0:7000 --tls-cert pki/greeter.crt --tls-key pki/greeter.key --client-ca pki/ca.crt
+  tether serve ./bin/plugins/greeter-en --listen 127.0.0.1:7000 --insecure --metrics 9090
   tether serve ./terraform-provider-null --listen 127.0.0.1:7000 --insecure --cookie TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2 --protocol-version 5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
@@ -92,6 +102,7 @@ up to --grace, stops the plugin and exits 0.`,
 	fs.StringVar(&f.key, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates (PEM) client certificates must chain to")
 	fs.BoolVar(&f.insecure, "insecure", false, "serve plaintext gRPC: anyone who reaches ADDR can call the plugin")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics: a port (9090, on loopback) or host:port")
 	fs.BoolVar(&f.plainLog, "log-text", false, "log plain text lines instead of JSON")
 	fs.DurationVar(&f.grace, "grace", defaultGrace(), "how long calls in flight may finish after SIGTERM (default $"+tether.EnvShutdownGrace+", else 2s)")
 	f.limits.add(cmd)
@@ -183,6 +194,18 @@ func (f *serveFlags) run(parent context.Context, target string, pluginArgs []str
 	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	f.plugin.log = log
+	// The plugin is started again whenever it exits: network hosts keep
+	// their connections to serve, and their calls fail Unavailable meanwhile.
+	f.plugin.extra = append(f.plugin.extra, tether.WithRestart())
+	if f.metrics != "" {
+		m := metrics.New()
+		stopMetrics, err := serveMetrics(f.metrics, log, m)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		f.plugin.extra = append(f.plugin.extra, m.Option())
+	}
 	// The proxy passes frames through undecoded, which only gRPC carries:
 	// the plugin need not offer the fast transport.
 	f.plugin.transport = string(tether.TransportGRPC)
@@ -238,8 +261,9 @@ func describeAs(resp *tetherv1.DescribeResponse) grpc.StreamHandler {
 	}
 }
 
-// serve serves srv on lis until ctx ends (a signal) or the plugin does.
-// After a signal it drains calls in flight for up to the grace period.
+// serve serves srv on lis until ctx ends (a signal); the plugin's
+// restarts leave it serving. After a signal it drains calls in flight for
+// up to the grace period.
 func (f *serveFlags) serve(ctx context.Context, log *slog.Logger, c *tether.Client, srv *grpc.Server, lis net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
@@ -247,10 +271,6 @@ func (f *serveFlags) serve(ctx context.Context, log *slog.Logger, c *tether.Clie
 	select {
 	case <-ctx.Done():
 		log.Info("stopping: calls in flight may finish, new calls are refused", "grace", f.grace.String())
-	case <-c.Exited():
-		srv.Stop()
-		<-served
-		return fmt.Errorf("the plugin ended, so serve stops: %w", c.ExitError())
 	case err := <-served:
 		return fmt.Errorf("serving on %s stopped: %w", lis.Addr(), err)
 	}

@@ -206,6 +206,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"serve", "tcp://127.0.0.1:7000", "--listen", "127.0.0.1:0", "--insecure"}, "serve launches a local plugin"},
 		{[]string{"serve", greeter(t), "--listen", "nonsense", "--insecure"}, "--listen nonsense"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--insecure"}, "serve takes one TARGET"},
+		{[]string{"serve", greeter(t), "--listen", "127.0.0.1:0", "--insecure", "--metrics", "nonsense"}, `--metrics "nonsense": want a port (9090) or host:port`},
 		{[]string{"serve", greeter(t), "--listen", "127.0.0.1:0", "--insecure", "--max-streams", "0"}, "--max-streams 0: want a whole number from 1 to 4294967295"},
 	} {
 		r := run(t, "", nil, tc.args...)

@@ -1,0 +1,21 @@
+package metrics_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestRootDoesNotLinkPrometheus: a host that imports package tether alone
+// does not link the Prometheus client.
+func TestRootDoesNotLinkPrometheus(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/tetherplug/tether").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/prometheus/") {
+			t.Errorf("package tether depends on %s", dep)
+		}
+	}
+}
