@@ -14,7 +14,7 @@ STATICCHECK_VERSION        := v0.8.2
 # tether module requires none of them (check-gomod).
 MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-grpc test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test test-grpc test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-obs bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -103,6 +103,12 @@ bench-fast:
 	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastCallback$$' -benchtime 5000x
 	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastStartToFirstCall$$' -benchtime 50x
 	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkFastIdleFootprint$$' -benchtime 1x
+
+## bench-obs: tracing on and metrics on, each beside both off and raw grpc-go, all sides paired in one run
+bench-obs:
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkObsUnaryLatency$$' -benchtime 20000x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkObsThroughput16$$' -benchtime 64000x
+	$(GO) test -run '^$$' -count 3 ./bench/ -bench '^BenchmarkObsCallback$$' -benchtime 5000x
 
 ## bench-catalog: time and host memory to load 100 plugins, beside bare exec + grpc-go
 bench-catalog:

@@ -105,6 +105,12 @@ func (i *Instance) Close() error { return i.stop() }
 type Tether struct {
 	Path, RelayPath string
 	Transport       tether.Transport
+	// Label, when set, names the side instead of the transport (the
+	// observability runs: "tether-traced", "tether-metered").
+	Label string
+	// Options are added to every launch (WithTracing, a metrics
+	// collector's Option).
+	Options []tether.Option
 }
 
 // ErrNotFast is returned by a Tether side asked for TransportFast whose
@@ -113,9 +119,12 @@ type Tether struct {
 // be gRPC's under the fast transport's name.
 var ErrNotFast = errors.New("bench: tether-fast side: the client's calls do not go over the fast transport")
 
-// Name returns "tether", or "tether-grpc" or "tether-fast" when Transport is
-// set.
+// Name returns Label when set, else "tether", or "tether-grpc" or
+// "tether-fast" when Transport is set.
 func (t Tether) Name() string {
+	if t.Label != "" {
+		return t.Label
+	}
 	if t.Transport == "" {
 		return "tether"
 	}
@@ -135,7 +144,7 @@ func (t Tether) StartRelay(ctx context.Context, host echov1.EchoServer) (*Instan
 }
 
 func (t Tether) launch(ctx context.Context, path string, opts ...tether.Option) (*Instance, error) {
-	opts = append(opts, tether.WithLogger(slog.New(slog.DiscardHandler)))
+	opts = append(append(opts, t.Options...), tether.WithLogger(slog.New(slog.DiscardHandler)))
 	if t.Transport != "" {
 		opts = append(opts, tether.WithTransport(t.Transport))
 	}
