@@ -27,6 +27,9 @@ type Options struct {
 	// StopTimeout bounds how long Run waits for the plugins to stop once
 	// its context ends; 0 means 30 s.
 	StopTimeout time.Duration
+	// MetricsAddr, if set, is where to serve Prometheus metrics at
+	// /metrics (see MetricsAddress and docs/observability.md).
+	MetricsAddr string
 }
 
 // Daemon is a running `tether run`: a supervisor of a manifest's plugins
@@ -40,6 +43,8 @@ type Daemon struct {
 	lis    net.Listener
 	srv    *grpc.Server
 	served chan struct{}
+
+	metrics *metricsServer // nil without Options.MetricsAddr
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -72,18 +77,30 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var metricsLis net.Listener // before any plugin starts: a taken port fails at once
+	if opts.MetricsAddr != "" {
+		if metricsLis, err = listenMetrics(opts.MetricsAddr); err != nil {
+			_ = lis.Close()
+			return nil, err
+		}
+	}
 	d := &Daemon{file: file, log: log, hub: newHub(), socket: m.Socket, lis: lis,
 		served: make(chan struct{}), closing: make(chan struct{}), manifest: m}
 	d.sup, err = supervise.New(supervise.Config{Dir: m.DataDir, Logger: log,
 		OnEvent: func(e supervise.Event) { d.hub.notify(e.Instance) }, QuietPeriod: m.QuietPeriod})
 	if err != nil {
 		_ = lis.Close()
+		closeListener(metricsLis)
 		return nil, err
 	}
 	if err := d.sup.Apply(ctx, m.Specs); err != nil {
 		_ = d.sup.Close(ctx)
 		_ = lis.Close()
+		closeListener(metricsLis)
 		return nil, fmt.Errorf("manifest %s: %w", file, err)
+	}
+	if metricsLis != nil {
+		d.metrics = serveMetrics(metricsLis, d.sup, log)
 	}
 	d.srv = grpc.NewServer()
 	tetherv1.RegisterDaemonServer(d.srv, &control{d: d})
@@ -134,6 +151,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		close(d.closing) // ends Watch and Logs streams
 		d.srv.Stop()
 		<-d.served
+		if d.metrics != nil {
+			d.metrics.close()
+		}
 		_ = os.Remove(d.socket)
 		d.closeErr = d.sup.Close(ctx)
 		d.log.Info("tether run: stopped", "manifest", d.file)
@@ -175,4 +195,11 @@ func ownedDir(dir string) error {
 		return err
 	}
 	return statefile.CheckOwner(dir, fi)
+}
+
+// closeListener closes lis, if any.
+func closeListener(lis net.Listener) {
+	if lis != nil {
+		_ = lis.Close()
+	}
 }
