@@ -104,7 +104,8 @@ func serveMetrics(lis net.Listener, sup *supervise.Supervisor, log *slog.Logger)
 			Help: "Scrapes in which a running plugin did not answer for its metrics."}, []string{"plugin"})}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.errors, supervisorCollector{sup})
-	m.gathers = prometheus.Gatherers{reg, prometheus.GathererFunc(m.gatherPlugins)}
+	// The plugins first: a scrape's errors are counted in its own answer.
+	m.gathers = prometheus.Gatherers{prometheus.GathererFunc(m.gatherPlugins), reg}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.gathers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -253,4 +254,13 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, st.Name, string(s))
 		}
 	}
+}
+
+// MetricsAddr is the address metrics are served on, nil without
+// Options.MetricsAddr.
+func (d *Daemon) MetricsAddr() net.Addr {
+	if d.metrics == nil {
+		return nil
+	}
+	return d.metrics.lis.Addr()
 }
