@@ -34,6 +34,12 @@ const (
 // its length.
 const MetricsFormat = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
+// serverBuckets are the latency histogram's buckets, in seconds: from
+// 50 µs, a call over the fast local transport, to 10 s; the same as the
+// host side's (package metrics, DefaultBuckets).
+var serverBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
 // serverMetrics counts the calls of the plugin's own methods (those of its
 // Implementations) in a registry of its own, which the Metrics RPC
 // serves. tether's services (Describe, Metrics, health, the controller,
@@ -67,7 +73,7 @@ func newServerMetrics() *serverMetrics {
 			Help: "Calls the plugin served, by method and gRPC status code."}, []string{"method", "code"}),
 		dur: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricServerDuration,
 			Help:    "Time the plugin took to serve a call, by method (a stream: until its handler returned).",
-			Buckets: prometheus.DefBuckets}, []string{"method"}),
+			Buckets: serverBuckets}, []string{"method"}),
 	}
 	m.reg.MustRegister(m.calls, m.dur)
 	return m

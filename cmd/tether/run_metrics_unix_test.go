@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -36,6 +37,10 @@ func startDaemonArgs(t *testing.T, plugins string, args ...string) *daemonProc {
 	return d
 }
 
+// metricsLogMsg is the message of the daemon's log record with the URL
+// it serves metrics at.
+const metricsLogMsg = "tether run: serving metrics"
+
 // metricsURL is the URL the daemon logged it serves metrics at.
 func (d *daemonProc) metricsURL() string {
 	d.t.Helper()
@@ -43,7 +48,7 @@ func (d *daemonProc) metricsURL() string {
 	waitFor(d.t, func() bool {
 		for _, line := range strings.Split(d.stderr.String(), "\n") {
 			var rec struct{ Msg, URL string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "tether run: serving metrics" {
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == metricsLogMsg {
 				url = rec.URL
 				return true
 			}
@@ -226,5 +231,19 @@ func TestRunMetricsBadAddress(t *testing.T) {
 	r := run(t, "", nil, "run", "--metrics", taken.Addr().String(), manifest)
 	if r.code != 1 || !strings.Contains(r.stderr, "--metrics "+taken.Addr().String()) || !strings.Contains(r.stderr, "address already in use") {
 		t.Errorf("run --metrics on a taken port: exit %d, stderr %q; want 1, naming --metrics %s and the cause", r.code, r.stderr, taken.Addr())
+	}
+}
+
+// TestDocsQuoteMetricsLog: the log line that says where metrics are
+// served, which TestRunMetrics reads, is the one the docs quote.
+func TestDocsQuoteMetricsLog(t *testing.T) {
+	for _, f := range []string{"../../docs/cli.md", "../../docs/observability.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), metricsLogMsg) {
+			t.Errorf("%s does not quote %q", f, metricsLogMsg)
+		}
 	}
 }
