@@ -117,9 +117,14 @@ func serveMetrics(lis net.Listener, sup *supervise.Supervisor, log *slog.Logger)
 	return m
 }
 
-// close stops serving, ending the scrapes in flight.
+// close stops serving, letting the scrapes in flight finish (each plugin
+// has metricsTimeout to answer) before the plugins are stopped.
 func (m *metricsServer) close() {
-	_ = m.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout+time.Second)
+	defer cancel()
+	if m.srv.Shutdown(ctx) != nil {
+		_ = m.srv.Close()
+	}
 	<-m.served
 }
 
