@@ -99,6 +99,7 @@ type Server struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	host     *HostConn
+	metrics  *serverMetrics // nil when off
 
 	stopOnce sync.Once
 	shutdown chan struct{} // closed when a host asks the plugin to shut down
@@ -122,6 +123,8 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
+	metrics := newServerMetrics()
+	cfg = metrics.intercept(cfg) // outermost, on both transports
 	host := cfg.Host
 	if host == nil {
 		host = NewHostConn()
@@ -143,6 +146,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 		shutdown: make(chan struct{}),
 		draining: make(chan struct{}),
 		host:     host,
+		metrics:  metrics,
 		describe: &tetherv1.DescribeResponse{Name: cfg.Name, TetherProtocol: 1, Features: []string{FeatureCallbacks}},
 	}
 	for _, v := range cfg.versions() {
@@ -161,6 +165,7 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 			Name: impl.Interface, Version: uint32(impl.Version), Services: rec.services,
 		})
 	}
+	metrics.count(s.describe.Interfaces)
 	healthpb.RegisterHealthServer(both, drainingHealth{Server: s.health, draining: s.draining})
 	s.health.SetServingStatus(HealthService, healthpb.HealthCheckResponse_SERVING)
 	goplugin.RegisterController(both, controller{s: s})

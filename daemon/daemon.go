@@ -30,6 +30,9 @@ type Options struct {
 	// Started, for Run, is called with the daemon once it has started,
 	// before Run waits (the CLI shows the plugins' start-up from there).
 	Started func(*Daemon)
+	// MetricsAddr, if set, is where to serve Prometheus metrics at
+	// /metrics (see MetricsAddress and docs/observability.md).
+	MetricsAddr string
 }
 
 // Daemon is a running `tether run`: a supervisor of a manifest's plugins
@@ -43,6 +46,8 @@ type Daemon struct {
 	lis    net.Listener
 	srv    *grpc.Server
 	served chan struct{}
+
+	metrics *metricsServer // nil without Options.MetricsAddr
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -81,6 +86,13 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var metricsLis net.Listener // before any plugin starts: a taken port fails at once
+	if opts.MetricsAddr != "" {
+		if metricsLis, err = listenMetrics(opts.MetricsAddr); err != nil {
+			_ = lis.Close()
+			return nil, err
+		}
+	}
 	d := &Daemon{file: file, log: log, hub: newHub(), socket: m.Socket, lis: lis,
 		served: make(chan struct{}), closing: make(chan struct{}), manifest: m,
 		stopReq: make(chan struct{}), gens: map[string]generation{}}
@@ -88,12 +100,17 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 		OnEvent: d.onEvent, QuietPeriod: m.QuietPeriod})
 	if err != nil {
 		_ = lis.Close()
+		closeListener(metricsLis)
 		return nil, err
 	}
 	if err := d.sup.Apply(ctx, m.Specs); err != nil {
 		_ = d.sup.Close(ctx)
 		_ = lis.Close()
+		closeListener(metricsLis)
 		return nil, fmt.Errorf("manifest %s: %w", file, err)
+	}
+	if metricsLis != nil {
+		d.metrics = serveMetrics(metricsLis, d.sup, log)
 	}
 	d.srv = grpc.NewServer()
 	tetherv1.RegisterDaemonServer(d.srv, &control{d: d})
@@ -155,6 +172,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		close(d.closing) // ends Watch and Logs streams
 		d.stopServer()
 		<-d.served
+		if d.metrics != nil {
+			d.metrics.close()
+		}
 		_ = os.Remove(d.socket)
 		d.closeErr = d.sup.Close(ctx)
 		d.log.Info("tether run: stopped", "manifest", d.file)
@@ -223,4 +243,11 @@ func ownedDir(dir string) error {
 		return err
 	}
 	return statefile.CheckOwner(dir, fi)
+}
+
+// closeListener closes lis, if any.
+func closeListener(lis net.Listener) {
+	if lis != nil {
+		_ = lis.Close()
+	}
 }

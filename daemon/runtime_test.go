@@ -24,6 +24,17 @@ import (
 // plugin named a, until the test ends.
 func startDaemon(t *testing.T) *daemon.Daemon {
 	t.Helper()
+	d, err := startDaemonOpts(t, daemon.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// startDaemonOpts is startDaemon with opts (a quiet logger unless given),
+// returning Start's error.
+func startDaemonOpts(t *testing.T, opts daemon.Options) (*daemon.Daemon, error) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "tether-run-") // short: the control socket's path has a limit
 	if err != nil {
 		t.Fatal(err)
@@ -35,9 +46,12 @@ func startDaemon(t *testing.T) *daemon.Daemon {
 	if err := os.WriteFile(manifest, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.Start(context.Background(), manifest, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	d, err := daemon.Start(context.Background(), manifest, opts)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -46,7 +60,7 @@ func startDaemon(t *testing.T) *daemon.Daemon {
 			t.Errorf("closing the daemon: %v", err)
 		}
 	})
-	return d
+	return d, nil
 }
 
 // status is the daemon's status of instance name.

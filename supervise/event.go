@@ -25,6 +25,8 @@ const (
 type Exit struct {
 	Code   int    // exit status; -1 when a signal ended it or it is not known
 	Signal string // the signal that ended it, if one did: SIGKILL, SIGTERM...
+	// SignalNumber is Signal's number, 0 if no signal ended it.
+	SignalNumber int
 	// Known is false for a re-adopted process, whose status only its
 	// parent could learn.
 	Known bool
@@ -41,6 +43,19 @@ func (e Exit) String() string {
 	default:
 		return fmt.Sprintf("exit status %d", e.Code)
 	}
+}
+
+// StatusCode is the exit as a shell reports it: the exit status, or
+// 128 plus the number of the signal that ended the process; false when
+// the exit is not known.
+func (e Exit) StatusCode() (int, bool) {
+	switch {
+	case !e.Known:
+		return 0, false
+	case e.SignalNumber > 0:
+		return 128 + e.SignalNumber, true
+	}
+	return e.Code, true
 }
 
 // failed reports an exit the OnFailure policy restarts.

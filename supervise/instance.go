@@ -383,7 +383,7 @@ func exitOf(err error) *Exit {
 	var ee *exec.ExitError
 	if errors.As(pe.Err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.Signal = signalName(ws.Signal())
+			e.Signal, e.SignalNumber = signalName(ws.Signal()), int(ws.Signal())
 		}
 	}
 	return e

@@ -32,6 +32,8 @@ func TestKilledInstanceIsRestarted(t *testing.T) {
 	exited := ev.next("echo", 5*time.Second, supervise.Exited)
 	if exited.Exit == nil || exited.Exit.Signal != "SIGKILL" || exited.Exit.String() != "killed by SIGKILL" {
 		t.Errorf("exit event %+v (%v), want killed by SIGKILL", exited.Exit, exited.Exit)
+	} else if code, ok := exited.Exit.StatusCode(); !ok || code != 128+9 {
+		t.Errorf("exit status code %d, %v; want 137 (128 + SIGKILL), true", code, ok)
 	}
 	if r := ev.next("echo", 5*time.Second, supervise.Restarting); r.Delay > 100*time.Millisecond {
 		t.Errorf("first restart delay %v, want about 50ms", r.Delay)

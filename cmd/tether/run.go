@@ -19,6 +19,7 @@ func init() { register(newRunCmd) }
 
 func newRunCmd() *cobra.Command {
 	var plainLog, verbose bool
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "run FILE.yaml",
 		Short: "Supervise the plugins of a manifest, with a control socket for status, restart and logs",
@@ -35,8 +36,14 @@ changed are restarted, and reloads in a burst are applied once; a manifest
 that does not parse is refused with the error and the running set is kept.
 SIGTERM or SIGINT (or "tether stop") stops the plugins (except those marked
 outlive) and exits 0. It logs JSON lines on
-stderr (text with --log-text). See docs/supervision.md for the manifest.`,
+stderr (text with --log-text). See docs/supervision.md for the manifest.
+
+--metrics ADDR serves Prometheus metrics at http://ADDR/metrics: each
+plugin's calls by method and code, their latency, and its state, restarts
+and last exit (docs/observability.md). A bare :PORT listens on 127.0.0.1
+only; name a host (0.0.0.0:9090) to serve other machines.`,
 		Example: `  tether run plugins.yaml
+  tether run plugins.yaml --metrics :9090
   tether status
   tether logs greeter -f`,
 		Args: cobra.ExactArgs(1),
@@ -54,18 +61,24 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.`,
 			if plainLog {
 				h = slog.NewTextHandler(out, opts)
 			}
-			return runDaemon(cmd.Context(), args[0], slog.New(h), line)
+			if metricsAddr != "" {
+				if _, err := daemon.MetricsAddress(metricsAddr); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--metrics: %w", err)}
+				}
+			}
+			return runDaemon(cmd.Context(), args[0], slog.New(h), line, metricsAddr)
 		},
 	}
 	cmd.Flags().BoolVar(&plainLog, "log-text", false, "log plain text lines instead of JSON")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines too")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (:PORT is loopback only)")
 	return cmd
 }
 
 // runDaemon runs the daemon until SIGTERM or SIGINT, reloading on SIGHUP.
 // With a line (stderr is a terminal), a start-up that takes longer than a
 // second shows its progress there.
-func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine) error {
+func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine, metricsAddr string) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -89,13 +102,16 @@ func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyL
 			}
 		}
 	}()
-	opts := daemon.Options{Logger: log, Reload: reload}
+	opts := daemon.Options{Logger: log, Reload: reload, MetricsAddr: metricsAddr}
 	if line != nil {
 		opts.Started = func(d *daemon.Daemon) { go line.showStartup(ctx, d) }
 	}
 	err := daemon.Run(ctx, file, opts)
 	if errors.Is(err, daemon.ErrRunning) {
 		return &exitError{code: 2, err: err}
+	}
+	if errors.Is(err, daemon.ErrMetricsListen) {
+		return fmt.Errorf("--metrics %s: %w", metricsAddr, err)
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", file, err)

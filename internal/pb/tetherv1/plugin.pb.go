@@ -25,6 +25,101 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MetricsRequest is empty today; fields may be added.
+type MetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsRequest) Reset() {
+	*x = MetricsRequest{}
+	mi := &file_tether_v1_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsRequest) ProtoMessage() {}
+
+func (x *MetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsRequest.ProtoReflect.Descriptor instead.
+func (*MetricsRequest) Descriptor() ([]byte, []int) {
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+// MetricsResponse is the plugin's metrics in a Prometheus exposition format.
+type MetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Format is the exposition format of families, a Prometheus content type:
+	// "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+	// encoding=delimited" (each io.prometheus.client.MetricFamily preceded by
+	// its length as a varint).
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// Families are the metric families, encoded in format.
+	Families      []byte `protobuf:"bytes,2,opt,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsResponse) Reset() {
+	*x = MetricsResponse{}
+	mi := &file_tether_v1_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsResponse) ProtoMessage() {}
+
+func (x *MetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tether_v1_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsResponse.ProtoReflect.Descriptor instead.
+func (*MetricsResponse) Descriptor() ([]byte, []int) {
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MetricsResponse) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *MetricsResponse) GetFamilies() []byte {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
 // DescribeRequest is empty today; fields may be added.
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +129,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[0]
+	mi := &file_tether_v1_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +141,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[0]
+	mi := &file_tether_v1_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +154,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{0}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 // DescribeResponse lists what a plugin serves.
@@ -87,7 +182,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[1]
+	mi := &file_tether_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -99,7 +194,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[1]
+	mi := &file_tether_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -112,7 +207,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{1}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -176,7 +271,7 @@ type FastTransport struct {
 
 func (x *FastTransport) Reset() {
 	*x = FastTransport{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +283,7 @@ func (x *FastTransport) String() string {
 func (*FastTransport) ProtoMessage() {}
 
 func (x *FastTransport) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[2]
+	mi := &file_tether_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +296,7 @@ func (x *FastTransport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FastTransport.ProtoReflect.Descriptor instead.
 func (*FastTransport) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FastTransport) GetNetwork() string {
@@ -247,7 +342,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[3]
+	mi := &file_tether_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +354,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[3]
+	mi := &file_tether_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +367,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Interface) GetName() string {
@@ -309,7 +404,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	mi := &file_tether_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +416,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[4]
+	mi := &file_tether_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +429,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Service) GetName() string {
@@ -361,7 +456,7 @@ type TunnelFrame struct {
 
 func (x *TunnelFrame) Reset() {
 	*x = TunnelFrame{}
-	mi := &file_tether_v1_plugin_proto_msgTypes[5]
+	mi := &file_tether_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +468,7 @@ func (x *TunnelFrame) String() string {
 func (*TunnelFrame) ProtoMessage() {}
 
 func (x *TunnelFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_tether_v1_plugin_proto_msgTypes[5]
+	mi := &file_tether_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +481,7 @@ func (x *TunnelFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelFrame.ProtoReflect.Descriptor instead.
 func (*TunnelFrame) Descriptor() ([]byte, []int) {
-	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_tether_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TunnelFrame) GetData() []byte {
@@ -400,7 +495,11 @@ var File_tether_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_tether_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x16tether/v1/plugin.proto\x12\ttether.v1\"\x11\n" +
+	"\x16tether/v1/plugin.proto\x12\ttether.v1\"\x10\n" +
+	"\x0eMetricsRequest\"E\n" +
+	"\x0fMetricsResponse\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12\x1a\n" +
+	"\bfamilies\x18\x02 \x01(\fR\bfamilies\"\x11\n" +
 	"\x0fDescribeRequest\"\xfc\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
@@ -424,9 +523,10 @@ const file_tether_v1_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\amethods\x18\x02 \x03(\tR\amethods\"!\n" +
 	"\vTunnelFrame\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2M\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\x8f\x01\n" +
 	"\x06Plugin\x12C\n" +
-	"\bDescribe\x12\x1a.tether.v1.DescribeRequest\x1a\x1b.tether.v1.DescribeResponse2I\n" +
+	"\bDescribe\x12\x1a.tether.v1.DescribeRequest\x1a\x1b.tether.v1.DescribeResponse\x12@\n" +
+	"\aMetrics\x12\x19.tether.v1.MetricsRequest\x1a\x1a.tether.v1.MetricsResponse2I\n" +
 	"\tCallbacks\x12<\n" +
 	"\x06Tunnel\x12\x16.tether.v1.TunnelFrame\x1a\x16.tether.v1.TunnelFrame(\x010\x01B3Z1github.com/tetherplug/tether/internal/pb/tetherv1b\x06proto3"
 
@@ -442,25 +542,29 @@ func file_tether_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_tether_v1_plugin_proto_rawDescData
 }
 
-var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_tether_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_tether_v1_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),  // 0: tether.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 1: tether.v1.DescribeResponse
-	(*FastTransport)(nil),    // 2: tether.v1.FastTransport
-	(*Interface)(nil),        // 3: tether.v1.Interface
-	(*Service)(nil),          // 4: tether.v1.Service
-	(*TunnelFrame)(nil),      // 5: tether.v1.TunnelFrame
+	(*MetricsRequest)(nil),   // 0: tether.v1.MetricsRequest
+	(*MetricsResponse)(nil),  // 1: tether.v1.MetricsResponse
+	(*DescribeRequest)(nil),  // 2: tether.v1.DescribeRequest
+	(*DescribeResponse)(nil), // 3: tether.v1.DescribeResponse
+	(*FastTransport)(nil),    // 4: tether.v1.FastTransport
+	(*Interface)(nil),        // 5: tether.v1.Interface
+	(*Service)(nil),          // 6: tether.v1.Service
+	(*TunnelFrame)(nil),      // 7: tether.v1.TunnelFrame
 }
 var file_tether_v1_plugin_proto_depIdxs = []int32{
-	3, // 0: tether.v1.DescribeResponse.interfaces:type_name -> tether.v1.Interface
-	2, // 1: tether.v1.DescribeResponse.fast:type_name -> tether.v1.FastTransport
-	4, // 2: tether.v1.Interface.services:type_name -> tether.v1.Service
-	0, // 3: tether.v1.Plugin.Describe:input_type -> tether.v1.DescribeRequest
-	5, // 4: tether.v1.Callbacks.Tunnel:input_type -> tether.v1.TunnelFrame
-	1, // 5: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
-	5, // 6: tether.v1.Callbacks.Tunnel:output_type -> tether.v1.TunnelFrame
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	5, // 0: tether.v1.DescribeResponse.interfaces:type_name -> tether.v1.Interface
+	4, // 1: tether.v1.DescribeResponse.fast:type_name -> tether.v1.FastTransport
+	6, // 2: tether.v1.Interface.services:type_name -> tether.v1.Service
+	2, // 3: tether.v1.Plugin.Describe:input_type -> tether.v1.DescribeRequest
+	0, // 4: tether.v1.Plugin.Metrics:input_type -> tether.v1.MetricsRequest
+	7, // 5: tether.v1.Callbacks.Tunnel:input_type -> tether.v1.TunnelFrame
+	3, // 6: tether.v1.Plugin.Describe:output_type -> tether.v1.DescribeResponse
+	1, // 7: tether.v1.Plugin.Metrics:output_type -> tether.v1.MetricsResponse
+	7, // 8: tether.v1.Callbacks.Tunnel:output_type -> tether.v1.TunnelFrame
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -477,7 +581,7 @@ func file_tether_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tether_v1_plugin_proto_rawDesc), len(file_tether_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
