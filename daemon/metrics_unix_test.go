@@ -57,16 +57,21 @@ func TestMetricsSkipAPluginThatDoesNotAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
-	fams, took := scrapeDaemon(t, d)
+	// The stop takes effect once the kernel has stopped every thread of
+	// the plugin, which on a loaded machine can be after kill returns:
+	// scrape until it no longer answers.
+	var fams map[string]*dto.MetricFamily
+	var took time.Duration
+	plugintest.Eventually(t, 20*time.Second, "a scrape without the stopped plugin's series", func() bool {
+		fams, took = scrapeDaemon(t, d)
+		return fams[tether.MetricServerDuration] == nil
+	})
 	if took > 5*time.Second {
 		t.Errorf("the scrape took %v; want the plugin's 2 s timeout and little more", took)
 	}
-	if f := fams[tether.MetricServerDuration]; f != nil {
-		t.Errorf("a stopped plugin's series were served: %v", f)
-	}
-	if e := fams[daemon.MetricScrapeErrors].GetMetric(); len(e) != 1 || e[0].GetCounter().GetValue() != 1 ||
+	if e := fams[daemon.MetricScrapeErrors].GetMetric(); len(e) != 1 || e[0].GetCounter().GetValue() < 1 ||
 		!strings.Contains(e[0].String(), `value:"a"`) {
-		t.Errorf("%s = %v; want 1 for plugin a", daemon.MetricScrapeErrors, e)
+		t.Errorf("%s = %v; want it counted for plugin a", daemon.MetricScrapeErrors, e)
 	}
 	if up := fams[daemon.MetricPluginUp].GetMetric(); len(up) != 1 || up[0].GetGauge().GetValue() != 1 {
 		t.Errorf("%s = %v; want 1: its process runs", daemon.MetricPluginUp, up)
