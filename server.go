@@ -231,7 +231,7 @@ func (s *Server) stop(abort <-chan struct{}) {
 	case <-done:
 		return
 	case <-t.C:
-		s.log.Warn("graceful stop timed out; closing connections", "timeout", s.timeout)
+		s.log.Warn("graceful stop timed out; closing connections", "timeout_seconds", s.timeout.Seconds())
 	case <-abort:
 	}
 	s.grpc.Stop()
@@ -239,7 +239,7 @@ func (s *Server) stop(abort <-chan struct{}) {
 	select {
 	case <-done:
 	case <-time.After(handlerGrace):
-		s.log.Warn("handlers still running after their calls were cancelled; not waiting for them", "waited", handlerGrace)
+		s.log.Warn("handlers still running after their calls were cancelled; not waiting for them", "waited_seconds", handlerGrace.Seconds())
 	}
 }
 

@@ -1,6 +1,9 @@
 package execruntime
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind is what went wrong, which the tether package maps to its sentinel
 // errors (ErrNotPlugin, ErrWrongCookie...).
@@ -36,10 +39,34 @@ type Error struct {
 	Err                          error
 }
 
-// Error is for logs only: the tether package maps an *Error to its typed
-// errors before a host sees it.
+var kindNames = [...]string{KindHost: "host failure", KindNotPlugin: "not a plugin",
+	KindWrongCookie: "wrong magic cookie", KindVersion: "incompatible protocol version",
+	KindStartTimeout: "start timeout", KindPluginExited: "plugin exited", KindChecksum: "checksum mismatch",
+	KindUnavailable: "unavailable", KindBadTarget: "bad target"}
+
+// String names the kind as the tether package's sentinel error does.
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind %d", int(k))
+}
+
+// Error is for logs (the tether package maps an *Error to its typed errors
+// before a host sees it): the kind, the detail, the exit status and the
+// cause, e.g. "plugin echo: plugin exited: exit status 3".
 func (e *Error) Error() string {
-	return fmt.Sprintf("plugin %s: exec runtime failure of kind %d: %s", e.Plugin, e.Kind, e.Detail)
+	parts := []string{"plugin " + e.Plugin, e.Kind.String()}
+	if e.Detail != "" {
+		parts = append(parts, e.Detail)
+	}
+	switch {
+	case e.Err != nil:
+		parts = append(parts, e.Err.Error())
+	case e.Exited || e.Kind == KindPluginExited:
+		parts = append(parts, fmt.Sprintf("exit status %d", e.ExitCode))
+	}
+	return strings.Join(parts, ": ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -52,7 +52,7 @@ func (r *Runtime) watch(inst *Instance) {
 	backoff := 50 * time.Millisecond
 	for {
 		delay := backoff/2 + rand.N(backoff/2+1) // jitter
-		log.Warn("plugin exited; restarting", "error", inst.ExitError(), "in", delay)
+		log.Warn("plugin exited; restarting", "error", inst.ExitError(), "in_seconds", delay.Round(time.Millisecond).Seconds())
 		select {
 		case <-r.closing:
 			r.end(inst)
