@@ -1,12 +1,15 @@
 package kube
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/otlptest"
@@ -55,5 +58,38 @@ func TestTracingHostDeploysWithTracingEnv(t *testing.T) {
 	spec.Env = map[string]string{tether.EnvTracing: "0"}
 	if env := deployedEnv(t, spec, tether.WithTracing(host.Provider, nil)); env[tether.EnvTracing] != "0" {
 		t.Errorf("the spec's %s=0 became %q", tether.EnvTracing, env[tether.EnvTracing])
+	}
+}
+
+// docsTracingSpec is the spec docs/observability.md shows for a traced
+// Kubernetes plugin (test/kubecluster's TestTracingKubePluginOneTrace
+// deploys the same variables).
+func docsTracingSpec() Spec {
+	return Spec{Name: "greeter", Image: "registry.example.com/greeter:1", Port: 7000, TLSSecret: "greeter-tls",
+		Env: map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4317",
+			"OTEL_SERVICE_NAME":           "greeter",
+			"TETHER_TRACING":              "1",
+		}}
+}
+
+// docs/observability.md shows the plugin container's env that the traced
+// spec deploys, as kube.Manifest (tether kube deploy --dry-run -o yaml)
+// renders it.
+func TestTracingDocsShowTheManifestEnv(t *testing.T) {
+	d, _, err := Manifest(testNS, docsTracingSpec(), DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(map[string]any{"env": d.Spec.Template.Spec.Containers[0].Env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(b)+"```\n") {
+		t.Errorf("docs/observability.md does not show the env the traced spec deploys:\n%s", b)
 	}
 }
