@@ -172,6 +172,9 @@ func (r *runtime) findOrDeploy(ctx context.Context, cfg config) (*appsv1.Deploym
 	} else if spec.Name != r.name {
 		return nil, badField(r.name, "spec.name", fmt.Sprintf("%q is not the target's name %q", spec.Name, r.name), nil)
 	}
+	if r.env.Tracing {
+		spec.Env = tracingEnv(spec.Env)
+	}
 	d, _, err = deploy(ctx, r.c, r.ns, &spec, DeployOptions{PinnedImages: cfg.pinned, Insecure: !r.tr.Secure(),
 		createOnly: true, owners: r.share.owners()})
 	if err != nil {

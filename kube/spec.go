@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/tetherplug/tether"
 )
 
 // Labels every object tether creates carries, so that discovery and
@@ -50,7 +52,9 @@ type Spec struct {
 	// Args are the container's arguments.
 	Args []string
 	// Env is extra environment of the plugin; the TETHER_ variables the
-	// runtime sets cannot be overridden.
+	// runtime sets cannot be overridden. TETHER_TRACING (tether.EnvTracing)
+	// may be set: a host that traces (tether.WithTracing) deploys with
+	// TETHER_TRACING=1 unless Env says otherwise.
 	Env map[string]string
 	// Resources are the container's requests and limits.
 	Resources corev1.ResourceRequirements
@@ -190,4 +194,20 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// tracingEnv is env with tether.EnvTracing=1 added, unless env sets it:
+// the pods of a plugin that a tracing host deploys pass the trace context
+// on to their callbacks, exporter or not, as a launched plugin does. env
+// is the caller's and is not changed.
+func tracingEnv(env map[string]string) map[string]string {
+	if _, set := env[tether.EnvTracing]; set {
+		return env
+	}
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[tether.EnvTracing] = "1"
+	return out
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/tetherplug/tether"
 )
 
 // pinnedImage is an image reference pinned by a sha256 digest.
@@ -76,7 +78,7 @@ func (s *Spec) validateFields() error {
 		if errs := validation.IsEnvVarName(k); len(errs) > 0 {
 			return badField(s.Name, "spec.env", fmt.Sprintf("%q: %s", k, strings.Join(errs, "; ")), nil)
 		}
-		if strings.HasPrefix(k, "TETHER_") || k == "POD_IP" {
+		if (strings.HasPrefix(k, "TETHER_") && k != tether.EnvTracing) || k == "POD_IP" {
 			return badField(s.Name, "spec.env", fmt.Sprintf("%q is set by the kube runtime", k), nil)
 		}
 	}
