@@ -87,7 +87,7 @@ func TestTracingFromEnvBadVariables(t *testing.T) {
 	if cfg.TracerProvider != (noop.TracerProvider{}) {
 		t.Errorf("TracerProvider %T, want propagation alone", cfg.TracerProvider)
 	}
-	if !strings.Contains(logs, "tether exports spans over OTLP only") || !strings.Contains(logs, "zipkin") {
+	if !strings.Contains(logs, "spans are exported over OTLP only") || !strings.Contains(logs, "zipkin") {
 		t.Errorf("logs %q: want the unsupported exporter named", logs)
 	}
 	logsBefore := logs
@@ -103,7 +103,7 @@ func TestTracingFromEnvBadVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, msg := range []string{"tether exports spans over OTLP only", "tether exports over OTLP/gRPC only; using grpc"} {
+	for _, msg := range []string{"spans are exported over OTLP only", "spans are exported over OTLP/gRPC only; using grpc"} {
 		if !strings.Contains(logs+logsBefore, msg) || !strings.Contains(string(doc), msg) {
 			t.Errorf("%q: want it logged and quoted in docs/observability.md", msg)
 		}

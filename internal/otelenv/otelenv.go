@@ -113,7 +113,7 @@ func wantsExporter(log *slog.Logger) bool {
 	}
 	otlp := slices.Contains(names, "otlp")
 	if slices.ContainsFunc(names, func(n string) bool { return n != "otlp" }) {
-		log.Warn("tracing: tether exports spans over OTLP only; ignoring the other exporters named",
+		log.Warn("tracing: spans are exported over OTLP only; ignoring the other exporters named",
 			"env", EnvExporter, "value", v)
 	}
 	if otlp {
@@ -128,7 +128,7 @@ func checkProtocol(log *slog.Logger) {
 	for _, k := range []string{EnvTracesProtocol, EnvProtocol} {
 		if v := os.Getenv(k); v != "" {
 			if v != "grpc" {
-				log.Warn("tracing: tether exports over OTLP/gRPC only; using grpc", "env", k, "value", v)
+				log.Warn("tracing: spans are exported over OTLP/gRPC only; using grpc", "env", k, "value", v)
 			}
 			return
 		}
