@@ -92,12 +92,16 @@ func (f *Forwarder) remember(line string) {
 // Tail returns the lines remembered, joined by newlines: the last lines
 // seen, oldest first, or, after a panic, the panic's first line and the
 // lines that followed it, then the last lines before the panic that fit in
-// the tail.
+// the tail (at least a fifth of it when there were any).
 func (f *Forwarder) Tail() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	room := f.tailMax - len(f.panic)
-	lines := append(slices.Clone(f.panic), f.before[max(0, len(f.before)-room):]...)
+	// A long trace leaves a fifth of the tail to the lines before the
+	// panic: they often say what the plugin was doing.
+	reserve := min(len(f.before), f.tailMax/5)
+	panicked := f.panic[:min(len(f.panic), f.tailMax-reserve)]
+	room := f.tailMax - len(panicked)
+	lines := append(slices.Clone(panicked), f.before[max(0, len(f.before)-room):]...)
 	return strings.Join(lines, "\n")
 }
 

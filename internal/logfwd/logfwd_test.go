@@ -138,6 +138,23 @@ func TestForwarderPanicFirst(t *testing.T) {
 	}
 }
 
+// TestForwarderLongTraceKeepsLinesBefore: a trace longer than the tail
+// leaves a fifth of it to the lines logged before the panic.
+func TestForwarderLongTraceKeepsLinesBefore(t *testing.T) {
+	f := logfwd.New(slog.New(slog.DiscardHandler), 10)
+	for i := range 5 {
+		f.Line(fmt.Sprintf("request %d", i))
+	}
+	f.Line(panicLine)
+	for i := range 30 {
+		f.Line(fmt.Sprintf("main.f%d()", i))
+	}
+	want := panicLine + "\nmain.f0()\nmain.f1()\nmain.f2()\nmain.f3()\nmain.f4()\nmain.f5()\nmain.f6()\nrequest 3\nrequest 4"
+	if got := f.Tail(); got != want {
+		t.Errorf("Tail() = %q\nwant     %q", got, want)
+	}
+}
+
 func TestForwarderTailSizes(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 4} {
 		f := logfwd.New(slog.New(slog.DiscardHandler), n)
