@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"net"
 	"slices"
 	"strings"
@@ -32,6 +33,9 @@ type Span struct {
 	TraceID  string
 	SpanID   string
 	ParentID string // "" for a root span
+	// Start and End are when the span began and ended, by the clock of
+	// the process that made it (the same machine's, in these tests).
+	Start, End time.Time
 }
 
 // Receiver is an OTLP/gRPC trace collector on 127.0.0.1 that keeps every
@@ -81,7 +85,8 @@ func (r *Receiver) Export(_ context.Context, req *collectorpb.ExportTraceService
 			for _, s := range ss.GetSpans() {
 				got = append(got, Span{Name: s.GetName(), Kind: protoKind(s.GetKind()), Process: process,
 					TraceID: hex.EncodeToString(s.GetTraceId()), SpanID: hex.EncodeToString(s.GetSpanId()),
-					ParentID: hex.EncodeToString(s.GetParentSpanId())})
+					ParentID: hex.EncodeToString(s.GetParentSpanId()),
+					Start:    time.Unix(0, int64(s.GetStartTimeUnixNano())), End: time.Unix(0, int64(s.GetEndTimeUnixNano()))})
 			}
 		}
 	}
@@ -154,7 +159,8 @@ func (h *Host) Spans() []Span {
 			parent = s.Parent.SpanID().String()
 		}
 		out = append(out, Span{Name: s.Name, Kind: s.SpanKind.String(), Process: h.process,
-			TraceID: s.SpanContext.TraceID().String(), SpanID: s.SpanContext.SpanID().String(), ParentID: parent})
+			TraceID: s.SpanContext.TraceID().String(), SpanID: s.SpanContext.SpanID().String(), ParentID: parent,
+			Start: s.StartTime, End: s.EndTime})
 	}
 	return out
 }
@@ -225,21 +231,33 @@ func CheckChain(tb testing.TB, chain []Span) {
 // line each: name, kind and process.
 func Tree(spans []Span) string {
 	var b strings.Builder
+	for s, depth := range inTreeOrder(spans) {
+		fmt.Fprintf(&b, "%s%s  [%s, %s]\n", strings.Repeat("    ", depth), s.Name, s.Kind, s.Process)
+	}
+	return b.String()
+}
+
+// inTreeOrder yields spans depth first, parents before their children,
+// with their depth; a span whose parent is not among them is a root.
+func inTreeOrder(spans []Span) iter.Seq2[Span, int] {
 	ids := map[string]bool{}
 	for _, s := range spans {
 		ids[s.SpanID] = true
 	}
-	var walk func(parent string, depth int)
-	walk = func(parent string, depth int) {
-		for _, s := range spans {
-			if s.ParentID == parent || (depth == 0 && !ids[s.ParentID] && s.ParentID != "") {
-				fmt.Fprintf(&b, "%s%s  [%s, %s]\n", strings.Repeat("    ", depth), s.Name, s.Kind, s.Process)
-				walk(s.SpanID, depth+1)
+	return func(yield func(Span, int) bool) {
+		var walk func(parent string, depth int) bool
+		walk = func(parent string, depth int) bool {
+			for _, s := range spans {
+				if s.ParentID == parent || (depth == 0 && !ids[s.ParentID] && s.ParentID != "") {
+					if !yield(s, depth) || !walk(s.SpanID, depth+1) {
+						return false
+					}
+				}
 			}
+			return true
 		}
+		walk("", 0)
 	}
-	walk("", 0)
-	return b.String()
 }
 
 // TraceID is the trace of a span context, as Span.TraceID spells it.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ import (
 
 const echoUnarySpan = "tether.echo.v1.Echo/Unary"
 
-// update rewrites docs/observability-trace.txt from the trace collected.
-var update = flag.Bool("update", false, "rewrite docs/observability-trace.txt")
+// update rewrites docs/observability-trace.txt and .svg from the trace
+// collected.
+var update = flag.Bool("update", false, "rewrite docs/observability-trace.txt and docs/observability-trace.svg")
 
 // traceGolden is the rendering of the trace docs/observability.md shows.
 const traceGolden = "../../docs/observability-trace.txt"
@@ -77,11 +79,40 @@ func TestTracingLaunchedPluginOneTrace(t *testing.T) {
 	setEnv(t, rcv.Env()...)
 	host := otlptest.NewHost(t, "host")
 	_, echo := launchTraced(t, host)
+	relay(t, echo) // the first call's trace, then a warm one's: the picture shows the second
 	relay(t, echo)
-	hs := host.WaitSpans(t, 2, 5*time.Second)
+	hs := lastTrace(host.WaitSpans(t, 4, 5*time.Second))
 	ps := rcv.WaitSpans(t, hs[0].TraceID, 2, 10*time.Second)
 	chain := otlptest.CheckCallback(t, hs, ps, echoUnarySpan, "host", "callback")
 	checkGolden(t, otlptest.Tree(chain))
+	checkPicture(t, chain)
+}
+
+// lastTrace returns the spans of the trace of the span that started last.
+func lastTrace(spans []otlptest.Span) []otlptest.Span {
+	latest := slices.MaxFunc(spans, func(a, b otlptest.Span) int { return a.Start.Compare(b.Start) })
+	return slices.DeleteFunc(slices.Clone(spans), func(s otlptest.Span) bool { return s.TraceID != latest.TraceID })
+}
+
+// tracePicture is the waterfall docs/observability.md shows, rewritten
+// with -update from the trace collected.
+const tracePicture = "../../docs/observability-trace.svg"
+
+// checkPicture rewrites the picture with -update, and checks that it shows
+// the spans of the trace collected, in the same tree.
+func checkPicture(t *testing.T, chain []otlptest.Span) {
+	if *update {
+		if err := os.WriteFile(tracePicture, otlptest.SVG(chain), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svg, err := os.ReadFile(tracePicture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := otlptest.SVGLabels(svg), otlptest.Tree(chain); got != want {
+		t.Errorf("%s shows\n%s\nbut the trace is\n%s\n(run with -update to rewrite it)", tracePicture, got, want)
+	}
 }
 
 // checkGolden compares the rendered trace with the golden file the docs
