@@ -171,7 +171,7 @@ func (m *serverMetrics) encode() ([]byte, error) {
 		mm := m.methods[name]
 		for code, n := range mm.byCode() {
 			calls.Metric = append(calls.Metric, &dto.Metric{
-				Label:   []*dto.LabelPair{label("method", name), label("code", code.String())},
+				Label:   []*dto.LabelPair{label("code", code.String()), label("method", name)}, // by name, as the exposition wants
 				Counter: &dto.Counter{Value: proto.Float64(float64(n))}})
 		}
 		dur.Metric = append(dur.Metric, &dto.Metric{Label: []*dto.LabelPair{label("method", name)}, Histogram: mm.histogram()})
