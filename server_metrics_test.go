@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/plugintest"
+	"github.com/tetherplug/tether/metrics"
 )
 
 // launchMetricsEcho launches the echo plugin with env added to its
@@ -129,8 +131,17 @@ func TestPluginCountsTheCallsItServesByMethodAndCode(t *testing.T) {
 		}
 	}
 	dur := seriesByLabels(fams[tether.MetricServerDuration])
-	if n := dur["method="+echov1.Echo_Unary_FullMethodName].GetHistogram().GetSampleCount(); n != 10 {
+	h := dur["method="+echov1.Echo_Unary_FullMethodName].GetHistogram()
+	if n := h.GetSampleCount(); n != 10 {
 		t.Errorf("%s{method=Unary} counts %d calls, want 10", tether.MetricServerDuration, n)
+	}
+	var bounds []float64
+	for _, b := range h.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+	}
+	if !slices.Equal(bounds, metrics.DefaultBuckets) || h.GetBucket()[len(bounds)-1].GetCumulativeCount() != 10 {
+		t.Errorf("the plugin's buckets %v (last %v); want the host's, metrics.DefaultBuckets %v, holding all 10 calls",
+			bounds, h.GetBucket()[len(bounds)-1], metrics.DefaultBuckets)
 	}
 	// Every method of the plugin's interfaces has its histogram from the
 	// start, none of tether's services.
