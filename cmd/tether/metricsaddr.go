@@ -13,27 +13,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tetherplug/tether/daemon"
 )
 
 // metricsAddr is the address --metrics ADDR binds: a bare port (9090) or
 // a port without a host (:9090) is on loopback, 127.0.0.1; a host given
 // (0.0.0.0:9090 to expose it) is used as given.
 func metricsAddr(flag string) (string, error) {
-	bad := fmt.Errorf("--metrics %q: want a port (9090) or host:port (127.0.0.1:9090; 0.0.0.0:9090 to serve beyond this machine)", flag)
 	if _, err := strconv.ParseUint(flag, 10, 16); err == nil {
 		return net.JoinHostPort("127.0.0.1", flag), nil
 	}
-	host, port, err := net.SplitHostPort(flag)
+	addr, err := daemon.MetricsAddress(flag) // the same rule as tether run's --metrics
 	if err != nil {
-		return "", bad
+		return "", fmt.Errorf("--metrics %q: want a port (9090) or host:port (127.0.0.1:9090; 0.0.0.0:9090 to serve beyond this machine)", flag)
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", bad
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
+	return addr, nil
 }
 
 // serveMetrics serves cs, with the Go runtime's and the process's own
