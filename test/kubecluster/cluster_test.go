@@ -38,11 +38,15 @@ import (
 	"github.com/tetherplug/tether/tethertest"
 )
 
+// TestMain runs the tests on one shared control plane, then removes the
+// programs they built.
 func TestMain(m *testing.M) {
-	kubeenv.Main(m, kubeenv.Options{Agent: func(ctx context.Context, cfg *rest.Config, n kubeenv.Node) error {
+	code := kubeenv.Run(m, kubeenv.Options{Agent: func(ctx context.Context, cfg *rest.Config, n kubeenv.Node) error {
 		return nodeagent.Run(ctx, cfg, nodeagent.Options{NodeName: n.Name, Images: n.Images, Resolve: n.Resolve,
 			WorkDir: n.WorkDir, Logger: n.Logger})
 	}})
+	tethertest.Cleanup()
+	os.Exit(code)
 }
 
 // rootDir is the tether module's directory, where the plugins and hosts

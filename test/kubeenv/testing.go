@@ -39,8 +39,14 @@ var shared struct {
 //
 // opts configure the shared control plane (the images the node agent may
 // run, the agent itself). When a test failed, Main prints the tail of every
-// control-plane log before exiting.
+// control-plane log before exiting. Main is os.Exit(Run(m, opts)).
 func Main(m *testing.M, opts Options) {
+	os.Exit(Run(m, opts))
+}
+
+// Run is Main without the exit: it returns the exit code, for a TestMain
+// that has more to clean up after the control plane has stopped.
+func Run(m *testing.M, opts Options) int {
 	shared.Lock()
 	shared.main = true
 	shared.opts = opts
@@ -59,7 +65,7 @@ func Main(m *testing.M, opts Options) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start returns the test binary's control plane, starting it on first use
