@@ -5,8 +5,11 @@
 package greeter_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +27,7 @@ import (
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
 	"github.com/tetherplug/tether/examples/greeter/internal/greeting"
+	"github.com/tetherplug/tether/internal/autotls"
 	"github.com/tetherplug/tether/internal/pb/echov1"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
 	"github.com/tetherplug/tether/internal/plugintest"
@@ -89,6 +93,7 @@ func TestGreeterAcceptance(t *testing.T) {
 			t.Run("serves", func(t *testing.T) { acceptServes(t, p) })
 			t.Run("wrong cookie", func(t *testing.T) { acceptWrongCookie(t, p) })
 			t.Run("no shared version", func(t *testing.T) { acceptNoSharedVersion(t, p) })
+			t.Run("automatic mutual TLS", func(t *testing.T) { acceptAutoMTLS(t, p) })
 		})
 	}
 }
@@ -272,6 +277,49 @@ func TestNodeTunnelNeedsSession(t *testing.T) {
 		}
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "tether-session") {
 			t.Errorf("Tunnel with metadata %v: %v; want InvalidArgument naming tether-session", md, err)
+		}
+	}
+}
+
+// acceptAutoMTLS: with automatic mutual TLS the plugin returns a
+// certificate for localhost on its handshake line, serves the host over
+// TLS, and refuses a client that does not present the host's certificate.
+func acceptAutoMTLS(t *testing.T, p greeterPlugin) {
+	ctx := callCtx(t)
+	c, err := tether.Launch(ctx, p.path, tether.WithHandshake(greeting.Handshake), tether.WithAutoMTLS())
+	if err != nil {
+		t.Fatalf("launch with automatic mutual TLS: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	hs := c.Handshake()
+	cert, err := x509.ParseCertificate(hs.ServerCert)
+	if err != nil || cert.VerifyHostname("localhost") != nil {
+		t.Fatalf("handshake certificate: %v (parse error %v); want one valid for localhost", cert, err)
+	}
+	g, _ := tether.Dispense(c, "greeter", greeterv1.NewGreeterClient)
+	if r, err := g.Greet(ctx, &greeterv1.GreetRequest{Name: "Ada"}); err != nil || r.GetMessage() != p.hello {
+		t.Fatalf("Greet over TLS = %v, %v", r, err)
+	}
+	stranger, _, err := autotls.Generate() // a certificate the plugin was not given
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	for name, own := range map[string][]tls.Certificate{"no certificate": nil, "another certificate": {stranger}} {
+		conn, err := tls.Dial("unix", hs.Address, &tls.Config{RootCAs: roots, ServerName: "localhost",
+			NextProtos: []string{"h2"}, Certificates: own, MinVersion: tls.VersionTLS12})
+		if err == nil {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+			if err == nil {
+				_, err = conn.Read(make([]byte, 1))
+			}
+			conn.Close()
+		}
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			t.Errorf("a client with %s: %v; want the plugin to refuse it", name, err)
 		}
 	}
 }
