@@ -5,6 +5,7 @@
 package greeter_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -321,5 +322,20 @@ func acceptAutoMTLS(t *testing.T, p greeterPlugin) {
 		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 			t.Errorf("a client with %s: %v; want the plugin to refuse it", name, err)
 		}
+	}
+}
+
+// The example greeter host loads the Node.js plugin like its Go ones, as
+// docs/plugins.md shows.
+func TestNodeWithGreeterHost(t *testing.T) {
+	plugin := nodePlugin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tethertest.Build(t, hostV1), plugin).Output()
+	if err != nil {
+		t.Fatalf("greeter-host: %v\n%s", err, out)
+	}
+	if want := "greeter-node: Hello from Node.js, Ada!\n"; string(out) != want {
+		t.Errorf("greeter-host printed %q, want %q", out, want)
 	}
 }
