@@ -105,3 +105,69 @@ func killHostOfNodePlugin(t *testing.T, program string) {
 		return plugintest.Exited(nodes[0]) && len(plugintest.MarkedProcesses(mark)) == 0
 	})
 }
+
+// The Node.js plugin run by hand as a host would: it ignores SIGINT, stops
+// on SIGTERM with exit status 0, and removes its socket and the directory
+// the host handed it.
+func TestNodeSignalsAndCleanup(t *testing.T) {
+	plugin := nodePlugin(t)
+	dir, err := os.MkdirTemp("", "tether-node-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	cmd := exec.Command(plugin)
+	cmd.Env = append(os.Environ(), "TETHER_PLUGIN_MAGIC_COOKIE=d5e9a0c1f4b7tether", "PLUGIN_PROTOCOL_VERSIONS=1",
+		"PLUGIN_UNIX_SOCKET_DIR="+dir, "TETHER_OWN_SOCKET_DIR="+dir)
+	var stderr plugintest.SyncBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	linec := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		linec <- line
+		exited <- cmd.Wait()
+	}()
+	var line string
+	select {
+	case line = <-linec:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no handshake line within 30 s")
+	}
+	fields := strings.Split(strings.TrimSpace(line), "|")
+	if len(fields) != 6 || fields[0] != "1" || fields[1] != "1" || fields[2] != "unix" || filepath.Dir(fields[3]) != dir || fields[4] != "grpc" {
+		t.Fatalf("handshake line %q, want 1|1|unix|%s/...|grpc|", line, dir)
+	}
+	if _, err := os.Stat(fields[3]); err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	// SIGINT first: a plugin that did not ignore it would die of it before
+	// the SIGTERM arrives, with no exit status.
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("plugin exit after SIGINT then SIGTERM: %v, want status 0\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("plugin still running 10 s after SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"plugin received a signal; shutting down"`) {
+		t.Errorf("stderr %q does not log the signal", stderr.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("socket directory %s still there after exit (stat: %v)", dir, err)
+	}
+}

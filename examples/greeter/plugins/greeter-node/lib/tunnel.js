@@ -30,9 +30,12 @@ function sessionOf(metadata) {
 // Tunnels holds the open tunnels, one per host session (a newer one
 // replaces its session's older one), in the order they were opened.
 class Tunnels extends EventEmitter {
-  constructor(dir) {
+  // dir is the plugin's private directory; files, the set of paths the
+  // plugin removes on exit, gets each bridge socket.
+  constructor(dir, files) {
     super();
     this.dir = dir;
+    this.files = files;
     this.seq = 0;
     this.bySession = new Map();
     this.open = []; // oldest first
@@ -53,6 +56,7 @@ class Tunnels extends EventEmitter {
       return;
     }
     const sock = path.join(this.dir, `t-${process.pid}-${++this.seq}.sock`);
+    this.files.add(sock);
     const t = { session, call, channel: null, clients: new Map(), ended: false };
     const bridge = net.createServer({ allowHalfOpen: false }, (conn) => {
       bridge.close(); // one connection per tunnel; the path goes with it
@@ -97,27 +101,34 @@ class Tunnels extends EventEmitter {
 
   // client returns a client of service Ctor (a loaded service constructor)
   // on the tunnel of session (or, with session null, on the newest open
-  // tunnel), waiting for one until deadline; it rejects with UNAVAILABLE.
-  client(Ctor, session, deadline) {
+  // tunnel), waiting for one until deadline or until call (the RPC being
+  // served, if any) is cancelled; it rejects with UNAVAILABLE.
+  client(Ctor, session, deadline, call) {
     return new Promise((resolve, reject) => {
+      let done = false;
       let timer;
-      const pick = () => {
-        const t = session ? this.bySession.get(session) : this.open[this.open.length - 1];
-        if (!t || !t.channel) return false;
-        this.off('changed', retry);
+      const finish = (why, client) => {
+        done = true;
+        this.off('changed', pick);
+        if (call) call.off('cancelled', cancelled);
         clearTimeout(timer);
-        if (!t.clients.has(Ctor)) t.clients.set(Ctor, new Ctor('unused', null, { channelOverride: t.channel }));
-        resolve(t.clients.get(Ctor));
-        return true;
+        if (why) reject(Object.assign(new Error(why), { code: grpc.status.UNAVAILABLE }));
+        else resolve(client);
       };
-      const retry = () => pick();
-      if (pick()) return;
-      this.on('changed', retry);
+      const cancelled = () => finish('the call was cancelled while waiting for a callback tunnel');
+      const pick = () => {
+        if (this.closed) return finish('the plugin is shutting down');
+        const t = session ? this.bySession.get(session) : this.open[this.open.length - 1];
+        if (!t || !t.channel) return;
+        if (!t.clients.has(Ctor)) t.clients.set(Ctor, new Ctor('unused', null, { channelOverride: t.channel }));
+        finish(null, t.clients.get(Ctor));
+      };
+      pick();
+      if (done) return;
+      this.on('changed', pick);
+      if (call) call.on('cancelled', cancelled);
       const wait = deadline === Infinity ? 2 ** 31 - 1 : Math.max(0, new Date(deadline).getTime() - Date.now());
-      timer = setTimeout(() => {
-        this.off('changed', retry);
-        reject(Object.assign(new Error(`no callback tunnel for host session ${session}`), { code: grpc.status.UNAVAILABLE }));
-      }, Math.min(wait, 2 ** 31 - 1));
+      timer = setTimeout(() => finish(`no callback tunnel for host session ${session}`), Math.min(wait, 2 ** 31 - 1));
     });
   }
 }
