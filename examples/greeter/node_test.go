@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -341,5 +342,35 @@ func TestNodeWithGreeterHost(t *testing.T) {
 	}
 	if want := "greeter-node: Hello from Node.js, Ada!\n"; string(out) != want {
 		t.Errorf("greeter-host printed %q, want %q", out, want)
+	}
+}
+
+// Every line of code docs/plugins.md quotes from the Node.js plugin (its js
+// blocks, elisions aside) is in the plugin's source.
+func TestNodeDocQuotesCode(t *testing.T) {
+	var src strings.Builder
+	files, _ := filepath.Glob(filepath.Join(nodeDir, "lib", "*.js"))
+	for _, f := range append(files, filepath.Join(nodeDir, "greeter-node")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	doc, err := os.ReadFile("../../docs/plugins.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?ms)^ *```js\n(.*?)^ *```$").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) == 0 {
+		t.Fatal("docs/plugins.md quotes no js code")
+	}
+	for _, b := range blocks {
+		for _, line := range strings.Split(b[1], "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.Contains(line, "...") && !strings.Contains(src.String(), line) {
+				t.Errorf("docs/plugins.md quotes %q, which is not in %s", line, nodeDir)
+			}
+		}
 	}
 }
