@@ -374,3 +374,20 @@ func TestNodeDocQuotesCode(t *testing.T) {
 		}
 	}
 }
+
+// Without reflection (greeter-node serves none), a host still knows the
+// methods Describe lists, and says it cannot know the others, as
+// docs/protocol.md states.
+func TestNodeImplementsWithoutReflection(t *testing.T) {
+	c := launchNode(t)
+	ctx := callCtx(t)
+	if has, err := c.Implements(ctx, greeterv1.Greeter_Greet_FullMethodName); err != nil || !has {
+		t.Errorf("Implements(Greet) = %v, %v; want true, nil", has, err)
+	}
+	if has, err := c.Implements(ctx, "/greeter.v1.Greeter/Wave"); err != nil || has {
+		t.Errorf("Implements(Greeter/Wave) = %v, %v; want false, nil", has, err)
+	}
+	if _, err := c.Implements(ctx, "/grpc.health.v1.Health/Check"); !errors.Is(err, tether.ErrCapabilitiesUnknown) {
+		t.Errorf("Implements(Health/Check) error = %v, want ErrCapabilitiesUnknown", err)
+	}
+}
