@@ -56,7 +56,8 @@ func TestNodePluginDiesWithHost(t *testing.T) {
 
 // killHostOfNodePlugin runs hostprog on program, kills it with SIGKILL once
 // the plugin is up, and fails unless every process the host started
-// (marked in their environment) is gone 2 s later.
+// (marked in their environment) is gone 5 s later (a plugin that did not
+// watch the host pipe would never go).
 func killHostOfNodePlugin(t *testing.T, program string) {
 	mark := fmt.Sprintf("greeter-node-%d-%s", os.Getpid(), t.Name())
 	host := exec.Command(tethertest.Build(t, plugintest.HostProg), program)
@@ -101,7 +102,7 @@ func killHostOfNodePlugin(t *testing.T, program string) {
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	plugintest.Eventually(t, 2*time.Second, "the node plugin gone 2 s after its host was killed", func() bool {
+	plugintest.Eventually(t, 5*time.Second, "the node plugin gone 5 s after its host was killed", func() bool {
 		return plugintest.Exited(nodes[0]) && len(plugintest.MarkedProcesses(mark)) == 0
 	})
 }

@@ -111,7 +111,7 @@ func TestGreeterAcceptance(t *testing.T) {
 func acceptServes(t *testing.T, p greeterPlugin) {
 	log, rec := plugintest.NewLogRecorder()
 	ctx := callCtx(t)
-	c, err := tether.Launch(ctx, p.path, tether.WithHandshake(greeting.Handshake),
+	c, err := tether.Launch(launchCtx(t), p.path, tether.WithHandshake(greeting.Handshake),
 		tether.WithInterface("greeter", 1), tether.WithLogger(log))
 	if err != nil {
 		t.Fatalf("launch: %v", err)
@@ -161,6 +161,14 @@ func acceptServes(t *testing.T, p greeterPlugin) {
 	}
 }
 
+// launchCtx bounds a launch: node starts in well under a second, but the
+// machine may be busy.
+func launchCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // awaitLog waits (bounded) for the host's logger to receive a record with
 // message msg from the plugin.
 func awaitLog(t *testing.T, rec plugintest.LogRecorder, msg string) plugintest.LogRecord {
@@ -178,7 +186,7 @@ func awaitLog(t *testing.T, rec plugintest.LogRecorder, msg string) plugintest.L
 // to start, and the host says so with ErrWrongCookie.
 func acceptWrongCookie(t *testing.T, p greeterPlugin) {
 	other := tether.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "OTHER_APP_PLUGIN", MagicCookieValue: "other"}
-	c, err := tether.Launch(callCtx(t), p.path, tether.WithHandshake(other))
+	c, err := tether.Launch(launchCtx(t), p.path, tether.WithHandshake(other))
 	if err == nil {
 		c.Close()
 		t.Fatal("the plugin started without its magic cookie")
@@ -201,7 +209,7 @@ func acceptNoSharedVersion(t *testing.T, p greeterPlugin) {
 		{"protocol", tether.WithProtocolVersions(2, 3), "", []int{2, 3}},
 		{"interface", tether.WithInterface("greeter", 3), "greeter", []int{3}},
 	} {
-		c, err := tether.Launch(callCtx(t), p.path, tether.WithHandshake(greeting.Handshake), tc.opt)
+		c, err := tether.Launch(launchCtx(t), p.path, tether.WithHandshake(greeting.Handshake), tc.opt)
 		if err == nil {
 			c.Close()
 			t.Fatalf("%s: launch accepted a plugin sharing no version", tc.what)
@@ -236,7 +244,7 @@ func TestNodeWarnReleveled(t *testing.T) {
 
 func launchNode(t *testing.T, opts ...tether.Option) *tether.Client {
 	t.Helper()
-	c, err := tether.Launch(callCtx(t), nodePlugin(t), append([]tether.Option{
+	c, err := tether.Launch(launchCtx(t), nodePlugin(t), append([]tether.Option{
 		tether.WithHandshake(greeting.Handshake), tether.WithInterface("greeter", 1)}, opts...)...)
 	if err != nil {
 		t.Fatalf("launch greeter-node: %v", err)
@@ -292,7 +300,7 @@ func TestNodeTunnelNeedsSession(t *testing.T) {
 // TLS, and refuses a client that does not present the host's certificate.
 func acceptAutoMTLS(t *testing.T, p greeterPlugin) {
 	ctx := callCtx(t)
-	c, err := tether.Launch(ctx, p.path, tether.WithHandshake(greeting.Handshake), tether.WithAutoMTLS())
+	c, err := tether.Launch(launchCtx(t), p.path, tether.WithHandshake(greeting.Handshake), tether.WithAutoMTLS())
 	if err != nil {
 		t.Fatalf("launch with automatic mutual TLS: %v", err)
 	}
