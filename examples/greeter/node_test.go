@@ -26,6 +26,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tetherplug/tether"
 	greeterv1 "github.com/tetherplug/tether/examples/greeter/greeterpb/v1"
@@ -397,5 +398,27 @@ func TestNodeImplementsWithoutReflection(t *testing.T) {
 	}
 	if _, err := c.Implements(ctx, "/grpc.health.v1.Health/Check"); !errors.Is(err, tether.ErrCapabilitiesUnknown) {
 		t.Errorf("Implements(Health/Check) error = %v, want ErrCapabilitiesUnknown", err)
+	}
+}
+
+// Describe by RPC answers what the handshake line carried: the plugin's
+// name, protocol versions, greeter v1 with its service and method, tether
+// protocol 1 and the callbacks feature.
+func TestNodeDescribe(t *testing.T) {
+	c := launchNode(t)
+	r, err := tetherv1.NewPluginClient(c.Conn()).Describe(callCtx(t), &tetherv1.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &tetherv1.DescribeResponse{
+		Name: "greeter-node", ProtocolVersions: []uint32{1}, TetherProtocol: 1, Features: []string{"callbacks"},
+		Interfaces: []*tetherv1.Interface{{Name: "greeter", Version: 1,
+			Services: []*tetherv1.Service{{Name: "greeter.v1.Greeter", Methods: []string{"Greet"}}}}},
+	}
+	if !proto.Equal(r, want) {
+		t.Errorf("Describe = %v, want %v", r, want)
+	}
+	if !c.Described() {
+		t.Error("the host does not count the plugin as described")
 	}
 }
