@@ -14,7 +14,7 @@ STATICCHECK_VERSION        := v0.8.2
 # tether module requires none of them (check-gomod).
 MODULES := compat test/kubeenv test/kubecluster test/downstream
 
-.PHONY: all build demo test test-grpc test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-obs bench-catalog bench-report bench-compat fuzz clean
+.PHONY: all build demo test node-deps test-grpc test-kube test-downstream kube-binaries kube-up bench-kube test-short generate check-generated tools lint check-gomod bench bench-fast bench-obs bench-catalog bench-report bench-compat fuzz clean
 
 all: build
 
@@ -41,15 +41,23 @@ demo: build
 ## test: every test, with the race detector, after checking generated code is current and lint is clean
 ## (the Kubernetes binaries are built first, once per machine: the kube tests run a real control plane);
 ## the root and compat modules run twice: hosts on the fast local transport (the default), then on gRPC
-test: check-generated lint kube-binaries
+test: check-generated lint kube-binaries node-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && $(GO) test -race -count=1 -timeout 10m ./...
 	$(MAKE) test-grpc
 	$(MAKE) test-downstream
 	$(MAKE) test-kube
 
+## node-deps: the npm packages of the Node.js example plugin (examples/greeter/plugins/greeter-node),
+## exactly as its package-lock.json pins them; a no-op while they are installed and the lock is unchanged
+NODE_PLUGIN := examples/greeter/plugins/greeter-node
+node-deps: $(NODE_PLUGIN)/node_modules/.package-lock.json
+$(NODE_PLUGIN)/node_modules/.package-lock.json: $(NODE_PLUGIN)/package.json $(NODE_PLUGIN)/package-lock.json
+	cd $(NODE_PLUGIN) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 ## test-grpc: the root and compat modules' tests with the fast transport off (TETHER_TRANSPORT=grpc)
-test-grpc:
+test-grpc: node-deps
 	TETHER_TRANSPORT=grpc $(GO) test -race -count=1 -timeout 20m ./...
 	cd compat && TETHER_TRANSPORT=grpc $(GO) test -race -count=1 -timeout 10m ./...
 
