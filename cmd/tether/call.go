@@ -27,21 +27,22 @@ func newCallCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call TARGET [METHOD [JSON|-]] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and call one of its gRPC methods with JSON messages",
-		Long: `Call loads the plugin TARGET names, finds METHOD through server reflection
-and calls it. For a plugin that serves no reflection, --proto names its .proto
+		Long: `Call loads the plugin TARGET names, finds METHOD through server reflection and
+calls it. For a plugin that serves no reflection, --proto names its .proto
 files (found in the --import-path directories, by default the current
 directory and each file's own) or --protoset its compiled descriptor sets,
-which then stand in for reflection. TARGET is a path to a program (never looked up in $PATH),
-exec:///abs/path, a plugin serving on the network (tcp://host:port,
-unix:///path.sock, dns:///name:port), or a target of another registered
-runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the TLS flags
-(--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to network
-targets only, as in tether inspect --help. The method may be written
-greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or greeter.v1.Greeter.Greet;
-the service may be shortened to its last parts (Greeter/Greet), or left out
-(Greet), when only one method matches. Without METHOD, call lists the
-plugin's methods on stdout, one per line. --template prints a JSON request
-of METHOD with every field, to fill in, and calls nothing.
+which then stand in for reflection. TARGET is a path to a program (never
+looked up in $PATH), exec:///abs/path, a plugin serving on the network
+(tcp://host:port, unix:///path.sock, dns:///name:port), or a target of another
+registered runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the
+TLS flags (--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to
+network targets only, as in tether inspect --help. The method may be written
+greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or
+greeter.v1.Greeter.Greet; the service may be shortened to its last parts
+(Greeter/Greet), or left out (Greet), when only one method matches. Without
+METHOD, call lists the plugin's methods on stdout, one per line. --template
+prints a JSON request of METHOD with every field, to fill in, and calls
+nothing.
 
 Requests are JSON (protobuf's JSON mapping), taken from the JSON argument or,
 when it is absent or "-", from standard input. Unary and server-streaming
@@ -52,10 +53,10 @@ close their side at the end of input. -H adds request metadata.
 A unary response is printed as indented JSON; streamed responses are printed
 one per line as they arrive. Ctrl-C or SIGTERM cancels the call and stops the
 plugin (exit status 130). Exit status: 0 OK; 1 the plugin did not load or
-ended during the call; 2 a usage error (flags, arguments, an unknown method,
-a request that is not valid JSON, .proto files that do not compile, a plugin
-without reflection and no --proto or --protoset); 64 plus the gRPC code of a call that
-failed with a status (NotFound, 5, exits 69).`,
+ended during the call; 2 a usage error (flags, arguments, an unknown method, a
+request that is not valid JSON, .proto files that do not compile, a plugin
+without reflection and no --proto or --protoset); 64 plus the gRPC code of a
+call that failed with a status (NotFound, 5, exits 69).`,
 		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
   tether call exec:///opt/app/plugins/greeter-en Greet '{"name":"Ada"}'
   tether call ./bin/plugins/greeter-en                      # list the methods

@@ -29,9 +29,9 @@ func newInspectCmd() *cobra.Command {
 		Use:   "inspect TARGET [SYMBOL] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and show its handshake, health, interfaces and gRPC services",
 		Long: `Inspect loads the plugin TARGET names, a tether or go-plugin gRPC plugin, and
-shows what its handshake said, the protocol version negotiated, its health, the
-interfaces it describes (tether plugins) and every gRPC service and method it
-serves, found through server reflection: the plugin's own services first,
+shows what its handshake said, the protocol version negotiated, its health,
+the interfaces it describes (tether plugins) and every gRPC service and method
+it serves, found through server reflection: the plugin's own services first,
 then tether's and gRPC's (tether.v1.*, grpc.health.*, grpc.reflection.*,
 plugin.GRPC*). Then it stops the plugin. For a plugin that serves no
 reflection, --proto names its .proto files (found in the --import-path

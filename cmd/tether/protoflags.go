@@ -27,7 +27,7 @@ func (p *protoFlags) add(cmd *cobra.Command) {
 	fs.StringSliceVar(&p.protos, "proto", nil,
 		"take the plugin's services from this .proto file instead of server reflection; repeat, or separate with commas, for several")
 	fs.StringArrayVar(&p.importPaths, "import-path", nil,
-		"a directory to search for --proto files and their imports; repeat for several (default: the current directory, then each --proto file's own)")
+		"a directory to search for --proto files and their imports, before each --proto file's own; repeat for several (default: the current directory)")
 	fs.StringSliceVar(&p.protosets, "protoset", nil,
 		"take the plugin's services from this compiled FileDescriptorSet (protoc --include_imports -o, buf build -o) instead of server reflection; repeat for several")
 }
