@@ -86,7 +86,11 @@ type loader struct {
 // rootName is the name under which a file named on the command line is
 // compiled.
 func (l *loader) rootName(arg string) (string, error) {
-	if fi, err := os.Stat(arg); err == nil && !fi.IsDir() {
+	fi, err := os.Stat(arg)
+	if err == nil && fi.IsDir() {
+		return "", fmt.Errorf("%s is a directory, not a .proto file (name the files in it, and give it as an import path)", arg)
+	}
+	if err == nil {
 		abs, err := filepath.Abs(arg)
 		if err != nil {
 			return "", err

@@ -143,6 +143,8 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"missing file", []string{"protos/gone.proto"}, descsource.ErrNoFile,
 			[]string{"protos/gone.proto: no such file", "protos"}},
+		{"directory", []string{"protos/tether"}, nil,
+			[]string{"protos/tether is a directory, not a .proto file (name the files in it, and give it as an import path)"}},
 		{"syntax", []string{"protos/bad.proto"}, nil, []string{"protos/bad.proto:4:17: syntax error"}},
 		{"import", []string{"missing.proto"}, descsource.ErrImportNotFound,
 			[]string{"protos/missing.proto:4:8:", `"nowhere/gone.proto" is in none of the import paths protos`}},
