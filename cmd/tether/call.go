@@ -17,7 +17,6 @@ import (
 
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/dynamic"
-	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
 func init() { register(newCallCmd) }
@@ -28,18 +27,22 @@ func newCallCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call TARGET [METHOD [JSON|-]] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and call one of its gRPC methods with JSON messages",
-		Long: `Call loads the plugin TARGET names, finds METHOD through server reflection
-and calls it. TARGET is a path to a program (never looked up in $PATH),
-exec:///abs/path, a plugin serving on the network (tcp://host:port,
-unix:///path.sock, dns:///name:port), or a target of another registered
-runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the TLS flags
-(--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to network
-targets only, as in tether inspect --help. The method may be written
-greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or greeter.v1.Greeter.Greet;
-the service may be shortened to its last parts (Greeter/Greet), or left out
-(Greet), when only one method matches. Without METHOD, call lists the
-plugin's methods on stdout, one per line. --template prints a JSON request
-of METHOD with every field, to fill in, and calls nothing.
+		Long: `Call loads the plugin TARGET names, finds METHOD through server reflection and
+calls it. For a plugin that serves no reflection, --proto names its .proto
+files (found in the --import-path directories, by default the current
+directory and each file's own) or --protoset its compiled descriptor sets,
+which then stand in for reflection. TARGET is a path to a program (never
+looked up in $PATH), exec:///abs/path, a plugin serving on the network
+(tcp://host:port, unix:///path.sock, dns:///name:port), or a target of another
+registered runtime; PLUGIN-ARGS and --auto-mtls apply to programs only, the
+TLS flags (--tls-cert, --tls-key, --tls-ca, --tls-server-name, --insecure) to
+network targets only, as in tether inspect --help. The method may be written
+greeter.v1.Greeter/Greet, /greeter.v1.Greeter/Greet or
+greeter.v1.Greeter.Greet; the service may be shortened to its last parts
+(Greeter/Greet), or left out (Greet), when only one method matches. Without
+METHOD, call lists the plugin's methods on stdout, one per line. --template
+prints a JSON request of METHOD with every field, to fill in, and calls
+nothing.
 
 Requests are JSON (protobuf's JSON mapping), taken from the JSON argument or,
 when it is absent or "-", from standard input. Unary and server-streaming
@@ -50,16 +53,19 @@ close their side at the end of input. -H adds request metadata.
 A unary response is printed as indented JSON; streamed responses are printed
 one per line as they arrive. Ctrl-C or SIGTERM cancels the call and stops the
 plugin (exit status 130). Exit status: 0 OK; 1 the plugin did not load or
-ended during the call; 2 a usage error (flags, arguments, an unknown method,
-a request that is not valid JSON); 64 plus the gRPC code of a call that
-failed with a status (NotFound, 5, exits 69).`,
+ended during the call; 2 a usage error (flags, arguments, an unknown method, a
+request that is not valid JSON, .proto files that do not compile, a plugin
+without reflection and no --proto or --protoset); 64 plus the gRPC code of a
+call that failed with a status (NotFound, 5, exits 69).`,
 		Example: `  tether call ./bin/plugins/greeter-en greeter.v1.Greeter/Greet '{"name":"Ada"}'
   tether call exec:///opt/app/plugins/greeter-en Greet '{"name":"Ada"}'
   tether call ./bin/plugins/greeter-en                      # list the methods
   tether call ./bin/plugins/greeter-en Greet --template     # a request to fill in
   tether call tcp://10.0.0.7:7000 Greeter/Greet '{"name":"Ada"}' --tls-cert host-1.crt --tls-key host-1.key --tls-ca ca.crt
   echo '{"name":"Ada"}' | tether call ./plugin greeter.v1.Greeter/Greet -H 'x-request-id: 42'
-  printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi`,
+  printf '{"text":"a"}\n{"text":"b"}\n' | tether call ./echoplugin tether.echo.v1.Echo/Bidi
+  tether call ./noreflect Unary '{"text":"hi"}' --import-path protos --proto tether/echo/v1/echo.proto
+  tether call ./noreflect Unary '{"text":"hi"}' --protoset echo.binpb`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			own, pluginArgs := splitDash(cmd, args)
 			if len(own) < 1 || len(own) > 3 {
@@ -80,11 +86,15 @@ failed with a status (NotFound, 5, exits 69).`,
 				return usagef("--template needs a METHOD")
 			}
 			c.flags, c.md, c.stdout = &flags, md, cmd.OutOrStdout()
+			if err := c.protos.load(cmd.Context()); err != nil {
+				return err
+			}
 			return c.run(cmd.Context(), own[0], pluginArgs, method, input)
 		},
-		ValidArgsFunction: completeMethods(&flags),
+		ValidArgsFunction: completeMethods(&flags, &c.protos),
 	}
 	flags.add(cmd)
+	c.protos.add(cmd)
 	usageFlags(cmd)
 	cmd.Flags().BoolVar(&c.emitDefaults, "emit-defaults", false, "print fields that hold their default value too")
 	cmd.Flags().BoolVar(&c.template, "template", false, "print a JSON request of METHOD with every field, and call nothing")
@@ -94,6 +104,7 @@ failed with a status (NotFound, 5, exits 69).`,
 
 type caller struct {
 	flags        *pluginFlags
+	protos       protoFlags
 	emitDefaults bool
 	template     bool
 	headers      []string
@@ -115,7 +126,7 @@ func (c caller) run(parent context.Context, target string, pluginArgs []string, 
 	}
 	defer stop(client)
 
-	rc, err := reflectclient.New(start, client.Conn())
+	rc, err := c.protos.source(start, client.Conn())
 	if err != nil {
 		return interrupted(err)
 	}

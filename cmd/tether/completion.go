@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tetherplug/tether/internal/descsource"
 	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
@@ -18,8 +19,9 @@ const completionTimeout = 3 * time.Second
 
 // completeMethods completes call's arguments: TARGET as a file, METHOD by
 // loading the plugin (with the command's flags, within completionTimeout)
-// and listing its methods. A plugin that does not load completes nothing.
-func completeMethods(flags *pluginFlags) cobra.CompletionFunc {
+// and listing its methods, or from the files of --proto or --protoset
+// without loading it. A plugin that does not load completes nothing.
+func completeMethods(flags *pluginFlags, pf *protoFlags) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		own, pluginArgs := splitDash(cmd, args)
 		if len(own) == 0 {
@@ -34,6 +36,12 @@ func completeMethods(flags *pluginFlags) cobra.CompletionFunc {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		if pf.flagsGiven() {
+			if pf.load(ctx) != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completions(pf.files, toComplete)
+		}
 		f := *flags
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil)) // a shell's prompt is no place for logs
 		f.quiet, f.line = true, nil
@@ -47,16 +55,21 @@ func completeMethods(flags *pluginFlags) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		defer rc.Close()
-		all, err := allMethods(rc)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []cobra.Completion
-		for _, name := range names(all) {
-			if strings.HasPrefix(name, toComplete) {
-				out = append(out, name)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return completions(rc, toComplete)
 	}
+}
+
+// completions are the methods of src whose names start with toComplete.
+func completions(src descsource.Source, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	all, err := allMethods(src)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, name := range names(all) {
+		if strings.HasPrefix(name, toComplete) {
+			out = append(out, name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -90,6 +90,7 @@ func TestDocsCLI(t *testing.T) {
 // the example's directory, and the packages they are built from.
 var docPlugins = map[string]string{
 	"bin/plugins/greeter-en": greeterPkg,
+	"noreflect":              noreflectPkg,
 	"echoplugin":             plugintest.EchoPlugin,
 }
 
@@ -98,13 +99,14 @@ type docBins struct {
 	tether  string            // the tether binary
 	plugins map[string]string // docPlugins' paths → built binaries
 	readme  []byte            // README.md, a file that is not a program
-	files   map[string]string // the doc's "file" blocks, by name
+	files   map[string]string // the doc's "file" blocks by name, and echo.binpb
 }
 
 // docBinaries builds tether and the plugins once for every example.
 func docBinaries(t *testing.T) docBins {
 	t.Helper()
-	bins := docBins{tether: cli(t), plugins: map[string]string{}, files: map[string]string{}}
+	// echo.binpb is the descriptor set the doc's --protoset examples read.
+	bins := docBins{tether: cli(t), plugins: map[string]string{}, files: map[string]string{"echo.binpb": string(echoProtoset(t))}}
 	for path, pkg := range docPlugins {
 		bins.plugins[path] = tethertest.Build(t, pkg)
 	}

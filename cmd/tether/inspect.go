@@ -16,7 +16,6 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/internal/dynamic"
 	"github.com/tetherplug/tether/internal/pb/tetherv1"
-	"github.com/tetherplug/tether/internal/reflectclient"
 	"github.com/tetherplug/tether/kube"
 )
 
@@ -24,16 +23,20 @@ func init() { register(newInspectCmd) }
 
 func newInspectCmd() *cobra.Command {
 	var flags pluginFlags
+	var protos protoFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect TARGET [SYMBOL] [flags] [-- PLUGIN-ARGS...]",
 		Short: "Load a plugin and show its handshake, health, interfaces and gRPC services",
 		Long: `Inspect loads the plugin TARGET names, a tether or go-plugin gRPC plugin, and
-shows what its handshake said, the protocol version negotiated, its health, the
-interfaces it describes (tether plugins) and every gRPC service and method it
-serves, found through server reflection: the plugin's own services first,
+shows what its handshake said, the protocol version negotiated, its health,
+the interfaces it describes (tether plugins) and every gRPC service and method
+it serves, found through server reflection: the plugin's own services first,
 then tether's and gRPC's (tether.v1.*, grpc.health.*, grpc.reflection.*,
-plugin.GRPC*). Then it stops the plugin.
+plugin.GRPC*). Then it stops the plugin. For a plugin that serves no
+reflection, --proto names its .proto files (found in the --import-path
+directories, by default the current directory and each file's own) or
+--protoset its compiled descriptor sets; the services then come from them.
 
 With SYMBOL, a method (pkg.Service/Method, Service/Method or a bare method
 name, as call takes it), a service or a message type, inspect shows that
@@ -41,7 +44,8 @@ instead: a method's request and response types with their fields and a JSON
 template of its request, a service's methods, a message's fields.
 
 Exit status: 0 inspected; 1 the plugin did not load; 2 a usage error (flags,
-arguments, a target without the flags it needs, an unknown SYMBOL).
+arguments, a target without the flags it needs, an unknown SYMBOL, .proto
+files that do not compile).
 
 TARGET is a path to a program (never looked up in $PATH), exec:///abs/path, a
 plugin already serving on the network (tcp://host:port[,host:port...],
@@ -60,6 +64,7 @@ the interfaces its own Describe answers.`,
   tether inspect exec:///opt/app/plugins/greeter-en
   tether inspect ./bin/plugins/greeter-en Greet
   tether inspect ./bin/plugins/greeter-en greeter.v1.GreetRequest
+  tether inspect ./noreflect --import-path protos --proto tether/echo/v1/echo.proto
   tether inspect tcp://10.0.0.7:7000 --tls-cert pki/host-1.crt --tls-key pki/host-1.key --tls-ca pki/ca.crt
   tether inspect kube://plugins/greeter --context prod --tls-cert host.crt --tls-key host.key --tls-ca ca.crt
   tether inspect ./plugin --json --cookie APP_PLUGIN=4f0b --protocol-version 5 --protocol-version 6 -- --plugin-flag`,
@@ -72,15 +77,18 @@ the interfaces its own Describe answers.`,
 			defer stopSignals()
 			ctx, cancel := context.WithTimeout(ctx, flags.timeout)
 			defer cancel()
+			if err := protos.load(ctx); err != nil {
+				return err
+			}
 			c, err := flags.launch(ctx, own[0], pluginArgs)
 			if err != nil {
 				return interrupted(err)
 			}
 			defer stop(c)
 			if len(own) == 2 {
-				return interrupted(inspectSymbol(ctx, cmd.OutOrStdout(), c, own[1], asJSON))
+				return interrupted(inspectSymbol(ctx, cmd.OutOrStdout(), c, &protos, own[1], asJSON))
 			}
-			info, err := inspect(ctx, own[0], c, &flags.tls)
+			info, err := inspect(ctx, own[0], c, &flags.tls, &protos)
 			if err != nil {
 				return interrupted(err)
 			}
@@ -97,8 +105,9 @@ the interfaces its own Describe answers.`,
 			return info.print(cmd.OutOrStdout())
 		},
 	}
-	cmd.ValidArgsFunction = completeMethods(&flags) // a method is a SYMBOL
+	cmd.ValidArgsFunction = completeMethods(&flags, &protos) // a method is a SYMBOL
 	flags.add(cmd)
+	protos.add(cmd)
 	usageFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -112,11 +121,14 @@ type inspection struct {
 	Remote          *remoteInfo    `json:"remote,omitempty"`
 	ProtocolVersion int            `json:"protocol_version"`
 	// Transport carries the host's calls: "fast" or "grpc".
-	Transport       string        `json:"transport"`
-	Health          string        `json:"health"`
-	Describe        *describeInfo `json:"describe,omitempty"`
-	Services        []serviceInfo `json:"services"`
-	ReflectionError string        `json:"reflection_error,omitempty"`
+	Transport string        `json:"transport"`
+	Health    string        `json:"health"`
+	Describe  *describeInfo `json:"describe,omitempty"`
+	Services  []serviceInfo `json:"services"`
+	// ServicesFrom says where Services come from: "reflection", "proto"
+	// (--proto files) or "protoset" (--protoset files).
+	ServicesFrom    string `json:"services_from"`
+	ReflectionError string `json:"reflection_error,omitempty"`
 	// Pods are a kube target's pods, each described on its own.
 	Pods []kube.Pod `json:"pods,omitempty"`
 }
@@ -177,8 +189,9 @@ type methodInfo struct {
 }
 
 // inspect asks a loaded plugin everything inspect shows; tf are the TLS
-// flags a network target was loaded with.
-func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags) (*inspection, error) {
+// flags a network target was loaded with, pf where its services are
+// learnt.
+func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags, pf *protoFlags) (*inspection, error) {
 	info := &inspection{Plugin: target, Pid: c.Pid(), ProtocolVersion: c.ProtocolVersion(), Transport: string(c.Transport())}
 	if hl := c.Handshake(); hl.CoreVersion != 0 {
 		info.Handshake = &handshakeInfo{CoreVersion: hl.CoreVersion, AppVersion: hl.AppVersion, Network: hl.Network,
@@ -217,7 +230,8 @@ func inspect(ctx context.Context, target string, c *tether.Client, tf *tlsFlags)
 		return nil, statusExit(fmt.Errorf("describe: %w", err), err)
 	}
 
-	rc, err := reflectclient.New(ctx, conn)
+	info.ServicesFrom = pf.servicesFrom()
+	rc, err := pf.source(ctx, conn)
 	if err != nil {
 		info.ReflectionError = err.Error()
 		info.Services = []serviceInfo{}
@@ -301,7 +315,12 @@ func (info *inspection) print(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "services: unknown: %s\n", info.ReflectionError)
 		return err
 	}
-	fmt.Fprintln(w, "services:")
+	switch info.ServicesFrom {
+	case "proto", "protoset":
+		fmt.Fprintf(w, "services (from the --%s files):\n", info.ServicesFrom)
+	default:
+		fmt.Fprintln(w, "services:")
+	}
 	heading := false
 	for _, s := range info.Services {
 		if s.Builtin && !heading {

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/descsource"
 	"github.com/tetherplug/tether/internal/dynamic"
-	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
 // symbolInfo is what inspect TARGET SYMBOL --json prints.
@@ -43,8 +43,8 @@ type fieldInfo struct {
 
 // inspectSymbol shows one symbol of the plugin c: a method, a service, a
 // message or an enum.
-func inspectSymbol(ctx context.Context, w io.Writer, c *tether.Client, symbol string, asJSON bool) error {
-	rc, err := reflectclient.New(ctx, c.Conn())
+func inspectSymbol(ctx context.Context, w io.Writer, c *tether.Client, pf *protoFlags, symbol string, asJSON bool) error {
+	rc, err := pf.source(ctx, c.Conn())
 	if err != nil {
 		return err
 	}
@@ -95,13 +95,13 @@ func inspectSymbol(ctx context.Context, w io.Writer, c *tether.Client, symbol st
 // findSymbol looks symbol up: a full name first (pkg.Service/Method counts
 // as pkg.Service.Method), then a method as call finds it (Greet,
 // Greeter/Greet), then a service by the last parts of its name.
-func findSymbol(rc *reflectclient.Client, symbol string) (protoreflect.Descriptor, error) {
+func findSymbol(rc *descriptors, symbol string) (protoreflect.Descriptor, error) {
 	full := strings.ReplaceAll(strings.TrimPrefix(symbol, "/"), "/", ".")
 	d, err := rc.Symbol(full)
 	if err == nil {
 		return d, nil
 	}
-	if !errors.Is(err, reflectclient.ErrUnknownSymbol) {
+	if !errors.Is(err, descsource.ErrUnknownSymbol) {
 		return nil, err
 	}
 	var services []string
@@ -123,8 +123,8 @@ func findSymbol(rc *reflectclient.Client, symbol string) (protoreflect.Descripto
 	if len(matchMethods(all, strings.TrimPrefix(symbol, "/"))) > 0 {
 		return findMethod(rc, symbol) // one method, or the error listing the candidates
 	}
-	return nil, usagef("the plugin knows no method, service or message %q; its services are:\n  %s",
-		symbol, strings.Join(pluginFirst(rc.Services()), "\n  "))
+	return nil, usagef("%s no method, service or message %q; %s services are:\n  %s",
+		rc.has("knows", "know"), symbol, rc.its(), strings.Join(pluginFirst(rc.Services()), "\n  "))
 }
 
 // symbolJSON is d as inspect --json shows it.

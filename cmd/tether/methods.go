@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tetherplug/tether/internal/descsource"
 	"github.com/tetherplug/tether/internal/dynamic"
-	"github.com/tetherplug/tether/internal/reflectclient"
 )
 
 // builtinPrefixes are the name prefixes of the services tether and gRPC
@@ -36,12 +36,12 @@ func pluginFirst(services []string) []string {
 	return out
 }
 
-// allMethods returns every method of every service the plugin serves, its
-// own services first.
-func allMethods(rc *reflectclient.Client) ([]protoreflect.MethodDescriptor, error) {
+// allMethods returns every method of every service src knows, the
+// plugin's own services first.
+func allMethods(src descsource.Source) ([]protoreflect.MethodDescriptor, error) {
 	var out []protoreflect.MethodDescriptor
-	for _, name := range pluginFirst(rc.Services()) {
-		sd, err := rc.Service(name)
+	for _, name := range pluginFirst(src.Services()) {
+		sd, err := src.Service(name)
 		if err != nil {
 			return nil, err
 		}
@@ -62,8 +62,8 @@ func methodName(md protoreflect.MethodDescriptor) string {
 // shortened to its last parts (Greeter/Greet, v1.Greeter.Greet), or a bare
 // method name (Greet). A name that matches no method, or several, is a
 // usage error listing the candidates.
-func findMethod(rc *reflectclient.Client, name string) (protoreflect.MethodDescriptor, error) {
-	all, err := allMethods(rc)
+func findMethod(d *descriptors, name string) (protoreflect.MethodDescriptor, error) {
+	all, err := allMethods(d)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func findMethod(rc *reflectclient.Client, name string) (protoreflect.MethodDescr
 	case 1:
 		return matches[0], nil
 	case 0:
-		return nil, usagef("the plugin has no method %q; its methods are:\n  %s", name, strings.Join(names(all), "\n  "))
+		return nil, usagef("%s no method %q; %s methods are:\n  %s", d.has("has", "have"), name, d.its(), strings.Join(names(all), "\n  "))
 	}
 	return nil, usagef("method %q is ambiguous; it matches:\n  %s", name, strings.Join(names(matches), "\n  "))
 }
