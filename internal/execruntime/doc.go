@@ -17,8 +17,8 @@ package execruntime
 import (
 	"context"
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"time"
 
 	"google.golang.org/grpc/credentials"
