@@ -1,0 +1,294 @@
+package interop_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/compat/internal/counter"
+	"github.com/tetherplug/tether/goplugin"
+)
+
+const goPluginCounter = "github.com/tetherplug/tether/compat/internal/gpcounter"
+
+// counterHandshake is the counter application's handshake in tether's terms.
+var counterHandshake = tether.HandshakeConfig{ProtocolVersion: counter.ProtocolVersion,
+	MagicCookieKey: counter.CookieKey, MagicCookieValue: counter.CookieValue}
+
+// adder is the host's AddHelper; it counts the calls that reach it.
+type adder struct{ calls atomic.Int64 }
+
+func (a *adder) Sum(_ context.Context, x, y int64) (int64, error) {
+	a.calls.Add(1)
+	return x + y, nil
+}
+
+// launchCounter launches the go-plugin counter plugin with opts and
+// returns its client, its Counter, and its socket directory.
+func launchCounter(t *testing.T, ctx context.Context, opts ...tether.Option) (*tether.Client, counter.CounterClient, string) {
+	t.Helper()
+	var dir atomic.Value
+	opts = append([]tether.Option{tether.WithHandshake(counterHandshake), tether.WithInterface("counter", 1),
+		tether.WithOnStart(func(p tether.StartedProcess) { dir.Store(p.SocketDir) })}, opts...)
+	c, err := tether.Launch(ctx, build(t, goPluginCounter), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	cc, err := tether.Dispense(c, "counter", func(cc grpc.ClientConnInterface) counter.CounterClient {
+		return counter.CounterClient{CC: cc}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cc, dir.Load().(string)
+}
+
+// sockets lists the socket files in dir.
+func sockets(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket != 0 {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// receive waits for ch at most d.
+func receive[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("%s: nothing within %v", what, d)
+		var zero T
+		return zero
+	}
+}
+
+// A go-plugin plugin that calls its host back through go-plugin's broker
+// (the shape of go-plugin's examples/bidirectional) works in a tether host,
+// in classic and multiplexed mode, with and without automatic mutual TLS:
+// the plugin dials the host's brokered AddHelper, the host dials the
+// plugin's brokered Counter, and closing leaves no socket behind.
+func TestBrokerBidirectional(t *testing.T) {
+	modes := []struct {
+		name        string
+		opts        []tether.Option
+		multiplexed bool
+	}{
+		{"classic", []tether.Option{goplugin.WithBroker()}, false},
+		{"classic-mtls", []tether.Option{goplugin.WithBroker(), tether.WithAutoMTLS()}, false},
+		{"multiplexed", []tether.Option{goplugin.WithMultiplexedBroker()}, true},
+		{"multiplexed-mtls", []tether.Option{goplugin.WithMultiplexedBroker(), tether.WithAutoMTLS()}, true},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			c, cc, dir := launchCounter(t, ctx, mode.opts...)
+			if got := c.Handshake().Multiplex; got != mode.multiplexed {
+				t.Errorf("handshake multiplex = %v, want %v", got, mode.multiplexed)
+			}
+			b, err := goplugin.Broker(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := goplugin.Broker(c); err != nil || again != b {
+				t.Errorf("Broker again = %p, %v; want the same broker %p", again, err, b)
+			}
+			helper := &adder{}
+			served := make(chan error, 2)
+			for i, step := range []struct{ add, want int64 }{{5, 5}, {7, 12}} {
+				id := b.NextId()
+				go func() {
+					served <- b.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+						s := grpc.NewServer(opts...)
+						counter.RegisterAddHelper(s, helper)
+						return s
+					})
+				}()
+				got, err := cc.Put(ctx, "apples", step.add, id)
+				if err != nil || got != step.want {
+					t.Fatalf("Put #%d (+%d) = %d, %v; want %d", i, step.add, got, err, step.want)
+				}
+			}
+			if n := helper.calls.Load(); n != 2 {
+				t.Errorf("the host's AddHelper served %d calls, want 2 (one per Put)", n)
+			}
+			hostSockets := slices.DeleteFunc(sockets(t, dir), func(s string) bool { return !strings.HasPrefix(s, "h") })
+			if want := 2; !mode.multiplexed && len(hostSockets) != want {
+				t.Errorf("classic mode: host's brokered sockets in %s = %v, want %d", dir, hostSockets, want)
+			}
+			if mode.multiplexed && len(hostSockets) != 0 {
+				t.Errorf("multiplexed mode made sockets %v in %s", hostSockets, dir)
+			}
+
+			id, err := cc.Share(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := b.Dial(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := (counter.CounterClient{CC: conn}).Get(ctx, "apples"); err != nil || v != 12 {
+				t.Errorf("Get through the plugin's brokered Counter = %d, %v; want 12", v, err)
+			}
+
+			if err := b.Close(); err != nil {
+				t.Errorf("broker Close: %v", err)
+			}
+			for range 2 {
+				if err := receive(t, served, 10*time.Second, "AcceptAndServe after Close"); err != nil {
+					t.Errorf("AcceptAndServe = %v after Close, want nil", err)
+				}
+			}
+			if left := slices.DeleteFunc(sockets(t, dir), func(s string) bool { return !strings.HasPrefix(s, "h") }); len(left) != 0 {
+				t.Errorf("host sockets left in %s after the broker's Close: %v", dir, left)
+			}
+			if _, err := b.Dial(id); !errors.Is(err, goplugin.ErrBrokerClosed) {
+				t.Errorf("Dial after Close = %v, want ErrBrokerClosed", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("client Close: %v", err)
+			}
+			if left := sockets(t, dir); len(left) != 0 {
+				t.Errorf("sockets left in %s after the client's Close: %v", dir, left)
+			}
+		})
+	}
+}
+
+// Closing the client closes its broker: the host's brokered servers stop
+// and their sockets are gone when Close returns.
+func TestBrokerClosedWithClient(t *testing.T) {
+	for _, opt := range []tether.Option{goplugin.WithBroker(), goplugin.WithMultiplexedBroker()} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, _, dir := launchCounter(t, ctx, opt)
+		b, err := goplugin.Broker(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		ln, err := b.Accept(b.NextId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, err := ln.Accept(); served <- err }()
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := receive(t, served, 10*time.Second, "Accept after the client's Close"); err == nil {
+			t.Error("the brokered listener still accepts after the client's Close")
+		}
+		if left := sockets(t, dir); len(left) != 0 {
+			t.Errorf("sockets left in %s after Close: %v", dir, left)
+		}
+		if _, err := b.Accept(b.NextId()); !errors.Is(err, goplugin.ErrBrokerClosed) {
+			t.Errorf("Accept after the client's Close = %v, want ErrBrokerClosed", err)
+		}
+		if _, err := goplugin.Broker(c); err == nil {
+			t.Error("Broker of a closed client succeeded")
+		}
+	}
+}
+
+// Dial of an id the plugin never serves fails after DialTimeout, in both
+// modes, with ErrDialTimeout.
+func TestBrokerDialTimeout(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opt  tether.Option
+	}{{"classic", goplugin.WithBroker()}, {"multiplexed", goplugin.WithMultiplexedBroker()}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, _, _ := launchCounter(t, ctx, mode.opt)
+			b, err := goplugin.Broker(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = b.Dial(4242)
+			if !errors.Is(err, goplugin.ErrDialTimeout) || !strings.Contains(err.Error(), "4242") {
+				t.Errorf("Dial of an id never served = %v, want ErrDialTimeout naming the id", err)
+			}
+			if d := time.Since(start); d < goplugin.DialTimeout || d > goplugin.DialTimeout+5*time.Second {
+				t.Errorf("Dial gave up after %v, want about %v", d, goplugin.DialTimeout)
+			}
+		})
+	}
+}
+
+// The broker is refused, with a typed error, for a tether plugin and for a
+// go-plugin plugin launched without it.
+func TestBrokerRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := tether.Launch(ctx, build(t, tetherGreeter), tether.WithHandshake(tetherHandshake),
+		tether.WithInterface("greeter", 1), goplugin.WithBroker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := goplugin.Broker(c); !errors.Is(err, goplugin.ErrNotGoPlugin) {
+		t.Errorf("Broker of a tether plugin = %v, want ErrNotGoPlugin", err)
+	}
+
+	plain, _, _ := launchCounter(t, ctx)
+	if _, err := goplugin.Broker(plain); !errors.Is(err, goplugin.ErrBrokerNotEnabled) || !strings.Contains(err.Error(), "goplugin.WithBroker") {
+		t.Errorf("Broker of a plugin launched without WithBroker = %v, want ErrBrokerNotEnabled naming the option", err)
+	}
+}
+
+// Multiplexing asked of a plugin that does not offer it (go-plugin older
+// than v1.6, a tether plugin) fails the launch with
+// ErrGRPCBrokerMuxNotSupported naming the variable.
+func TestBrokerMultiplexNotSupported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		path string
+		opts []tether.Option
+	}{
+		{"old go-plugin", build(t, goPluginCounter), []tether.Option{tether.WithHandshake(counterHandshake),
+			tether.WithInterface("counter", 1), tether.WithEnv("COUNTER_HIDE_MULTIPLEX=1")}},
+		{"tether plugin", build(t, tetherGreeter), []tether.Option{tether.WithHandshake(tetherHandshake),
+			tether.WithInterface("greeter", 1)}},
+	} {
+		c, err := tether.Launch(ctx, tc.path, append(tc.opts, goplugin.WithMultiplexedBroker())...)
+		if err == nil {
+			_ = c.Close()
+			t.Errorf("%s: multiplexed broker: loaded, want an error", tc.name)
+			continue
+		}
+		if !errors.Is(err, goplugin.ErrGRPCBrokerMuxNotSupported) || !errors.Is(err, tether.ErrIncompatibleVersion) {
+			t.Errorf("%s: %v; want ErrGRPCBrokerMuxNotSupported and ErrIncompatibleVersion", tc.name, err)
+		}
+		if !strings.Contains(err.Error(), "PLUGIN_MULTIPLEX_GRPC") {
+			t.Errorf("%s: %v; want the error to name PLUGIN_MULTIPLEX_GRPC", tc.name, err)
+		}
+	}
+}
