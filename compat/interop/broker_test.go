@@ -15,6 +15,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/compat/internal/counter"
 	"github.com/tetherplug/tether/goplugin"
+	"github.com/tetherplug/tether/internal/autotls"
 )
 
 const goPluginCounter = "github.com/tetherplug/tether/compat/internal/gpcounter"
@@ -290,5 +291,30 @@ func TestBrokerMultiplexNotSupported(t *testing.T) {
 		if !strings.Contains(err.Error(), "PLUGIN_MULTIPLEX_GRPC") {
 			t.Errorf("%s: %v; want the error to name PLUGIN_MULTIPLEX_GRPC", tc.name, err)
 		}
+	}
+}
+
+// A host that was itself launched by a go-plugin host (a host that is also
+// a plugin) has go-plugin's launch variables in its environment. It must
+// not pass them on to the plugins it launches without asking for what they
+// ask: a plugin would multiplex, or serve TLS, for a host that does not.
+func TestInheritedGoPluginVariablesNotPassedOn(t *testing.T) {
+	_, certPEM, err := autotls.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][2]string{{"PLUGIN_MULTIPLEX_GRPC", "true"}, {"PLUGIN_CLIENT_CERT", string(certPEM)}} {
+		t.Run(kv[0], func(t *testing.T) {
+			t.Setenv(kv[0], kv[1])
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, cc, _ := launchCounter(t, ctx)
+			if h := c.Handshake(); h.Multiplex || len(h.ServerCert) > 0 {
+				t.Errorf("handshake %q: the plugin multiplexes or serves TLS for a host that asked for neither", h.String())
+			}
+			if _, err := cc.Get(ctx, "apples"); err != nil {
+				t.Errorf("Get: %v", err)
+			}
+		})
 	}
 }

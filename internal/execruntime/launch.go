@@ -157,13 +157,16 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 	return inst, ep, nil
 }
 
-// launchEnviron is the host's environment without wire.NetworkServing:
-// a host that is itself served on the network does not pass them on
-// (Config.Env can still set them on purpose).
+// launchEnviron is the host's environment without wire.NetworkServing (a
+// host that is itself served on the network does not pass them on) and
+// without inherited go-plugin launch variables the host sets only when it
+// means them (a host that is itself a go-plugin plugin has its own host's
+// PLUGIN_CLIENT_CERT and PLUGIN_MULTIPLEX_GRPC). Config.Env can still set
+// any of them on purpose.
 func launchEnviron() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return slices.Contains(wire.NetworkServing, k)
+		return slices.Contains(wire.NetworkServing, k) || k == wire.EnvClientCert || k == wire.EnvMultiplexGRPC
 	})
 }
 
