@@ -145,3 +145,7 @@ func (c AddHelperClient) Sum(ctx context.Context, a, b int64) (int64, error) {
 	err = c.CC.Invoke(ctx, "/"+AddHelperService+"/Sum", in, out)
 	return out.GetValue(), err
 }
+
+// NewCounterClient returns a Counter client over cc, as a generated
+// NewXxxClient function does.
+func NewCounterClient(cc grpc.ClientConnInterface) CounterClient { return CounterClient{CC: cc} }
