@@ -67,7 +67,7 @@ func newBroker(c *tether.Client, env execruntime.BrokerEnv) (*GRPCBroker, error)
 // NextId returns an id not returned before by this broker, to pass to the
 // plugin for a connection it is to dial (Accept) or that it accepts
 // (Dial). The name is go-plugin's.
-func (b *GRPCBroker) NextId() uint32 { return b.nextID.Add(1) } //nolint:revive // go-plugin's name
+func (b *GRPCBroker) NextId() uint32 { return b.nextID.Add(1) }
 
 // Accept listens for the plugin's connection of id (the plugin calls its
 // broker's Dial(id)). In classic mode the listener is a new socket,
