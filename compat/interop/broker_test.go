@@ -318,3 +318,19 @@ func TestInheritedGoPluginVariablesNotPassedOn(t *testing.T) {
 		})
 	}
 }
+
+// A host that did not ask for multiplexing refuses a plugin that says it
+// multiplexes (here made to, through WithEnv), naming the variable.
+func TestUnaskedMultiplexRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := tether.Launch(ctx, build(t, goPluginCounter), tether.WithHandshake(counterHandshake),
+		tether.WithInterface("counter", 1), tether.WithEnv("PLUGIN_MULTIPLEX_GRPC=true"))
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("a multiplexing plugin loaded in a host that did not ask for multiplexing")
+	}
+	if !errors.Is(err, tether.ErrNotPlugin) || !strings.Contains(err.Error(), "PLUGIN_MULTIPLEX_GRPC was not set") {
+		t.Errorf("Launch = %v; want ErrNotPlugin naming PLUGIN_MULTIPLEX_GRPC", err)
+	}
+}
