@@ -116,59 +116,19 @@ func TestBrokerBidirectional(t *testing.T) {
 			if again, err := goplugin.Broker(c); err != nil || again != b {
 				t.Errorf("Broker again = %p, %v; want the same broker %p", again, err, b)
 			}
-			helper := &adder{}
-			served := make(chan error, 2)
-			for i, step := range []struct{ add, want int64 }{{5, 5}, {7, 12}} {
-				id := b.NextId()
-				go func() {
-					served <- b.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-						s := grpc.NewServer(opts...)
-						counter.RegisterAddHelper(s, helper)
-						return s
-					})
-				}()
-				got, err := cc.Put(ctx, "apples", step.add, id)
-				if err != nil || got != step.want {
-					t.Fatalf("Put #%d (+%d) = %d, %v; want %d", i, step.add, got, err, step.want)
-				}
+			served := putThroughHost(t, ctx, b, cc)
+			want := 2 // classic mode: one socket per AcceptAndServe, in the plugin's directory
+			if mode.multiplexed {
+				want = 0
 			}
-			if n := helper.calls.Load(); n != 2 {
-				t.Errorf("the host's AddHelper served %d calls, want 2 (one per Put)", n)
+			if got := hostSockets(t, dir); len(got) != want {
+				t.Errorf("host's brokered sockets in %s = %v, want %d", dir, got, want)
 			}
-			hostSockets := slices.DeleteFunc(sockets(t, dir), func(s string) bool { return !strings.HasPrefix(s, "h") })
-			if want := 2; !mode.multiplexed && len(hostSockets) != want {
-				t.Errorf("classic mode: host's brokered sockets in %s = %v, want %d", dir, hostSockets, want)
+			getThroughPlugin(t, ctx, b, cc)
+			if all := sockets(t, dir); mode.multiplexed && len(all) != 1 {
+				t.Errorf("multiplexed mode: sockets in %s = %v, want the plugin's one listener", dir, all)
 			}
-			if mode.multiplexed && len(hostSockets) != 0 {
-				t.Errorf("multiplexed mode made sockets %v in %s", hostSockets, dir)
-			}
-
-			id, err := cc.Share(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn, err := b.Dial(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v, err := (counter.CounterClient{CC: conn}).Get(ctx, "apples"); err != nil || v != 12 {
-				t.Errorf("Get through the plugin's brokered Counter = %d, %v; want 12", v, err)
-			}
-
-			if err := b.Close(); err != nil {
-				t.Errorf("broker Close: %v", err)
-			}
-			for range 2 {
-				if err := receive(t, served, 10*time.Second, "AcceptAndServe after Close"); err != nil {
-					t.Errorf("AcceptAndServe = %v after Close, want nil", err)
-				}
-			}
-			if left := slices.DeleteFunc(sockets(t, dir), func(s string) bool { return !strings.HasPrefix(s, "h") }); len(left) != 0 {
-				t.Errorf("host sockets left in %s after the broker's Close: %v", dir, left)
-			}
-			if _, err := b.Dial(id); !errors.Is(err, goplugin.ErrBrokerClosed) {
-				t.Errorf("Dial after Close = %v, want ErrBrokerClosed", err)
-			}
+			closeBroker(t, b, served, dir)
 			if err := c.Close(); err != nil {
 				t.Errorf("client Close: %v", err)
 			}
@@ -177,6 +137,77 @@ func TestBrokerBidirectional(t *testing.T) {
 			}
 		})
 	}
+}
+
+// putThroughHost calls Put twice, each time with the id of a new AddHelper
+// the host serves with AcceptAndServe, and checks the sums and that the
+// host's AddHelper served them. It returns AcceptAndServe's results.
+func putThroughHost(t *testing.T, ctx context.Context, b *goplugin.GRPCBroker, cc counter.CounterClient) <-chan error {
+	t.Helper()
+	helper := &adder{}
+	served := make(chan error, 2)
+	for i, step := range []struct{ add, want int64 }{{5, 5}, {7, 12}} {
+		id := b.NextId()
+		go func() {
+			served <- b.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+				s := grpc.NewServer(opts...)
+				counter.RegisterAddHelper(s, helper)
+				return s
+			})
+		}()
+		got, err := cc.Put(ctx, "apples", step.add, id)
+		if err != nil || got != step.want {
+			t.Fatalf("Put #%d (+%d) = %d, %v; want %d", i, step.add, got, err, step.want)
+		}
+	}
+	if n := helper.calls.Load(); n != 2 {
+		t.Errorf("the host's AddHelper served %d calls, want 2 (one per Put)", n)
+	}
+	return served
+}
+
+// getThroughPlugin has the plugin serve a brokered Counter (Share), dials
+// it, and reads what putThroughHost stored.
+func getThroughPlugin(t *testing.T, ctx context.Context, b *goplugin.GRPCBroker, cc counter.CounterClient) {
+	t.Helper()
+	id, err := cc.Share(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := b.Dial(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := counter.NewCounterClient(conn).Get(ctx, "apples"); err != nil || v != 12 {
+		t.Errorf("Get through the plugin's brokered Counter = %d, %v; want 12", v, err)
+	}
+}
+
+// closeBroker closes b and checks that its servers stopped, its sockets
+// are gone from dir and it refuses to dial.
+func closeBroker(t *testing.T, b *goplugin.GRPCBroker, served <-chan error, dir string) {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Errorf("broker Close: %v", err)
+	}
+	for range 2 {
+		if err := receive(t, served, 10*time.Second, "AcceptAndServe after Close"); err != nil {
+			t.Errorf("AcceptAndServe = %v after Close, want nil", err)
+		}
+	}
+	if left := hostSockets(t, dir); len(left) != 0 {
+		t.Errorf("host sockets left in %s after the broker's Close: %v", dir, left)
+	}
+	if _, err := b.Dial(b.NextId()); !errors.Is(err, goplugin.ErrBrokerClosed) {
+		t.Errorf("Dial after Close = %v, want ErrBrokerClosed", err)
+	}
+}
+
+// hostSockets lists the host's brokered sockets in dir (the plugin's own
+// are named plugin*).
+func hostSockets(t *testing.T, dir string) []string {
+	t.Helper()
+	return slices.DeleteFunc(sockets(t, dir), func(s string) bool { return strings.HasPrefix(s, "plugin") })
 }
 
 // Closing the client closes its broker: the host's brokered servers stop
