@@ -95,7 +95,7 @@ func execEndpoints(name string, eps []execruntime.Endpoint) []Endpoint {
 	out := make([]Endpoint, len(eps))
 	for i, ep := range eps {
 		out[i] = Endpoint{Network: ep.Network, Address: ep.Address, Creds: ep.Creds, ServerName: ep.ServerName,
-			ProtocolVersion: ep.ProtocolVersion, Describe: ep.Describe,
+			ProtocolVersion: ep.ProtocolVersion, Describe: ep.Describe, Dial: ep.Dial,
 			// A launched plugin listens before it prints its handshake, so
 			// a failed first connection will not get better.
 			FailFast: true,
@@ -143,13 +143,15 @@ var execKinds = map[execruntime.Kind]error{
 }
 
 // execError turns an *execruntime.Error into a *PluginError or, for
-// versions that do not fit, a *VersionError; other errors pass as they are.
+// versions that do not fit, a *VersionError (a version failure with a
+// cause, such as go-plugin's multiplexing missing, stays a *PluginError of
+// kind ErrIncompatibleVersion); other errors pass as they are.
 func execError(err error) error {
 	var e *execruntime.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	if e.Kind == execruntime.KindVersion {
+	if e.Kind == execruntime.KindVersion && e.Err == nil {
 		return &VersionError{Plugin: e.Plugin, HostVersions: e.HostVersions, PluginVersions: e.PluginVersions}
 	}
 	return &PluginError{Plugin: e.Plugin, Kind: execKinds[e.Kind], Detail: e.Detail, Output: e.Output,

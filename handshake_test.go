@@ -28,6 +28,10 @@ func TestParseHandshakeLine(t *testing.T) {
 			tether.HandshakeLine{CoreVersion: 1, AppVersion: 2, Network: "unix", Address: "/s", Protocol: "grpc", ServerCert: der}},
 		{"1|2|unix|/s|grpc|" + base64.StdEncoding.EncodeToString(der), // padded, as go-plugin writes it
 			tether.HandshakeLine{CoreVersion: 1, AppVersion: 2, Network: "unix", Address: "/s", Protocol: "grpc", ServerCert: der}},
+		{"1|1|unix|/s|grpc||true", // go-plugin v1.6+ answering PLUGIN_MULTIPLEX_GRPC
+			tether.HandshakeLine{CoreVersion: 1, AppVersion: 1, Network: "unix", Address: "/s", Protocol: "grpc", Multiplex: true}},
+		{"1|1|unix|/s|grpc||false",
+			tether.HandshakeLine{CoreVersion: 1, AppVersion: 1, Network: "unix", Address: "/s", Protocol: "grpc"}},
 	}
 	for _, tc := range good {
 		got, err := tether.ParseHandshakeLine(tc.line)
@@ -45,7 +49,7 @@ func TestParseHandshakeLine(t *testing.T) {
 		"":                              "got 1 field(s)",
 		"1|1|unix":                      "got 3 field(s)",
 		"1|1|unix|/s|grpc||||y":         "at most 8",
-		"1|1|unix|/s|grpc||true":        "does not multiplex",
+		"1|1|unix|/s|grpc||maybe":       "neither true nor false",
 		"x|1|unix|/s|grpc|":             `core protocol version "x"`,
 		"2|1|unix|/s|grpc|":             "core protocol version 2 is not 1",
 		"1|-1|unix|/s|grpc|":            `application protocol version "-1"`,
@@ -66,7 +70,7 @@ func TestParseHandshakeLine(t *testing.T) {
 
 func equalLines(a, b tether.HandshakeLine) bool {
 	return a.CoreVersion == b.CoreVersion && a.AppVersion == b.AppVersion && a.Network == b.Network &&
-		a.Address == b.Address && a.Protocol == b.Protocol && bytes.Equal(a.ServerCert, b.ServerCert) &&
+		a.Address == b.Address && a.Protocol == b.Protocol && a.Multiplex == b.Multiplex && bytes.Equal(a.ServerCert, b.ServerCert) &&
 		bytes.Equal(a.Describe, b.Describe)
 }
 

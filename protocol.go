@@ -25,8 +25,9 @@ const (
 	// EnvUnixSocketDir names the private directory the plugin must create
 	// its Unix socket in.
 	EnvUnixSocketDir = wire.EnvUnixSocketDir
-	// EnvMultiplexGRPC is set by go-plugin hosts that can multiplex; tether
-	// never sets it and a tether plugin ignores it.
+	// EnvMultiplexGRPC is set to "true" by hosts that multiplex (go-plugin's
+	// GRPCBrokerMultiplex, tether's goplugin.WithMultiplexedBroker); a
+	// tether plugin ignores it.
 	EnvMultiplexGRPC = wire.EnvMultiplexGRPC
 	// EnvOwnSocketDir, when it equals EnvUnixSocketDir, hands the directory
 	// to the plugin: it removes the directory as well as its socket on exit.
@@ -152,12 +153,13 @@ func (h HandshakeConfig) withDefaults() HandshakeConfig {
 }
 
 // HandshakeLine is the one line a launched plugin prints on stdout once it
-// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT, and, for a tether
-// host that asked for it, |MULTIPLEX|DESCRIBE (MULTIPLEX, go-plugin's
-// seventh field, empty: tether does not multiplex).
+// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT, then optionally
+// |MULTIPLEX (go-plugin's seventh field, true only for a host that asked
+// for multiplexing) and |DESCRIBE (for a tether host that asked for it).
 type HandshakeLine = wire.HandshakeLine
 
 // ParseHandshakeLine parses a plugin's handshake line. It accepts the five
-// field form of older go-plugin plugins and the six field form, and returns
-// an error describing the first field that is wrong.
+// field form of older go-plugin plugins, the six field form and the
+// optional MULTIPLEX and DESCRIBE fields, and returns an error describing
+// the first field that is wrong.
 func ParseHandshakeLine(line string) (HandshakeLine, error) { return wire.ParseHandshakeLine(line) }

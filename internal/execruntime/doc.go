@@ -15,8 +15,10 @@
 package execruntime
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -63,6 +65,10 @@ type Config struct {
 	KillTimeout time.Duration
 	// CookieKey and CookieValue are the magic cookie the plugin checks.
 	CookieKey, CookieValue string
+	// Broker keeps what go-plugin's broker needs (BrokerEnv) for the
+	// goplugin package; Multiplex also asks the plugin to multiplex
+	// (wire.EnvMultiplexGRPC) and refuses one that does not.
+	Broker, Multiplex bool
 	// OnStart, when set, is called with each process's pid and socket
 	// directory as soon as it runs, before its handshake.
 	OnStart func(pid int, socketDir string)
@@ -76,6 +82,9 @@ type Endpoint struct {
 	ProtocolVersion  int
 	Describe         []byte  // its serialized Describe answer, if it printed one
 	Instance         Process // nil without a known process
+	// Dial, when set, opens each connection to the instance (a stream of
+	// the multiplexed session) instead of dialling Network and Address.
+	Dial func(ctx context.Context) (net.Conn, error)
 }
 
 // Process is a running plugin process: one this host launched (*Instance)

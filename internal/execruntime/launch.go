@@ -38,6 +38,8 @@ type Instance struct {
 	// config carries.
 	hostCert *tls.Certificate
 	restarts bool // the runtime starts another when it exits
+	// broker is go-plugin's broker of this process (broker.go).
+	broker brokerSlot
 }
 
 // Restarts reports whether the runtime starts another instance when this
@@ -108,6 +110,9 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 		}
 		vars = append(vars, wire.EnvClientCert+"="+string(certPEM))
 	}
+	if cfg.Multiplex {
+		vars = append(vars, wire.EnvMultiplexGRPC+"=true")
+	}
 	if cfg.Outlive {
 		vars = append(vars, wire.EnvOutlive+"=1")
 	}
@@ -138,6 +143,12 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 		cfg.OnStart(inst.p.Pid(), dir)
 	}
 	ep, err := inst.handshake(ctx, env, cfg, hostCert)
+	if err == nil {
+		err = inst.setUpBroker(cfg, inst.hs, hostCert, dir, &ep)
+		if err != nil {
+			err = perr(KindHost, "could not set up go-plugin's broker", err)
+		}
+	}
 	if err != nil {
 		_ = inst.p.Terminate(context.Background(), cfg.KillTimeout)
 		return nil, Endpoint{}, err
@@ -146,13 +157,16 @@ func Launch(ctx context.Context, env Env, cfg Config) (*Instance, Endpoint, erro
 	return inst, ep, nil
 }
 
-// launchEnviron is the host's environment without wire.NetworkServing:
-// a host that is itself served on the network does not pass them on
-// (Config.Env can still set them on purpose).
+// launchEnviron is the host's environment without wire.NetworkServing (a
+// host that is itself served on the network does not pass them on) and
+// without inherited go-plugin launch variables the host sets only when it
+// means them (a host that is itself a go-plugin plugin has its own host's
+// PLUGIN_CLIENT_CERT and PLUGIN_MULTIPLEX_GRPC). Config.Env can still set
+// any of them on purpose.
 func launchEnviron() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return slices.Contains(wire.NetworkServing, k)
+		return slices.Contains(wire.NetworkServing, k) || k == wire.EnvClientCert || k == wire.EnvMultiplexGRPC
 	})
 }
 
@@ -203,7 +217,14 @@ func (i *Instance) handshake(ctx context.Context, env Env, cfg Config, hostCert 
 		return Endpoint{}, e
 	}
 	i.hs = hl
-	if err := checkLocal(hl); err != nil {
+	if err := checkMultiplex(cfg, hl); err != nil {
+		return Endpoint{}, &Error{Plugin: name, Kind: KindVersion, Detail: err.Error(), Err: ErrMuxNotSupported}
+	}
+	if hl.Multiplex && !cfg.Multiplex {
+		return Endpoint{}, perr("its handshake says it multiplexes its connections (seventh field true), "+
+			"which the host did not ask for ("+wire.EnvMultiplexGRPC+" was not set)", nil)
+	}
+	if err := CheckLocal(hl.Network, hl.Address); err != nil {
 		return Endpoint{}, perr("its handshake names an address outside this machine", err)
 	}
 	if !slices.Contains(env.ProtocolVersions, hl.AppVersion) {
@@ -228,14 +249,24 @@ func (i *Instance) handshake(ctx context.Context, env Env, cfg Config, hostCert 
 	return ep, nil
 }
 
-// checkLocal refuses a launched plugin's TCP address unless it is on the
-// loopback interface: a local plugin has no business sending its host to
-// another machine.
-func checkLocal(hl wire.HandshakeLine) error {
-	if hl.Network != "tcp" {
+// checkMultiplex refuses a plugin that does not multiplex to a host that
+// asked for go-plugin's multiplexed broker.
+func checkMultiplex(cfg Config, hl wire.HandshakeLine) error {
+	if !cfg.Multiplex || hl.Multiplex {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(hl.Address)
+	return errors.New("the host asked for go-plugin's multiplexed broker (" + wire.EnvMultiplexGRPC +
+		"=true) but the plugin's handshake line does not offer it (go-plugin plugins need go-plugin v1.6 or later; tether plugins never multiplex)")
+}
+
+// CheckLocal refuses a launched plugin's TCP address unless it is on the
+// loopback interface: a local plugin has no business sending its host to
+// another machine. Unix socket paths pass.
+func CheckLocal(network, address string) error {
+	if network != "tcp" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err
 	}
@@ -243,7 +274,7 @@ func checkLocal(hl wire.HandshakeLine) error {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%s is not a loopback address", hl.Address)
+		return fmt.Errorf("%s is not a loopback address", address)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tetherplug/tether/internal/autotls"
 	"github.com/tetherplug/tether/internal/proc"
-	"github.com/tetherplug/tether/internal/wire"
 )
 
 // ReattachConfig is what another host process needs to attach to a plugin
@@ -85,6 +84,10 @@ func (r *Runtime) ReattachConfig(plugin string, protocol int, interfaces map[str
 	if ei == nil {
 		return ReattachConfig{}, &Error{Plugin: plugin, Kind: KindUnavailable,
 			Detail: "reattach needs one running instance, and it has 0"}
+	}
+	if ei.hs.Multiplex {
+		return ReattachConfig{}, &Error{Plugin: plugin, Kind: KindBadTarget,
+			Detail: "a plugin that multiplexes its connections (go-plugin's multiplexed broker) cannot be reattached to: its one connection is this host's"}
 	}
 	cfg := ReattachConfig{Plugin: plugin, Network: ei.hs.Network, Address: ei.hs.Address, Protocol: "grpc",
 		ProtocolVersion: protocol, Interfaces: maps.Clone(interfaces), Pid: ei.Pid(), Spool: ei.spoolConfig()}
@@ -215,7 +218,7 @@ func (cfg ReattachConfig) check() (credentials.TransportCredentials, error) {
 			return nil, bad("address", fmt.Sprintf("is %q, not the absolute path of a Unix socket", cfg.Address), nil)
 		}
 	case "tcp":
-		if err := checkLocal(wire.HandshakeLine{Network: "tcp", Address: cfg.Address}); err != nil {
+		if err := CheckLocal("tcp", cfg.Address); err != nil {
 			return nil, bad("address", "is not a loopback host:port (a local plugin's)", err)
 		}
 	default:

@@ -41,6 +41,7 @@ func Start(ctx context.Context, env Env, cfg Config) (*Runtime, error) {
 func (r *Runtime) watch(inst *Instance) {
 	<-inst.Exited()
 	r.env.Report(nil)
+	inst.closeBroker()
 	r.mu.Lock()
 	r.cur = nil
 	r.mu.Unlock()

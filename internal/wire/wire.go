@@ -31,8 +31,12 @@ const (
 	// EnvUnixSocketDir names the private directory the plugin must create
 	// its Unix socket in.
 	EnvUnixSocketDir = "PLUGIN_UNIX_SOCKET_DIR"
-	// EnvMultiplexGRPC is set by go-plugin hosts that can multiplex; tether
-	// never sets it and a tether plugin ignores it.
+	// EnvMultiplexGRPC, "true", asks a go-plugin plugin (v1.6 or later) to
+	// multiplex every connection, brokered ones included, over the one
+	// connection to its listener, and to say it does with a seventh
+	// handshake field "true". Hosts set it only when they multiplex (go-plugin's
+	// GRPCBrokerMultiplex, tether's goplugin.WithMultiplexedBroker); a tether
+	// plugin ignores it.
 	EnvMultiplexGRPC = "PLUGIN_MULTIPLEX_GRPC"
 	// EnvOwnSocketDir, when it equals EnvUnixSocketDir, hands the directory
 	// to the plugin: it removes the directory as well as its socket on exit,
@@ -142,9 +146,10 @@ func IsCookieMessage(s string) bool {
 }
 
 // HandshakeLine is the one line a launched plugin prints on stdout once it
-// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT, and, for a tether
-// host that asked for it, |MULTIPLEX|DESCRIBE (MULTIPLEX, go-plugin's
-// seventh field, empty: tether does not multiplex).
+// is ready: CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT, then optionally
+// |MULTIPLEX (go-plugin's seventh field, for a host that set
+// EnvMultiplexGRPC) and |DESCRIBE (for a tether host that set
+// EnvDescribeInHandshake).
 type HandshakeLine struct {
 	CoreVersion int
 	AppVersion  int
@@ -154,6 +159,11 @@ type HandshakeLine struct {
 	// ServerCert is the plugin's DER certificate for automatic mutual TLS,
 	// empty when the connection is plaintext.
 	ServerCert []byte
+	// Multiplex is the seventh field: the plugin multiplexes its
+	// connections (go-plugin's gRPC broker multiplexing), which it does
+	// only for a host that asked with EnvMultiplexGRPC. Hosts that did not
+	// ask refuse a line that says true.
+	Multiplex bool
 	// Describe is the plugin's Describe answer, a serialized
 	// tether.v1.DescribeResponse, when the host asked for it with
 	// EnvDescribeInHandshake; empty otherwise.
@@ -167,8 +177,15 @@ func (h HandshakeLine) String() string {
 		cert = base64.RawStdEncoding.EncodeToString(h.ServerCert)
 	}
 	s := fmt.Sprintf("%d|%d|%s|%s|%s|%s", h.CoreVersion, h.AppVersion, h.Network, h.Address, h.Protocol, cert)
-	if len(h.Describe) > 0 {
-		s += "||" + base64.RawStdEncoding.EncodeToString(h.Describe)
+	mux := ""
+	if h.Multiplex {
+		mux = "true"
+	}
+	switch {
+	case len(h.Describe) > 0:
+		s += "|" + mux + "|" + base64.RawStdEncoding.EncodeToString(h.Describe)
+	case h.Multiplex:
+		s += "|true"
 	}
 	return s
 }
@@ -178,8 +195,10 @@ func (h HandshakeLine) String() string {
 const MaxHandshakeLine = 64 << 10
 
 // ParseHandshakeLine parses a plugin's handshake line. It accepts the five
-// field form of older go-plugin plugins and the six field form, and returns an
-// error describing the first field that is wrong.
+// field form of older go-plugin plugins, the six field form, and the
+// optional seventh (MULTIPLEX, a boolean) and eighth (DESCRIBE) fields, and
+// returns an error describing the first field that is wrong. Whether a
+// multiplexing plugin is welcome is the host's decision, not the parser's.
 func ParseHandshakeLine(line string) (HandshakeLine, error) {
 	line = strings.TrimRight(line, "\r\n")
 	if len(line) > MaxHandshakeLine {
@@ -229,8 +248,10 @@ func ParseHandshakeLine(line string) (HandshakeLine, error) {
 		}
 		h.ServerCert = cert
 	}
-	if len(parts) > 6 && parts[6] != "" && parts[6] != "false" {
-		return HandshakeLine{}, fmt.Errorf("multiplexing field %q: tether does not multiplex connections", parts[6])
+	if len(parts) > 6 && parts[6] != "" {
+		if h.Multiplex, err = strconv.ParseBool(parts[6]); err != nil {
+			return HandshakeLine{}, fmt.Errorf("multiplexing field %q is neither true nor false", parts[6])
+		}
 	}
 	if len(parts) > 7 && parts[7] != "" {
 		d, err := base64.RawStdEncoding.DecodeString(parts[7])
