@@ -38,6 +38,28 @@ func TestNodeTetherLs(t *testing.T) {
 	}
 }
 
+// `tether call` reaches the Node.js plugin, which serves no reflection,
+// from the greeter's .proto file; without the file it says what to pass.
+func TestNodeTetherCallWithProtoFile(t *testing.T) {
+	plugin := nodePlugin(t)
+	cli := tethertest.Build(t, "github.com/tetherplug/tether/cmd/tether")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cli, "call", "--import-path", "proto", "--proto", "greeter/v1/greeter.proto",
+		plugin, "Greet", `{"name": "Ada"}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tether call --proto: %v\n%s", err, out)
+	}
+	if got := strings.Join(strings.Fields(string(out)), " "); got != `{ "message": "Hello from Node.js, Ada!" }` {
+		t.Errorf("tether call --proto printed %q", out)
+	}
+	cmd := exec.CommandContext(ctx, cli, "call", plugin, "Greet", `{"name": "Ada"}`)
+	out, err = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "pass its .proto files with --proto") {
+		t.Errorf("tether call without --proto: %v (want exit status 2 naming --proto)\n%s", err, out)
+	}
+}
+
 // A host killed with SIGKILL leaves no node process behind, whether it
 // launched the plugin itself or through a shell script that does not exec
 // it (then the parent-death signal reaches the shell, not node, and only
