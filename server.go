@@ -74,6 +74,11 @@ type ServeConfig struct {
 	// docs/observability.md.
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
+	// NoReflection leaves gRPC server reflection out, for a plugin that
+	// does not publish its schema: hosts do not need it (Describe lists
+	// every method), but tools such as tether call and grpcurl then need
+	// the plugin's .proto files (tether call --proto).
+	NoReflection bool
 }
 
 func (c ServeConfig) versions() []int {
@@ -174,7 +179,9 @@ func NewServer(cfg ServeConfig, opts ...grpc.ServerOption) *Server {
 	// stdio stream, the callback tunnels and reflection.
 	goplugin.RegisterStdio(gs, stdio{s: s})
 	tetherv1.RegisterCallbacksServer(gs, callbackServer{host: host})
-	goplugin.RegisterReflection(gs)
+	if !cfg.NoReflection {
+		goplugin.RegisterReflection(gs)
+	}
 	return s
 }
 
