@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -113,14 +114,36 @@ func (b *GRPCBroker) classicDialer(id uint32) (func(context.Context, string) (ne
 	case <-b.done:
 		return nil, b.alive()
 	}
-	if m.Network != "unix" && m.Network != "tcp" {
-		return nil, b.errorf(id, "the plugin announced network %q, neither unix nor tcp", m.Network)
-	}
-	if err := execruntime.CheckLocal(m.Network, m.Address); err != nil {
-		return nil, b.errorf(id, "the plugin announced an address outside this machine: %w", err)
+	if err := b.checkAnnounced(m); err != nil {
+		return nil, b.errorf(id, "%w: %v", ErrAddressRefused, err)
 	}
 	return func(ctx context.Context, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, m.Network, m.Address)
 	}, nil
+}
+
+// checkAnnounced refuses an address the plugin announced unless it is
+// loopback TCP or a Unix socket (not a link to one) directly in the
+// plugin's private socket directory: the host dials only its own plugin,
+// with its own certificate.
+func (b *GRPCBroker) checkAnnounced(m gpwire.ConnInfo) error {
+	switch m.Network {
+	case "tcp":
+		return execruntime.CheckLocal(m.Network, m.Address)
+	case "unix":
+		if b.env.SocketDir == "" || filepath.Dir(filepath.Clean(m.Address)) != filepath.Clean(b.env.SocketDir) {
+			return fmt.Errorf("the Unix socket %q is not in the plugin's directory %s", m.Address, b.env.SocketDir)
+		}
+		fi, err := os.Lstat(m.Address)
+		if err != nil {
+			return fmt.Errorf("the Unix socket %q: %w", m.Address, err)
+		}
+		if fi.Mode().Type() != os.ModeSocket {
+			return fmt.Errorf("%q is not a Unix socket (%v)", m.Address, fi.Mode().Type())
+		}
+		return nil
+	default:
+		return fmt.Errorf("network %q at %q is neither unix nor tcp", m.Network, m.Address)
+	}
 }

@@ -65,6 +65,10 @@ var (
 	// id (to announce it in classic mode, to acknowledge the knock in
 	// multiplexed mode) and it did not.
 	ErrDialTimeout = errors.New("brokered connection not served in time")
+	// ErrAddressRefused: in classic mode the plugin announced a brokered
+	// listener the host does not dial: neither a Unix socket in the
+	// plugin's private socket directory nor loopback TCP.
+	ErrAddressRefused = errors.New("brokered address refused")
 )
 
 // DialTimeout bounds how long Dial waits for the plugin to serve an id,

@@ -6,15 +6,23 @@
 // With COUNTER_HIDE_MULTIPLEX=1 it behaves as a plugin built on go-plugin
 // older than v1.6: it never sees PLUGIN_MULTIPLEX_GRPC, so it neither
 // multiplexes nor says it can.
+//
+// With COUNTER_ANNOUNCE=network,address it announces every listener of its
+// broker at that address instead of its own (a plugin announcing an
+// address outside its private directory or off this machine), for the
+// host's refusal of it.
 package main
 
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tetherplug/tether/compat/internal/counter"
 )
@@ -77,6 +85,42 @@ func main() {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: counter.Handshake,
 		Plugins:         map[string]plugin.Plugin{"counter": counterPlugin{}},
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			if network, address, ok := strings.Cut(os.Getenv("COUNTER_ANNOUNCE"), ","); ok {
+				opts = append(opts, grpc.StreamInterceptor(announceAt(network, address)))
+			}
+			return plugin.DefaultGRPCServer(opts)
+		},
 	})
+}
+
+// announceAt rewrites the address of each listener the plugin's broker
+// announces on its stream (a plugin.ConnInfo with an address) to network
+// and address.
+func announceAt(network, address string) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if info.FullMethod != "/plugin.GRPCBroker/StartStream" {
+			return h(srv, ss)
+		}
+		return h(srv, &rewritingStream{ServerStream: ss, network: network, address: address})
+	}
+}
+
+// rewritingStream is a broker stream whose announcements it rewrites.
+type rewritingStream struct {
+	grpc.ServerStream
+	network, address string
+}
+
+func (s *rewritingStream) SendMsg(m any) error {
+	if pm, ok := m.(proto.Message); ok {
+		r := pm.ProtoReflect()
+		fields := r.Descriptor().Fields()
+		addr := fields.ByName("address")
+		if addr != nil && r.Get(addr).String() != "" {
+			r.Set(fields.ByName("network"), protoreflect.ValueOfString(s.network))
+			r.Set(addr, protoreflect.ValueOfString(s.address))
+		}
+	}
+	return s.ServerStream.SendMsg(m)
 }
