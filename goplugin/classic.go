@@ -18,7 +18,8 @@ import (
 // the other side dials the announced address.
 
 // classicListen makes a listener for id in the plugin's private socket
-// directory (loopback TCP for a plugin on TCP) and announces it.
+// directory, a 0600 socket (loopback TCP for a plugin on TCP), and
+// announces it.
 func (b *GRPCBroker) classicListen(id uint32) (net.Listener, error) {
 	var ln net.Listener
 	var err error
@@ -27,7 +28,13 @@ func (b *GRPCBroker) classicListen(id uint32) (net.Listener, error) {
 		b.seq++
 		name := fmt.Sprintf("h%d-%d.sock", id, b.seq)
 		b.mu.Unlock()
-		ln, err = net.Listen("unix", filepath.Join(b.env.SocketDir, name))
+		path := filepath.Join(b.env.SocketDir, name)
+		if ln, err = net.Listen("unix", path); err == nil {
+			// Owner-only, like the 0700 directory it is in.
+			if err = os.Chmod(path, 0o600); err != nil {
+				_ = ln.Close()
+			}
+		}
 	} else {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
