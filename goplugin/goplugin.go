@@ -71,10 +71,17 @@ var (
 	ErrAddressRefused = errors.New("brokered address refused")
 )
 
-// DialTimeout bounds how long Dial waits for the plugin to serve an id,
-// and how long a knock of the plugin waits for the host's Accept of its
-// id in multiplexed mode: go-plugin's 5 seconds.
+// DialTimeout bounds how long Dial waits for the plugin to serve an id:
+// go-plugin's 5 seconds, which is also how long the plugin waits for the
+// host to acknowledge its knock in multiplexed mode.
 const DialTimeout = 5 * time.Second
+
+// KnockAcceptWait bounds how long the plugin's knock for an id waits for
+// the host's Accept of the id in multiplexed mode before the host refuses
+// it: a second less than the plugin's own DialTimeout, so that the host
+// never acknowledges a knock the plugin has given up on (and then hands
+// the plugin's next stream to the wrong id).
+const KnockAcceptWait = DialTimeout - time.Second
 
 // WithBroker launches a go-plugin plugin with go-plugin's gRPC broker in
 // classic mode, for Broker. Exec targets only; the last of WithBroker and

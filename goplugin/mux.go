@@ -87,12 +87,12 @@ func (l *muxListener) Close() error {
 func (l *muxListener) Addr() net.Addr { return l.b.env.Session.LocalAddr() }
 
 // answerKnock acknowledges the plugin's knock for id once the host accepts
-// it, waiting up to DialTimeout for its Accept (a host commonly starts
+// it, waiting up to KnockAcceptWait for its Accept (a host commonly starts
 // AcceptAndServe in a goroutine just before it passes the id on), or
 // acknowledges with an error.
 func (b *GRPCBroker) answerKnock(id uint32) {
 	defer b.wg.Done()
-	timer := time.NewTimer(DialTimeout)
+	timer := time.NewTimer(KnockAcceptWait)
 	defer timer.Stop()
 	for {
 		b.mu.Lock()

@@ -79,3 +79,27 @@ func TestBrokerRefusesNonLocalAddress(t *testing.T) {
 	default:
 	}
 }
+
+// In multiplexed mode, the plugin's knock for an id the host never accepts
+// is refused by the host (its message reaches the plugin's call) before
+// the plugin's own 5 seconds run out, so that no late acknowledgement
+// leaves the host expecting a stream the plugin will not open; the next
+// brokered call then works.
+func TestBrokerKnockForUnacceptedID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cc, _ := launchCounter(t, ctx, goplugin.WithMultiplexedBroker())
+	b, err := goplugin.Broker(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = cc.Put(ctx, "apples", 1, 4242)
+	if err == nil || !strings.Contains(err.Error(), "broker id 4242: the host does not accept it") {
+		t.Errorf("Put through an id the host never accepts = %v; want the host's refusal", err)
+	}
+	if d := time.Since(start); d >= goplugin.DialTimeout {
+		t.Errorf("the refusal took %v, want less than the plugin's %v", d, goplugin.DialTimeout)
+	}
+	_ = putThroughHost(t, ctx, b, cc)
+}
