@@ -120,8 +120,9 @@ func TestBrokerPluginKilledMidCall(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			var pid atomic.Int64
+			var dir atomic.Value
 			c, err := tether.Launch(ctx, path, tether.WithHandshake(counterHandshake), tether.WithInterface("counter", 1),
-				mode.opt, tether.WithOnStart(func(p tether.StartedProcess) { pid.Store(int64(p.Pid)) }))
+				mode.opt, tether.WithOnStart(func(p tether.StartedProcess) { pid.Store(int64(p.Pid)); dir.Store(p.SocketDir) }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,6 +138,9 @@ func TestBrokerPluginKilledMidCall(t *testing.T) {
 			killMidCalls(t, ctx, b, cc, int(pid.Load()))
 			if err := c.Close(); err != nil && !errors.Is(err, tether.ErrPluginExited) {
 				t.Logf("client Close after the kill: %v", err)
+			}
+			if left := sockets(t, dir.Load().(string)); len(left) != 0 {
+				t.Errorf("sockets left after the killed plugin's client closed: %v", left)
 			}
 			awaitFDs(t, before, "after the killed plugin's client closed")
 			goleak.VerifyNone(t, ignore)
