@@ -56,12 +56,17 @@ func newBroker(c *tether.Client, env execruntime.BrokerEnv) (*GRPCBroker, error)
 		cancel()
 		return nil, err
 	}
-	b := &GRPCBroker{plugin: c.Name(), env: env, stream: stream, cancel: cancel, done: make(chan struct{}),
+	return startBroker(c.Name(), env, stream, cancel), nil
+}
+
+// startBroker runs the broker of plugin on stream; cancel ends the stream.
+func startBroker(plugin string, env execruntime.BrokerEnv, stream grpc.BidiStreamingClient[gpwire.ConnInfo, gpwire.ConnInfo], cancel context.CancelFunc) *GRPCBroker {
+	b := &GRPCBroker{plugin: plugin, env: env, stream: stream, cancel: cancel, done: make(chan struct{}),
 		infos: map[uint32]*pendingInfo{}, acks: map[uint32]chan gpwire.Knock{}, closers: map[io.Closer]struct{}{}}
 	b.mux.init()
 	b.wg.Add(1)
 	go b.receive()
-	return b, nil
+	return b
 }
 
 // NextId returns an id not returned before by this broker, to pass to the
@@ -151,6 +156,7 @@ func (b *GRPCBroker) DialWithOptions(id uint32, opts ...grpc.DialOption) (*grpc.
 		return nil, b.why
 	}
 	b.conns = append(b.conns, conn)
+	conn.Connect() // as go-plugin's grpc.Dial: connect now, on the stream just opened in multiplexed mode
 	return conn, nil
 }
 

@@ -174,13 +174,24 @@ func (b *GRPCBroker) deliverAck(id uint32, k gpwire.Knock) {
 
 // muxDialer knocks for id, waits for the plugin's acknowledgement and
 // opens a stream; it returns a dialer that hands out that stream first and
-// knocks again for each later connection (a reconnection).
+// knocks again for each later connection (a reconnection). A first stream
+// the connection has not taken within DialTimeout (it was closed before
+// connecting) is closed, not left open for the session's life.
 func (b *GRPCBroker) muxDialer(id uint32) (func(context.Context, string) (net.Conn, error), error) {
 	first, err := b.muxOpen(id)
 	if err != nil {
 		return nil, err
 	}
 	var mu sync.Mutex
+	time.AfterFunc(DialTimeout, func() {
+		mu.Lock()
+		c := first
+		first = nil
+		mu.Unlock()
+		if c != nil {
+			_ = c.Close()
+		}
+	})
 	return func(context.Context, string) (net.Conn, error) {
 		mu.Lock()
 		c := first
