@@ -80,8 +80,22 @@ func (l *muxListener) Close() error {
 		delete(l.b.closers, l)
 		l.b.mu.Unlock()
 		close(l.done)
+		l.closeQueued()
 	})
 	return nil
+}
+
+// closeQueued closes the streams queued for the listener that nobody will
+// accept now that it is closed.
+func (l *muxListener) closeQueued() {
+	for {
+		select {
+		case c := <-l.conns:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
 }
 
 func (l *muxListener) Addr() net.Addr { return l.b.env.Session.LocalAddr() }
@@ -149,6 +163,11 @@ func (b *GRPCBroker) acceptStreams() {
 		}
 		select {
 		case l.conns <- conn:
+			select {
+			case <-l.done: // closed meanwhile: its Close may have drained the queue already
+				l.closeQueued()
+			default:
+			}
 		case <-l.done:
 			_ = conn.Close()
 		case <-b.done:
