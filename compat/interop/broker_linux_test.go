@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,22 +56,12 @@ func awaitFDs(t *testing.T, want int, what string) {
 // descriptor and no goroutine behind: its listeners, sockets, streams and
 // connections all close with the client.
 func TestBrokerNoLeak(t *testing.T) {
-	path := build(t, goPluginCounter)
 	for _, mode := range brokerModes {
 		t.Run(mode.name, func(t *testing.T) {
 			cycle := func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				c, err := tether.Launch(ctx, path, tether.WithHandshake(counterHandshake),
-					tether.WithInterface("counter", 1), mode.opt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				cc, err := tether.Dispense(c, "counter", counter.NewCounterClient)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, cc, _ := launchCounter(t, ctx, mode.opt)
 				b, err := goplugin.Broker(c)
 				if err != nil {
 					t.Fatal(err)
@@ -112,34 +101,22 @@ func (a *blockingAdder) Sum(ctx context.Context, _, _ int64) (int64, error) {
 // the calls, AcceptAndServe and a pending Dial end with an error within a
 // bounded time, the broker reports ErrBrokerClosed, and nothing leaks.
 func TestBrokerPluginKilledMidCall(t *testing.T) {
-	path := build(t, goPluginCounter)
 	for _, mode := range brokerModes {
 		t.Run(mode.name, func(t *testing.T) {
 			ignore := goleak.IgnoreCurrent()
 			before := openFDs(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			var pid atomic.Int64
-			var dir atomic.Value
-			c, err := tether.Launch(ctx, path, tether.WithHandshake(counterHandshake), tether.WithInterface("counter", 1),
-				mode.opt, tether.WithOnStart(func(p tether.StartedProcess) { pid.Store(int64(p.Pid)); dir.Store(p.SocketDir) }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			cc, err := tether.Dispense(c, "counter", counter.NewCounterClient)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, cc, dir, pid := launchCounterPID(t, ctx, mode.opt)
 			b, err := goplugin.Broker(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			killMidCalls(t, ctx, b, cc, int(pid.Load()))
+			killMidCalls(t, ctx, b, cc, pid)
 			if err := c.Close(); err != nil && !errors.Is(err, tether.ErrPluginExited) {
 				t.Logf("client Close after the kill: %v", err)
 			}
-			if left := sockets(t, dir.Load().(string)); len(left) != 0 {
+			if left := sockets(t, dir); len(left) != 0 {
 				t.Errorf("sockets left after the killed plugin's client closed: %v", left)
 			}
 			awaitFDs(t, before, "after the killed plugin's client closed")

@@ -36,21 +36,27 @@ func (a *adder) Sum(_ context.Context, x, y int64) (int64, error) {
 // returns its client, its Counter, and its socket directory.
 func launchCounter(t *testing.T, ctx context.Context, opts ...tether.Option) (*tether.Client, counter.CounterClient, string) {
 	t.Helper()
-	var dir atomic.Value
+	c, cc, dir, _ := launchCounterPID(t, ctx, opts...)
+	return c, cc, dir
+}
+
+// launchCounterPID is launchCounter that also returns the plugin's pid.
+func launchCounterPID(t *testing.T, ctx context.Context, opts ...tether.Option) (*tether.Client, counter.CounterClient, string, int) {
+	t.Helper()
+	var started atomic.Value
 	opts = append([]tether.Option{tether.WithHandshake(counterHandshake), tether.WithInterface("counter", 1),
-		tether.WithOnStart(func(p tether.StartedProcess) { dir.Store(p.SocketDir) })}, opts...)
+		tether.WithOnStart(func(p tether.StartedProcess) { started.Store(p) })}, opts...)
 	c, err := tether.Launch(ctx, build(t, goPluginCounter), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	cc, err := tether.Dispense(c, "counter", func(cc grpc.ClientConnInterface) counter.CounterClient {
-		return counter.CounterClient{CC: cc}
-	})
+	cc, err := tether.Dispense(c, "counter", counter.NewCounterClient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, cc, dir.Load().(string)
+	p := started.Load().(tether.StartedProcess)
+	return c, cc, p.SocketDir, p.Pid
 }
 
 // sockets lists the socket files in dir.
