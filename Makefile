@@ -160,7 +160,7 @@ $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) GOOS= GOARCH= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## lint: gofmt, go vet and staticcheck in every module, the root package's light dependencies and
-## the root go.mod (check-gomod); then no Linux-only mechanism in a shared file (osleak), and the
+## the root go.mod (check-gomod); then no Linux-only mechanism in a shared file of any module (osleak), and the
 ## tether module and compat built and vetted for linux, darwin, windows and freebsd on amd64 and
 ## arm64, staticchecked for each OS on amd64 (.ci/lint-os; arm64 shares every file with amd64)
 lint: check-gomod $(TOOLS)/staticcheck
@@ -172,7 +172,7 @@ lint: check-gomod $(TOOLS)/staticcheck
 		echo "cd $$m && vet && staticcheck"; \
 		(cd $$m && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...) || exit 1; \
 	done
-	$(GO) run ./internal/tools/osleak
+	@for m in . $(MODULES); do echo "osleak $$m"; $(GO) run ./internal/tools/osleak $$m || exit 1; done
 	GO=$(GO) .ci/lint-os $(TOOLS)/staticcheck
 
 ## check-gomod: the root go.mod is tidy, has no replace directive (go install MODULE@VERSION refuses

@@ -79,7 +79,7 @@ func Open(path string) (*os.File, error) {
 // from any goroutine.
 type Follower struct {
 	path    string
-	f       *os.File // read-write: fallocate needs a writable descriptor
+	f       *os.File // read-write: punching a hole (Linux) needs a writable descriptor
 	openErr error
 	off     atomic.Int64
 	punched int64 // Read's goroutine only

@@ -71,7 +71,7 @@ func TestOpenMode(t *testing.T) {
 }
 
 // Read blocks at the end and returns an append promptly (well under the
-// safety poll, so the wake-up came from the file watch: inotify on Linux).
+// safety poll, so the wake-up came from the file watch).
 func TestFollowWakesOnAppend(t *testing.T) {
 	path, w := newSpool(t)
 	fl := Follow(path, 0)
@@ -193,7 +193,7 @@ func TestFollowMissingFile(t *testing.T) {
 	}
 }
 
-// Without a file watch (no inotify instance to be had, say) appends are still seen, within
+// Without a file watch (none to be had from the OS, say) appends are still seen, within
 // the fallback poll.
 func TestFallbackPoll(t *testing.T) {
 	useWatcher = false

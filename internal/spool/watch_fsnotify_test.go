@@ -8,7 +8,7 @@ import (
 
 // The fsnotify watcher, the one every OS but Linux uses, wakes a Follower
 // on an append long before the safety poll would, and closes with the last
-// Follower. On Linux it runs here in place of inotify.
+// Follower. On Linux it runs here in place of Linux's own watch (watch_linux.go).
 func TestFSWatcherWakesOnAppend(t *testing.T) {
 	saved, fw := shared, newFSWatcher()
 	shared = fw

@@ -110,7 +110,7 @@ func (w *podWorker) runProcess(ctx context.Context, i int, c *corev1.Container, 
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, w.dir, pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = containerSysProcAttr()
 	err = cmd.Start()
 	pw.Close()
 	if err != nil {
