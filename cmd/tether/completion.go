@@ -59,16 +59,28 @@ func completeMethods(flags *pluginFlags, pf *protoFlags) cobra.CompletionFunc {
 	}
 }
 
-// completions are the methods of src whose names start with toComplete.
+// completions are the methods of src whose full names (pkg.Service/Method)
+// start with toComplete, and the bare method names (Method, which call
+// accepts when one service alone has it) that do.
 func completions(src descsource.Source, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	all, err := allMethods(src)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
+	full := names(all)
+	services := map[string]int{} // bare method name → how many services have it
+	for _, name := range full {
+		_, bare, _ := strings.Cut(name, "/")
+		services[bare]++
+	}
 	var out []cobra.Completion
-	for _, name := range names(all) {
-		if strings.HasPrefix(name, toComplete) {
+	for _, name := range full {
+		_, bare, _ := strings.Cut(name, "/")
+		switch {
+		case strings.HasPrefix(name, toComplete):
 			out = append(out, name)
+		case strings.HasPrefix(bare, toComplete) && services[bare] == 1:
+			out = append(out, bare)
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp

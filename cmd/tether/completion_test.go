@@ -25,6 +25,11 @@ func TestCompleteCallMethods(t *testing.T) {
 	if r.stdout != "tether.echo.v1.Echo/Bidi\n:4\n" {
 		t.Errorf("completing tether.echo.v1.Echo/B: %q", r.stdout)
 	}
+	r = run(t, "", nil, "__complete", "call", echo(t), "Bi") // a bare method name, as call accepts it
+	requireOK(t, r)
+	if r.stdout != "Bidi\n:4\n" {
+		t.Errorf("completing Bi: %q", r.stdout)
+	}
 	r = run(t, "", nil, "__complete", "inspect", echo(t), "tether.echo.v1.Echo/U")
 	requireOK(t, r)
 	if r.stdout != "tether.echo.v1.Echo/Unary\n:4\n" {

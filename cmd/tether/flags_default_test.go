@@ -8,13 +8,9 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// defaultShownByPflag lists flags whose hand-written "default" in the usage
-// is not in a file of this change to fix; see the report of the change
-// that added this test. Empty once they are fixed.
-var defaultShownByPflag = map[string]bool{
-	"serve --grace":     true,
-	"serve --max-conns": true,
-}
+// defaultShownByPflag lists flags allowed to say their default in their
+// usage although pflag prints it too: none.
+var defaultShownByPflag = map[string]bool{}
 
 // TestHelpPrintsEachDefaultOnce: pflag prints "(default X)" after the usage
 // of a flag whose default is not the zero value; a usage text that says

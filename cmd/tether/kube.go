@@ -73,6 +73,8 @@ NAME.NAMESPACE.svc unless --tls-server-name.`,
 		},
 	}
 	tf.add(cmd)
+	cmd.Flags().Lookup("insecure").Usage = "ask the pods in plaintext, without TLS"
+	cmd.Flags().Lookup("tls-server-name").Usage = "name the pods' certificate must carry (default NAME.NAMESPACE.svc)"
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the plugins of every namespace")
 	addPortForward(cmd.Flags(), &tf.portForward)
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each plugin's Describe may take")

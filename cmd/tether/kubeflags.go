@@ -96,6 +96,7 @@ var optionFlags = strings.NewReplacer(
 	", and no kube.WithDeploy spec to create one", ": deploy it first with tether kube deploy",
 	"kube.WithInsecure", "--insecure", // in a log line: "connecting to the plugin in plaintext (kube.WithInsecure)"
 	"network.WithInsecure", "--insecure",
+	"tether.WithoutAutoMTLS turns it off", "--auto-mtls=false turns it off",
 )
 
 // flagNamingHandler is a log handler that names the CLI's flags where a

@@ -20,6 +20,7 @@ import (
 	"github.com/tetherplug/tether"
 	"github.com/tetherplug/tether/catalog"
 	"github.com/tetherplug/tether/discover"
+	"github.com/tetherplug/tether/internal/execruntime"
 )
 
 func init() { register(newLsCmd) }
@@ -83,7 +84,8 @@ The exit status is 0 even when some plugins are broken, unless --strict.`,
 	fl.StringArrayVar(&f.patterns, "pattern", nil, "only files in DIR matching this glob (repeatable; default *)")
 	fl.StringArrayVar(&f.cookies, "cookie", nil, "magic cookie KEY=VALUE to offer (repeatable)")
 	fl.IntSliceVar(&f.versions, "protocol-version", nil, "application protocol version(s) to offer (default 1)")
-	fl.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
+	fl.BoolVar(&f.autoMTLS, "auto-mtls", execruntime.DefaultAutoMTLS,
+		"connect with automatic mutual TLS (on by default on Windows, where plugins listen on loopback TCP: --auto-mtls=false turns it off)")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON array instead of lines")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 when any plugin is broken")
 	fl.IntVar(&f.parallel, "parallel", 0, "plugins started at once (default 4 per CPU)")
@@ -179,7 +181,7 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 		level = slog.LevelDebug
 	}
 	opts := []tether.Option{
-		tether.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+		tether.WithLogger(slog.New(flagNamingHandler{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})})),
 		tether.WithStartTimeout(f.timeout),
 	}
 	execOpts := []tether.Option{tether.WithEnv(env...), tether.WithStdout(io.Discard)}
@@ -191,9 +193,7 @@ func lsConfig(f *lsFlags, stderr io.Writer) (catalog.Config, error) {
 	if len(f.versions) > 0 {
 		opts = append(opts, tether.WithProtocolVersions(f.versions...))
 	}
-	if f.autoMTLS {
-		execOpts = append(execOpts, tether.WithAutoMTLS())
-	}
+	execOpts = append(execOpts, autoMTLSOption(f.autoMTLS))
 	netOpts, err := f.tls.schemeOptions()
 	if err != nil {
 		return catalog.Config{}, fmt.Errorf("ls: %w", err)
@@ -271,7 +271,7 @@ func lsError(err error) string {
 		}
 		return fmt.Sprintf("plugin %s: %v: it refused the cookie offered; pass --cookie %s=VALUE", pe.Plugin, tether.ErrWrongCookie, key)
 	}
-	return oneLine(err.Error())
+	return oneLine(nameFlags(err).Error())
 }
 
 // lsCookieKey finds the variable a tether plugin says its cookie is in.

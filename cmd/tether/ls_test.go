@@ -168,3 +168,17 @@ func TestLsManifestAndCookieErrors(t *testing.T) {
 		}
 	}
 }
+
+// A tcp:// target listed without TLS flags names the flags to give, never
+// the Go options they stand for (nothing needs to listen: the target is
+// refused before any dial).
+func TestLsNetworkTargetNamesFlags(t *testing.T) {
+	stdout, stderr, code := runTether(t, "ls", "tcp://127.0.0.1:1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "give --tls-ca (and --tls-cert, --tls-key for mutual TLS), or --insecure to connect in plaintext") ||
+		strings.Contains(stdout, "network.With") {
+		t.Errorf("tether ls tcp://… without TLS flags printed %q; want the flags to give, not Go options", stdout)
+	}
+}

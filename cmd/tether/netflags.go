@@ -32,8 +32,8 @@ func (f *tlsFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.key, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&f.ca, "tls-ca", "", "CA certificates (PEM) that signed the plugin's server certificate (default the system's)")
 	fs.StringVar(&f.serverName, "tls-server-name", "",
-		"name the server certificate must carry (default the target's host; localhost for unix://)")
-	fs.BoolVar(&f.insecure, "insecure", false, "connect to a tcp:// or dns:/// target in plaintext, without TLS")
+		"name the server certificate must carry (default the target's host; localhost for unix://, NAME.NAMESPACE.svc for kube://)")
+	fs.BoolVar(&f.insecure, "insecure", false, "connect to a network or kube:// target in plaintext, without TLS")
 }
 
 // given names the first TLS flag set, or "".

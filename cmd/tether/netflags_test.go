@@ -27,7 +27,13 @@ func TestNameFlagsKubeMessages(t *testing.T) {
 	if got, want := nameFlags(plain).Error(), "then give --tls-cert, --tls-key and --tls-ca, not --insecure): EOF"; !strings.Contains(got, want) {
 		t.Errorf("plaintext to TLS pods: %q lacks %q", got, want)
 	}
-	for _, err := range []error{unreachable, plain} {
+	// The hint internal/execruntime/defaults_windows.go adds to the error of a plugin that sent no certificate.
+	noCert := errors.New("plugin ./p: no certificate (automatic mutual TLS is on by default on Windows, where plugins listen on loopback TCP; " +
+		"tether.WithoutAutoMTLS turns it off for a plugin that cannot do it)")
+	if got, want := nameFlags(noCert).Error(), "; --auto-mtls=false turns it off for a plugin that cannot do it)"; !strings.Contains(got, want) {
+		t.Errorf("Windows auto-mTLS hint: %q lacks %q", got, want)
+	}
+	for _, err := range []error{unreachable, plain, noCert} {
 		if got := nameFlags(err).Error(); goOption.MatchString(got) {
 			t.Errorf("names a Go option: %q", got)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tetherplug/tether"
+	"github.com/tetherplug/tether/internal/execruntime"
 	"github.com/tetherplug/tether/network"
 )
 
@@ -89,7 +90,8 @@ func (f *pluginFlags) addLaunch(cmd *cobra.Command) {
 		"application protocol version to offer; repeat to offer several (default 1)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second,
 		"bound on starting the plugin, and on the whole command except streaming calls")
-	fs.BoolVar(&f.autoMTLS, "auto-mtls", false, "connect with automatic mutual TLS")
+	fs.BoolVar(&f.autoMTLS, "auto-mtls", execruntime.DefaultAutoMTLS,
+		"connect with automatic mutual TLS (on by default on Windows, where plugins listen on loopback TCP: --auto-mtls=false turns it off)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugin's debug logs")
 }
 
@@ -202,17 +204,14 @@ func (f *pluginFlags) execOptions(t tether.Target, args []string) ([]tether.Opti
 		switch {
 		case len(args) > 0:
 			return nil, fmt.Errorf("arguments after -- are for local programs; %s is a %s target", t, t.Scheme)
-		case f.autoMTLS:
+		case f.autoMTLS != execruntime.DefaultAutoMTLS:
 			return nil, fmt.Errorf("--auto-mtls is for local programs; %s is a %s target", t, t.Scheme)
 		}
 		return nil, nil
 	}
 	// A local plugin's stdout would mix with the command's output.
 	opts := []tether.Option{tether.WithArgs(args...), tether.WithStdout(f.stderr())}
-	if f.autoMTLS {
-		opts = append(opts, tether.WithAutoMTLS())
-	}
-	return opts, nil
+	return append(opts, autoMTLSOption(f.autoMTLS)), nil
 }
 
 // startTimeout is the start timeout of a launch within ctx: timeout, or a
@@ -268,4 +267,13 @@ func splitDash(cmd *cobra.Command, args []string) (own, plugin []string) {
 		return args[:at], args[at:]
 	}
 	return args, nil
+}
+
+// autoMTLSOption is the option --auto-mtls stands for, on or off: its
+// default is the exec runtime's (on only on Windows).
+func autoMTLSOption(on bool) tether.Option {
+	if on {
+		return tether.WithAutoMTLS()
+	}
+	return tether.WithoutAutoMTLS()
 }

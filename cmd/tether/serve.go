@@ -97,6 +97,7 @@ latency, restarts, last exit: see docs/observability.md); a bare port
 	}
 	f.plugin.addLaunch(cmd)
 	fs := cmd.Flags()
+	fs.Lookup("timeout").Usage = "bound on starting the plugin" // serve itself runs until stopped
 	fs.StringVar(&f.listen, "listen", "", "TCP address to serve on: 0.0.0.0:7000, 127.0.0.1:0 for any free port (required)")
 	fs.StringVar(&f.cert, "tls-cert", "", "server certificate chain (PEM) for mutual TLS; needs --tls-key and --client-ca")
 	fs.StringVar(&f.key, "tls-key", "", "private key (PEM) of --tls-cert")
@@ -104,7 +105,7 @@ latency, restarts, last exit: see docs/observability.md); a bare port
 	fs.BoolVar(&f.insecure, "insecure", false, "serve plaintext gRPC: anyone who reaches ADDR can call the plugin")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics: a port (9090, on loopback) or host:port")
 	fs.BoolVar(&f.plainLog, "log-text", false, "log plain text lines instead of JSON")
-	fs.DurationVar(&f.grace, "grace", defaultGrace(), "how long calls in flight may finish after SIGTERM (default $"+tether.EnvShutdownGrace+", else 2s)")
+	fs.DurationVar(&f.grace, "grace", defaultGrace(), "how long calls in flight may finish after SIGTERM; $"+tether.EnvShutdownGrace+" when set")
 	f.limits.add(cmd)
 	return cmd
 }

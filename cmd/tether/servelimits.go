@@ -25,7 +25,7 @@ func (l *limitFlags) add(cmd *cobra.Command) {
 	fs.IntVar(&l.streams, "max-streams", int(d.MaxStreams), "most calls in flight on one connection; more are refused (REFUSED_STREAM)")
 	fs.DurationVar(&l.handshake, "handshake-timeout", d.HandshakeTimeout, "how long a new connection has to finish its TLS handshake")
 	fs.IntVar(&l.pending, "max-pending-conns", d.MaxPending, "most connections still in their TLS handshake; a new one closes the oldest")
-	fs.IntVar(&l.conns, "max-conns", d.MaxConns, "most connections in all (default 1024, less if the descriptor limit is lower)")
+	fs.IntVar(&l.conns, "max-conns", d.MaxConns, "most connections in all, at most what the descriptor limit allows")
 	fs.IntVar(&l.connsPerPeer, "max-conns-per-peer", d.MaxConnsPerPeer, "most connections from one IP address")
 }
 
