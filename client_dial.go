@@ -178,7 +178,7 @@ func endpointOf(ctx context.Context) endpointCreds {
 
 func (p perEndpointCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	ep := endpointOf(ctx)
-	p.progress.setSecure(ep.key, ep.creds != plaintext)
+	p.progress.setSecure(ep.key, ep.creds.Info().SecurityProtocol != plaintext.Info().SecurityProtocol)
 	secured, info, err := ep.creds.ClientHandshake(ctx, authority, conn)
 	if err != nil {
 		return nil, nil, err

@@ -79,7 +79,7 @@ func (b builder) Build(ctx context.Context, t tether.Target, env tether.RuntimeE
 	r := &runtime{env: env, tr: tr, connected: cfg.connected, stop: make(chan struct{}), done: make(chan struct{})}
 	if b.scheme != "dns" {
 		if len(addrs) == 1 {
-			if err := probe(ctx, env.Name, addrs[0]); err != nil {
+			if err := probe(ctx, env.Name, addrs[0], tr); err != nil {
 				return nil, err
 			}
 		}

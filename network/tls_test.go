@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -114,13 +115,35 @@ func TestNameMismatch(t *testing.T) {
 }
 
 // TestPlaintextClientOnTLSPort: WithInsecure against a TLS port fails
-// clearly and in bounded time.
+// clearly: at once for a single address (ErrTLS, it answered a TLS
+// handshake), within the start timeout for several (each connection is
+// cut off before the server says anything), never saying that a TLS
+// handshake completed.
 func TestPlaintextClientOnTLSPort(t *testing.T) {
 	t.Parallel()
-	srv := serveTLS(t, newPKI(t))
-	err := openFails(t, "tcp://"+srv.addr, 5*time.Second, network.WithInsecure())
-	wantIn(t, err, srv.addr, "closed a plaintext connection before it sent anything (does it serve TLS? "+
+	p := newPKI(t)
+	srv, other := serveTLS(t, p), serveTLS(t, p)
+	start := time.Now()
+	err := openFails(t, "tcp://"+srv.addr, 20*time.Second, network.WithInsecure())
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a single TLS address failed after %v, want at once", took)
+	}
+	if !errors.Is(err, tether.ErrTLS) {
+		t.Errorf("%v is not ErrTLS", err)
+	}
+	const clause = " serves TLS (it answered a TLS handshake) and the host connects in plaintext: " +
+		"give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure"
+	wantIn(t, err, srv.addr+clause)
+	if doc, rerr := os.ReadFile("../docs/network.md"); rerr != nil || !strings.Contains(string(doc), "10.0.0.7:7000"+clause) {
+		t.Errorf("docs/network.md does not quote %q (%v)", "10.0.0.7:7000"+clause, rerr)
+	}
+
+	err = openFails(t, "tcp://"+srv.addr+","+other.addr, 3*time.Second, network.WithInsecure())
+	wantIn(t, err, "closed a plaintext connection before it sent anything (does it serve TLS? "+
 		"then give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure)")
+	if strings.Contains(err.Error(), "completed the TLS handshake") {
+		t.Errorf("a plaintext connection reported as a TLS one: %v", err)
+	}
 }
 
 // TestTLSClientOnPlaintextPort: a TLS client against a plaintext plugin
