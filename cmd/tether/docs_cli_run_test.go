@@ -43,7 +43,7 @@ type docSession struct {
 	port string // the free address standing for docPort
 	// metrics is the free address standing for docMetrics
 	metrics string
-	bg   []*docProc
+	bg      []*docProc
 }
 
 // docProc is a background command.

@@ -101,6 +101,7 @@ var docPlugins = map[string]string{
 	"bin/plugins/greeter-en": greeterPkg,
 	"noreflect":              noreflectPkg,
 	"echoplugin":             plugintest.EchoPlugin,
+	"my-plugin":              "github.com/tetherplug/tether/test/plugins/confplugin",
 }
 
 // docBins are the binaries an example's directory links to.
