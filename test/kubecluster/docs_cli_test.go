@@ -2,6 +2,7 @@ package kubecluster
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,6 +30,7 @@ var docImages = map[string]string{"greeter:v1": greeterPkg}
 // plugins. What each command prints must be what the doc shows, after the
 // cluster's normalisation (normaliseCluster).
 func TestDocsCLI(t *testing.T) {
+	t.Parallel()
 	blocks, err := doctest.ParseFile(docsCLI)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +42,10 @@ func TestDocsCLI(t *testing.T) {
 			continue
 		}
 		n++
+		if image := unknownImage(b); image != "" {
+			t.Errorf("docs/cli.md:%d: deploys image %s, which the harness does not register: add it to docImages", b.Line, image)
+			continue
+		}
 		if b.After {
 			t.Errorf("docs/cli.md:%d: runs on the test cluster after the example above: the cluster harness runs each example on its own; give it the commands it needs", b.Line)
 			continue
@@ -67,10 +73,27 @@ func docCluster(t *testing.T) (*kubeenv.Env, string) {
 	return env, build(t, "github.com/tetherplug/tether/cmd/tether")
 }
 
+// imageFlag is an --image flag of a command, and the image it names.
+var imageFlag = regexp.MustCompile(`--image[=\s]+(\S+)`)
+
+// unknownImage is an image b's commands deploy that is not one of
+// docImages, or "".
+func unknownImage(b *doctest.Block) string {
+	for _, c := range b.Cmds {
+		for _, m := range imageFlag.FindAllStringSubmatch(c.Script, -1) {
+			if _, ok := docImages[m[1]]; !ok {
+				return m[1]
+			}
+		}
+	}
+	return ""
+}
+
 // The cluster harness fails an example whose output is not the doc's, and
 // passes it when only the namespace, pod names, IPs and column widths
 // differ.
 func TestDocsCLIHarness(t *testing.T) {
+	t.Parallel()
 	env, tether := docCluster(t)
 	doc := "Text:\n\n" +
 		"    $ tether kube ls -n plugins\n" +
@@ -113,6 +136,19 @@ func TestDocsCLINormaliseCluster(t *testing.T) {
 	} {
 		if got := normaliseCluster([]string{in})[0]; got != want {
 			t.Errorf("normaliseCluster(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An example that deploys an image the harness does not register is
+// named, rather than left to wait for pods that never start.
+func TestDocsCLIUnknownImage(t *testing.T) {
+	for script, want := range map[string]string{
+		"tether kube deploy g --image greeter:v1 && tether kube deploy h --image=greeter:v9": "greeter:v9",
+		"tether kube deploy g -n plugins --image greeter:v1 --port 7000":                     "",
+	} {
+		if got := unknownImage(&doctest.Block{Cmds: []doctest.Cmd{{Script: script}}}); got != want {
+			t.Errorf("unknownImage(%q) = %q, want %q", script, got, want)
 		}
 	}
 }
