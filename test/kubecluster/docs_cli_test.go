@@ -89,9 +89,9 @@ func unknownImage(b *doctest.Block) string {
 	return ""
 }
 
-// The cluster harness fails an example whose output is not the doc's, and
-// passes it when only the namespace, pod names, IPs and column widths
-// differ.
+// The cluster harness fails an example whose output is not the doc's, or
+// that leaves a process behind, and passes it when only the namespace, pod
+// names, IPs and column widths differ.
 func TestDocsCLIHarness(t *testing.T) {
 	t.Parallel()
 	env, tether := docCluster(t)
@@ -104,6 +104,8 @@ func TestDocsCLIHarness(t *testing.T) {
 		"    $ echo '  greeter-6d9c7b5f8d-x1c4m  198.51.100.3    x'; grep -c 'name: prod' \"$KUBECONFIG\"\n" +
 		"      greeter-557ff9f44-9x74k 10.1.2.7 x\n" +
 		"    1\n" +
+		"    $ sleep 60 >/dev/null 2>&1 & echo started\n" +
+		"    started\n" +
 		"    $ ls ca.crt host.crt host.key\n" +
 		"    ca.crt\n    host.crt\n    host.key\n"
 	blocks, err := doctest.Parse("doc.md", doc)
@@ -115,9 +117,10 @@ func TestDocsCLIHarness(t *testing.T) {
 		t.Errorf("the Secret greeter-tls: %v", err)
 	}
 	diffs := s.runBlock(blocks[0])
-	if len(diffs) != 1 || !strings.Contains(diffs[0], "docs/cli.md:3: $ tether kube ls -n plugins") ||
-		!strings.Contains(diffs[0], "\n- greeter 3/3 greeter:v1 greeter v1\n") {
-		t.Errorf("want one difference, the kube ls of an empty namespace; got %d:\n%s", len(diffs), strings.Join(diffs, "\n"))
+	if len(diffs) != 2 || !strings.Contains(diffs[0], "docs/cli.md:3: $ tether kube ls -n plugins") ||
+		!strings.Contains(diffs[0], "\n- greeter 3/3 greeter:v1 greeter v1\n") ||
+		!strings.HasPrefix(diffs[1], "docs/cli.md:11: $ sleep 60 >/dev/null 2>&1 & echo started\nleft processes behind") {
+		t.Errorf("want two reports, the kube ls of an empty namespace and the sleep left behind; got %d:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
 	if got := s.substitute("tether kube ls -n plugins; tether inspect kube://plugins/greeter --namespace=plugins ./plugins -nplugins"); got !=
 		"tether kube ls -n "+s.ns+"; tether inspect kube://"+s.ns+"/greeter --namespace="+s.ns+" ./plugins -nplugins" {

@@ -106,7 +106,10 @@ func (s *docSession) runBlock(b *doctest.Block) []string {
 		if c.Background {
 			s.t.Fatalf("docs/cli.md:%d: $ %s &\na background command: the cluster harness runs none", c.Line, c.Script)
 		}
-		got, code := s.run(c)
+		got, code, left := s.run(c)
+		if left {
+			diffs = append(diffs, fmt.Sprintf("docs/cli.md:%d: $ %s\nleft processes behind (killed now)", c.Line, c.Script))
+		}
 		if d := doctest.Diff(normaliseCluster(c.Want), normaliseCluster(got)); d != "" {
 			diffs = append(diffs, fmt.Sprintf("docs/cli.md:%d: $ %s\nexit status %d; what it printed differs from the doc (- the doc shows, + it printed; after normalisation):\n%s",
 				c.Line, c.Script, code, d))
@@ -117,8 +120,9 @@ func (s *docSession) runBlock(b *doctest.Block) []string {
 
 // run runs a command with bash in the session, in a process group of its
 // own, and returns what it printed (stdout and stderr through one pipe,
-// the namespace written as the doc's) and its exit status.
-func (s *docSession) run(c doctest.Cmd) ([]string, int) {
+// the namespace written as the doc's), its exit status, and whether it
+// left processes behind (which are killed).
+func (s *docSession) run(c doctest.Cmd) (printed []string, code int, left bool) {
 	t := s.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), docCmdTimeout)
@@ -131,18 +135,36 @@ func (s *docSession) run(c doctest.Cmd) ([]string, int) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	printed := doctest.TrimLines(strings.Split(strings.ReplaceAll(out.String(), s.ns, docNamespace), "\n"))
+	if cmd.Process != nil && groupLeft(cmd.Process.Pid) {
+		// bash has exited, so whatever is left in its group it started
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		left = true
+	}
+	printed = doctest.TrimLines(strings.Split(strings.ReplaceAll(out.String(), s.ns, docNamespace), "\n"))
 	t.Logf("docs/cli.md:%d: $ %s\n%s", c.Line, c.Script, strings.Join(printed, "\n"))
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
 		t.Fatalf("docs/cli.md:%d: $ %s\ndid not finish within %v; it printed:\n%s", c.Line, c.Script, docCmdTimeout, out.String())
 	case errors.As(err, &ee):
-		return printed, ee.ExitCode()
+		return printed, ee.ExitCode(), left
 	case err != nil:
 		t.Fatalf("docs/cli.md:%d: $ %s\n%v; it printed:\n%s", c.Line, c.Script, err, out.String())
 	}
-	return printed, 0
+	return printed, 0, left
+}
+
+// groupLeft reports whether a process of group pgid is still there 5 s
+// after its leader exited (one exiting is waited for).
+func groupLeft(pgid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(-pgid, 0) == nil {
+		if time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }
 
 // clusterVarying is what a cluster's output has that no doc can show,
