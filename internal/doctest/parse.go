@@ -45,14 +45,14 @@ import (
 
 // Block is one code block of the doc.
 type Block struct {
-	Line    int    // the doc line of its first line
-	NotRun  string // the reason of a "not run" marker, or ""
-	Cluster bool   // marked "runs on the test cluster"
-	After   bool   // marked "runs after the example above"
-	Ready   string // the command of a "ready when" marker, or ""
-	File    string // the name of a "file" marker, or ""
-	Body    []string
-	Cmds    []Cmd // its commands; none for a block that is not an example
+	Line    int      // the doc line of its first line
+	NotRun  string   // the reason of a "not run" marker, or ""
+	Cluster bool     // marked "runs on the test cluster"
+	After   bool     // marked "runs after the example above"
+	Ready   string   // the command of a "ready when" marker, or ""
+	File    string   // the name of a "file" marker, or ""
+	Body    []string // its lines, the indentation of an indented block removed
+	Cmds    []Cmd    // its commands; none for a block that is not an example
 	// Listing is set for a block that is not an example but has a line
 	// starting with "tether ": it must be marked not run.
 	Listing bool
@@ -60,10 +60,10 @@ type Block struct {
 
 // Cmd is one "$ " command of an example and the output the doc shows.
 type Cmd struct {
-	Line       int    // the doc line of its "$ "
-	Script     string // what bash runs: its lines, continuations kept
-	Background bool   // it ended in "&" (removed from Script)
-	Want       []string
+	Line       int      // the doc line of its "$ "
+	Script     string   // what bash runs: its lines, continuations kept
+	Background bool     // it ended in "&" (removed from Script)
+	Want       []string // what the doc shows it prints, trailing blanks dropped
 }
 
 // Name is the block's subtest name: its first command, without "tether ".
