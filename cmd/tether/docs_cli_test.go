@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherplug/tether/internal/doctest"
 	"github.com/tetherplug/tether/internal/plugintest"
 	"github.com/tetherplug/tether/tethertest"
 )
@@ -17,52 +18,60 @@ import (
 const docsCLI = "../../docs/cli.md"
 
 // Every example of docs/cli.md runs and prints what the doc shows (rules
-// in docs_cli_parse_test.go). Each block is a subtest named after its
-// first command: go test -run 'TestDocsCLI/inspect'. A block runs in a
+// in internal/doctest's package doc). Each block is a subtest named after
+// its first command: go test -run 'TestDocsCLI/inspect'. A block runs in a
 // fresh directory set up as a user's (docSession): tether on PATH, the
 // plugins the doc names, a private HOME, XDG directories and TMPDIR, and
-// 127.0.0.1:7000 replaced by a free port. Blocks marked not run are
-// skipped and counted; nothing else may skip.
+// 127.0.0.1:7000 and 127.0.0.1:9090 replaced by free ports. Blocks marked
+// not run are skipped and counted, and so are those marked to run on the
+// test cluster (test/kubecluster's TestDocsCLI runs them); nothing else
+// may skip.
 func TestDocsCLI(t *testing.T) {
-	blocks, err := parseDocFile(docsCLI)
+	blocks, err := doctest.ParseFile(docsCLI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bins := docBinaries(t)
 	for _, b := range blocks {
-		if b.file != "" {
-			if !filepath.IsLocal(b.file) {
-				t.Fatalf("docs/cli.md:%d: file %q is not a path inside the example's directory", b.line, b.file)
+		if b.File != "" {
+			if !filepath.IsLocal(b.File) {
+				t.Fatalf("docs/cli.md:%d: file %q is not a path inside the example's directory", b.Line, b.File)
 			}
-			bins.files[b.file] = strings.Join(b.body, "\n") + "\n"
+			bins.files[b.File] = strings.Join(b.Body, "\n") + "\n"
 		}
 	}
-	examples, marked, skipped := 0, 0, 0
-	var prev *docBlock // the last example, for "runs after the example above"
+	examples, marked, cluster, skipped := 0, 0, 0, 0
+	var prev *doctest.Block // the last example, for "runs after the example above"
 	for _, b := range blocks {
-		if b.notRun != "" {
+		if b.NotRun != "" {
 			marked++
 		}
-		if len(b.cmds) == 0 {
-			if b.listing && b.notRun == "" {
-				t.Errorf("docs/cli.md:%d: a block of tether commands without \"$ \" prompts: write it as an example (\"$ \" lines, each followed by what it prints) or mark it <!-- not run: REASON -->", b.line)
+		if len(b.Cmds) == 0 {
+			if b.Listing && b.NotRun == "" {
+				t.Errorf("docs/cli.md:%d: a block of tether commands without \"$ \" prompts: write it as an example (\"$ \" lines, each followed by what it prints) or mark it <!-- not run: REASON -->", b.Line)
 			}
 			continue
 		}
 		examples++
-		var setup *docBlock
-		if b.after {
+		if b.Cluster {
+			cluster++
+		}
+		var setup *doctest.Block
+		if b.After {
 			if prev == nil {
-				t.Errorf("docs/cli.md:%d: marked to run after the example above, but there is none", b.line)
+				t.Errorf("docs/cli.md:%d: marked to run after the example above, but there is none", b.Line)
 				continue
 			}
 			setup = prev
 		}
 		var sub *testing.T
-		t.Run(b.name(), func(t *testing.T) {
+		t.Run(b.Name(), func(t *testing.T) {
 			sub = t
-			if b.notRun != "" {
-				t.Skipf("docs/cli.md:%d: not run: %s", b.line, b.notRun)
+			switch {
+			case b.NotRun != "":
+				t.Skipf("docs/cli.md:%d: not run: %s", b.Line, b.NotRun)
+			case b.Cluster:
+				t.Skipf("docs/cli.md:%d: runs on the test cluster: test/kubecluster's TestDocsCLI runs it", b.Line)
 			}
 			s := newDocSession(t, bins)
 			if setup != nil {
@@ -73,17 +82,17 @@ func TestDocsCLI(t *testing.T) {
 		if sub != nil && sub.Skipped() {
 			skipped++
 		}
-		if b.notRun == "" {
+		if b.NotRun == "" && !b.Cluster {
 			prev = b
 		}
 	}
 	if examples == 0 {
 		t.Fatalf("found no example in %s: is the parser broken?", docsCLI)
 	}
-	if skipped > marked {
-		t.Errorf("%d examples skipped, but only %d are marked not run", skipped, marked)
+	if skipped > marked+cluster {
+		t.Errorf("%d examples skipped, but only %d are marked not run and %d to run on the test cluster", skipped, marked, cluster)
 	}
-	t.Logf("%d examples, %d blocks marked not run, %d skipped", examples, marked, skipped)
+	t.Logf("%d examples, %d blocks marked not run, %d run on the test cluster, %d skipped", examples, marked, cluster, skipped)
 }
 
 // docPlugins are the programs the doc's examples name, by their path in
@@ -92,6 +101,7 @@ var docPlugins = map[string]string{
 	"bin/plugins/greeter-en": greeterPkg,
 	"noreflect":              noreflectPkg,
 	"echoplugin":             plugintest.EchoPlugin,
+	"my-plugin":              "github.com/tetherplug/tether/test/plugins/confplugin",
 }
 
 // docBins are the binaries an example's directory links to.

@@ -1,16 +1,14 @@
-//go:build unix
-
-package main
+package doctest
 
 import (
 	"strings"
 	"testing"
 )
 
-// The comparison of TestDocsCLI: "..." lines and "..." in a line match
+// The comparison: "..." lines and "..." in a line match
 // what the doc elides and nothing else, and a difference is shown as a
 // diff naming the lines.
-func TestDocsCLIMatch(t *testing.T) {
+func TestMatch(t *testing.T) {
 	split := func(s string) []string { return strings.Split(s, "\n") }
 	for _, tc := range []struct {
 		want, got, diff string
@@ -27,14 +25,14 @@ func TestDocsCLIMatch(t *testing.T) {
 		{"x ... z", "x y", "- x ... z\n+ x y\n"},
 		{"abc...bcd", "abcd", "- abc...bcd\n+ abcd\n"},
 	} {
-		if got := diffOutput(split(tc.want), split(tc.got)); got != tc.diff {
+		if got := Diff(split(tc.want), split(tc.got)); got != tc.diff {
 			t.Errorf("doc %q, printed %q: diff\n%s\nwant\n%s", tc.want, tc.got, got, tc.diff)
 		}
 	}
 }
 
 // What varies from run to run is normalised on both sides, and nothing else.
-func TestDocsCLINormalise(t *testing.T) {
+func TestNormalise(t *testing.T) {
 	for in, want := range map[string]string{
 		"pid:               5831": "pid:               N",
 		`  "pid": 5863,`:          `  "pid": N,`,
@@ -45,20 +43,20 @@ func TestDocsCLINormalise(t *testing.T) {
 		"failed after 1.5s, then 300ms":                                "failed after DURATION, then DURATION",
 		"greeter v1 (greeter.v1.Greeter) 10.1.0.12:7000 exit status 1": "greeter v1 (greeter.v1.Greeter) 10.1.0.12:7000 exit status 1",
 	} {
-		if got := normalise([]string{in})[0]; got != want {
-			t.Errorf("normalise(%q) = %q, want %q", in, got, want)
+		if got := Normalise([]string{in})[0]; got != want {
+			t.Errorf("Normalise(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 // A block's commands, continuations, background marks and output, and the
-// markers before blocks, are read as docs_cli_parse_test.go says.
-func TestDocsCLIParse(t *testing.T) {
+// markers before blocks, are read as the package doc says.
+func TestParse(t *testing.T) {
 	doc := "Text:\n\n    $ A=1 prog \\\n        --flag &\n    $ tether x\n    out 1\n\n    out 2\n\n" +
-		"<!-- not run: needs a cluster -->\n\n    $ tether kube ls\n\n" +
+		"<!-- not run: a synopsis -->\n\n    $ tether kube ls\n\n" +
 		"<!-- runs after the example above -->\n<!-- ready when: tether status -->\n\n    $ tether y\n\n" +
 		"Listing:\n\n    tether certs ca\n\n```\n$ tether z\n```\n"
-	blocks, err := parseDoc("doc.md", doc)
+	blocks, err := Parse("doc.md", doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +64,33 @@ func TestDocsCLIParse(t *testing.T) {
 		t.Fatalf("%d blocks, want 5", len(blocks))
 	}
 	b := blocks[0]
-	if len(b.cmds) != 2 || !b.cmds[0].background || b.cmds[0].script != "A=1 prog \\\n    --flag " ||
-		b.cmds[1].line != 5 || strings.Join(b.cmds[1].want, "|") != "out 1||out 2" || b.name() != "A=1 prog" {
+	if len(b.Cmds) != 2 || !b.Cmds[0].Background || b.Cmds[0].Script != "A=1 prog \\\n    --flag " ||
+		b.Cmds[1].Line != 5 || strings.Join(b.Cmds[1].Want, "|") != "out 1||out 2" || b.Name() != "A=1 prog" {
 		t.Errorf("block 1: %+v", b)
 	}
-	if blocks[1].notRun != "needs a cluster" || blocks[1].after || blocks[2].notRun != "" || !blocks[2].after || blocks[2].ready != "tether status" {
+	if blocks[1].NotRun != "a synopsis" || blocks[1].After || blocks[2].NotRun != "" || !blocks[2].After || blocks[2].Ready != "tether status" {
 		t.Errorf("markers: %+v, %+v", blocks[1], blocks[2])
 	}
-	if !blocks[3].listing || len(blocks[3].cmds) != 0 || blocks[4].name() != "z" || blocks[4].line != 24 {
+	if !blocks[3].Listing || len(blocks[3].Cmds) != 0 || blocks[4].Name() != "z" || blocks[4].Line != 24 {
 		t.Errorf("listing and fenced blocks: %+v, %+v", blocks[3], blocks[4])
 	}
-	if _, err := parseDoc("doc.md", "x\n\n    $ prog &\n    out\n"); err == nil || !strings.Contains(err.Error(), "doc.md:3: a background command") {
+	if _, err := Parse("doc.md", "x\n\n    $ prog &\n    out\n"); err == nil || !strings.Contains(err.Error(), "doc.md:3: a background command") {
 		t.Errorf("a background command showing output: %v", err)
+	}
+}
+
+// An example that needs a Kubernetes cluster is marked so, and only an
+// example may be.
+func TestParseCluster(t *testing.T) {
+	blocks, err := Parse("doc.md", "<!-- runs on the test cluster -->\n\n    $ tether kube ls\n    NAME  READY\n\nText.\n\n    $ tether x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 2 || !blocks[0].Cluster || blocks[0].NotRun != "" || len(blocks[0].Cmds) != 1 || blocks[1].Cluster {
+		t.Fatalf("blocks: %+v", blocks)
+	}
+	_, err = Parse("doc.md", "<!-- runs on the test cluster -->\n\n    tether kube ls\n")
+	if err == nil || !strings.Contains(err.Error(), "doc.md:3: marked to run on the test cluster, but not an example") {
+		t.Errorf("a cluster-marked listing: %v", err)
 	}
 }
