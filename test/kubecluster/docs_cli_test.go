@@ -17,7 +17,7 @@ var docsCLI = filepath.Join(rootDir, "docs", "cli.md")
 
 // docImages are the images the doc's cluster examples deploy, and the
 // example plugins they run.
-var docImages = map[string]string{"greeter:v1": greeterPkg}
+var docImages = map[string]string{"tether.test/greeter-en:v1": greeterPkg} // as make kube-up names it
 
 // TestDocsCLI runs the examples of docs/cli.md marked
 // <!-- runs on the test cluster --> (cmd/tether's TestDocsCLI runs the
@@ -147,8 +147,8 @@ func TestDocsCLINormaliseCluster(t *testing.T) {
 // named, rather than left to wait for pods that never start.
 func TestDocsCLIUnknownImage(t *testing.T) {
 	for script, want := range map[string]string{
-		"tether kube deploy g --image greeter:v1 && tether kube deploy h --image=greeter:v9": "greeter:v9",
-		"tether kube deploy g -n plugins --image greeter:v1 --port 7000":                     "",
+		"tether kube deploy g --image tether.test/greeter-en:v1 && tether kube deploy h --image=greeter:v9": "greeter:v9",
+		"tether kube deploy g -n plugins --image tether.test/greeter-en:v1 --port 7000":                     "",
 	} {
 		if got := unknownImage(&doctest.Block{Cmds: []doctest.Cmd{{Script: script}}}); got != want {
 			t.Errorf("unknownImage(%q) = %q, want %q", script, got, want)
