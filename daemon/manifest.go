@@ -218,25 +218,12 @@ func plainJSON(err error) error {
 }
 
 // dataDir is the data directory: given (relative to dir), else
-// $XDG_STATE_HOME/tether, else ~/.local/state/tether.
+// DefaultDataDir().
 func dataDir(dir, given string) (string, error) {
 	if given != "" {
 		return abs(dir, given), nil
 	}
 	return DefaultDataDir()
-}
-
-// DefaultDataDir is the data directory of a manifest that names none:
-// $XDG_STATE_HOME/tether, else ~/.local/state/tether.
-func DefaultDataDir() (string, error) {
-	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "tether"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no data_dir, no $XDG_STATE_HOME and no home directory: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "tether"), nil
 }
 
 func abs(dir, p string) string {

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -112,7 +113,9 @@ type Process struct {
 // its own (not exec.Cmd's, which Wait closes and which can lose what a
 // program printed just before it exited), in a process group of its own.
 // Stderr is forwarded to s.Stderr from now on; stdout waits for
-// ReadHandshake.
+// ReadHandshake. If the OS setup of the running program fails (its Job
+// Object on Windows: ErrJobObject), the program is killed and reaped before
+// Start returns that error.
 func Start(s Spec) (p *Process, err error) {
 	defer func() {
 		if err != nil && s.Dir != "" {
@@ -134,10 +137,19 @@ func Start(s Spec) (p *Process, err error) {
 		return nil, err
 	}
 	p.hostW, p.copyDir = hostW, copyDir
-	p.sys.started(p.cmd.Process.Pid, s.DieWithHost)
+	if err := started(&p.sys, p.cmd.Process.Pid, s.DieWithHost); err != nil {
+		go p.wait()
+		// Killed and reaped (bounded) before Start returns: nothing of it
+		// runs on unwatched.
+		return nil, errors.Join(err, p.Terminate(context.Background(), 0))
+	}
 	go p.wait()
 	return p, nil
 }
+
+// started is sysProc.started, which sets up what the OS keeps of the
+// process once it runs (the Job Object on Windows); tests make it fail.
+var started = (*sysProc).started
 
 // command builds the exec.Cmd for s, with Path set directly so that nothing
 // is looked up in $PATH. files are the descriptors passed to the child, for

@@ -15,8 +15,8 @@ import (
 // sysProc is what a Unix host keeps of a process besides its pid: nothing.
 type sysProc struct{}
 
-// started is called once the process has started.
-func (sysProc) started(pid int, dieWithHost bool) {}
+// started is called once the process has started; it cannot fail here.
+func (sysProc) started(pid int, dieWithHost bool) error { return nil }
 
 // release is called once the process has been reaped.
 func (sysProc) release() {}

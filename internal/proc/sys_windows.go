@@ -1,21 +1,35 @@
 package proc
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
 
 // On Windows the program gets a process group of its own
-// (CREATE_NEW_PROCESS_GROUP) and is put in a Job Object right after it
-// starts. With DieWithHost the job kills everything in it when its last
+// (CREATE_NEW_PROCESS_GROUP) and runs in a Job Object of its own. With DieWithHost the job kills everything in it when its last
 // handle closes, which the OS does when the host dies however it dies: that
 // stands in for the parent-death signal and the host pipe. There are no
 // signals: a graceful stop goes through the controller's Shutdown RPC (the
 // runtimes ask for it before Terminate), SIGTERM is a no-op and SIGKILL
 // terminates the whole job.
+//
+// The program is created suspended (CREATE_SUSPENDED), put in its job, and
+// only then resumed (job_windows.go): nothing it runs, and nothing it
+// starts, is ever outside the job. A program that cannot be put in the job,
+// or resumed, is killed and Start fails (ErrJobObject).
+//
+// No Windows machine runs the tests: this file and job_windows.go are only
+// compiled, vetted and staticchecked (GOOS=windows); what Start does when
+// started fails is tested on Linux.
+
+// ErrJobObject is wrapped by Start's error when the started program could
+// not be put in a Job Object, or not resumed there (without which it could outlive its host, and
+// its children could outlive it): the program has been killed.
+var ErrJobObject = errors.New("cannot run the program in a Job Object")
 
 // sysProc holds the process handle (which keeps the pid from being reused
 // until it is closed) and the job.
@@ -24,44 +38,46 @@ type sysProc struct {
 	job    windows.Handle
 }
 
-// sysProcAttr starts the program in a new process group.
+// sysProcAttr starts the program in a new process group, suspended until
+// started has put it in its job.
 func sysProcAttr(dieWithHost bool) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}
+	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED}
 }
 
 // hostPipe makes no pipe: the Job Object does its work (see sysProc).
 func hostPipe(env []string) (r, w *os.File, _ []string, err error) { return nil, nil, env, nil }
 
-// started opens the process and puts it in a new job, which kills it and
-// its children when the host's handle closes if dieWithHost. Failures leave
-// the fields zero: awaitExit then defers to cmd.Wait, and SIGKILL to
-// os.Process.Kill.
-func (s *sysProc) started(pid int, dieWithHost bool) {
+// started opens the process, puts it in a new job, which kills it and its
+// children when the host's handle closes if dieWithHost, and resumes it. A
+// failure is an error wrapping ErrJobObject and the system call's error;
+// what was opened is closed then, and the caller kills the process.
+func (s *sysProc) started(pid int, dieWithHost bool) error {
 	const access = windows.SYNCHRONIZE | windows.PROCESS_QUERY_LIMITED_INFORMATION |
 		windows.PROCESS_TERMINATE | windows.PROCESS_SET_QUOTA
 	h, err := windows.OpenProcess(access, false, uint32(pid))
 	if err != nil {
-		return
+		return fmt.Errorf("pid %d: %w: %w", pid, ErrJobObject, os.NewSyscallError("OpenProcess", err))
 	}
 	s.handle = h
-	job, err := windows.CreateJobObject(nil, nil)
-	if err != nil {
-		return
-	}
-	if dieWithHost {
-		var info windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION
-		info.BasicLimitInformation.LimitFlags = windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-		if _, err := windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
-			uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+	job, err := newJob(dieWithHost)
+	if err == nil {
+		err = os.NewSyscallError("AssignProcessToJobObject", windows.AssignProcessToJobObject(job, h))
+		if err == nil {
+			err = resume(uint32(pid))
+		}
+		if err != nil {
 			_ = windows.CloseHandle(job)
-			return
 		}
 	}
-	if err := windows.AssignProcessToJobObject(job, h); err != nil {
-		_ = windows.CloseHandle(job)
-		return
+	if err != nil {
+		// awaitExit defers to cmd.Wait without a handle, and SIGKILL to
+		// os.Process.Kill without a job.
+		_ = windows.CloseHandle(h)
+		s.handle = 0
+		return fmt.Errorf("pid %d: %w: %w", pid, ErrJobObject, err)
 	}
 	s.job = job
+	return nil
 }
 
 // awaitExit returns true once the process has exited; its handle keeps the

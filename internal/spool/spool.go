@@ -10,12 +10,13 @@
 // read at least once.
 //
 // Disk use stays bounded however long the plugin runs where the OS can
-// punch holes (holes_linux.go, holes_darwin.go): behind the read offset the
-// Follower frees the file's blocks. The logical size
-// keeps growing (so the plugin's append offset and every recorded offset
-// stay valid) while the blocks on disk do not. A Follower that starts inside
-// such a hole skips to the next data (SEEK_DATA): what a hole held has been
-// read before. Where the filesystem cannot punch holes, that is reported
+// free a file's blocks (holes_*.go: Linux, macOS on APFS, FreeBSD 14 on ZFS
+// or tmpfs, Windows on NTFS or ReFS): behind the read offset the Follower
+// frees the file's blocks. The logical size keeps growing (so the plugin's
+// append offset and every recorded offset stay valid) while the blocks on
+// disk do not. A Follower that starts inside such a hole skips to the next
+// data (SEEK_DATA, or the allocated ranges on Windows): what a hole held
+// has been read before. Where the filesystem cannot punch holes, that is reported
 // once (OnPunchError, PunchErr) and the file simply grows.
 //
 // Waiting uses one file watcher shared by all Followers of the process
