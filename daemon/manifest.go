@@ -117,12 +117,15 @@ type rawPlugin struct {
 	Outlive      bool    `json:"outlive"`
 	AutoMTLS     bool    `json:"auto_mtls"`
 	StartTimeout *string `json:"start_timeout"`
-	TLS          *struct {
-		Cert string `json:"cert"`
-		Key  string `json:"key"`
-		CA   string `json:"ca"`
-	} `json:"tls"`
-	Insecure bool `json:"insecure"`
+	TLS          *rawTLS `json:"tls"`
+	Insecure     bool    `json:"insecure"`
+}
+
+// rawTLS is a network entry's tls as written.
+type rawTLS struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+	CA   string `json:"ca"`
 }
 
 // Parse parses a manifest's contents; file names it in errors, and
@@ -390,10 +393,13 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"auto_mtls", errors.New("auto_mtls and outlive are for local programs (path), not network targets")}
 	case p.TLS != nil && p.Insecure:
 		return &fieldErr{"insecure", errors.New("contradicts tls: give one")}
-	case p.TLS != nil && (p.TLS.Cert == "") != (p.TLS.Key == ""):
-		return &fieldErr{"tls", errors.New("cert and key go together")}
-	case p.TLS != nil && p.TLS.CA == "":
-		return &fieldErr{"tls.ca", errors.New("missing: the CA the plugin's certificate must chain to")}
+	case p.TLS != nil:
+		if missing := p.TLS.missing(); len(missing) > 0 {
+			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", strings.Join(missing, " and "), tlsFields)}
+		}
+	case !local && !p.Insecure && needsTLS(sp.Target):
+		return &fieldErr{"tls", fmt.Errorf("%s is reached over the network and requires TLS: give %s, or insecure: true to connect in plaintext",
+			sp.Target, tlsFields)}
 	}
 	if p.TLS != nil {
 		cert, key, ca := p.tlsFiles(dir)

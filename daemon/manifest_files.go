@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/tetherplug/tether"
 )
 
 // fileCheck is a file a plugin of the manifest needs: Load refuses the
@@ -26,21 +28,14 @@ func (p *rawPlugin) files(who, target, dir string) []fileCheck {
 	cert, key, ca := p.tlsFiles(dir)
 	var fc []fileCheck
 	for _, f := range []struct{ field, path string }{{"tls.cert", cert}, {"tls.key", key}, {"tls.ca", ca}} {
-		if f.path != "" {
-			fc = append(fc, fileCheck{plugin: who, field: f.field, path: f.path})
-		}
+		fc = append(fc, fileCheck{plugin: who, field: f.field, path: f.path})
 	}
 	return fc
 }
 
-// tlsFiles are the TLS files' paths, absolute ("" for cert and key when
-// not given).
+// tlsFiles are the TLS files' paths, absolute.
 func (p *rawPlugin) tlsFiles(dir string) (cert, key, ca string) {
-	cert, key = p.TLS.Cert, p.TLS.Key
-	if cert != "" {
-		cert, key = abs(dir, cert), abs(dir, key)
-	}
-	return cert, key, abs(dir, p.TLS.CA)
+	return abs(dir, p.TLS.Cert), abs(dir, p.TLS.Key), abs(dir, p.TLS.CA)
 }
 
 // check says what is wrong with the file, nil if nothing.
@@ -77,4 +72,26 @@ func (m *Manifest) checkFiles() error {
 		}
 	}
 	return nil
+}
+
+// tlsFields says what the tls field of a network entry takes.
+const tlsFields = "tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt} (the host's client certificate and key, and the CA that signed the plugin's certificate)"
+
+// missing are the fields of tls not given, in the order cert, key, ca.
+func (t *rawTLS) missing() []string {
+	var m []string
+	for _, f := range []struct{ name, v string }{{"cert", t.Cert}, {"key", t.Key}, {"ca", t.CA}} {
+		if f.v == "" {
+			m = append(m, f.name)
+		}
+	}
+	return m
+}
+
+// needsTLS reports whether a network target is plaintext only when asked
+// for (insecure: true): tcp and dns targets; unix sockets are plaintext by
+// default.
+func needsTLS(target string) bool {
+	t, err := tether.ParseTarget(target)
+	return err == nil && (t.Scheme == "tcp" || t.Scheme == "dns")
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -95,7 +96,12 @@ func TestParseManifestErrors(t *testing.T) {
 		{"plugins: [{name: a, path: x, env: [novalue]}]", `"a"`, "env", "NAME=VALUE"},
 		{"plugins: [{name: a, path: x, interfaces: {g: [0]}}]", `"a"`, "interfaces", "version 0"},
 		{"plugins: [{name: a, path: x, tls: {ca: c}}]", `"a"`, "tls", "network targets"},
-		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c}}]", `"a"`, "tls", "go together"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c}}]", `"a"`, "tls", "key and ca missing: tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {ca: c}}]", `"a"`, "tls", "cert and key missing: tls: {cert: HOST.crt"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c, key: k}}]", `"a"`, "tls", "ca missing"},
+		{"plugins: [{name: a, target: 'tcp://h:1'}]", `"a"`, "tls",
+			"tcp://h:1 is reached over the network and requires TLS: give tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
+		{"plugins: [{name: a, target: 'dns:///h:1'}]", `"a"`, "tls", "or insecure: true to connect in plaintext"},
 		{"plugins: [{name: a, target: 'tcp://h:1', args: [x]}]", `"a"`, "args", "local programs"},
 		{"plugins: [{name: a, path: x}, {name: a, path: z}]", `"a"`, "name", "twice"},
 		{"socket_path: x", "", "socket_path", "unknown field"},
@@ -128,6 +134,35 @@ func TestParseManifestErrors(t *testing.T) {
 		if me.File != "/m/x.yaml" || me.Plugin != c.plugin || me.Field != c.field || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %q (plugin %q, field %q); want plugin %q, field %q, saying %q",
 				c.doc, err, me.Plugin, me.Field, c.plugin, c.field, c.says)
+		}
+		if goOption.MatchString(err.Error()) {
+			t.Errorf("%s: %q names a Go option; a manifest's error names its fields", c.doc, err)
+		}
+	}
+}
+
+// goOption matches a Go option's name (network.WithInsecure) in a message.
+var goOption = regexp.MustCompile(`\bWith[A-Z]\w*\(|\b(network|tether|supervise)\.[A-Z]`)
+
+// TestParseNetworkTLS: a network entry is accepted with a complete tls or
+// with insecure: true, and a unix socket with neither (it is plaintext by
+// default); the options are the ones the runtime needs.
+func TestParseNetworkTLS(t *testing.T) {
+	for _, c := range []struct {
+		entry   string
+		options int
+	}{
+		{"{name: a, target: 'tcp://h:1', tls: {cert: c, key: k, ca: ca}}", 1},
+		{"{name: a, target: 'dns:///h:1', insecure: true}", 1},
+		{"{name: a, target: 'unix:///run/p.sock'}", 0},
+	} {
+		m, err := Parse("/m/x.yaml", []byte("plugins: ["+c.entry+"]"))
+		if err != nil {
+			t.Errorf("%s: %v", c.entry, err)
+			continue
+		}
+		if got := len(m.Specs[0].Options); got != c.options {
+			t.Errorf("%s: %d options, want %d", c.entry, got, c.options)
 		}
 	}
 }
