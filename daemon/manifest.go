@@ -29,7 +29,7 @@ type Manifest struct {
 	// socket's path (absolute).
 	DataDir, Socket string
 	// QuietPeriod is how long reloads must stop coming before the new set
-	// is applied; 0 means the supervisor's default.
+	// is applied; 0 means the supervisor's, supervise.DefaultQuietPeriod.
 	QuietPeriod time.Duration
 	// Specs are the plugins, in the manifest's order.
 	Specs []supervise.Spec
@@ -158,7 +158,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if raw.Socket != "" {
 		m.Socket = abs(dir, raw.Socket)
 	}
-	if m.QuietPeriod, err = positive(raw.QuietPeriod, "500ms"); err != nil {
+	if m.QuietPeriod, err = positive(raw.QuietPeriod, supervise.DefaultQuietPeriod.String()); err != nil {
 		return nil, fail("", "quiet_period", err)
 	}
 	seen := map[string]bool{}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -44,5 +45,28 @@ func TestRunRefusesNetworkEntryWithoutTLS(t *testing.T) {
 	}
 	if st := d.status(); len(st.Plugins) != 1 || st.plugin(t, "a").Pid != pid {
 		t.Errorf("after the refused reloads: %+v; want a alone, still pid %d", st.Plugins, pid)
+	}
+}
+
+// TestReloadSaysDefaultQuietPeriod: with no quiet_period in the manifest,
+// reload reports the period that applies, the supervisor's default of
+// 500ms, not 0s.
+func TestReloadSaysDefaultQuietPeriod(t *testing.T) {
+	dir := t.TempDir()
+	d := &daemonProc{t: t, manifest: filepath.Join(dir, "plugins.yaml"), sock: filepath.Join(dir, "state", "control.sock"),
+		mark: newMark(t), tmp: t.TempDir(), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	write := func(extra string) {
+		doc := "data_dir: state\nplugins:\n" + echoPlugin(t, "a", extra)
+		if err := os.WriteFile(d.manifest, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	d.launch()
+	d.waitStatus("a running", func(st statusJSON) bool { return st.plugin(t, "a").State == "running" })
+	write("    args: [edited]\n")
+	r := run(t, "", nil, "reload", "--socket", d.sock)
+	if want := "reloaded: changed a; 0 unchanged; applied once no reload comes for 500ms\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("reload without quiet_period: exit %d, %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
 	}
 }
