@@ -264,3 +264,19 @@ func TestDocsQuoteMetricsLog(t *testing.T) {
 		}
 	}
 }
+
+// TestRunMetricsRestartNotCounted: tether_plugin_restarts_total and
+// status's RESTARTS count the restarts under the policy, as systemd's
+// NRestarts does: a tether restart leaves both unchanged.
+func TestRunMetricsRestartNotCounted(t *testing.T) {
+	d := startDaemonArgs(t, echoPlugin(t, "a", ""), "--metrics", "127.0.0.1:0")
+	url := d.metricsURL()
+	d.waitStatus("a running", func(st statusJSON) bool { return st.plugin(t, "a").State == "running" })
+	requireOK(t, run(t, "", nil, "restart", "a", "--socket", d.sock))
+	if got, ok := value(scrape(t, url), "tether_plugin_restarts_total", "plugin=a"); !ok || got != 0 {
+		t.Errorf("tether_plugin_restarts_total{plugin=a} after tether restart = %v (present %v), want 0", got, ok)
+	}
+	if a := d.status().plugin(t, "a"); a.Restarts != 0 || a.State != "running" {
+		t.Errorf("status after tether restart: restarts %d, state %s; want 0, running", a.Restarts, a.State)
+	}
+}
