@@ -12,9 +12,13 @@ import (
 	"github.com/tetherplug/tether/supervise"
 )
 
+// TestParseManifest: every field lands in the settings and specs; paths
+// are absolute (given so, or relative to the manifest's directory), on
+// every OS.
 func TestParseManifest(t *testing.T) {
+	base := t.TempDir() // absolute on every OS, unlike /var/tmp on Windows
 	doc := `
-data_dir: /var/tmp/st
+data_dir: ` + filepath.ToSlash(filepath.Join(base, "st")) + `
 quiet_period: 2s
 plugins:
   - name: greeter
@@ -36,15 +40,16 @@ plugins:
     path: /abs/p
     env: [X=1]
 `
-	m, err := Parse("/etc/tether/m.yaml", []byte(doc))
+	m, err := Parse(filepath.Join(base, "etc", "m.yaml"), []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "/var/tmp/st" || m.Socket != "/var/tmp/st/control.sock" || m.QuietPeriod != 2*time.Second {
-		t.Errorf("settings: %+v", m)
+	data := filepath.Join(base, "st")
+	if m.DataDir != data || m.Socket != filepath.Join(data, "control.sock") || m.QuietPeriod != 2*time.Second {
+		t.Errorf("settings: %+v; want data_dir %s", m, data)
 	}
 	g := m.Specs[0]
-	want := supervise.Spec{Name: "greeter", Target: "/etc/tether/bin/greeter", Args: []string{"-v"}, Env: []string{"A=one", "B=2"},
+	want := supervise.Spec{Name: "greeter", Target: filepath.Join(base, "etc", "bin", "greeter"), Args: []string{"-v"}, Env: []string{"A=one", "B=2"},
 		Restart: supervise.Always, OutliveHost: true, AutoMTLS: true, StartTimeout: 9 * time.Second,
 		Backoff: supervise.Backoff{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: 0.1, ResetAfter: 5 * time.Second},
 		Budget:  supervise.Budget{Restarts: 4, Within: 30 * time.Second},
@@ -62,12 +67,13 @@ plugins:
 }
 
 func TestParseManifestDefaults(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/xdg")
+	xdg := t.TempDir() // absolute on every OS
+	t.Setenv("XDG_STATE_HOME", xdg)
 	m, err := Parse("m.yaml", []byte("plugins: [{name: a, path: ./a}]"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "/xdg/tether" || m.Socket != "/xdg/tether/control.sock" {
+	if m.DataDir != filepath.Join(xdg, "tether") || m.Socket != filepath.Join(xdg, "tether", "control.sock") {
 		t.Errorf("defaults: data dir %s, socket %s", m.DataDir, m.Socket)
 	}
 	if abs, _ := filepath.Abs("a"); m.Specs[0].Target != abs {
