@@ -47,9 +47,13 @@ func (h manifestWording) WithGroup(name string) slog.Handler {
 	return manifestWording{h.Handler.WithGroup(name)}
 }
 
-// worded is a with an error value as a string in the manifest's words.
+// worded is a with a string or error value in the manifest's words.
 func worded(a slog.Attr) slog.Attr {
-	if err, ok := a.Value.Resolve().Any().(error); ok && err != nil {
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindString {
+		return slog.String(a.Key, manifestWords.Replace(v.String()))
+	}
+	if err, ok := v.Any().(error); ok && err != nil {
 		return slog.String(a.Key, manifestWords.Replace(err.Error()))
 	}
 	return a

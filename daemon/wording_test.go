@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -45,5 +46,23 @@ func TestInsecureWarningNamesManifestField(t *testing.T) {
 	}
 	if goOption.MatchString(out.String()) {
 		t.Errorf("the log names a Go option:\n%s", out.String())
+	}
+}
+
+// TestWordingOfErrors: the network runtime's hints in errors the daemon
+// logs (an error or a string) name the manifest's fields, in records and
+// in attributes added with With.
+func TestWordingOfErrors(t *testing.T) {
+	var out strings.Builder
+	log := wordedLogger(slog.New(slog.NewTextHandler(&out, nil))).With("why", "give network.WithInsecure()")
+	log.Warn("plugin exited", "err", errors.New("TLS handshake with 127.0.0.1:1: the server does not speak TLS (is it plaintext? then network.WithInsecure): EOF"),
+		"detail", "network.WithTLSFiles")
+	for _, want := range []string{"is it plaintext? then insecure: true", "why=\"give insecure: true\"", "detail=\"tls: {cert, key, ca}\""} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the record does not say %q:\n%s", want, out.String())
+		}
+	}
+	if goOption.MatchString(out.String()) {
+		t.Errorf("the record names a Go option:\n%s", out.String())
 	}
 }
