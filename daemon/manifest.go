@@ -393,6 +393,10 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"auto_mtls", errors.New("auto_mtls and outlive are for local programs (path), not network targets")}
 	case p.TLS != nil && p.Insecure:
 		return &fieldErr{"insecure", errors.New("contradicts tls: give one")}
+	case p.TLS != nil && !networkTarget(sp.Target):
+		return &fieldErr{"tls", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
+	case p.Insecure && !networkTarget(sp.Target):
+		return &fieldErr{"insecure", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
 	case p.TLS != nil:
 		if missing := p.TLS.missing(); len(missing) > 0 {
 			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", strings.Join(missing, " and "), tlsFields)}

@@ -88,6 +88,13 @@ func (t *rawTLS) missing() []string {
 	return m
 }
 
+// networkTarget reports whether target is the network runtime's, whose
+// options tls and insecure set.
+func networkTarget(target string) bool {
+	t, err := tether.ParseTarget(target)
+	return err == nil && (t.Scheme == "tcp" || t.Scheme == "unix" || t.Scheme == "dns")
+}
+
 // needsTLS reports whether a network target is plaintext only when asked
 // for (insecure: true): tcp and dns targets; unix sockets are plaintext by
 // default.

@@ -108,6 +108,8 @@ func TestParseManifestErrors(t *testing.T) {
 		{"plugins: [{name: a, target: 'tcp://h:1'}]", `"a"`, "tls",
 			"tcp://h:1 is reached over the network and requires TLS: give tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
 		{"plugins: [{name: a, target: 'dns:///h:1'}]", `"a"`, "tls", "or insecure: true to connect in plaintext"},
+		{"plugins: [{name: a, target: 'kube://ns/g', insecure: true}]", `"a"`, "insecure", "is for tcp://, unix:// and dns:/// targets, not kube://ns/g"},
+		{"plugins: [{name: a, target: 'run://g', tls: {cert: c, key: k, ca: ca}}]", `"a"`, "tls", "is for tcp://, unix:// and dns:/// targets"},
 		{"plugins: [{name: a, target: 'tcp://h:1', args: [x]}]", `"a"`, "args", "local programs"},
 		{"plugins: [{name: a, path: x}, {name: a, path: z}]", `"a"`, "name", "twice"},
 		{"socket_path: x", "", "socket_path", "unknown field"},
