@@ -399,7 +399,7 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"insecure", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
 	case p.TLS != nil:
 		if missing := p.TLS.missing(); len(missing) > 0 {
-			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", strings.Join(missing, " and "), tlsFields)}
+			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", andList(missing), tlsFields)}
 		}
 	case !local && !p.Insecure && needsTLS(sp.Target):
 		return &fieldErr{"tls", fmt.Errorf("%s is reached over the network and requires TLS: give %s, or insecure: true to connect in plaintext",

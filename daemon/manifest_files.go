@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/tetherplug/tether"
 )
@@ -86,6 +87,14 @@ func (t *rawTLS) missing() []string {
 		}
 	}
 	return m
+}
+
+// andList is "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // networkTarget reports whether target is the network runtime's, whose

@@ -105,6 +105,7 @@ func TestParseManifestErrors(t *testing.T) {
 		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c}}]", `"a"`, "tls", "key and ca missing: tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
 		{"plugins: [{name: a, target: 'tcp://h:1', tls: {ca: c}}]", `"a"`, "tls", "cert and key missing: tls: {cert: HOST.crt"},
 		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c, key: k}}]", `"a"`, "tls", "ca missing"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {}}]", `"a"`, "tls", "field tls: cert, key and ca missing: tls: {cert: HOST.crt"},
 		{"plugins: [{name: a, target: 'tcp://h:1'}]", `"a"`, "tls",
 			"tcp://h:1 is reached over the network and requires TLS: give tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
 		{"plugins: [{name: a, target: 'dns:///h:1'}]", `"a"`, "tls", "or insecure: true to connect in plaintext"},
