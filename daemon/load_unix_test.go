@@ -32,7 +32,8 @@ func TestLoadChecksFiles(t *testing.T) {
 		_, err := Load(mf)
 		return err
 	}
-	if err := load("  - {name: ok, path: prog}\n  - {name: net, target: 'tcp://127.0.0.1:1', tls: {cert: prog, key: plain, ca: plain}}\n"); err != nil {
+	pki(t, dir)
+	if err := load("  - {name: ok, path: prog}\n  - {name: net, target: 'tcp://127.0.0.1:1', tls: {cert: host.crt, key: host.key, ca: ca.crt}}\n"); err != nil {
 		t.Fatalf("a manifest whose files are there: %v", err)
 	}
 	for _, c := range []struct{ plugins, field, says string }{

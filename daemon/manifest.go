@@ -35,6 +35,7 @@ type Manifest struct {
 	Specs []supervise.Spec
 
 	files []fileCheck // the files the plugins need, checked by Load
+	tls   []tlsCheck  // the network entries' TLS files, read by Load
 }
 
 // ManifestError is why a manifest was refused: the file, the plugin (its
@@ -63,8 +64,9 @@ func (e *ManifestError) Unwrap() error { return e.Err }
 
 // Load reads and parses the manifest at path, and checks the files its
 // plugins need: a program (path) that does not exist or is not
-// executable, or a TLS file that does not exist or cannot be read, is a
-// *ManifestError naming the plugin, the field and the file.
+// executable, or a TLS file that does not exist, cannot be read or does
+// not hold a PEM certificate and its key (cert, key) or a PEM certificate
+// (ca), is a *ManifestError naming the plugin, the field and the file.
 func Load(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -163,7 +165,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	}
 	seen := map[string]bool{}
 	for i, p := range raw.Plugins {
-		sp, files, err := parsePlugin(dir, i, p)
+		sp, needs, err := parsePlugin(dir, i, p)
 		if err != nil {
 			var me *ManifestError
 			if errors.As(err, &me) {
@@ -176,7 +178,10 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		}
 		seen[sp.Name] = true
 		m.Specs = append(m.Specs, sp)
-		m.files = append(m.files, files...)
+		m.files = append(m.files, needs.files...)
+		if needs.tls != nil {
+			m.tls = append(m.tls, *needs.tls)
+		}
 	}
 	return m, nil
 }
@@ -251,8 +256,15 @@ func abs(dir, p string) string {
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
+// needs are what Load checks of one entry: its files, and its TLS files'
+// contents.
+type needs struct {
+	files []fileCheck
+	tls   *tlsCheck
+}
+
 // parsePlugin parses the i-th entry of plugins.
-func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fileCheck, error) {
+func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs, error) {
 	var named struct {
 		Name any `json:"name"`
 	}
@@ -262,8 +274,8 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fil
 			who = fmt.Sprintf("%q", s)
 		}
 	}
-	fail := func(field string, err error) (supervise.Spec, []fileCheck, error) {
-		return supervise.Spec{}, nil, &ManifestError{Plugin: who, Field: field, Err: err}
+	fail := func(field string, err error) (supervise.Spec, needs, error) {
+		return supervise.Spec{}, needs{}, &ManifestError{Plugin: who, Field: field, Err: err}
 	}
 	var p rawPlugin
 	if err := strictJSON(data, &p); err != nil {
@@ -315,7 +327,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fil
 	if err := p.network(dir, &sp); err != nil {
 		return fail(err.field, err.err)
 	}
-	return sp, p.files(who, sp.Target, dir), nil
+	return sp, needs{files: p.files(who, sp.Target, dir), tls: p.tlsCheckOf(who, dir)}, nil
 }
 
 // fieldErr is an error about one field of a plugin.

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,12 +67,47 @@ func (c fileCheck) check() error {
 }
 
 // checkFiles refuses the manifest when a file one of its plugins needs is
-// missing or unusable, naming the plugin, the field and the file.
+// missing or unusable, naming the plugin, the field and the file; then
+// when a network entry's TLS files do not hold what they should.
 func (m *Manifest) checkFiles() error {
 	for _, c := range m.files {
 		if err := c.check(); err != nil {
 			return &ManifestError{File: m.File, Plugin: c.plugin, Field: c.field, Err: err}
 		}
+	}
+	for _, c := range m.tls {
+		if fe := c.check(); fe != nil {
+			return &ManifestError{File: m.File, Plugin: c.plugin, Field: fe.field, Err: fe.err}
+		}
+	}
+	return nil
+}
+
+// tlsCheck is a network entry's TLS files, which Load reads as the network
+// runtime will: a certificate that is not one, or a key that is not its
+// own, would fail each start.
+type tlsCheck struct{ plugin, cert, key, ca string }
+
+// tlsCheckOf is the entry's tlsCheck, nil without tls.
+func (p *rawPlugin) tlsCheckOf(who, dir string) *tlsCheck {
+	if p.TLS == nil {
+		return nil
+	}
+	cert, key, ca := p.tlsFiles(dir)
+	return &tlsCheck{plugin: who, cert: cert, key: key, ca: ca}
+}
+
+// check says what is wrong with the files' contents, nil if nothing.
+func (c tlsCheck) check() *fieldErr {
+	if _, err := tls.LoadX509KeyPair(c.cert, c.key); err != nil {
+		return &fieldErr{"tls.cert", fmt.Errorf("%s and %s are not a PEM certificate and its private key: %w", c.cert, c.key, err)}
+	}
+	ca, err := os.ReadFile(c.ca)
+	if err != nil {
+		return &fieldErr{"tls.ca", fmt.Errorf("%s cannot be read: %w", c.ca, err)}
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return &fieldErr{"tls.ca", fmt.Errorf("%s holds no PEM certificate", c.ca)}
 	}
 	return nil
 }
