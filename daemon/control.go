@@ -44,7 +44,7 @@ func (c *control) Status(context.Context, *tetherv1.StatusRequest) (*tetherv1.St
 func (d *Daemon) instanceStatus(st supervise.Status) *tetherv1.InstanceStatus {
 	is := &tetherv1.InstanceStatus{Name: st.Name, Target: st.Target, State: string(st.State), Pid: int32(st.Pid),
 		Restarts: int32(st.Restarts), SinceUnixNano: st.Since.UnixNano(), Adopted: st.Adopted,
-		LastError: st.LastErr, Endpoint: st.Endpoint}
+		LastError: manifestWords.Replace(st.LastErr), Endpoint: st.Endpoint}
 	if st.LastExit != nil {
 		is.LastExit = st.LastExit.String()
 	}

@@ -96,7 +96,7 @@ func Start(ctx context.Context, file string, opts Options) (*Daemon, error) {
 	d := &Daemon{file: file, log: log, hub: newHub(), socket: m.Socket, lis: lis,
 		served: make(chan struct{}), closing: make(chan struct{}), manifest: m,
 		stopReq: make(chan struct{}), gens: map[string]generation{}}
-	d.sup, err = supervise.New(supervise.Config{Dir: m.DataDir, Logger: log,
+	d.sup, err = supervise.New(supervise.Config{Dir: m.DataDir, Logger: wordedLogger(log),
 		OnEvent: d.onEvent, QuietPeriod: m.QuietPeriod})
 	if err != nil {
 		_ = lis.Close()

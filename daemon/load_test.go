@@ -33,11 +33,12 @@ func TestReloadRefusesMissingProgram(t *testing.T) {
 	}
 	err = d.Reload()
 	var me *ManifestError
-	if !errors.As(err, &me) || me.Field != "path" || !strings.Contains(err.Error(), "bin/gone does not exist") {
+	gone := filepath.Join("bin", "gone") + " does not exist"
+	if !errors.As(err, &me) || me.Field != "path" || !strings.Contains(err.Error(), gone) {
 		t.Fatalf("Reload: %v; want a *ManifestError saying the program does not exist", err)
 	}
 	st, _ := (&control{d: d}).Status(ctx, nil)
-	if !strings.Contains(st.GetLastReloadError(), "bin/gone does not exist") {
+	if !strings.Contains(st.GetLastReloadError(), gone) {
 		t.Errorf("status last_reload_error %q; want the refusal", st.GetLastReloadError())
 	}
 	if len(d.Supervisor().Status()) != 0 {

@@ -32,14 +32,15 @@ func TestLoadChecksFiles(t *testing.T) {
 		_, err := Load(mf)
 		return err
 	}
-	if err := load("  - {name: ok, path: prog}\n  - {name: net, target: 'tcp://127.0.0.1:1', tls: {cert: prog, key: plain, ca: plain}}\n"); err != nil {
+	pki(t, dir)
+	if err := load("  - {name: ok, path: prog}\n  - {name: net, target: 'tcp://127.0.0.1:1', tls: {cert: host.crt, key: host.key, ca: ca.crt}}\n"); err != nil {
 		t.Fatalf("a manifest whose files are there: %v", err)
 	}
 	for _, c := range []struct{ plugins, field, says string }{
 		{"  - {name: a, path: missing}\n", "path", filepath.Join(dir, "missing") + " does not exist"},
 		{"  - {name: a, path: plain}\n", "path", plain + " is not executable"},
 		{"  - {name: a, path: .}\n", "path", dir + " is a directory"},
-		{"  - {name: a, target: 'tcp://127.0.0.1:1', tls: {ca: nope.pem}}\n", "tls.ca", filepath.Join(dir, "nope.pem") + " does not exist"},
+		{"  - {name: a, target: 'tcp://127.0.0.1:1', tls: {cert: plain, key: plain, ca: nope.pem}}\n", "tls.ca", filepath.Join(dir, "nope.pem") + " does not exist"},
 		{"  - {name: a, target: 'tcp://127.0.0.1:1', tls: {cert: c.pem, key: plain, ca: plain}}\n", "tls.cert", "c.pem does not exist"},
 		{"  - {name: a, target: 'tcp://127.0.0.1:1', tls: {cert: plain, key: k.pem, ca: plain}}\n", "tls.key", "k.pem does not exist"},
 	} {

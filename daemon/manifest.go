@@ -29,12 +29,13 @@ type Manifest struct {
 	// socket's path (absolute).
 	DataDir, Socket string
 	// QuietPeriod is how long reloads must stop coming before the new set
-	// is applied; 0 means the supervisor's default.
+	// is applied; 0 means the supervisor's, supervise.DefaultQuietPeriod.
 	QuietPeriod time.Duration
 	// Specs are the plugins, in the manifest's order.
 	Specs []supervise.Spec
 
 	files []fileCheck // the files the plugins need, checked by Load
+	tls   []tlsCheck  // the network entries' TLS files, read by Load
 }
 
 // ManifestError is why a manifest was refused: the file, the plugin (its
@@ -63,8 +64,9 @@ func (e *ManifestError) Unwrap() error { return e.Err }
 
 // Load reads and parses the manifest at path, and checks the files its
 // plugins need: a program (path) that does not exist or is not
-// executable, or a TLS file that does not exist or cannot be read, is a
-// *ManifestError naming the plugin, the field and the file.
+// executable, or a TLS file that does not exist, cannot be read or does
+// not hold a PEM certificate and its key (cert, key) or a PEM certificate
+// (ca), is a *ManifestError naming the plugin, the field and the file.
 func Load(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -117,12 +119,15 @@ type rawPlugin struct {
 	Outlive      bool    `json:"outlive"`
 	AutoMTLS     bool    `json:"auto_mtls"`
 	StartTimeout *string `json:"start_timeout"`
-	TLS          *struct {
-		Cert string `json:"cert"`
-		Key  string `json:"key"`
-		CA   string `json:"ca"`
-	} `json:"tls"`
-	Insecure bool `json:"insecure"`
+	TLS          *rawTLS `json:"tls"`
+	Insecure     bool    `json:"insecure"`
+}
+
+// rawTLS is a network entry's tls as written.
+type rawTLS struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+	CA   string `json:"ca"`
 }
 
 // Parse parses a manifest's contents; file names it in errors, and
@@ -155,12 +160,12 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if raw.Socket != "" {
 		m.Socket = abs(dir, raw.Socket)
 	}
-	if m.QuietPeriod, err = positive(raw.QuietPeriod, "500ms"); err != nil {
+	if m.QuietPeriod, err = positive(raw.QuietPeriod, supervise.DefaultQuietPeriod.String()); err != nil {
 		return nil, fail("", "quiet_period", err)
 	}
 	seen := map[string]bool{}
 	for i, p := range raw.Plugins {
-		sp, files, err := parsePlugin(dir, i, p)
+		sp, needs, err := parsePlugin(dir, i, p)
 		if err != nil {
 			var me *ManifestError
 			if errors.As(err, &me) {
@@ -173,7 +178,10 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		}
 		seen[sp.Name] = true
 		m.Specs = append(m.Specs, sp)
-		m.files = append(m.files, files...)
+		m.files = append(m.files, needs.files...)
+		if needs.tls != nil {
+			m.tls = append(m.tls, *needs.tls)
+		}
 	}
 	return m, nil
 }
@@ -235,8 +243,15 @@ func abs(dir, p string) string {
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
+// needs are what Load checks of one entry: its files, and its TLS files'
+// contents.
+type needs struct {
+	files []fileCheck
+	tls   *tlsCheck
+}
+
 // parsePlugin parses the i-th entry of plugins.
-func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fileCheck, error) {
+func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs, error) {
 	var named struct {
 		Name any `json:"name"`
 	}
@@ -246,8 +261,8 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fil
 			who = fmt.Sprintf("%q", s)
 		}
 	}
-	fail := func(field string, err error) (supervise.Spec, []fileCheck, error) {
-		return supervise.Spec{}, nil, &ManifestError{Plugin: who, Field: field, Err: err}
+	fail := func(field string, err error) (supervise.Spec, needs, error) {
+		return supervise.Spec{}, needs{}, &ManifestError{Plugin: who, Field: field, Err: err}
 	}
 	var p rawPlugin
 	if err := strictJSON(data, &p); err != nil {
@@ -299,7 +314,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, []fil
 	if err := p.network(dir, &sp); err != nil {
 		return fail(err.field, err.err)
 	}
-	return sp, p.files(who, sp.Target, dir), nil
+	return sp, needs{files: p.files(who, sp.Target, dir), tls: p.tlsCheckOf(who, dir)}, nil
 }
 
 // fieldErr is an error about one field of a plugin.
@@ -377,10 +392,17 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"auto_mtls", errors.New("auto_mtls and outlive are for local programs (path), not network targets")}
 	case p.TLS != nil && p.Insecure:
 		return &fieldErr{"insecure", errors.New("contradicts tls: give one")}
-	case p.TLS != nil && (p.TLS.Cert == "") != (p.TLS.Key == ""):
-		return &fieldErr{"tls", errors.New("cert and key go together")}
-	case p.TLS != nil && p.TLS.CA == "":
-		return &fieldErr{"tls.ca", errors.New("missing: the CA the plugin's certificate must chain to")}
+	case p.TLS != nil && !networkTarget(sp.Target):
+		return &fieldErr{"tls", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
+	case p.Insecure && !networkTarget(sp.Target):
+		return &fieldErr{"insecure", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
+	case p.TLS != nil:
+		if missing := p.TLS.missing(); len(missing) > 0 {
+			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", andList(missing), tlsFields)}
+		}
+	case !local && !p.Insecure && needsTLS(sp.Target):
+		return &fieldErr{"tls", fmt.Errorf("%s is reached over the network and requires TLS: give %s, or insecure: true to connect in plaintext",
+			sp.Target, tlsFields)}
 	}
 	if p.TLS != nil {
 		cert, key, ca := p.tlsFiles(dir)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,9 +12,13 @@ import (
 	"github.com/tetherplug/tether/supervise"
 )
 
+// TestParseManifest: every field lands in the settings and specs; paths
+// are absolute (given so, or relative to the manifest's directory), on
+// every OS.
 func TestParseManifest(t *testing.T) {
+	base := t.TempDir() // absolute on every OS, unlike /var/tmp on Windows
 	doc := `
-data_dir: /var/tmp/st
+data_dir: ` + filepath.ToSlash(filepath.Join(base, "st")) + `
 quiet_period: 2s
 plugins:
   - name: greeter
@@ -35,15 +40,16 @@ plugins:
     path: /abs/p
     env: [X=1]
 `
-	m, err := Parse("/etc/tether/m.yaml", []byte(doc))
+	m, err := Parse(filepath.Join(base, "etc", "m.yaml"), []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "/var/tmp/st" || m.Socket != "/var/tmp/st/control.sock" || m.QuietPeriod != 2*time.Second {
-		t.Errorf("settings: %+v", m)
+	data := filepath.Join(base, "st")
+	if m.DataDir != data || m.Socket != filepath.Join(data, "control.sock") || m.QuietPeriod != 2*time.Second {
+		t.Errorf("settings: %+v; want data_dir %s", m, data)
 	}
 	g := m.Specs[0]
-	want := supervise.Spec{Name: "greeter", Target: "/etc/tether/bin/greeter", Args: []string{"-v"}, Env: []string{"A=one", "B=2"},
+	want := supervise.Spec{Name: "greeter", Target: filepath.Join(base, "etc", "bin", "greeter"), Args: []string{"-v"}, Env: []string{"A=one", "B=2"},
 		Restart: supervise.Always, OutliveHost: true, AutoMTLS: true, StartTimeout: 9 * time.Second,
 		Backoff: supervise.Backoff{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: 0.1, ResetAfter: 5 * time.Second},
 		Budget:  supervise.Budget{Restarts: 4, Within: 30 * time.Second},
@@ -61,12 +67,13 @@ plugins:
 }
 
 func TestParseManifestDefaults(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/xdg")
+	xdg := t.TempDir() // absolute on every OS
+	t.Setenv("XDG_STATE_HOME", xdg)
 	m, err := Parse("m.yaml", []byte("plugins: [{name: a, path: ./a}]"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "/xdg/tether" || m.Socket != "/xdg/tether/control.sock" {
+	if m.DataDir != filepath.Join(xdg, "tether") || m.Socket != filepath.Join(xdg, "tether", "control.sock") {
 		t.Errorf("defaults: data dir %s, socket %s", m.DataDir, m.Socket)
 	}
 	if abs, _ := filepath.Abs("a"); m.Specs[0].Target != abs {
@@ -95,7 +102,15 @@ func TestParseManifestErrors(t *testing.T) {
 		{"plugins: [{name: a, path: x, env: [novalue]}]", `"a"`, "env", "NAME=VALUE"},
 		{"plugins: [{name: a, path: x, interfaces: {g: [0]}}]", `"a"`, "interfaces", "version 0"},
 		{"plugins: [{name: a, path: x, tls: {ca: c}}]", `"a"`, "tls", "network targets"},
-		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c}}]", `"a"`, "tls", "go together"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c}}]", `"a"`, "tls", "key and ca missing: tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {ca: c}}]", `"a"`, "tls", "cert and key missing: tls: {cert: HOST.crt"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {cert: c, key: k}}]", `"a"`, "tls", "ca missing"},
+		{"plugins: [{name: a, target: 'tcp://h:1', tls: {}}]", `"a"`, "tls", "field tls: cert, key and ca missing: tls: {cert: HOST.crt"},
+		{"plugins: [{name: a, target: 'tcp://h:1'}]", `"a"`, "tls",
+			"tcp://h:1 is reached over the network and requires TLS: give tls: {cert: HOST.crt, key: HOST.key, ca: CA.crt}"},
+		{"plugins: [{name: a, target: 'dns:///h:1'}]", `"a"`, "tls", "or insecure: true to connect in plaintext"},
+		{"plugins: [{name: a, target: 'kube://ns/g', insecure: true}]", `"a"`, "insecure", "is for tcp://, unix:// and dns:/// targets, not kube://ns/g"},
+		{"plugins: [{name: a, target: 'run://g', tls: {cert: c, key: k, ca: ca}}]", `"a"`, "tls", "is for tcp://, unix:// and dns:/// targets"},
 		{"plugins: [{name: a, target: 'tcp://h:1', args: [x]}]", `"a"`, "args", "local programs"},
 		{"plugins: [{name: a, path: x}, {name: a, path: z}]", `"a"`, "name", "twice"},
 		{"socket_path: x", "", "socket_path", "unknown field"},
@@ -128,6 +143,35 @@ func TestParseManifestErrors(t *testing.T) {
 		if me.File != "/m/x.yaml" || me.Plugin != c.plugin || me.Field != c.field || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %q (plugin %q, field %q); want plugin %q, field %q, saying %q",
 				c.doc, err, me.Plugin, me.Field, c.plugin, c.field, c.says)
+		}
+		if goOption.MatchString(err.Error()) {
+			t.Errorf("%s: %q names a Go option; a manifest's error names its fields", c.doc, err)
+		}
+	}
+}
+
+// goOption matches a Go option's name (network.WithInsecure) in a message.
+var goOption = regexp.MustCompile(`\bWith[A-Z]\w*\(|\b(network|tether|supervise)\.[A-Z]`)
+
+// TestParseNetworkTLS: a network entry is accepted with a complete tls or
+// with insecure: true, and a unix socket with neither (it is plaintext by
+// default); the options are the ones the runtime needs.
+func TestParseNetworkTLS(t *testing.T) {
+	for _, c := range []struct {
+		entry   string
+		options int
+	}{
+		{"{name: a, target: 'tcp://h:1', tls: {cert: c, key: k, ca: ca}}", 1},
+		{"{name: a, target: 'dns:///h:1', insecure: true}", 1},
+		{"{name: a, target: 'unix:///run/p.sock'}", 0},
+	} {
+		m, err := Parse("/m/x.yaml", []byte("plugins: ["+c.entry+"]"))
+		if err != nil {
+			t.Errorf("%s: %v", c.entry, err)
+			continue
+		}
+		if got := len(m.Specs[0].Options); got != c.options {
+			t.Errorf("%s: %d options, want %d", c.entry, got, c.options)
 		}
 	}
 }

@@ -225,7 +225,7 @@ type supervisorCollector struct{ sup *supervise.Supervisor }
 
 var (
 	descUp       = prometheus.NewDesc(MetricPluginUp, "1 while the plugin runs and takes calls, else 0.", []string{"plugin"}, nil)
-	descRestarts = prometheus.NewDesc(MetricPluginRestarts, "Times the supervisor started the plugin again.", []string{"plugin"}, nil)
+	descRestarts = prometheus.NewDesc(MetricPluginRestarts, "Times the supervisor started the plugin again under its restart policy (tether restart is not counted).", []string{"plugin"}, nil)
 	descLastExit = prometheus.NewDesc(MetricPluginLastExit, "Exit status of the plugin's last process (128+signal number when a signal ended it); absent before its first exit.", []string{"plugin"}, nil)
 	descState    = prometheus.NewDesc(MetricPluginState, "1 for the plugin's current supervision state, 0 for the others.", []string{"plugin", "state"}, nil)
 )

@@ -105,7 +105,8 @@ func (c *control) Reload(context.Context, *tetherv1.ReloadRequest) (*tetherv1.Re
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
-	resp := &tetherv1.ReloadResponse{QuietPeriodNanos: int64(old.QuietPeriod)}
+	// The period that applies: the manifest's, or the supervisor's default.
+	resp := &tetherv1.ReloadResponse{QuietPeriodNanos: int64(d.sup.QuietPeriod())}
 	was := map[string]string{}
 	for _, sp := range old.Specs {
 		was[sp.Name] = sp.Hash()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,7 @@ func TestRunTargetFollowsRestarts(t *testing.T) {
 func TestRunTargetErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	missing := filepath.Join(t.TempDir(), "nonexistent", "x.sock") // absolute on every OS
 	for _, tc := range []struct {
 		target, want string
 		kind         error
@@ -133,7 +135,7 @@ func TestRunTargetErrors(t *testing.T) {
 		{"run://a/b", "want run://NAME", tether.ErrBadTarget},
 		{"run://a?port=1", `unknown parameter "port"`, tether.ErrBadTarget},
 		{"run://a?socket=rel.sock", "want an absolute path", tether.ErrBadTarget},
-		{"run://a?socket=/nonexistent/x.sock", "no tether run daemon answers on /nonexistent/x.sock", tether.ErrUnavailable},
+		{"run://a?socket=" + url.QueryEscape(missing), "no tether run daemon answers on " + missing, tether.ErrUnavailable},
 	} {
 		start := time.Now()
 		_, err := tether.Open(ctx, tc.target, tether.WithStartTimeout(5*time.Second))

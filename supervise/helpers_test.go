@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -156,7 +155,7 @@ func kill9(t *testing.T, pid int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Kill(); err != nil { // SIGKILL; TerminateProcess on Windows
 		t.Fatal(err)
 	}
 }

@@ -13,8 +13,8 @@ type Status struct {
 	Target   string         `json:"target"`
 	State    State          `json:"state"`
 	Pid      int            `json:"pid,omitempty"`
-	Restarts int            `json:"restarts"`
-	Since    time.Time      `json:"since"` // when the state began: the uptime's start while running
+	Restarts int            `json:"restarts"` // under the restart policy, after an exit or a failed health check; not Restart
+	Since    time.Time      `json:"since"`    // when the state began: the uptime's start while running
 	Adopted  bool           `json:"adopted,omitempty"`
 	LastExit *Exit          `json:"last_exit,omitempty"`
 	LastErr  string         `json:"last_error,omitempty"`

@@ -18,37 +18,6 @@ import (
 	"github.com/tetherplug/tether/tethertest"
 )
 
-// TestKilledInstanceIsRestarted: an instance killed with SIGKILL is
-// reported (exited, killed), started again after its backoff, and the Conn
-// taken before the kill reaches the new process.
-func TestKilledInstanceIsRestarted(t *testing.T) {
-	t.Parallel()
-	s, ev := newSupervisor(t)
-	apply(t, s, echoSpec(t, "echo"))
-	pid := ev.next("echo", 10*time.Second, supervise.Ready).Pid
-	echo := echoOf(t, s, "echo")
-	call(t, echo, "before")
-	kill9(t, pid)
-	exited := ev.next("echo", 5*time.Second, supervise.Exited)
-	if exited.Exit == nil || exited.Exit.Signal != "SIGKILL" || exited.Exit.String() != "killed by SIGKILL" {
-		t.Errorf("exit event %+v (%v), want killed by SIGKILL", exited.Exit, exited.Exit)
-	} else if code, ok := exited.Exit.StatusCode(); !ok || code != 128+9 {
-		t.Errorf("exit status code %d, %v; want 137 (128 + SIGKILL), true", code, ok)
-	}
-	if r := ev.next("echo", 5*time.Second, supervise.Restarting); r.Delay > 100*time.Millisecond {
-		t.Errorf("first restart delay %v, want about 50ms", r.Delay)
-	}
-	again := ev.next("echo", 5*time.Second, supervise.Ready)
-	if again.Pid == pid || again.Pid == 0 {
-		t.Fatalf("restarted with pid %d, was %d", again.Pid, pid)
-	}
-	call(t, echo, "after")
-	st := s.Status()
-	if len(st) != 1 || st[0].Restarts != 1 || st[0].State != supervise.StateRunning || st[0].Pid != again.Pid {
-		t.Errorf("status %+v, want running, pid %d, 1 restart", st, again.Pid)
-	}
-}
-
 // TestExitingAtOnceFailsAfterBudget: a plugin that exits at once is
 // restarted with growing delays, then failed once its budget is spent, and
 // stays failed until Restart.

@@ -34,9 +34,12 @@ type Config struct {
 	LogMaxBytes int64
 	LogKeep     int
 	// QuietPeriod is how long Propose waits for the desired set to stop
-	// changing before it applies it; 0 means 500 ms.
+	// changing before it applies it; 0 means DefaultQuietPeriod.
 	QuietPeriod time.Duration
 }
+
+// DefaultQuietPeriod is Config.QuietPeriod's default.
+const DefaultQuietPeriod = 500 * time.Millisecond
 
 // Supervisor keeps a set of named instances running. Its methods are safe
 // for concurrent use.
@@ -75,7 +78,7 @@ func New(cfg Config) (*Supervisor, error) {
 		cfg.LogKeep = 5
 	}
 	if cfg.QuietPeriod <= 0 {
-		cfg.QuietPeriod = 500 * time.Millisecond
+		cfg.QuietPeriod = DefaultQuietPeriod
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Logger, instances: map[string]*instance{},
 		proposed: make(chan []Spec, 1), stopProp: make(chan struct{}), propDone: make(chan struct{})}
@@ -269,6 +272,10 @@ func (s *Supervisor) coalesce() {
 		}
 	}
 }
+
+// QuietPeriod is how long Propose waits before it applies a desired set:
+// Config.QuietPeriod, or its default.
+func (s *Supervisor) QuietPeriod() time.Duration { return s.cfg.QuietPeriod }
 
 // Applies is how many times the desired set was applied.
 func (s *Supervisor) Applies() int {

@@ -178,7 +178,14 @@ func runRestart(cmd *cobra.Command, sock *socketFlag, name string, wait bool, ti
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), bound)
 	defer cancel()
+	stopLine := func() {}
+	if wait { // a wait over a second shows on a terminal
+		stopLine = statusOn(cmd.ErrOrStderr()).waitLine(func(elapsed time.Duration) string {
+			return fmt.Sprintf("waiting for %s to be ready (%.1fs, at most %v)", name, elapsed.Seconds(), timeout)
+		})
+	}
 	resp, err := conn.client().Restart(ctx, &tetherv1.RestartRequest{Name: name, Wait: wait})
+	stopLine()
 	switch {
 	case err != nil && wait && status.Code(err) == codes.DeadlineExceeded:
 		return notReady(cmd.Context(), conn, name, timeout)

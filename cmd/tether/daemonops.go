@@ -126,6 +126,11 @@ func runStop(cmd *cobra.Command, sock *socketFlag, wait bool, timeout time.Durat
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	stopLine := statusOn(cmd.ErrOrStderr()).waitLine(func(elapsed time.Duration) string {
+		return fmt.Sprintf("waiting for tether run (pid %d) to stop its plugins and exit (%.1fs, at most %v)",
+			resp.GetPid(), elapsed.Seconds(), timeout)
+	})
+	defer stopLine()
 	select {
 	case <-daemonProc.Exited():
 		fmt.Fprintf(cmd.OutOrStdout(), "stopped tether run (pid %d)\n", resp.GetPid())

@@ -19,7 +19,7 @@ func init() { register(newRunCmd) }
 
 func newRunCmd() *cobra.Command {
 	var plainLog, verbose bool
-	var metricsAddr string
+	var metricsFlag string
 	cmd := &cobra.Command{
 		Use:   "run FILE.yaml",
 		Short: "Supervise the plugins of a manifest, with a control socket for status, restart and logs",
@@ -40,10 +40,10 @@ stderr (text with --log-text). See docs/supervision.md for the manifest.
 
 --metrics ADDR serves Prometheus metrics at http://ADDR/metrics: each
 plugin's calls by method and code, their latency, and its state, restarts
-and last exit (docs/observability.md). A bare :PORT listens on 127.0.0.1
-only; name a host (0.0.0.0:9090) to serve other machines.`,
+and last exit (docs/observability.md). A port (9090) or :PORT listens on
+127.0.0.1 only; name a host (0.0.0.0:9090) to serve other machines.`,
 		Example: `  tether run plugins.yaml
-  tether run plugins.yaml --metrics :9090
+  tether run plugins.yaml --metrics 9090
   tether status
   tether logs greeter -f`,
 		Args: cobra.ExactArgs(1),
@@ -61,24 +61,27 @@ only; name a host (0.0.0.0:9090) to serve other machines.`,
 			if plainLog {
 				h = slog.NewTextHandler(out, opts)
 			}
-			if metricsAddr != "" {
-				if _, err := daemon.MetricsAddress(metricsAddr); err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("--metrics: %w", err)}
+			addr := ""
+			if metricsFlag != "" {
+				var err error // the same forms as tether serve's --metrics
+				if addr, err = metricsAddr(metricsFlag); err != nil {
+					return &exitError{code: 2, err: err}
 				}
 			}
-			return runDaemon(cmd.Context(), args[0], slog.New(h), line, metricsAddr)
+			return runDaemon(cmd.Context(), args[0], slog.New(h), line, metricsFlag, addr)
 		},
 	}
 	cmd.Flags().BoolVar(&plainLog, "log-text", false, "log plain text lines instead of JSON")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug lines too")
-	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (:PORT is loopback only)")
+	cmd.Flags().StringVar(&metricsFlag, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics: a port (9090, on loopback) or host:port")
 	return cmd
 }
 
 // runDaemon runs the daemon until SIGTERM or SIGINT, reloading on SIGHUP.
 // With a line (stderr is a terminal), a start-up that takes longer than a
-// second shows its progress there.
-func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine, metricsAddr string) error {
+// second shows its progress there. metricsFlag is --metrics as given,
+// metricsAddr the address it stands for ("" for none).
+func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyLine, metricsFlag, metricsAddr string) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -111,7 +114,7 @@ func runDaemon(parent context.Context, file string, log *slog.Logger, line *ttyL
 		return &exitError{code: 2, err: err}
 	}
 	if errors.Is(err, daemon.ErrMetricsListen) {
-		return fmt.Errorf("--metrics %s: %w", metricsAddr, err)
+		return fmt.Errorf("--metrics %s: %w", metricsFlag, err)
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", file, err)

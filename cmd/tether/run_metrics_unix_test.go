@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -209,18 +210,34 @@ func TestRunMetrics(t *testing.T) {
 	}
 }
 
+// TestRunMetricsBarePort: tether run takes --metrics as tether serve does:
+// a bare port is on loopback.
+func TestRunMetricsBarePort(t *testing.T) {
+	d := startDaemonArgs(t, echoPlugin(t, "a", ""), "--metrics", "0") // port 0: a free one
+	url := d.metricsURL()
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasPrefix(url, "http://127.0.0.1:0/") {
+		t.Fatalf("run --metrics 0 serves at %q; want http://127.0.0.1:PORT/metrics", url)
+	}
+	d.waitStatus("a running", func(st statusJSON) bool { return st.plugin(t, "a").State == "running" })
+	if got, ok := value(scrape(t, url), "tether_plugin_up", "plugin=a"); !ok || got != 1 {
+		t.Errorf("tether_plugin_up{plugin=a} = %v (present %v), want 1", got, ok)
+	}
+}
+
 // TestRunMetricsBadAddress: a --metrics value that is no address is a
-// usage error (exit 2) naming the flag; a taken port fails tether run
-// (exit 1) naming the flag and the cause, before any plugin starts.
+// usage error (exit 2) naming the flag and the forms it takes, as serve's
+// is; a taken port fails tether run (exit 1) naming the flag and the
+// cause, before any plugin starts.
 func TestRunMetricsBadAddress(t *testing.T) {
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "plugins.yaml")
 	d := &daemonProc{t: t, manifest: manifest}
 	d.write(echoPlugin(t, "a", ""))
-	for _, bad := range []string{"9090", "127.0.0.1:http", ":70000"} {
+	for _, bad := range []string{"nine", "127.0.0.1:http", ":70000", "70000"} {
 		r := run(t, "", nil, "run", "--metrics", bad, manifest)
-		if r.code != 2 || !strings.Contains(r.stderr, "--metrics") {
-			t.Errorf("run --metrics %s: exit %d, stderr %q; want 2 and an error naming --metrics", bad, r.code, r.stderr)
+		want := fmt.Sprintf("--metrics %q: want a port (9090) or host:port", bad)
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("run --metrics %s: exit %d, stderr %q; want 2 and %q", bad, r.code, r.stderr, want)
 		}
 	}
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -245,5 +262,21 @@ func TestDocsQuoteMetricsLog(t *testing.T) {
 		if !strings.Contains(string(b), metricsLogMsg) {
 			t.Errorf("%s does not quote %q", f, metricsLogMsg)
 		}
+	}
+}
+
+// TestRunMetricsRestartNotCounted: tether_plugin_restarts_total and
+// status's RESTARTS count the restarts under the policy, as systemd's
+// NRestarts does: a tether restart leaves both unchanged.
+func TestRunMetricsRestartNotCounted(t *testing.T) {
+	d := startDaemonArgs(t, echoPlugin(t, "a", ""), "--metrics", "127.0.0.1:0")
+	url := d.metricsURL()
+	d.waitStatus("a running", func(st statusJSON) bool { return st.plugin(t, "a").State == "running" })
+	requireOK(t, run(t, "", nil, "restart", "a", "--socket", d.sock))
+	if got, ok := value(scrape(t, url), "tether_plugin_restarts_total", "plugin=a"); !ok || got != 0 {
+		t.Errorf("tether_plugin_restarts_total{plugin=a} after tether restart = %v (present %v), want 0", got, ok)
+	}
+	if a := d.status().plugin(t, "a"); a.Restarts != 0 || a.State != "running" {
+		t.Errorf("status after tether restart: restarts %d, state %s; want 0, running", a.Restarts, a.State)
 	}
 }
