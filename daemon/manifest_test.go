@@ -67,13 +67,16 @@ plugins:
 }
 
 func TestParseManifestDefaults(t *testing.T) {
-	xdg := t.TempDir() // absolute on every OS
-	t.Setenv("XDG_STATE_HOME", xdg)
+	t.Setenv("XDG_STATE_HOME", t.TempDir()) // absolute on every OS
 	m, err := Parse("m.yaml", []byte("plugins: [{name: a, path: ./a}]"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != filepath.Join(xdg, "tether") || m.Socket != filepath.Join(xdg, "tether", "control.sock") {
+	dir, err := DefaultDataDir() // $XDG_STATE_HOME/tether on Unix, %LocalAppData%\tether on Windows
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DataDir != dir || m.Socket != filepath.Join(dir, "control.sock") {
 		t.Errorf("defaults: data dir %s, socket %s", m.DataDir, m.Socket)
 	}
 	if abs, _ := filepath.Abs("a"); m.Specs[0].Target != abs {
