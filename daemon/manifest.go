@@ -314,6 +314,9 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs
 	if err := p.network(dir, &sp); err != nil {
 		return fail(err.field, err.err)
 	}
+	if err := runtimeRegistered(sp.Target); err != nil {
+		return fail("target", err)
+	}
 	return sp, needs{files: p.files(who, sp.Target, dir), tls: p.tlsCheckOf(who, dir)}, nil
 }
 
@@ -470,4 +473,17 @@ func or(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// runtimeRegistered refuses a target whose scheme no runtime in this
+// program serves: every start would fail with tether.ErrBadTarget.
+func runtimeRegistered(target string) error {
+	t, err := tether.ParseTarget(target)
+	if err != nil {
+		return err
+	}
+	if known := tether.Runtimes(); !slices.Contains(known, t.Scheme) {
+		return fmt.Errorf("no runtime is registered for scheme %q in this program (registered: %s)", t.Scheme, strings.Join(known, ", "))
+	}
+	return nil
 }

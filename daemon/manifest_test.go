@@ -115,6 +115,7 @@ func TestParseManifestErrors(t *testing.T) {
 		{"plugins: [{name: a, target: 'kube://ns/g', insecure: true}]", `"a"`, "insecure", "is for tcp://, unix:// and dns:/// targets, not kube://ns/g"},
 		{"plugins: [{name: a, target: 'run://g', tls: {cert: c, key: k, ca: ca}}]", `"a"`, "tls", "is for tcp://, unix:// and dns:/// targets"},
 		{"plugins: [{name: a, target: 'tcp://h:1', args: [x]}]", `"a"`, "args", "local programs"},
+		{"plugins: [{name: a, target: 'nomad://jobs/g'}]", `"a"`, "target", `no runtime is registered for scheme "nomad" in this program (registered: `},
 		{"plugins: [{name: a, path: x}, {name: a, path: z}]", `"a"`, "name", "twice"},
 		{"socket_path: x", "", "socket_path", "unknown field"},
 		{"quiet_period: 5", "", "quiet_period", "want a string value, got a number"},

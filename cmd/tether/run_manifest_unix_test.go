@@ -70,3 +70,23 @@ func TestReloadSaysDefaultQuietPeriod(t *testing.T) {
 		t.Errorf("reload without quiet_period: exit %d, %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
 	}
 }
+
+// TestRunRefusesUnknownScheme: an entry whose target's scheme no runtime
+// of tether run serves is refused when the manifest loads (exit 1 at
+// once), naming the schemes it serves, as docs/supervision.md quotes it.
+func TestRunRefusesUnknownScheme(t *testing.T) {
+	d := &daemonProc{t: t, manifest: filepath.Join(t.TempDir(), "plugins.yaml")}
+	d.write("  - name: a\n    target: nomad://jobs/g\n")
+	r := run(t, "", nil, "run", d.manifest)
+	const want = `field target: no runtime is registered for scheme "nomad" in this program (registered: dns, exec, kube, run, tcp, unix)`
+	if r.code != 1 || !strings.Contains(r.stderr, `plugin "a": `+want) || r.elapsed > 10*time.Second {
+		t.Errorf("run with a nomad:// entry: exit %d after %v, stderr %q; want 1 at once and %q", r.code, r.elapsed, r.stderr, want)
+	}
+	doc, err := os.ReadFile("../../docs/supervision.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), want) {
+		t.Errorf("docs/supervision.md does not quote %q", want)
+	}
+}
