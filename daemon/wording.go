@@ -13,6 +13,7 @@ var manifestWords = strings.NewReplacer(
 	// At one place the longest phrase wins: they come first.
 	"give network.WithTLSFiles(cert, key, ca) or network.WithTLSConfig, or network.WithInsecure() to connect in plaintext",
 	"give tls: {cert, key, ca}, or insecure: true to connect in plaintext",
+	"give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure", "give tls: {cert, key, ca}, not insecure: true",
 	"network.WithInsecure contradicts the TLS option also given", "insecure: true contradicts tls: give one",
 	"network.WithTLSFiles", "tls: {cert, key, ca}",
 	"network.WithInsecure()", "insecure: true",

@@ -56,8 +56,10 @@ func TestWordingOfErrors(t *testing.T) {
 	var out strings.Builder
 	log := wordedLogger(slog.New(slog.NewTextHandler(&out, nil))).With("why", "give network.WithInsecure()")
 	log.Warn("plugin exited", "err", errors.New("TLS handshake with 127.0.0.1:1: the server does not speak TLS (is it plaintext? then network.WithInsecure): EOF"),
-		"detail", "network.WithTLSFiles")
-	for _, want := range []string{"is it plaintext? then insecure: true", "why=\"give insecure: true\"", "detail=\"tls: {cert, key, ca}\""} {
+		"detail", "network.WithTLSFiles",
+		"plain", "127.0.0.1:1 serves TLS (it answered a TLS handshake) and the host connects in plaintext: give the host network.WithTLSFiles or network.WithTLSConfig, not network.WithInsecure")
+	for _, want := range []string{"is it plaintext? then insecure: true", "why=\"give insecure: true\"", "detail=\"tls: {cert, key, ca}\"",
+		"the host connects in plaintext: give tls: {cert, key, ca}, not insecure: true"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the record does not say %q:\n%s", want, out.String())
 		}
