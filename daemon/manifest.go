@@ -273,6 +273,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs
 	}
 	sp := supervise.Spec{Name: p.Name, Args: p.Args, Restart: supervise.Policy(p.Restart),
 		OutliveHost: p.Outlive, AutoMTLS: p.AutoMTLS}
+	scheme := "exec" // the target's, parsed once
 	switch {
 	case p.Path != "" && p.Target != "":
 		return fail("path", errors.New("give path (a local program) or target (a network plugin), not both"))
@@ -289,7 +290,7 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs
 		if t.Scheme == "exec" {
 			return fail("target", fmt.Errorf("%q is a local program: use path", p.Target))
 		}
-		sp.Target = p.Target
+		sp.Target, scheme = p.Target, t.Scheme
 	default:
 		return fail("path", errors.New("missing: give path (a local program) or target (a network plugin)"))
 	}
@@ -311,10 +312,10 @@ func parsePlugin(dir string, i int, data json.RawMessage) (supervise.Spec, needs
 	if err := p.numbers(&sp); err != nil {
 		return fail(err.field, err.err)
 	}
-	if err := p.network(dir, &sp); err != nil {
+	if err := p.network(dir, scheme, &sp); err != nil {
 		return fail(err.field, err.err)
 	}
-	if err := runtimeRegistered(sp.Target); err != nil {
+	if err := runtimeRegistered(scheme); err != nil {
 		return fail("target", err)
 	}
 	return sp, needs{files: p.files(who, sp.Target, dir), tls: p.tlsCheckOf(who, dir)}, nil
@@ -381,8 +382,9 @@ func (p *rawPlugin) numbers(sp *supervise.Spec) *fieldErr {
 	return nil
 }
 
-// network checks the fields of network targets and adds their options.
-func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
+// network checks the fields of network targets (sp.Target, of scheme) and
+// adds their options.
+func (p *rawPlugin) network(dir, scheme string, sp *supervise.Spec) *fieldErr {
 	local := p.Path != ""
 	switch {
 	case local && p.TLS != nil:
@@ -395,15 +397,15 @@ func (p *rawPlugin) network(dir string, sp *supervise.Spec) *fieldErr {
 		return &fieldErr{"auto_mtls", errors.New("auto_mtls and outlive are for local programs (path), not network targets")}
 	case p.TLS != nil && p.Insecure:
 		return &fieldErr{"insecure", errors.New("contradicts tls: give one")}
-	case p.TLS != nil && !networkTarget(sp.Target):
+	case p.TLS != nil && !networkScheme(scheme):
 		return &fieldErr{"tls", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
-	case p.Insecure && !networkTarget(sp.Target):
+	case p.Insecure && !networkScheme(scheme):
 		return &fieldErr{"insecure", fmt.Errorf("is for tcp://, unix:// and dns:/// targets, not %s", sp.Target)}
 	case p.TLS != nil:
 		if missing := p.TLS.missing(); len(missing) > 0 {
 			return &fieldErr{"tls", fmt.Errorf("%s missing: %s", andList(missing), tlsFields)}
 		}
-	case !local && !p.Insecure && needsTLS(sp.Target):
+	case !local && !p.Insecure && needsTLS(scheme):
 		return &fieldErr{"tls", fmt.Errorf("%s is reached over the network and requires TLS: give %s, or insecure: true to connect in plaintext",
 			sp.Target, tlsFields)}
 	}
@@ -475,15 +477,11 @@ func or(d, def time.Duration) time.Duration {
 	return d
 }
 
-// runtimeRegistered refuses a target whose scheme no runtime in this
-// program serves: every start would fail with tether.ErrBadTarget.
-func runtimeRegistered(target string) error {
-	t, err := tether.ParseTarget(target)
-	if err != nil {
-		return err
-	}
-	if known := tether.Runtimes(); !slices.Contains(known, t.Scheme) {
-		return fmt.Errorf("no runtime is registered for scheme %q in this program (registered: %s)", t.Scheme, strings.Join(known, ", "))
+// runtimeRegistered refuses a target scheme no runtime in this program
+// serves: every start would fail with tether.ErrBadTarget.
+func runtimeRegistered(scheme string) error {
+	if known := tether.Runtimes(); !slices.Contains(known, scheme) {
+		return fmt.Errorf("no runtime is registered for scheme %q in this program (registered: %s)", scheme, strings.Join(known, ", "))
 	}
 	return nil
 }

@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-
-	"github.com/tetherplug/tether"
 )
 
 // fileCheck is a file a plugin of the manifest needs: Load refuses the
@@ -134,17 +132,11 @@ func andList(items []string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
-// networkTarget reports whether target is the network runtime's, whose
+// networkScheme reports whether scheme is the network runtime's, whose
 // options tls and insecure set.
-func networkTarget(target string) bool {
-	t, err := tether.ParseTarget(target)
-	return err == nil && (t.Scheme == "tcp" || t.Scheme == "unix" || t.Scheme == "dns")
-}
+func networkScheme(scheme string) bool { return scheme == "tcp" || scheme == "unix" || scheme == "dns" }
 
-// needsTLS reports whether a network target is plaintext only when asked
+// needsTLS reports whether targets of scheme are plaintext only when asked
 // for (insecure: true): tcp and dns targets; unix sockets are plaintext by
 // default.
-func needsTLS(target string) bool {
-	t, err := tether.ParseTarget(target)
-	return err == nil && (t.Scheme == "tcp" || t.Scheme == "dns")
-}
+func needsTLS(scheme string) bool { return scheme == "tcp" || scheme == "dns" }

@@ -10,7 +10,8 @@ import (
 )
 
 // On Windows the program gets a process group of its own
-// (CREATE_NEW_PROCESS_GROUP) and runs in a Job Object of its own. With DieWithHost the job kills everything in it when its last
+// (CREATE_NEW_PROCESS_GROUP) and runs in a Job Object of its own. With
+// DieWithHost the job kills everything in it when its last
 // handle closes, which the OS does when the host dies however it dies: that
 // stands in for the parent-death signal and the host pipe. There are no
 // signals: a graceful stop goes through the controller's Shutdown RPC (the
@@ -27,8 +28,9 @@ import (
 // started fails is tested on Linux.
 
 // ErrJobObject is wrapped by Start's error when the started program could
-// not be put in a Job Object, or not resumed there (without which it could outlive its host, and
-// its children could outlive it): the program has been killed.
+// not be put in a Job Object, or not resumed there (without the job it
+// could outlive its host, and its children it): the program has been
+// killed.
 var ErrJobObject = errors.New("cannot run the program in a Job Object")
 
 // sysProc holds the process handle (which keeps the pid from being reused
